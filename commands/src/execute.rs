@@ -1,0 +1,390 @@
+//! The entry points for chat: run a line of text ([`execute`]) or a button
+//! press ([`press`]) for a platform user, and say what happened.
+
+use crate::backend::Backend;
+use crate::decisions::{self, decision_message};
+use crate::error::{CommandError, ParseError, ServiceError};
+use crate::help;
+use crate::message::{Reply, RichMessage, Visibility};
+use crate::model::{Actor, ButtonAction, DecisionOutcome, Event, Person, TaskFilter, TaskStatus};
+use crate::parse::parse;
+use crate::render;
+use crate::roles;
+use crate::service::{self, AssignResult, AssignTo, MoveTarget, TaskDraft};
+use crate::spec::{AssignTarget, Command, MoveVerb};
+use crate::who;
+use chrono::Utc;
+use routing::ChannelKind;
+
+/// Where a command came from. `user_id` is the platform's immutable user ID
+/// (never a display name or username).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub platform: ChannelKind,
+    pub user_id: String,
+    pub chat_id: String,
+    /// This bot's username, to ignore `/cmd@otherbot` in group chats.
+    pub bot_username: Option<String>,
+}
+
+impl Context {
+    /// The audit `source` of changes made from this context.
+    pub fn source(&self) -> String {
+        format!(
+            "{} user {} in chat {}",
+            self.platform, self.user_id, self.chat_id
+        )
+    }
+}
+
+/// What happened, so the hub can reply, audit and follow up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The command ran. `events` are follow-ups: send a new decision to its
+    /// approvers, edit every copy of a resolved one, post task updates.
+    Done { reply: Reply, events: Vec<Event> },
+    /// Refused or failed; nothing was changed by the refused step. `error`
+    /// says why (see [`CommandError::is_forbidden`] for permission refusals).
+    Rejected { reply: Reply, error: CommandError },
+    /// The sender is not a known person. Reply politely and audit the attempt.
+    UnknownUser {
+        reply: Reply,
+        platform: ChannelKind,
+        user_id: String,
+    },
+    /// Addressed to another bot (`/task@otherbot`): say nothing.
+    NotForUs,
+}
+
+impl Outcome {
+    /// The reply to send, if any.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Outcome::Done { reply, .. }
+            | Outcome::Rejected { reply, .. }
+            | Outcome::UnknownUser { reply, .. } => Some(reply),
+            Outcome::NotForUs => None,
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        match self {
+            Outcome::Done { events, .. } => events,
+            _ => &[],
+        }
+    }
+}
+
+/// How many tasks `task list` shows.
+const LIST_MAX: usize = 25;
+
+/// Run one line of chat input for the user in `ctx`.
+pub async fn execute<B: Backend + ?Sized>(backend: &B, ctx: &Context, input: &str) -> Outcome {
+    let parsed = parse(input, ctx.bot_username.as_deref());
+    if let Err(ParseError::NotForUs { .. }) = parsed {
+        return Outcome::NotForUs;
+    }
+    // Identity before the parse result: an unknown user learns nothing else.
+    let person = match identify(backend, ctx).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let command = match parsed {
+        Ok(c) => c,
+        Err(e) => return rejected(e.into()),
+    };
+    let actor = Actor::person(person.clone(), ctx.source());
+    let result = async {
+        if let Some(spec) = command.spec() {
+            roles::require_access(&actor, command.path(), spec.access)?;
+        }
+        run(backend, ctx, &actor, &person, command).await
+    }
+    .await;
+    match result {
+        Ok((reply, events)) => Outcome::Done { reply, events },
+        Err(error) => rejected(error),
+    }
+}
+
+/// Run a button press. The token maps server-side to an action; the same
+/// permission rules apply as for the equivalent command.
+pub async fn press<B: Backend + ?Sized>(backend: &B, ctx: &Context, token: &str) -> Outcome {
+    let person = match identify(backend, ctx).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let action = match backend.button_action(token).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return rejected(CommandError::UnknownButton),
+        Err(e) => return rejected(ServiceError::Backend(e).into()),
+    };
+    let (id, outcome) = match action {
+        ButtonAction::Approve { decision_id } => (decision_id, DecisionOutcome::Approve),
+        ButtonAction::Deny { decision_id } => (decision_id, DecisionOutcome::Deny),
+    };
+    let actor = Actor::person(person, ctx.source());
+    // Buttons carry no text, so a denial by button has no reason; the
+    // `deny` command requires one.
+    match decisions::resolve_decision(backend, &actor, id, outcome, None).await {
+        Ok(d) => {
+            let verb = match outcome {
+                DecisionOutcome::Approve => "approved",
+                DecisionOutcome::Deny => "denied",
+            };
+            let reply = Reply {
+                message: RichMessage::text(format!("You {verb} decision #{}.", d.id)),
+                visibility: Visibility::Ephemeral,
+                is_error: false,
+            };
+            Outcome::Done {
+                reply,
+                events: vec![Event::DecisionResolved(d)],
+            }
+        }
+        Err(e) => rejected(e.into()),
+    }
+}
+
+async fn identify<B: Backend + ?Sized>(backend: &B, ctx: &Context) -> Result<Person, Outcome> {
+    match backend.person_by_platform(ctx.platform, &ctx.user_id).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Outcome::UnknownUser {
+            reply: Reply::error(format!(
+                "I don't know you yet — ask an admin to add your {} ID {} to orkhub.",
+                ctx.platform, ctx.user_id
+            )),
+            platform: ctx.platform,
+            user_id: ctx.user_id.clone(),
+        }),
+        Err(e) => Err(rejected(ServiceError::Backend(e).into())),
+    }
+}
+
+fn rejected(error: CommandError) -> Outcome {
+    Outcome::Rejected {
+        reply: Reply::error(error.user_message()),
+        error,
+    }
+}
+
+fn public(message: RichMessage) -> Reply {
+    Reply::ok(message)
+}
+
+fn private(message: RichMessage) -> Reply {
+    Reply {
+        message,
+        visibility: Visibility::Ephemeral,
+        is_error: false,
+    }
+}
+
+type Ran = Result<(Reply, Vec<Event>), CommandError>;
+
+async fn run<B: Backend + ?Sized>(
+    backend: &B,
+    ctx: &Context,
+    actor: &Actor,
+    me: &Person,
+    command: Command,
+) -> Ran {
+    match command {
+        Command::TaskNew {
+            title,
+            priority,
+            assignee,
+            project,
+            due,
+            capabilities,
+        } => {
+            let assignee = match assignee {
+                Some(w) => Some(who::resolve(backend, ctx.platform, me, &w).await?),
+                None => None,
+            };
+            let draft = TaskDraft {
+                title,
+                priority,
+                project,
+                assignee,
+                due,
+                capabilities,
+            };
+            let task = service::create_task(backend, actor, draft).await?;
+            let reply = public(render::task_message(
+                format!("Created task #{}", task.id),
+                &task,
+            ));
+            Ok((reply, vec![Event::TaskChanged(task)]))
+        }
+        Command::TaskAssign { id, to } => {
+            let to = match to {
+                AssignTarget::Auto => AssignTo::Auto,
+                AssignTarget::Who(w) => {
+                    AssignTo::Assignee(who::resolve(backend, ctx.platform, me, &w).await?)
+                }
+            };
+            assign(backend, actor, id, to).await
+        }
+        Command::TaskMove { id, verb, note } => {
+            let target = match verb {
+                MoveVerb::Start => MoveTarget::To(TaskStatus::InProgress),
+                MoveVerb::Review => MoveTarget::To(TaskStatus::Review),
+                MoveVerb::Done => MoveTarget::To(TaskStatus::Completed),
+                MoveVerb::Block => MoveTarget::To(TaskStatus::Blocked),
+                MoveVerb::Unblock => MoveTarget::Unblock,
+            };
+            let r = service::move_task(backend, actor, id, target, note).await?;
+            let mut text = format!(
+                "Task #{} \"{}\": {} → {}.",
+                r.task.id, r.task.title, r.from, r.task.status
+            );
+            for p in &r.promoted {
+                text.push_str(&format!("\n#{} \"{}\" is now ready.", p.id, p.title));
+            }
+            let mut events = vec![Event::TaskChanged(r.task)];
+            events.extend(r.promoted.into_iter().map(Event::TaskChanged));
+            Ok((public(RichMessage::text(text)), events))
+        }
+        Command::TaskDep { id, needs } => {
+            let r = service::add_dependency(backend, actor, id, needs).await?;
+            let mut text = format!(
+                "Task #{} \"{}\" now needs #{} \"{}\" ({}).",
+                r.task.id, r.task.title, r.needs.id, r.needs.title, r.needs.status
+            );
+            let mut events = Vec::new();
+            if let Some(p) = r.promoted {
+                text.push_str(&format!(
+                    "\nEverything it needs is done, so #{} is ready.",
+                    p.id
+                ));
+                events.push(Event::TaskChanged(p));
+            }
+            Ok((public(RichMessage::text(text)), events))
+        }
+        Command::TaskList {
+            mine,
+            status,
+            project,
+        } => {
+            let filter = TaskFilter {
+                assignee: mine.then(|| crate::model::Assignee::Person(me.id.clone())),
+                status,
+                project,
+                include_completed: false,
+                limit: LIST_MAX as u32 + 1,
+            };
+            let tasks = service::list_tasks(backend, actor, &filter).await?;
+            Ok((private(render::task_list(&tasks, LIST_MAX)), Vec::new()))
+        }
+        Command::TaskShow { id } => {
+            let (task, deps) = service::show_task(backend, actor, id).await?;
+            let mut m = render::task_message(format!("Task #{}", task.id), &task);
+            if !deps.is_empty() {
+                let list: Vec<String> = deps
+                    .iter()
+                    .map(|d| format!("#{} {} ({})", d.id, d.title, d.status))
+                    .collect();
+                m = m.with_field("Needs", list.join("; "));
+            }
+            Ok((private(m), Vec::new()))
+        }
+        Command::Decisions => {
+            let pending = backend
+                .pending_decisions()
+                .await
+                .map_err(ServiceError::from)?;
+            Ok((private(render::pending_decisions(&pending)), Vec::new()))
+        }
+        Command::Approve { id, reason } => {
+            resolve(backend, actor, id, DecisionOutcome::Approve, reason).await
+        }
+        Command::Deny { id, reason } => {
+            resolve(backend, actor, id, DecisionOutcome::Deny, Some(reason)).await
+        }
+        Command::Brief => {
+            let m = backend.brief(me).await.map_err(ServiceError::from)?;
+            Ok((private(m), Vec::new()))
+        }
+        Command::Cost { period, by } => {
+            let since = period.since(Utc::now());
+            let lines = backend
+                .cost_summary(since, by)
+                .await
+                .map_err(ServiceError::from)?;
+            Ok((private(render::cost(period, by, &lines)), Vec::new()))
+        }
+        Command::Whoami => {
+            let m = RichMessage::titled(
+                format!("You are {}", me.display_name),
+                format!("Handle `{}`, role {}.", me.id, me.role),
+            )
+            .with_field(
+                "Signed in as",
+                format!("{} user {}", ctx.platform, ctx.user_id),
+            );
+            Ok((private(m), Vec::new()))
+        }
+        Command::Help { topic } => {
+            let m = match topic {
+                None => help::overview(),
+                Some(t) => help::topic(&t)?,
+            };
+            Ok((private(m), Vec::new()))
+        }
+    }
+}
+
+async fn assign<B: Backend + ?Sized>(backend: &B, actor: &Actor, id: i64, to: AssignTo) -> Ran {
+    match service::assign_task(backend, actor, id, to).await? {
+        AssignResult::Assigned {
+            task,
+            record,
+            scores,
+        } => {
+            let who = task
+                .assignee
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let mut m = RichMessage::text(format!(
+                "Task #{} \"{}\" is assigned to {who}.",
+                task.id, task.title
+            ));
+            let mut events = vec![Event::TaskChanged(task)];
+            if let Some(record) = record {
+                m = m
+                    .with_field("Scores", render::scores_text(&scores))
+                    .with_footer(format!("Recorded as decision #{}", record.id));
+                events.push(Event::DecisionCreated(record));
+            }
+            Ok((public(m), events))
+        }
+        AssignResult::Escalated {
+            task,
+            decision,
+            scores,
+        } => {
+            let m = RichMessage::text(format!(
+                "No available agent fits task #{} \"{}\", so it stays unassigned. I asked the admins to assign it (decision #{}).",
+                task.id, task.title, decision.id
+            ))
+            .with_field("Scores", render::scores_text(&scores));
+            Ok((public(m), vec![Event::DecisionCreated(decision)]))
+        }
+    }
+}
+
+async fn resolve<B: Backend + ?Sized>(
+    backend: &B,
+    actor: &Actor,
+    id: i64,
+    outcome: DecisionOutcome,
+    reason: Option<String>,
+) -> Ran {
+    let d = decisions::resolve_decision(backend, actor, id, outcome, reason).await?;
+    Ok((
+        public(decision_message(&d, None)),
+        vec![Event::DecisionResolved(d)],
+    ))
+}

@@ -1,0 +1,52 @@
+//! The store: the only module that writes SQL. One schema, two engines
+//! (SQLite embedded default, PostgreSQL for production and scale-out), reached
+//! through sqlx's `Any` driver so every query is written once. Times are UTC
+//! epoch milliseconds; the few statements that differ per engine branch on
+//! [`Dialect`].
+
+mod audit;
+mod error;
+mod open;
+
+pub use audit::AuditRow;
+pub use error::StoreError;
+
+use sqlx::AnyPool;
+
+/// Which engine is behind the pool; for the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the shared database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Store {
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Current time as stored: UTC epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Convert stored milliseconds back to a UTC time.
+pub fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,115 @@
+//! Test databases: a fresh SQLite file, or a fresh PostgreSQL database created
+//! on the machine's server and dropped afterwards. Every store test runs on both.
+#![allow(dead_code)]
+
+use hub::store::Store;
+
+/// Where the PostgreSQL server for tests is; override with ORKHUB_TEST_PG.
+pub fn pg_admin_url() -> String {
+    std::env::var("ORKHUB_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub enum TestDb {
+    Sqlite {
+        store: Store,
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        store: Store,
+        name: String,
+    },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/hub.db", dir.path().display());
+        let store = Store::open(&url, 4).await.expect("open sqlite");
+        TestDb::Sqlite { store, _dir: dir }
+    }
+
+    /// A fresh database on the test PostgreSQL server. Fails loudly when the
+    /// server is not there: the PostgreSQL half of the suite must not be skipped.
+    pub async fn postgres() -> TestDb {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        sqlx::any::install_default_drivers();
+        let admin = pg_admin_url();
+        let name = format!("orkhub_test_{}", rand::random::<u64>());
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({admin}): {e}. Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let store = Store::open(&format!("{base}/{name}"), 4)
+            .await
+            .expect("open postgres");
+        TestDb::Postgres { store, name }
+    }
+
+    pub fn store(&self) -> &Store {
+        match self {
+            TestDb::Sqlite { store, .. } | TestDb::Postgres { store, .. } => store,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { _dir, .. } => format!("sqlite://{}/hub.db", _dir.path().display()),
+            TestDb::Postgres { name, .. } => {
+                let admin = pg_admin_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+        }
+    }
+
+    /// Close the pool and drop the PostgreSQL database.
+    pub async fn finish(self) {
+        match self {
+            TestDb::Sqlite { store, .. } => store.close().await,
+            TestDb::Postgres { store, name } => {
+                store.close().await;
+                if let Ok(mut conn) =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// Run one async test body against SQLite and against PostgreSQL:
+/// `both_dbs!(name, |db: &TestDb| async move { ... })` defines `name_sqlite` and `name_postgres`.
+#[macro_export]
+macro_rules! both_dbs {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite().await;
+                ($body)(&db).await;
+                db.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = $crate::common::TestDb::postgres().await;
+                ($body)(&db).await;
+                db.finish().await;
+            }
+        }
+    };
+}

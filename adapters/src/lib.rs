@@ -1,1 +1,80 @@
-//! placeholder
+//! Platform adapters. Each platform has one folder shaped the same way
+//! (`mod.rs` wires it, `config.rs` holds its settings, `send.rs` delivers,
+//! `render.rs` turns a neutral [`RichMessage`] into the platform's format).
+//! Platform details — escaping, limits, payloads — stay inside their folder;
+//! an adapter never decides routing.
+
+pub mod console;
+mod error;
+pub mod web;
+
+pub use error::SendError;
+
+use async_trait::async_trait;
+use commands::RichMessage;
+use routing::ChannelKind;
+
+/// Where on a platform a message goes: a chat/channel ID, an email address,
+/// a person's handle for the web feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub address: String,
+    /// Reply in this thread / to this message, where the platform has threads.
+    pub thread: Option<String>,
+}
+
+impl Destination {
+    pub fn to(address: impl Into<String>) -> Self {
+        Destination {
+            address: address.into(),
+            thread: None,
+        }
+    }
+}
+
+/// What the platform gave back for a sent message: its ID, kept so the
+/// message can be edited later (a decision's outcome, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    pub platform_message_id: Option<String>,
+}
+
+/// One platform's outbound side. The dispatcher owns retries, backoff and
+/// fallback; an adapter sends once and says whether a retry can help.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    fn kind(&self) -> ChannelKind;
+
+    /// Deliver `message` to `to`.
+    async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError>;
+
+    /// Replace the content of a message this adapter sent earlier.
+    async fn edit(
+        &self,
+        to: &Destination,
+        platform_message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError>;
+}
+
+/// Something a person did on a platform, already verified and parsed by the
+/// adapter: a command typed, or a button pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub platform: ChannelKind,
+    /// The platform's immutable user ID (never a display name).
+    pub user_id: String,
+    /// Where it happened (chat / channel ID), for the reply.
+    pub chat_id: String,
+    /// The platform's ID of the message to reply to, if any.
+    pub message_id: Option<String>,
+    pub what: InboundKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundKind {
+    /// Command text in the shared grammar (`/task new ...`).
+    Command { text: String },
+    /// A button's opaque token.
+    Button { token: String },
+}

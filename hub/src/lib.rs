@@ -1,4 +1,12 @@
 //! orkhub: the hub service. Config, store, outbox and dispatcher, HTTP API,
 //! scheduler and wiring; the `orkhub` binary is in main.rs.
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod directory;
+pub mod dispatch;
+pub mod ids;
+pub mod ingest;
+pub mod seed;
 pub mod store;

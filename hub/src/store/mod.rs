@@ -5,11 +5,22 @@
 //! [`Dialect`].
 
 mod audit;
+mod channels;
+pub mod commands_backend;
+mod costs;
 mod error;
+mod keys;
+mod notifications;
 mod open;
+mod outbox;
 
 pub use audit::AuditRow;
+pub use channels::{ChannelSeed, PreferencesSeed};
+pub use costs::NewCost;
 pub use error::StoreError;
+pub use keys::KeyRecord;
+pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
+pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 
 use sqlx::AnyPool;
 

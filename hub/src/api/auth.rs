@@ -1,0 +1,146 @@
+//! Bearer API keys per agent, with scopes. Keys look like
+//! `ork_<id>_<secret>`; only the SHA-256 of the whole key is stored. Checked
+//! keys are cached briefly so each request costs a hash and a map lookup.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::store::{KeyRecord, Store, StoreError};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+pub const SCOPES: &[&str] = &[
+    "messages:write",
+    "notifications:write",
+    "notifications:read",
+    "costs:write",
+    "heartbeat:write",
+    "decisions:write",
+    "decisions:read",
+    "decisions:resolve",
+    "tasks:read",
+    "tasks:write",
+    "events:read",
+    "brief:read",
+];
+
+/// A new key: (id, the full key to show once, its hash to store).
+pub fn generate_key() -> (String, String, String) {
+    let id = hex::encode(rand::random::<[u8; 4]>());
+    let secret = hex::encode(rand::random::<[u8; 24]>());
+    let key = format!("ork_{id}_{secret}");
+    let hash = hash_key(&key);
+    (id, key, hash)
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The caller of an API request: an agent and the scopes its key carries.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub agent_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this key lacks the {scope:?} scope (it has: {})",
+                self.scopes.join(", ")
+            )))
+        }
+    }
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Recently checked keys by hash, with when they were looked up and last touched.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: RwLock<HashMap<String, (KeyRecord, Instant)>>,
+    touched: RwLock<HashMap<String, Instant>>,
+}
+
+impl KeyCache {
+    async fn lookup(&self, store: &Store, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+        if let Ok(map) = self.entries.read()
+            && let Some((rec, at)) = map.get(hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(rec.clone()));
+        }
+        let rec = store.key_by_hash(hash).await?;
+        if let (Some(r), Ok(mut map)) = (&rec, self.entries.write()) {
+            map.insert(hash.to_string(), (r.clone(), Instant::now()));
+        }
+        Ok(rec)
+    }
+
+    /// Whether last_used_at is due an update (at most once a minute per key).
+    fn due_touch(&self, id: &str) -> bool {
+        let Ok(mut t) = self.touched.write() else {
+            return false;
+        };
+        match t.get(id) {
+            Some(at) if at.elapsed() < Duration::from_secs(60) => false,
+            _ => {
+                t.insert(id.to_string(), Instant::now());
+                true
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <api key>"))?;
+        let hash = hash_key(key);
+        let rec = state
+            .keys
+            .lookup(&state.store, &hash)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+        if rec.revoked {
+            return Err(ApiError::unauthorized("this API key has been revoked"));
+        }
+        let now = crate::store::now_ms();
+        if rec.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiError::unauthorized("this API key has expired"));
+        }
+        if state.keys.due_touch(&rec.id) {
+            let store = state.store.clone();
+            let id = rec.id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_key(&id, now).await {
+                    tracing::warn!(error = %e, "could not record key use");
+                }
+            });
+        }
+        Ok(Caller {
+            agent_id: rec.agent_id,
+            scopes: rec.scopes,
+        })
+    }
+}

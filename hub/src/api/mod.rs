@@ -1,0 +1,45 @@
+//! The agent HTTP API (JSON under /api/v1), health and metrics.
+
+pub mod auth;
+mod error;
+mod events;
+mod health;
+mod json;
+mod notifications;
+mod telemetry;
+
+pub use error::ApiError;
+
+use crate::directory::Directory;
+use crate::ingest::Ingest;
+use crate::store::Store;
+use adapters::web::WebAdapter;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub ingest: Ingest,
+    pub dir: Arc<Directory>,
+    pub keys: Arc<auth::KeyCache>,
+    pub web: Arc<WebAdapter>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/v1/notifications", post(notifications::create))
+        .route("/api/v1/notifications/{id}", get(notifications::show))
+        .route("/api/v1/messages", post(notifications::message))
+        .route("/api/v1/costs", post(telemetry::cost))
+        .route("/api/v1/heartbeat", post(telemetry::heartbeat))
+        .route("/api/v1/events", get(events::stream))
+        .layer(axum::middleware::from_fn(health::count_requests))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

@@ -1,0 +1,100 @@
+//! POST /api/v1/costs and POST /api/v1/heartbeat: what agents report about
+//! themselves, feeding budgets, agent health and the daily brief.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::json::Body;
+use crate::store::{NewCost, now_ms};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostIn {
+    pub model: String,
+    #[serde(default)]
+    pub tokens_in: i64,
+    #[serde(default)]
+    pub tokens_out: i64,
+    pub usd: f64,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub task_id: Option<i64>,
+}
+
+pub async fn cost(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(c): Body<CostIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require("costs:write")?;
+    if c.model.trim().is_empty() {
+        return Err(ApiError::invalid("model: must not be empty"));
+    }
+    if !c.usd.is_finite() || c.usd < 0.0 {
+        return Err(ApiError::invalid("usd: must be a finite number ≥ 0"));
+    }
+    if c.tokens_in < 0 || c.tokens_out < 0 {
+        return Err(ApiError::invalid("tokens_in/tokens_out: must be ≥ 0"));
+    }
+    if let Some(p) = &c.project
+        && !state.store.project_exists(p).await?
+    {
+        return Err(ApiError::not_found(format!("project {p:?} not found")));
+    }
+    let id = state
+        .store
+        .insert_cost(&NewCost {
+            agent_id: caller.agent_id,
+            project_id: c.project,
+            task_id: c.task_id,
+            model: c.model,
+            tokens_in: c.tokens_in,
+            tokens_out: c.tokens_out,
+            usd: c.usd,
+            at: now_ms(),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatIn {
+    /// active, idle or offline.
+    #[serde(default = "active")]
+    pub status: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn active() -> String {
+    "active".into()
+}
+
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(h): Body<HeartbeatIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require("heartbeat:write")?;
+    if !["active", "idle", "offline"].contains(&h.status.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "status: {:?} is not one of active, idle, offline",
+            h.status
+        )));
+    }
+    let at = now_ms();
+    state
+        .store
+        .heartbeat(&caller.agent_id, &h.status, h.note.as_deref(), at)
+        .await?;
+    Ok(Json(
+        json!({"agent": caller.agent_id, "status": h.status, "at": at}),
+    ))
+}

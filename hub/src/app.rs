@@ -1,0 +1,146 @@
+//! Wiring: open the store, bring config into it, start the ingest writer,
+//! the dispatcher and the HTTP server; stop them in order (stop accepting,
+//! commit what was accepted, finish in-flight sends).
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::dispatch::{Adapters, Dispatcher};
+use crate::store::Store;
+use adapters::Adapter;
+use adapters::console::{ConsoleAdapter, ConsoleOutput};
+use adapters::web::WebAdapter;
+use routing::ChannelKind;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// Options that are not configuration: where console output goes, and
+/// adapters supplied from outside (tests, embedding).
+#[derive(Default)]
+pub struct Options {
+    pub console_output: Option<ConsoleOutput>,
+    pub extra_adapters: Vec<Arc<dyn Adapter>>,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub web: Arc<WebAdapter>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    writer: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> {
+    let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    crate::seed::apply(&store, &config).await?;
+    // A single SQLite instance owns every lease: whatever a crashed run left
+    // "sending" is ours to send again right away.
+    let reclaimed = store.reclaim_own_leases().await?;
+    if reclaimed > 0 {
+        tracing::info!(
+            reclaimed,
+            "resuming deliveries interrupted by the last stop"
+        );
+    }
+    let dir = Arc::new(Directory::from_config(&config));
+    let wake = Arc::new(Notify::new());
+    let (ingest, writer) = crate::ingest::start(
+        store.clone(),
+        dir.clone(),
+        config.routing.policy(),
+        config.ingest.max_batch,
+        config.ingest.queue,
+        wake.clone(),
+    );
+
+    let web = Arc::new(WebAdapter::new(config.adapters.web.buffer));
+    let mut adapters: Adapters = Adapters::new();
+    if config.adapters.web.enabled {
+        adapters.insert(ChannelKind::Web, web.clone());
+    }
+    if config.adapters.console.enabled {
+        let out = options.console_output.unwrap_or(ConsoleOutput::Stdout);
+        adapters.insert(ChannelKind::Console, Arc::new(ConsoleAdapter::new(out)));
+    }
+    for a in options.extra_adapters {
+        adapters.insert(a.kind(), a);
+    }
+
+    let (stop, stop_rx) = watch::channel(false);
+    let dispatcher = tokio::spawn(
+        Dispatcher {
+            store: store.clone(),
+            adapters,
+            dir: dir.clone(),
+            config: config.outbox.clone(),
+            wake,
+        }
+        .run(stop_rx.clone()),
+    );
+
+    let state = AppState {
+        store: store.clone(),
+        ingest,
+        dir,
+        keys: Arc::new(api::auth::KeyCache::default()),
+        web: web.clone(),
+        metrics: metrics_handle(),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = api::router(state, config.server.body_limit_bytes);
+    let mut server_stop = stop_rx;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, database = %config.database.url.split('@').next_back().unwrap_or(""), "orkhub is listening");
+    Ok(Running {
+        addr,
+        store,
+        web,
+        stop,
+        server,
+        writer,
+        dispatcher,
+    })
+}
+
+impl Running {
+    /// Graceful stop: refuse new requests, let in-flight ones commit, then let
+    /// the dispatcher finish the sends it holds.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        match self.server.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+        // The server (and with it every Ingest handle) is gone: the writer
+        // commits what it holds and ends.
+        let _ = self.writer.await;
+        let _ = self.dispatcher.await;
+        self.store.close().await;
+        tracing::info!("orkhub stopped");
+    }
+}

@@ -1,0 +1,427 @@
+//! Configuration: one commented `config.toml`, every key overridable by an
+//! `ORKHUB_*` environment variable (`ORKHUB_DATABASE__URL`, double underscore
+//! between levels). Defaults let `orkhub serve` run with no platform tokens.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use routing::{ChannelKind, Urgency};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub routing: RoutingConfig,
+    pub outbox: OutboxConfig,
+    pub ingest: IngestConfig,
+    pub adapters: AdaptersConfig,
+    pub people: Vec<PersonConfig>,
+    pub agents: Vec<AgentConfig>,
+    pub projects: Vec<ProjectConfig>,
+    pub channels: Vec<ChannelConfig>,
+    /// Extra approvers per decision kind, besides owners and admins.
+    pub approvers: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Requests with a larger body are refused with 413.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://data/orkhub.db` (created on first start) or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/orkhub.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. "info" or "orkhub=debug,sqlx=warn".
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub default_urgency: Urgency,
+    pub dedupe_window_secs: i64,
+    /// Urgency per event kind when the sender gives none.
+    pub kind_urgency: BTreeMap<String, Urgency>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        let mut kind_urgency = BTreeMap::new();
+        kind_urgency.insert("decision.requested".to_string(), Urgency::Urgent);
+        kind_urgency.insert("message".to_string(), Urgency::Urgent);
+        RoutingConfig {
+            default_urgency: Urgency::Info,
+            dedupe_window_secs: 300,
+            kind_urgency,
+        }
+    }
+}
+
+impl RoutingConfig {
+    pub fn policy(&self) -> routing::RoutingPolicy {
+        routing::RoutingPolicy {
+            kind_urgency: self.kind_urgency.clone(),
+            default_urgency: self.default_urgency,
+            dedupe_window_secs: self.dedupe_window_secs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Attempts per delivery before it is dead and the next channel is tried.
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// How long a claimed delivery stays ours before another worker may take it.
+    pub lease_secs: u64,
+    /// Deliveries claimed per round.
+    pub batch_size: u32,
+    /// How often the outbox is checked when nothing wakes it.
+    pub poll_interval_ms: u64,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 6,
+            base_backoff_ms: 1_000,
+            max_backoff_ms: 300_000,
+            lease_secs: 60,
+            batch_size: 256,
+            poll_interval_ms: 500,
+            concurrency: 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Most notifications committed in one transaction.
+    pub max_batch: usize,
+    /// Requests waiting for the writer before new ones are told 503.
+    pub queue: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_batch: 512,
+            queue: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaptersConfig {
+    pub console: ConsoleConfig,
+    pub web: WebConfig,
+}
+
+impl Default for AdaptersConfig {
+    fn default() -> Self {
+        AdaptersConfig {
+            console: ConsoleConfig { enabled: true },
+            web: WebConfig {
+                enabled: true,
+                buffer: 1024,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    pub enabled: bool,
+    /// Events a slow feed viewer may fall behind.
+    pub buffer: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            buffer: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursConfig {
+    pub start: String,
+    pub end: String,
+    #[serde(default = "yes")]
+    pub urgent_breaks_through: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default = "member")]
+    pub role: String,
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Push channels in order of preference (the rest are fallbacks).
+    #[serde(default = "console_only")]
+    pub push: Vec<ChannelKind>,
+    /// Per event kind override of `push`.
+    #[serde(default)]
+    pub by_kind: BTreeMap<String, Vec<ChannelKind>>,
+    #[serde(default = "email")]
+    pub digest_channel: ChannelKind,
+    #[serde(default = "eight")]
+    pub digest_time: String,
+    #[serde(default = "nine")]
+    pub brief_time: String,
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHoursConfig>,
+    /// Platform → the platform's immutable user ID.
+    #[serde(default)]
+    pub identities: BTreeMap<ChannelKind, String>,
+}
+
+fn member() -> String {
+    "member".into()
+}
+fn utc() -> String {
+    "UTC".into()
+}
+fn console_only() -> Vec<ChannelKind> {
+    vec![ChannelKind::Console]
+}
+fn email() -> ChannelKind {
+    ChannelKind::Email
+}
+fn eight() -> String {
+    "08:00".into()
+}
+fn nine() -> String {
+    "09:00".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub daily_budget_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub id: String,
+    #[serde(default = "project_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Platform → chat / channel ID on that platform.
+    #[serde(default)]
+    pub bindings: BTreeMap<ChannelKind, String>,
+}
+
+fn project_kind() -> String {
+    "project".into()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Load `path` (if it exists) over the defaults, then `ORKHUB_*` variables.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("ORKHUB_").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parse a config from TOML text (no environment), for tests.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Catch mistakes at start, with the key that is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        for p in &self.people {
+            if !["owner", "admin", "member", "viewer"].contains(&p.role.as_str()) {
+                return bad(format!(
+                    "people.{}.role = {:?}: expected owner, admin, member or viewer",
+                    p.id, p.role
+                ));
+            }
+            if p.time_zone.parse::<chrono_tz::Tz>().is_err() {
+                return bad(format!(
+                    "people.{}.time_zone = {:?}: not an IANA time zone (e.g. Europe/Kyiv)",
+                    p.id, p.time_zone
+                ));
+            }
+            for (key, value) in [
+                ("digest_time", &p.digest_time),
+                ("brief_time", &p.brief_time),
+            ] {
+                if parse_hhmm(value).is_none() {
+                    return bad(format!("people.{}.{key} = {value:?}: expected HH:MM", p.id));
+                }
+            }
+            if let Some(q) = &p.quiet_hours
+                && (parse_hhmm(&q.start).is_none() || parse_hhmm(&q.end).is_none())
+            {
+                return bad(format!(
+                    "people.{}.quiet_hours: start and end must be HH:MM",
+                    p.id
+                ));
+            }
+        }
+        for c in &self.channels {
+            if !["project", "direct", "system"].contains(&c.kind.as_str()) {
+                return bad(format!(
+                    "channels.{}.kind = {:?}: expected project, direct or system",
+                    c.id, c.kind
+                ));
+            }
+            if let Some(p) = &c.project
+                && !self.projects.iter().any(|x| &x.id == p)
+            {
+                return bad(format!(
+                    "channels.{}.project = {p:?}: no such project in [[projects]]",
+                    c.id
+                ));
+            }
+        }
+        if self.server.body_limit_bytes == 0 {
+            return bad("server.body_limit_bytes must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
+impl PersonConfig {
+    /// The routing preferences this person declared.
+    pub fn preferences(&self) -> routing::Preferences {
+        routing::Preferences {
+            time_zone: self.time_zone.parse().unwrap_or(chrono_tz::UTC),
+            push: self.push.clone(),
+            by_kind: self.by_kind.clone(),
+            digest_channel: self.digest_channel,
+            quiet_hours: self.quiet_hours.as_ref().and_then(|q| {
+                Some(routing::QuietHours {
+                    start: parse_hhmm(&q.start)?,
+                    end: parse_hhmm(&q.end)?,
+                    urgent_breaks_through: q.urgent_breaks_through,
+                })
+            }),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Rebuild the neutral message from a stored notification.
+
+use crate::store::ClaimedDelivery;
+use commands::{Button, Field, RichMessage};
+use serde::Deserialize;
+
+/// What a notification carries besides title and body (stored as JSON).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub struct Extras {
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    #[serde(default)]
+    pub buttons: Vec<Button>,
+    #[serde(default)]
+    pub footer: Option<String>,
+}
+
+pub fn message_for(d: &ClaimedDelivery) -> RichMessage {
+    let extras: Extras = serde_json::from_str(&d.fields_json).unwrap_or_default();
+    RichMessage {
+        title: d.title.clone(),
+        text: d.body.clone(),
+        fields: extras.fields,
+        buttons: extras.buttons,
+        footer: extras.footer,
+    }
+}

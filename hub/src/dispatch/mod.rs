@@ -1,0 +1,216 @@
+//! The dispatcher: claims due deliveries from the outbox, sends each through
+//! its adapter, and records the outcome on the row. Transient failures are
+//! retried with backoff; after the last attempt (or a permanent failure) the
+//! delivery is dead and the recipient's next channel gets a new delivery.
+//! Messages to the same chat go out in order: when one must wait, the ones
+//! behind it wait too.
+
+pub mod backoff;
+pub mod message;
+
+pub use message::message_for;
+
+use crate::config::OutboxConfig;
+use crate::directory::Directory;
+use crate::ids::new_id;
+use crate::ingest::plan::{join_channels, split_channels};
+use crate::store::{ClaimedDelivery, NewDelivery, Store, StoreError, now_ms};
+use adapters::{Adapter, Destination, SendError};
+use futures::StreamExt;
+use routing::ChannelKind;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+pub type Adapters = HashMap<ChannelKind, Arc<dyn Adapter>>;
+
+pub struct Dispatcher {
+    pub store: Store,
+    pub adapters: Adapters,
+    pub dir: Arc<Directory>,
+    pub config: OutboxConfig,
+    /// Notified when new deliveries are due now.
+    pub wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    /// Run until `stop` turns true; the batch in hand is finished first (drain).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match self.round().await {
+                Ok(0) => {
+                    let wait = match self.store.next_due_at().await {
+                        Ok(Some(at)) => Duration::from_millis(
+                            (at - now_ms()).clamp(0, poll.as_millis() as i64) as u64,
+                        ),
+                        _ => poll,
+                    };
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox round failed; retrying shortly");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+        tracing::info!("dispatcher stopped");
+    }
+
+    /// Claim and send one batch; returns how many were claimed.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let lease = now + (self.config.lease_secs as i64) * 1000;
+        let claimed = self
+            .store
+            .claim_due(now, lease, self.config.batch_size as i64)
+            .await?;
+        let n = claimed.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        // One queue per destination keeps each chat in order; queues run side by side.
+        let mut queues: Vec<Vec<ClaimedDelivery>> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        for d in claimed {
+            let key = (d.channel.clone(), d.address.clone());
+            let i = *index.entry(key).or_insert_with(|| {
+                queues.push(Vec::new());
+                queues.len() - 1
+            });
+            queues[i].push(d);
+        }
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(queues)
+            .map(|q| self.send_queue(q))
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        metrics::gauge!("orkhub_outbox_depth")
+            .set(self.store.outbox_depth().await.unwrap_or(0) as f64);
+        Ok(n)
+    }
+
+    async fn send_queue(&self, queue: Vec<ClaimedDelivery>) -> Result<(), StoreError> {
+        let mut rest = queue.into_iter();
+        while let Some(d) = rest.next() {
+            if let Some(wait_until) = self.deliver(&d).await? {
+                // Keep order: everything behind a delayed message waits for it.
+                for later in rest.by_ref() {
+                    self.store.release(&later.id, wait_until).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Send one delivery and record the outcome. Returns `Some(t)` when it
+    /// will be retried at `t` (so later messages to the same chat must wait).
+    async fn deliver(&self, d: &ClaimedDelivery) -> Result<Option<i64>, StoreError> {
+        let channel: Option<ChannelKind> = d.channel.parse().ok();
+        let Some(adapter) = channel.and_then(|c| self.adapters.get(&c)) else {
+            let reason = format!("no {} adapter is configured", d.channel);
+            self.dead(d, &reason).await?;
+            return Ok(None);
+        };
+        let message = message_for(d);
+        let to = Destination::to(d.address.clone());
+        let started = std::time::Instant::now();
+        let result = match (d.op.as_str(), &d.target_message_id) {
+            ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),
+            _ => adapter
+                .send(&to, &message)
+                .await
+                .map(|s| s.platform_message_id),
+        };
+        metrics::histogram!("orkhub_send_seconds", "adapter" => d.channel.clone())
+            .record(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(_) => "sent",
+            Err(SendError::Transient { .. }) => "retry",
+            Err(SendError::Permanent { .. }) => "dead",
+        };
+        metrics::counter!("orkhub_deliveries_total", "adapter" => d.channel.clone(), "outcome" => outcome).increment(1);
+        match result {
+            Ok(pmid) => {
+                self.store
+                    .mark_sent(&d.id, pmid.as_deref(), now_ms())
+                    .await?;
+                Ok(None)
+            }
+            Err(e @ SendError::Transient { .. })
+                if (d.attempts as u32) < self.config.max_attempts =>
+            {
+                let wait = backoff::delay(
+                    d.attempts as u32,
+                    self.config.base_backoff_ms,
+                    self.config.max_backoff_ms,
+                    e.retry_after(),
+                    rand::random::<f64>(),
+                );
+                let at = now_ms() + wait.as_millis() as i64;
+                tracing::warn!(delivery = %d.id, channel = %d.channel, attempt = d.attempts, retry_in_ms = wait.as_millis() as u64, error = %e, "delivery will be retried");
+                self.store
+                    .mark_retry(&d.id, at, &e.to_string(), now_ms())
+                    .await?;
+                Ok(Some(at))
+            }
+            Err(e) => {
+                let reason = if e.is_retryable() {
+                    format!("gave up after {} attempts: {e}", d.attempts)
+                } else {
+                    e.to_string()
+                };
+                self.dead(d, &reason).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Mark dead and hand the message to the recipient's next channel.
+    async fn dead(&self, d: &ClaimedDelivery, reason: &str) -> Result<(), StoreError> {
+        let fallback = self.fallback_for(d);
+        tracing::warn!(delivery = %d.id, channel = %d.channel, error = %reason, fallback = fallback.as_ref().map(|f| f.channel.as_str()), "delivery dead");
+        self.store
+            .mark_dead(&d.id, reason, fallback.as_ref(), now_ms())
+            .await
+    }
+
+    fn fallback_for(&self, d: &ClaimedDelivery) -> Option<NewDelivery> {
+        if d.op != "send" {
+            return None;
+        }
+        let person = self.dir.person(d.person_id.as_deref()?)?;
+        let mut chain = split_channels(&d.fallbacks).into_iter();
+        while let Some(c) = chain.next() {
+            if let Some(address) = person.address(c) {
+                let now = now_ms();
+                return Some(NewDelivery {
+                    id: new_id("d"),
+                    notification_id: d.notification_id.clone(),
+                    person_id: d.person_id.clone(),
+                    channel: c.as_str().to_string(),
+                    address,
+                    op: "send",
+                    target_message_id: None,
+                    status: "pending",
+                    next_attempt_at: now,
+                    fallbacks: join_channels(&chain.collect::<Vec<_>>()),
+                    created_at: now,
+                });
+            }
+        }
+        None
+    }
+}

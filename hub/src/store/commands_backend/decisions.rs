@@ -1,0 +1,196 @@
+//! Decisions and the button tokens that resolve them.
+
+use super::{commit, corrupt, db, string_list, string_list_json, write_audit};
+use crate::store::{Store, from_ms, now_ms};
+use commands::{
+    AuditEntry, BackendError, ButtonAction, Decision, DecisionStatus, NewDecision, Resolution,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The columns [`decision_from_row`] reads, in every decision query.
+macro_rules! decision_columns {
+    () => {
+        "id, kind, context, options, status, requested_by, task_id, decided_by, reasoning, \
+         decided_at, created_at"
+    };
+}
+
+fn decision_from_row(row: &AnyRow) -> Result<Decision, BackendError> {
+    let read = db("reading a decision");
+    let id: i64 = row.try_get("id").map_err(&read)?;
+    let status: String = row.try_get("status").map_err(&read)?;
+    // The schema also allows `cancelled`, which no command writes yet; it
+    // is reported rather than shown as something it is not.
+    let status: DecisionStatus = status
+        .parse()
+        .map_err(|e| corrupt(format!("status of decision {id}: {e}")))?;
+    let options: String = row.try_get("options").map_err(&read)?;
+    let decided_at: Option<i64> = row.try_get("decided_at").map_err(&read)?;
+    Ok(Decision {
+        id,
+        kind: row.try_get("kind").map_err(&read)?,
+        context: row.try_get("context").map_err(&read)?,
+        options: string_list(&options, &format!("options of decision {id}"))?,
+        status,
+        requested_by: row.try_get("requested_by").map_err(&read)?,
+        task_id: row.try_get("task_id").map_err(&read)?,
+        decided_by: row.try_get("decided_by").map_err(&read)?,
+        reasoning: row.try_get("reasoning").map_err(&read)?,
+        created_at: from_ms(row.try_get("created_at").map_err(&read)?),
+        decided_at: decided_at.map(from_ms),
+    })
+}
+
+/// A new button token: 16 random bytes as hex, 32 URL-safe characters
+/// (Telegram allows 64 bytes of callback data).
+fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+impl Store {
+    pub(super) async fn decision_row(&self, id: i64) -> Result<Option<Decision>, BackendError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            decision_columns!(),
+            " FROM decisions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a decision"))?;
+        row.as_ref().map(decision_from_row).transpose()
+    }
+
+    pub(super) async fn pending_decision_rows(&self) -> Result<Vec<Decision>, BackendError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            decision_columns!(),
+            " FROM decisions WHERE status = 'pending' ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading pending decisions"))?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    pub(super) async fn insert_decision(
+        &self,
+        new: &NewDecision,
+        audit: &AuditEntry,
+    ) -> Result<Decision, BackendError> {
+        let mut tx = self.begin_tx().await?;
+        let now = now_ms();
+        let r = new.resolved.as_ref();
+        let status = r.map_or(DecisionStatus::Pending, |r| r.outcome.status());
+        let row = sqlx::query(concat!(
+            "INSERT INTO decisions (kind, context, options, status, requested_by, task_id, \
+             decided_by, reasoning, decided_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+            decision_columns!()
+        ))
+        .bind(&new.kind)
+        .bind(&new.context)
+        .bind(string_list_json(&new.options))
+        .bind(status.as_str())
+        .bind(&new.requested_by)
+        .bind(new.task_id)
+        .bind(r.map(|r| r.decided_by.as_str()))
+        .bind(r.and_then(|r| r.reasoning.as_deref()))
+        .bind(r.map(|_| now))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("creating a decision"))?;
+        let decision = decision_from_row(&row)?;
+        write_audit(&mut tx, audit, Some(&format!("decision:{}", decision.id))).await?;
+        commit(tx).await?;
+        Ok(decision)
+    }
+
+    pub(super) async fn cas_resolve_decision(
+        &self,
+        id: i64,
+        resolution: &Resolution,
+        audit: &AuditEntry,
+    ) -> Result<Decision, BackendError> {
+        let mut tx = self.begin_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE decisions SET status = $1, decided_by = $2, reasoning = $3, decided_at = $4 \
+             WHERE id = $5 AND status = 'pending' RETURNING ",
+            decision_columns!()
+        ))
+        .bind(resolution.outcome.status().as_str())
+        .bind(&resolution.decided_by)
+        .bind(resolution.reasoning.as_deref())
+        .bind(now_ms())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("resolving a decision"))?;
+        let Some(row) = row else {
+            // Nothing changed; find out why, then drop the transaction.
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM decisions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("reading a decision"))?;
+            return Err(match found {
+                None => BackendError::NotFound(format!("decision {id}")),
+                Some((status,)) => BackendError::Conflict(format!("decision {id} is {status}")),
+            });
+        };
+        let decision = decision_from_row(&row)?;
+        write_audit(&mut tx, audit, None).await?;
+        commit(tx).await?;
+        Ok(decision)
+    }
+
+    pub(super) async fn insert_button_token(
+        &self,
+        action: &ButtonAction,
+    ) -> Result<String, BackendError> {
+        let (verb, decision_id) = match action {
+            ButtonAction::Approve { decision_id } => ("approve", decision_id),
+            ButtonAction::Deny { decision_id } => ("deny", decision_id),
+        };
+        let token = new_token();
+        sqlx::query(
+            "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&token)
+        .bind(verb)
+        .bind(decision_id.to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing a button token"))?;
+        Ok(token)
+    }
+
+    /// Tokens do not expire: a button on an old message stays safe to press
+    /// because resolving is compare-and-set ("already approved by ...").
+    pub(super) async fn button_token_row(
+        &self,
+        token: &str,
+    ) -> Result<Option<ButtonAction>, BackendError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT action, object_id FROM button_tokens WHERE token = $1")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a button token"))?;
+        let Some((action, object)) = row else {
+            return Ok(None);
+        };
+        let decision_id: i64 = object
+            .parse()
+            .map_err(|_| corrupt(format!("button token object {object:?}")))?;
+        match action.as_str() {
+            "approve" => Ok(Some(ButtonAction::Approve { decision_id })),
+            "deny" => Ok(Some(ButtonAction::Deny { decision_id })),
+            other => Err(corrupt(format!("button token action {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The outbox: deliveries are claimed with a lease (so a crashed or second
+//! instance never holds one forever), sent, and their outcome recorded on
+//! the row. PostgreSQL claims with `FOR UPDATE SKIP LOCKED` so several hub
+//! instances can share one database.
+
+use super::notifications::NewDelivery;
+use super::{Dialect, Store, StoreError};
+use sqlx::{Any, QueryBuilder, Row};
+
+/// A delivery claimed for sending, with the content to send.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub notification_id: String,
+    pub person_id: Option<String>,
+    pub channel: String,
+    pub address: String,
+    pub op: String,
+    pub target_message_id: Option<String>,
+    /// Attempts including this one.
+    pub attempts: i64,
+    pub fallbacks: String,
+    pub kind: String,
+    pub title: Option<String>,
+    pub body: String,
+    pub fields_json: String,
+    pub decision_id: Option<i64>,
+}
+
+/// One delivery's state, for GET /api/v1/notifications/{id}.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryStatus {
+    pub id: String,
+    pub channel: String,
+    pub address: String,
+    pub op: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub platform_message_id: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
+/// A stored notification, for GET /api/v1/notifications/{id}.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotificationRecord {
+    pub id: String,
+    pub source: String,
+    pub kind: String,
+    pub urgency: String,
+    pub recipient_kind: String,
+    pub recipient_id: String,
+    pub title: Option<String>,
+    pub body: String,
+    pub duplicate: bool,
+    pub created_at: i64,
+}
+
+const CLAIM_SQLITE: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+     WHERE id IN (SELECT id FROM deliveries WHERE status IN ('pending','sending') AND next_attempt_at <= $2 \
+     AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) RETURNING id";
+const CLAIM_POSTGRES: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+     WHERE id IN (SELECT id FROM deliveries WHERE status IN ('pending','sending') AND next_attempt_at <= $2 \
+     AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id";
+
+impl Store {
+    /// Claim up to `limit` due deliveries until `lease_until`, oldest first.
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let claim = match self.dialect {
+            Dialect::Sqlite => CLAIM_SQLITE,
+            Dialect::Postgres => CLAIM_POSTGRES,
+        };
+        let ids: Vec<String> = sqlx::query(claim)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb: QueryBuilder<Any> = QueryBuilder::new(
+            "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
+             n.kind, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in &ids {
+            sep.push_bind(id.clone());
+        }
+        qb.push(") ORDER BY d.id");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: r.try_get(0)?,
+                    notification_id: r.try_get(1)?,
+                    person_id: r.try_get(2)?,
+                    channel: r.try_get(3)?,
+                    address: r.try_get(4)?,
+                    op: r.try_get(5)?,
+                    target_message_id: r.try_get(6)?,
+                    attempts: r.try_get(7)?,
+                    fallbacks: r.try_get(8)?,
+                    kind: r.try_get(9)?,
+                    title: r.try_get(10)?,
+                    body: r.try_get(11)?,
+                    fields_json: r.try_get(12)?,
+                    decision_id: r.try_get(13)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_sent(
+        &self,
+        id: &str,
+        platform_message_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'sent', platform_message_id = COALESCE($1, platform_message_id), lease_until = NULL, sent_at = $2, updated_at = $2, last_error = NULL WHERE id = $3",
+        )
+        .bind(platform_message_id)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A transient failure: try again at `next_attempt_at`.
+    pub async fn mark_retry(
+        &self,
+        id: &str,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The delivery is dead (permanent failure or out of attempts); the
+    /// fallback delivery on the next channel, if any, is created with it.
+    pub async fn mark_dead(
+        &self,
+        id: &str,
+        error: &str,
+        fallback: Option<&NewDelivery>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'dead', lease_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(d) = fallback {
+            sqlx::query(
+                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+            )
+            .bind(&d.id)
+            .bind(&d.notification_id)
+            .bind(&d.person_id)
+            .bind(&d.channel)
+            .bind(&d.address)
+            .bind(d.op)
+            .bind(&d.target_message_id)
+            .bind(d.status)
+            .bind(d.next_attempt_at)
+            .bind(&d.fallbacks)
+            .bind(d.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Put claimed deliveries back untouched (not counted as an attempt):
+    /// used to keep per-chat order when an earlier message must be retried,
+    /// and when shutting down.
+    pub async fn release(&self, id: &str, not_before: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL, attempts = attempts - 1, next_attempt_at = $1 WHERE id = $2 AND status = 'sending'",
+        )
+        .bind(not_before)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When the next delivery is due, to sleep exactly until then.
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(COALESCE(lease_until, next_attempt_at)) FROM deliveries WHERE status IN ('pending','sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// Deliveries waiting to be sent, for the metrics.
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM deliveries WHERE status IN ('pending','sending')")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    pub async fn notification(
+        &self,
+        id: &str,
+    ) -> Result<Option<(NotificationRecord, Vec<DeliveryStatus>)>, StoreError> {
+        let Some(r) = sqlx::query(
+            "SELECT id, source, kind, urgency, recipient_kind, recipient_id, title, body, duplicate, created_at FROM notifications WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let n = NotificationRecord {
+            id: r.try_get(0)?,
+            source: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            urgency: r.try_get(3)?,
+            recipient_kind: r.try_get(4)?,
+            recipient_id: r.try_get(5)?,
+            title: r.try_get(6)?,
+            body: r.try_get(7)?,
+            duplicate: r.try_get::<i64, _>(8)? != 0,
+            created_at: r.try_get(9)?,
+        };
+        let rows = sqlx::query(
+            "SELECT id, channel, address, op, status, attempts, last_error, platform_message_id, sent_at FROM deliveries WHERE notification_id = $1 ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let deliveries = rows
+            .iter()
+            .map(|r| {
+                Ok(DeliveryStatus {
+                    id: r.try_get(0)?,
+                    channel: r.try_get(1)?,
+                    address: r.try_get(2)?,
+                    op: r.try_get(3)?,
+                    status: r.try_get(4)?,
+                    attempts: r.try_get(5)?,
+                    last_error: r.try_get(6)?,
+                    platform_message_id: r.try_get(7)?,
+                    sent_at: r.try_get(8)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some((n, deliveries)))
+    }
+}
+
+impl Store {
+    /// After a crash, deliveries a single-instance hub left "sending" belong
+    /// to nobody: make them due again now instead of waiting out the lease.
+    /// (With PostgreSQL and several instances, leases expire on their own.)
+    pub async fn reclaim_own_leases(&self) -> Result<u64, StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(0);
+        }
+        let n = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL WHERE status = 'sending'",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+}

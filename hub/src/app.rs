@@ -96,6 +96,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     );
 
     let state = AppState {
+        stopping: stop_rx.clone(),
         store: store.clone(),
         ingest,
         dir,

@@ -206,6 +206,8 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status IN ('pending','sending');
 CREATE INDEX deliveries_notification ON deliveries(notification_id);
+-- Per-chat order: an earlier unsent delivery to the same address holds later ones back.
+CREATE INDEX deliveries_order ON deliveries(channel, address, id) WHERE status IN ('pending','sending');
 CREATE INDEX deliveries_held ON deliveries(person_id, channel) WHERE status = 'held';
 
 CREATE TABLE idempotency_keys (

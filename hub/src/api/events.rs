@@ -25,6 +25,11 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     caller.require("events:read")?;
     let rx = state.web.subscribe();
+    // End the stream when the hub stops, or graceful shutdown would wait on it forever.
+    let mut stopping = state.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
     let events = BroadcastStream::new(rx).filter_map(move |item| match item {
         Ok(ev) => {
             if filter
@@ -46,5 +51,5 @@ pub async fn stream(
             Some(Ok(Event::default().event("lagged").data(n.to_string())))
         }
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(futures::StreamExt::take_until(events, stopped)).keep_alive(KeepAlive::default()))
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     pub web: Arc<WebAdapter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Turns true when the hub is stopping; long-lived streams end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {

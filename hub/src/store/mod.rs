@@ -13,6 +13,7 @@ mod keys;
 mod notifications;
 mod open;
 mod outbox;
+mod placeholders;
 
 pub use audit::AuditRow;
 pub use channels::{ChannelSeed, PreferencesSeed};

@@ -2,8 +2,8 @@
 //! one transaction and a few multi-row INSERTs for many API requests is what
 //! makes durable ingest fast on both engines.
 
-use super::{Store, StoreError};
-use sqlx::{Any, QueryBuilder, Row};
+use super::{Store, StoreError, placeholders};
+use sqlx::{AssertSqlSafe, Row};
 
 #[derive(Debug, Clone)]
 pub struct NewNotification {
@@ -72,63 +72,71 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in notifications.chunks(ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Any> = QueryBuilder::new(
-                "INSERT INTO notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at) ",
+            let sql = format!(
+                "INSERT INTO notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at) VALUES {}",
+                placeholders::rows(14, chunk.len())
             );
-            qb.push_values(chunk, |mut b, n| {
-                b.push_bind(n.id.clone())
-                    .push_bind(n.source.clone())
-                    .push_bind(n.kind.clone())
-                    .push_bind(n.urgency)
-                    .push_bind(n.recipient_kind)
-                    .push_bind(n.recipient_id.clone())
-                    .push_bind(n.project_id.clone())
-                    .push_bind(n.title.clone())
-                    .push_bind(n.body.clone())
-                    .push_bind(n.fields_json.clone())
-                    .push_bind(n.decision_id)
-                    .push_bind(n.dedupe_key.clone())
-                    .push_bind(n.duplicate as i64)
-                    .push_bind(n.created_at);
-            });
-            qb.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for n in chunk {
+                q = q
+                    .bind(n.id.as_str())
+                    .bind(n.source.as_str())
+                    .bind(n.kind.as_str())
+                    .bind(n.urgency)
+                    .bind(n.recipient_kind)
+                    .bind(n.recipient_id.as_str())
+                    .bind(n.project_id.as_deref())
+                    .bind(n.title.as_deref())
+                    .bind(n.body.as_str())
+                    .bind(n.fields_json.as_str())
+                    .bind(n.decision_id)
+                    .bind(n.dedupe_key.as_deref())
+                    .bind(n.duplicate as i64)
+                    .bind(n.created_at);
+            }
+            q.execute(&mut *tx).await?;
         }
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Any> = QueryBuilder::new(
-                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at) ",
+            let sql = format!(
+                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at) VALUES {}",
+                placeholders::rows(12, chunk.len())
             );
-            qb.push_values(chunk, |mut b, d| {
-                b.push_bind(d.id.clone())
-                    .push_bind(d.notification_id.clone())
-                    .push_bind(d.person_id.clone())
-                    .push_bind(d.channel.clone())
-                    .push_bind(d.address.clone())
-                    .push_bind(d.op)
-                    .push_bind(d.target_message_id.clone())
-                    .push_bind(d.status)
-                    .push_bind(d.next_attempt_at)
-                    .push_bind(d.fallbacks.clone())
-                    .push_bind(d.created_at)
-                    .push_bind(d.created_at);
-            });
-            qb.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(d.id.as_str())
+                    .bind(d.notification_id.as_str())
+                    .bind(d.person_id.as_deref())
+                    .bind(d.channel.as_str())
+                    .bind(d.address.as_str())
+                    .bind(d.op)
+                    .bind(d.target_message_id.as_deref())
+                    .bind(d.status)
+                    .bind(d.next_attempt_at)
+                    .bind(d.fallbacks.as_str())
+                    .bind(d.created_at)
+                    .bind(d.created_at);
+            }
+            q.execute(&mut *tx).await?;
         }
         for chunk in idempotency.chunks(ROWS_PER_INSERT) {
             let now = super::now_ms();
-            let mut qb: QueryBuilder<Any> = QueryBuilder::new(
-                "INSERT INTO idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.agent_id.clone())
-                    .push_bind(r.key.clone())
-                    .push_bind(r.request_hash.clone())
-                    .push_bind(r.status_code)
-                    .push_bind(r.response_body.clone())
-                    .push_bind(now);
-            });
             // A second instance may have raced us to the same key: the first answer stands.
-            qb.push(" ON CONFLICT (agent_id, key) DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
+            let sql = format!(
+                "INSERT INTO idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at) VALUES {} ON CONFLICT (agent_id, key) DO NOTHING",
+                placeholders::rows(6, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.agent_id.as_str())
+                    .bind(r.key.as_str())
+                    .bind(r.request_hash.as_str())
+                    .bind(r.status_code)
+                    .bind(r.response_body.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -4,8 +4,8 @@
 //! instances can share one database.
 
 use super::notifications::NewDelivery;
-use super::{Dialect, Store, StoreError};
-use sqlx::{Any, QueryBuilder, Row};
+use super::{Dialect, Store, StoreError, placeholders};
+use sqlx::{AssertSqlSafe, Row};
 
 /// A delivery claimed for sending, with the content to send.
 #[derive(Debug, Clone)]
@@ -56,12 +56,21 @@ pub struct NotificationRecord {
     pub created_at: i64,
 }
 
+// Due, unleased (or lease expired) deliveries, oldest first — except one
+// whose chat has an earlier delivery still waiting for a retry or being sent
+// elsewhere: per-chat order is kept across rounds, not only within one.
 const CLAIM_SQLITE: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
-     WHERE id IN (SELECT id FROM deliveries WHERE status IN ('pending','sending') AND next_attempt_at <= $2 \
-     AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) RETURNING id";
+     WHERE id IN (SELECT c.id FROM deliveries c WHERE c.status IN ('pending','sending') AND c.next_attempt_at <= $2 \
+     AND (c.lease_until IS NULL OR c.lease_until < $2) \
+     AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = c.channel AND e.address = c.address \
+         AND e.status IN ('pending','sending') AND e.id < c.id AND (e.next_attempt_at > $2 OR e.lease_until >= $2)) \
+     ORDER BY c.next_attempt_at, c.id LIMIT $3) RETURNING id";
 const CLAIM_POSTGRES: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
-     WHERE id IN (SELECT id FROM deliveries WHERE status IN ('pending','sending') AND next_attempt_at <= $2 \
-     AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id";
+     WHERE id IN (SELECT c.id FROM deliveries c WHERE c.status IN ('pending','sending') AND c.next_attempt_at <= $2 \
+     AND (c.lease_until IS NULL OR c.lease_until < $2) \
+     AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = c.channel AND e.address = c.address \
+         AND e.status IN ('pending','sending') AND e.id < c.id AND (e.next_attempt_at > $2 OR e.lease_until >= $2)) \
+     ORDER BY c.next_attempt_at, c.id LIMIT $3 FOR UPDATE OF c SKIP LOCKED) RETURNING id";
 
 impl Store {
     /// Claim up to `limit` due deliveries until `lease_until`, oldest first.
@@ -87,16 +96,17 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb: QueryBuilder<Any> = QueryBuilder::new(
+        let sql = format!(
             "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
-             n.kind, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id IN (",
+             n.kind, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+             WHERE d.id IN ({}) ORDER BY d.id",
+            placeholders::list(1, ids.len())
         );
-        let mut sep = qb.separated(", ");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in &ids {
-            sep.push_bind(id.clone());
+            q = q.bind(id.as_str());
         }
-        qb.push(") ORDER BY d.id");
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(ClaimedDelivery {

@@ -2,6 +2,8 @@
 //! on the machine's server and dropped afterwards. Every store test runs on both.
 #![allow(dead_code)]
 
+pub mod server;
+
 use hub::store::Store;
 
 /// Where the PostgreSQL server for tests is; override with ORKHUB_TEST_PG.
@@ -92,23 +94,29 @@ impl TestDb {
 }
 
 /// Run one async test body against SQLite and against PostgreSQL:
-/// `both_dbs!(name, |db: &TestDb| async move { ... })` defines `name_sqlite` and `name_postgres`.
+/// `both_dbs!(name, |db: &TestDb| async move { ... })` defines `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! both_dbs {
-    ($name:ident, $body:expr) => {
+    ($name:ident, |$db:ident: &TestDb| $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite().await;
-                ($body)(&db).await;
-                db.finish().await;
+                let owned = $crate::common::TestDb::sqlite().await;
+                {
+                    let $db: &TestDb = &owned;
+                    $body.await;
+                }
+                owned.finish().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let db = $crate::common::TestDb::postgres().await;
-                ($body)(&db).await;
-                db.finish().await;
+                let owned = $crate::common::TestDb::postgres().await;
+                {
+                    let $db: &TestDb = &owned;
+                    $body.await;
+                }
+                owned.finish().await;
             }
         }
     };

@@ -71,6 +71,17 @@ fn changed(created: u64, updated: u64) -> Option<bool> {
     }
 }
 
+/// An optional amount as two always-typed parameters (value, 1 if present):
+/// the SQL reads it as `CASE WHEN $flag = 1 THEN $value END`. Binding an
+/// `Option<f64>` directly is unsafe on PostgreSQL through sqlx 0.9's `Any`
+/// driver: `None` is sent as a float4 NULL (`AnyValueKind::Null(Double)`
+/// maps to `Option<f32>`), the statement is cached with that parameter type,
+/// and the next call with `Some(x)` then fails with "incorrect binary data
+/// format in bind parameter".
+fn optional_f64(v: Option<f64>) -> (f64, i64) {
+    (v.unwrap_or(0.0), i64::from(v.is_some()))
+}
+
 impl Store {
     /// Make the stored person match the config. True when anything changed.
     pub async fn upsert_person(&self, seed: &PersonSeed) -> Result<bool, StoreError> {
@@ -179,28 +190,32 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let caps = serde_json::Value::from(seed.capabilities.clone()).to_string();
+        let (budget, has_budget) = optional_f64(seed.daily_budget_usd);
         let created = sqlx::query(
             "INSERT INTO agents (id, description, capabilities, daily_budget_usd, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, CASE WHEN $5 = 1 THEN $4 END, $6, $6) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&seed.id)
         .bind(&seed.description)
         .bind(&caps)
-        .bind(seed.daily_budget_usd)
+        .bind(budget)
+        .bind(has_budget)
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let updated = if created == 0 {
             sqlx::query(
-                "UPDATE agents SET description = $2, capabilities = $3, daily_budget_usd = $4, \
-                 updated_at = $5 WHERE id = $1 AND (description <> $2 OR capabilities <> $3 \
-                 OR daily_budget_usd IS DISTINCT FROM $4)",
+                "UPDATE agents SET description = $2, capabilities = $3, \
+                 daily_budget_usd = CASE WHEN $5 = 1 THEN $4 END, updated_at = $6 \
+                 WHERE id = $1 AND (description <> $2 OR capabilities <> $3 \
+                 OR daily_budget_usd IS DISTINCT FROM (CASE WHEN $5 = 1 THEN $4 END))",
             )
             .bind(&seed.id)
             .bind(&seed.description)
             .bind(&caps)
-            .bind(seed.daily_budget_usd)
+            .bind(budget)
+            .bind(has_budget)
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -238,27 +253,31 @@ impl Store {
         name: &str,
         budget_usd: Option<f64>,
     ) -> Result<bool, StoreError> {
+        let (budget, has_budget) = optional_f64(budget_usd);
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let created = sqlx::query(
             "INSERT INTO projects (id, name, budget_usd, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, CASE WHEN $4 = 1 THEN $3 END, $5, $5) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(name)
-        .bind(budget_usd)
+        .bind(budget)
+        .bind(has_budget)
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let updated = if created == 0 {
             sqlx::query(
-                "UPDATE projects SET name = $2, budget_usd = $3, updated_at = $4 \
-                 WHERE id = $1 AND (name <> $2 OR budget_usd IS DISTINCT FROM $3)",
+                "UPDATE projects SET name = $2, budget_usd = CASE WHEN $4 = 1 THEN $3 END, \
+                 updated_at = $5 WHERE id = $1 AND (name <> $2 \
+                 OR budget_usd IS DISTINCT FROM (CASE WHEN $4 = 1 THEN $3 END))",
             )
             .bind(id)
             .bind(name)
-            .bind(budget_usd)
+            .bind(budget)
+            .bind(has_budget)
             .bind(now)
             .execute(&mut *tx)
             .await?

@@ -1,0 +1,457 @@
+//! The agent API end to end: a real server, a real database (SQLite and
+//! PostgreSQL), the real dispatcher and adapters.
+
+mod common;
+use adapters::SendError;
+use common::TestDb;
+use common::server::{ScriptedAdapter, TestHub, make_key};
+use routing::ChannelKind;
+use serde_json::json;
+use std::time::Duration;
+
+async fn next_console(hub: &mut TestHub) -> String {
+    tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
+        .await
+        .expect("console line within 5 s")
+        .expect("console open")
+}
+
+both_dbs!(urgent_reaches_sse_and_console, |db: &TestDb| {
+    async move {
+        let mut hub = TestHub::start(db, "", vec![]).await;
+        let mut feed = hub.running.as_ref().unwrap().web.subscribe();
+        // The SSE endpoint itself streams the same event.
+        let sse = hub
+            .http
+            .get(format!("{}/api/v1/events?recipient=ceo", hub.base))
+            .bearer_auth(&hub.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sse.status(), 200);
+        let (status, body) = hub
+            .post("/api/v1/notifications", json!({"to": "ceo", "urgency": "urgent", "title": "Prod down", "text": "db <unreachable> & co"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["urgency"], "urgent");
+        let line = next_console(&mut hub).await;
+        assert!(
+            line.contains("to ceo: Prod down | db <unreachable> & co"),
+            "{line}"
+        );
+        let ev = tokio::time::timeout(Duration::from_secs(5), feed.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.recipient, "ceo");
+        assert_eq!(ev.message.text, "db <unreachable> & co");
+        let mut stream = sse.bytes_stream();
+        use futures::StreamExt;
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(
+            text.contains("event: message") && text.contains("Prod down"),
+            "{text}"
+        );
+        let status = hub.settled(body["id"].as_str().unwrap()).await;
+        let ds = status["deliveries"].as_array().unwrap();
+        assert_eq!(ds.len(), 2);
+        assert!(
+            ds.iter()
+                .all(|d| d["status"] == "sent" && d["platform_message_id"].is_string()),
+            "{status}"
+        );
+        hub.stop().await;
+    }
+});
+
+both_dbs!(
+    info_is_held_for_the_digest_and_fyi_is_web_only,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let (s, info) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ceo", "urgency": "info", "text": "weekly numbers"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let info = hub.settled(info["id"].as_str().unwrap()).await;
+        let channels: Vec<(String, String)> = info["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["channel"].as_str().unwrap().into(),
+                    d["status"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            channels,
+            vec![
+                ("web".into(), "sent".into()),
+                ("email".into(), "held".into())
+            ]
+        );
+        let (_, fyi) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ceo", "urgency": "fyi", "text": "build green"}),
+            )
+            .await;
+        let fyi = hub.settled(fyi["id"].as_str().unwrap()).await;
+        let chans: Vec<&str> = fyi["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["channel"].as_str().unwrap())
+            .collect();
+        assert_eq!(chans, vec!["web"]);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    bad_input_is_refused_and_writes_nothing,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let url = format!("{}/api/v1/notifications", hub.base);
+        let raw = |body: &'static str| {
+            hub.http
+                .post(&url)
+                .bearer_auth(&hub.key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let r = raw("{\"to\": \"ceo\",").await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("malformed JSON"));
+        let (s, b) = hub
+            .post("/api/v1/notifications", json!({"to": "ceo", "text": 5}))
+            .await;
+        assert_eq!(s, 422);
+        assert!(
+            b["error"]["message"].as_str().unwrap().starts_with("text:"),
+            "{b}"
+        );
+        let (s, b) = hub
+            .post("/api/v1/notifications", json!({"text": "x"}))
+            .await;
+        assert_eq!(s, 422);
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains("`to`"),
+            "{b}"
+        );
+        let (s, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ceo", "text": "x", "urgency": "asap"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("urgency:"),
+            "{b}"
+        );
+        let (s, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "nobody", "text": "x"}),
+            )
+            .await;
+        assert_eq!(s, 404);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"nobody\"")
+        );
+        let (s, b) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "nowhere", "text": "x"}),
+            )
+            .await;
+        assert_eq!(s, 404);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"nowhere\"")
+        );
+        let r = hub
+            .http
+            .post(&url)
+            .json(&json!({"to": "ceo", "text": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let (s, _) = hub
+            .post_with(
+                "/api/v1/notifications",
+                "ork_dead_beef",
+                json!({"to": "ceo", "text": "x"}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 401);
+        let narrow = make_key(hub.store(), &["costs:write"]).await;
+        let (s, b) = hub
+            .post_with(
+                "/api/v1/notifications",
+                &narrow,
+                json!({"to": "ceo", "text": "x"}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 403);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("notifications:write")
+        );
+        let big = "x".repeat(70_000);
+        let (s, _) = hub
+            .post("/api/v1/notifications", json!({"to": "ceo", "text": big}))
+            .await;
+        assert_eq!(s, 413);
+        assert_eq!(hub.store().notification_count().await.unwrap(), 0);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    idempotency_key_returns_the_first_answer,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let body = json!({"to": "ceo", "urgency": "fyi", "text": "once"});
+        let (s1, a) = hub
+            .post_with("/api/v1/notifications", &hub.key, body.clone(), Some("k-1"))
+            .await;
+        let (s2, b) = hub
+            .post_with("/api/v1/notifications", &hub.key, body.clone(), Some("k-1"))
+            .await;
+        assert_eq!((s1, s2), (201, 201));
+        assert_eq!(a["id"], b["id"]);
+        // Concurrent retries of the same key still make one notification.
+        let (r1, r2) = tokio::join!(
+            hub.post_with("/api/v1/notifications", &hub.key, body.clone(), Some("k-2")),
+            hub.post_with("/api/v1/notifications", &hub.key, body.clone(), Some("k-2"))
+        );
+        assert_eq!(r1.1["id"], r2.1["id"]);
+        let (s, e) = hub
+            .post_with(
+                "/api/v1/notifications",
+                &hub.key,
+                json!({"to": "ceo", "text": "other"}),
+                Some("k-1"),
+            )
+            .await;
+        assert_eq!(s, 422, "{e}");
+        assert_eq!(hub.store().notification_count().await.unwrap(), 2);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    repeats_within_the_dedupe_window_are_suppressed,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let n =
+            json!({"to": "ceo", "urgency": "urgent", "text": "disk full", "dedupe_key": "disk"});
+        let (_, first) = hub.post("/api/v1/notifications", n.clone()).await;
+        let (_, second) = hub.post("/api/v1/notifications", n.clone()).await;
+        let (_, other) = hub.post("/api/v1/notifications", json!({"to": "dana", "urgency": "urgent", "text": "disk full", "dedupe_key": "disk"})).await;
+        assert_eq!(first["duplicate"], false);
+        assert_eq!(second["duplicate"], true);
+        assert_eq!(second["deliveries"].as_array().unwrap().len(), 0);
+        assert_eq!(other["duplicate"], false, "another person is not a repeat");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    transient_failures_are_retried_in_order_honouring_retry_after,
+    |db: &TestDb| async move {
+        let tg = ScriptedAdapter::new(
+            ChannelKind::Telegram,
+            vec![Err(SendError::Transient {
+                reason: "429".into(),
+                retry_after: Some(Duration::from_millis(300)),
+            })],
+        );
+        let hub = TestHub::start(db, "", vec![tg.clone()]).await;
+        let started = std::time::Instant::now();
+        let mut ids = vec![];
+        for i in 0..5 {
+            let (s, b) = hub
+                .post(
+                    "/api/v1/notifications",
+                    json!({"to": "dana", "urgency": "urgent", "text": format!("m{i}")}),
+                )
+                .await;
+            assert_eq!(s, 201);
+            ids.push(b["id"].as_str().unwrap().to_string());
+        }
+        for id in &ids {
+            hub.settled(id).await;
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "retry_after was not honoured"
+        );
+        assert_eq!(
+            tg.delivered(),
+            vec!["m0", "m1", "m2", "m3", "m4"],
+            "every message, in order"
+        );
+        let first = hub.settled(&ids[0]).await;
+        let tgd = first["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "telegram")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (tgd["status"].as_str(), tgd["attempts"].as_i64()),
+            (Some("sent"), Some(2))
+        );
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    permanent_failure_falls_back_to_the_next_channel,
+    |db: &TestDb| async move {
+        let tg = ScriptedAdapter::new(
+            ChannelKind::Telegram,
+            vec![Err(SendError::permanent(
+                "403 Forbidden: bot was blocked by the user",
+            ))],
+        );
+        let mut hub = TestHub::start(db, "", vec![tg.clone()]).await;
+        let (_, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "dana", "urgency": "urgent", "text": "are you there"}),
+            )
+            .await;
+        let line = next_console(&mut hub).await;
+        assert!(line.contains("to dana: are you there"), "{line}");
+        let st = hub.settled(b["id"].as_str().unwrap()).await;
+        let ds = st["deliveries"].as_array().unwrap();
+        let tgd = ds.iter().find(|d| d["channel"] == "telegram").unwrap();
+        assert_eq!(tgd["status"], "dead");
+        assert!(tgd["last_error"].as_str().unwrap().contains("blocked"));
+        assert!(
+            ds.iter()
+                .any(|d| d["channel"] == "console" && d["status"] == "sent")
+        );
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    out_of_attempts_is_dead_then_falls_back,
+    |db: &TestDb| async move {
+        let fail = || Err(SendError::transient("connection reset"));
+        let tg = ScriptedAdapter::new(ChannelKind::Telegram, vec![fail(), fail(), fail()]);
+        let hub = TestHub::start(db, "", vec![tg.clone()]).await;
+        let (_, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "dana", "urgency": "urgent", "text": "x"}),
+            )
+            .await;
+        let st = hub.settled(b["id"].as_str().unwrap()).await;
+        let ds = st["deliveries"].as_array().unwrap();
+        let tgd = ds.iter().find(|d| d["channel"] == "telegram").unwrap();
+        assert_eq!(
+            (tgd["status"].as_str(), tgd["attempts"].as_i64()),
+            (Some("dead"), Some(3))
+        );
+        assert!(
+            tgd["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("gave up after 3 attempts")
+        );
+        assert!(
+            ds.iter()
+                .any(|d| d["channel"] == "console" && d["status"] == "sent")
+        );
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    messages_costs_heartbeats_and_metrics,
+    |db: &TestDb| async move {
+        let mut hub = TestHub::start(db, "", vec![]).await;
+        let (s, _) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "eng", "text": "standup in 5"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        assert!(
+            next_console(&mut hub)
+                .await
+                .contains("to #eng: standup in 5")
+        );
+        let (s, c) = hub.post("/api/v1/costs", json!({"model": "gpt-x", "tokens_in": 10, "tokens_out": 5, "usd": 0.25, "project": "website"})).await;
+        assert_eq!(s, 201, "{c}");
+        let (s, _) = hub
+            .post("/api/v1/costs", json!({"model": "gpt-x", "usd": -1}))
+            .await;
+        assert_eq!(s, 422);
+        let (s, _) = hub
+            .post(
+                "/api/v1/heartbeat",
+                json!({"status": "idle", "note": "waiting"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let hb = hub
+            .store()
+            .last_heartbeat("builder")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(hb.1, "idle");
+        let m = hub
+            .http
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(m.contains("orkhub_http_requests_total"), "{m}");
+        assert!(m.contains("orkhub_deliveries_total"), "{m}");
+        assert!(m.contains("orkhub_outbox_depth"), "{m}");
+        let h = hub
+            .http
+            .get(format!("{}/healthz", hub.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.status(), 200);
+        hub.stop().await;
+    }
+);

@@ -1,0 +1,200 @@
+//! A running hub for tests: real HTTP server on 127.0.0.1, real database,
+//! console output captured, optional scripted adapters.
+#![allow(dead_code)]
+
+use super::TestDb;
+use adapters::{Adapter, Destination, SendError, Sent};
+use async_trait::async_trait;
+use commands::RichMessage;
+use hub::app::{Options, Running};
+use hub::config::Config;
+use routing::ChannelKind;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub const PEOPLE: &str = r##"
+[[people]]
+id = "ceo"
+role = "owner"
+time_zone = "Europe/Kyiv"
+email = "ceo@example.com"
+push = ["console"]
+
+[[people]]
+id = "dana"
+role = "member"
+push = ["telegram", "console"]
+identities = { telegram = "555" }
+
+[[agents]]
+id = "builder"
+capabilities = ["rust"]
+
+[[projects]]
+id = "website"
+
+[[channels]]
+id = "eng"
+project = "website"
+bindings = { console = "#eng" }
+"##;
+
+pub struct TestHub {
+    pub running: Option<Running>,
+    pub base: String,
+    pub key: String,
+    pub console: UnboundedReceiver<String>,
+    pub http: reqwest::Client,
+}
+
+pub const ALL_SCOPES: &[&str] = hub::api::auth::SCOPES;
+
+impl TestHub {
+    pub async fn start(db: &TestDb, extra_toml: &str, adapters: Vec<Arc<dyn Adapter>>) -> TestHub {
+        let toml = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n{extra_toml}\n{PEOPLE}",
+            db.url()
+        );
+        let config = Config::from_toml(&toml).expect("test config");
+        let (tx, console) = tokio::sync::mpsc::unbounded_channel();
+        let running = hub::app::start(
+            config,
+            Options {
+                console_output: Some(adapters::console::ConsoleOutput::Channel(tx)),
+                extra_adapters: adapters,
+            },
+        )
+        .await
+        .expect("hub starts");
+        let key = make_key(&running.store, ALL_SCOPES).await;
+        TestHub {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            key,
+            console,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn store(&self) -> &hub::store::Store {
+        &self.running.as_ref().expect("running").store
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.post_with(path, &self.key, body, None).await
+    }
+
+    pub async fn post_with(
+        &self,
+        path: &str,
+        key: &str,
+        body: serde_json::Value,
+        idem: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(&body);
+        if let Some(k) = idem {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Wait until a notification's deliveries all left the outbox.
+    pub async fn settled(&self, id: &str) -> serde_json::Value {
+        for _ in 0..200 {
+            let (_, body) = self.get(&format!("/api/v1/notifications/{id}")).await;
+            let busy = body["deliveries"].as_array().is_some_and(|ds| {
+                ds.iter()
+                    .any(|d| d["status"] == "pending" || d["status"] == "sending")
+            });
+            if !busy {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("notification {id} did not settle");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+pub async fn make_key(store: &hub::store::Store, scopes: &[&str]) -> String {
+    let (id, key, hash) = hub::api::auth::generate_key();
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    store
+        .insert_key(&id, "builder", &hash, &scopes, None, "test")
+        .await
+        .expect("key");
+    key
+}
+
+/// An adapter that answers from a script (then succeeds), recording every
+/// call in order: (address, text).
+pub struct ScriptedAdapter {
+    pub kind: ChannelKind,
+    pub script: Mutex<VecDeque<Result<(), SendError>>>,
+    pub calls: Mutex<Vec<(String, String, bool)>>,
+}
+
+impl ScriptedAdapter {
+    pub fn new(kind: ChannelKind, script: Vec<Result<(), SendError>>) -> Arc<Self> {
+        Arc::new(ScriptedAdapter {
+            kind,
+            script: Mutex::new(script.into()),
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Texts that were delivered successfully, in order.
+    pub fn delivered(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.2)
+            .map(|c| c.1.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Adapter for ScriptedAdapter {
+    fn kind(&self) -> ChannelKind {
+        self.kind
+    }
+    async fn send(&self, to: &Destination, m: &RichMessage) -> Result<Sent, SendError> {
+        let next = self.script.lock().unwrap().pop_front().unwrap_or(Ok(()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((to.address.clone(), m.text.clone(), next.is_ok()));
+        next.map(|_| Sent {
+            platform_message_id: Some(format!("m{}", self.calls.lock().unwrap().len())),
+        })
+    }
+    async fn edit(&self, _: &Destination, _: &str, _: &RichMessage) -> Result<(), SendError> {
+        Ok(())
+    }
+}

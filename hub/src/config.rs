@@ -330,7 +330,13 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("ORKHUB_").split("__"))
+            // Only SECTION__KEY variables are config; ORKHUB_LOG, ORKHUB_CONFIG
+            // and the like are read elsewhere.
+            .merge(
+                Env::prefixed("ORKHUB_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            )
             .extract()
             .map_err(Box::new)?;
         config.validate()?;

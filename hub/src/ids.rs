@@ -1,22 +1,28 @@
 //! Time-ordered, collision-resistant IDs for notifications and deliveries:
-//! 12 hex digits of milliseconds then 16 of randomness. Sorting by ID sorts by
-//! creation time, which keeps per-chat delivery order cheap to query.
+//! milliseconds, then a per-process sequence, then randomness. IDs made by one
+//! process sort in the order they were made — the outbox relies on that for
+//! per-chat order — and IDs from different instances do not collide.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub fn new_id(prefix: &str) -> String {
     let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    let r: u64 = rand::random();
-    format!("{prefix}_{ms:012x}{r:016x}")
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let r: u32 = rand::random();
+    format!("{prefix}_{ms:012x}{seq:08x}{r:08x}")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn ids_are_unique_and_time_ordered() {
-        let a = super::new_id("n");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = super::new_id("n");
-        assert_ne!(a, b);
-        assert!(a < b, "{a} !< {b}");
-        assert!(a.starts_with("n_") && a.len() == 30);
+    fn ids_are_unique_and_ordered_even_within_one_millisecond() {
+        let ids: Vec<String> = (0..10_000).map(|_| super::new_id("n")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "made in order, all distinct");
+        assert!(ids[0].starts_with("n_") && ids[0].len() == 30);
     }
 }

@@ -51,6 +51,11 @@ pub enum IngestError {
 }
 
 type Job = (Submission, oneshot::Sender<Result<Answer, IngestError>>);
+/// A request's reply channel with the answer it will get once the batch commits.
+type Pending = (
+    oneshot::Sender<Result<Answer, IngestError>>,
+    Result<Answer, IngestError>,
+);
 
 /// The handle API handlers use to submit.
 #[derive(Clone)]
@@ -150,16 +155,14 @@ impl Writer {
                             continue;
                         }
                     };
-                    let (plan, ds) = plan::person_deliveries(
-                        &self.dir,
-                        &self.policy,
-                        p,
-                        &id,
-                        &s.kind,
-                        s.urgency,
+                    let event = routing::Event {
+                        kind: &s.kind,
+                        urgency: s.urgency,
                         now,
-                        last.and_then(chrono::DateTime::from_timestamp_millis),
-                    );
+                        last_duplicate_at: last.and_then(chrono::DateTime::from_timestamp_millis),
+                    };
+                    let (plan, ds) =
+                        plan::person_deliveries(&self.dir, &self.policy, p, &id, &event);
                     (plan.urgency, plan.duplicate, ds)
                 }
                 Recipient::Channel(c) => (
@@ -247,10 +250,7 @@ impl Writer {
         key: &str,
         hash: &str,
         in_batch: &HashMap<(String, String), usize>,
-        replies: &[(
-            oneshot::Sender<Result<Answer, IngestError>>,
-            Result<Answer, IngestError>,
-        )],
+        replies: &[Pending],
     ) -> Result<Option<Answer>, IngestError> {
         if let Some(i) = in_batch.get(&(agent.to_string(), key.to_string())) {
             return match &replies[*i].1 {

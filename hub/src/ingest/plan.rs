@@ -4,7 +4,7 @@
 use crate::directory::Directory;
 use crate::ids::new_id;
 use crate::store::NewDelivery;
-use routing::{ChannelKind, Event, Plan, RoutingPolicy, Timing, Urgency};
+use routing::{ChannelKind, Event, Plan, RoutingPolicy, Timing};
 
 pub enum Recipient {
     Person(String),
@@ -19,32 +19,20 @@ pub fn person_deliveries(
     policy: &RoutingPolicy,
     person_id: &str,
     notification_id: &str,
-    kind: &str,
-    urgency: Option<Urgency>,
-    now: chrono::DateTime<chrono::Utc>,
-    last_duplicate_at: Option<chrono::DateTime<chrono::Utc>>,
+    event: &Event<'_>,
 ) -> (Plan, Vec<NewDelivery>) {
     let Some(person) = dir.person(person_id) else {
         return (
             Plan {
-                urgency: policy.urgency_for(kind, urgency),
+                urgency: policy.urgency_for(event.kind, event.urgency),
                 steps: vec![],
                 duplicate: false,
             },
             vec![],
         );
     };
-    let plan = routing::plan(
-        policy,
-        &person.prefs,
-        &Event {
-            kind,
-            urgency,
-            now,
-            last_duplicate_at,
-        },
-    );
-    let now_ms = now.timestamp_millis();
+    let plan = routing::plan(policy, &person.prefs, event);
+    let now_ms = event.now.timestamp_millis();
     let mut out = Vec::new();
     for step in &plan.steps {
         let mut chain = std::iter::once(step.channel).chain(step.fallbacks.iter().copied());

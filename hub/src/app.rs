@@ -90,7 +90,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
             adapters,
             dir: dir.clone(),
             config: config.outbox.clone(),
-            wake,
+            wake: wake.clone(),
         }
         .run(stop_rx.clone()),
     );
@@ -103,6 +103,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         keys: Arc::new(api::auth::KeyCache::default()),
         web: web.clone(),
         metrics: metrics_handle(),
+        wake,
     };
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;

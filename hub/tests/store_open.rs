@@ -51,3 +51,22 @@ async fn unsupported_url_is_a_clear_error() {
         .to_string();
     assert!(err.contains("unsupported database URL"), "{err}");
 }
+
+both_dbs!(
+    restarting_with_the_same_config_writes_no_audit_rows,
+    |db: &TestDb| async move {
+        let config = hub::config::Config::from_toml(
+        "[[people]]\nid = \"ceo\"\nrole = \"owner\"\nquiet_hours = { start = \"22:00\", end = \"07:00\" }\n[[projects]]\nid = \"web\"\n[[channels]]\nid = \"eng\"\nproject = \"web\"\nbindings = { console = \"#eng\" }\n",
+    )
+    .unwrap();
+        let store = db.store();
+        hub::seed::apply(store, &config).await.unwrap();
+        let first = store.audit_for("channel:eng").await.unwrap().len()
+            + store.audit_for("person:ceo").await.unwrap().len();
+        assert!(first >= 2, "the first start is audited");
+        hub::seed::apply(store, &config).await.unwrap();
+        let second = store.audit_for("channel:eng").await.unwrap().len()
+            + store.audit_for("person:ceo").await.unwrap().len();
+        assert_eq!(first, second, "an unchanged config is not audited again");
+    }
+);

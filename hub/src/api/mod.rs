@@ -1,13 +1,16 @@
 //! The agent HTTP API (JSON under /api/v1), health and metrics.
 
 pub mod auth;
+mod decisions;
 mod error;
 mod events;
 mod health;
 mod json;
 mod notifications;
+mod tasks;
 mod telemetry;
 
+pub use decisions::publish_resolution;
 pub use error::ApiError;
 
 use crate::directory::Directory;
@@ -29,6 +32,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Turns true when the hub is stopping; long-lived streams end then.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Wakes the dispatcher when deliveries were queued outside ingest.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -41,6 +46,14 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/costs", post(telemetry::cost))
         .route("/api/v1/heartbeat", post(telemetry::heartbeat))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/decisions", post(decisions::create))
+        .route("/api/v1/decisions/{id}", get(decisions::show))
+        .route("/api/v1/decisions/{id}/resolve", post(decisions::resolve))
+        .route("/api/v1/tasks", post(tasks::create).get(tasks::list))
+        .route("/api/v1/tasks/{id}", get(tasks::show))
+        .route("/api/v1/tasks/{id}/move", post(tasks::move_to))
+        .route("/api/v1/tasks/{id}/assign", post(tasks::assign))
+        .route("/api/v1/tasks/{id}/deps", post(tasks::add_dependency))
         .layer(axum::middleware::from_fn(health::count_requests))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -2,6 +2,7 @@
 //! declared in config.toml and brought into the database on start.
 
 use super::{AuditRow, Store, StoreError, now_ms};
+use sqlx::Row;
 
 #[derive(Debug, Clone)]
 pub struct ChannelSeed {
@@ -25,6 +26,9 @@ pub struct PreferencesSeed {
 impl Store {
     /// Insert or update a channel and replace its bindings; audited with source "config".
     pub async fn upsert_channel(&self, c: &ChannelSeed) -> Result<(), StoreError> {
+        if self.channel_as_seeded(c).await? {
+            return Ok(());
+        }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -68,6 +72,9 @@ impl Store {
 
     /// Insert or replace a person's routing preferences; audited.
     pub async fn upsert_preferences(&self, p: &PreferencesSeed) -> Result<(), StoreError> {
+        if self.preferences_as_seeded(p).await? {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         let (qs, qe, brk) = match &p.quiet {
             Some((s, e, b)) => (Some(s.clone()), Some(e.clone()), *b),
@@ -105,5 +112,58 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Whether the stored channel already says what the seed says (so a
+    /// restart writes no audit row for an unchanged config).
+    async fn channel_as_seeded(&self, c: &ChannelSeed) -> Result<bool, StoreError> {
+        let Some(row) = sqlx::query("SELECT kind, project_id FROM channels WHERE id = $1")
+            .bind(&c.id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if row.try_get::<String, _>(0)? != c.kind
+            || row.try_get::<Option<String>, _>(1)? != c.project_id
+        {
+            return Ok(false);
+        }
+        let mut stored: Vec<(String, String)> =
+            sqlx::query_as("SELECT platform, address FROM channel_bindings WHERE channel_id = $1")
+                .bind(&c.id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut wanted = c.bindings.clone();
+        stored.sort();
+        wanted.sort();
+        Ok(stored == wanted)
+    }
+
+    async fn preferences_as_seeded(&self, p: &PreferencesSeed) -> Result<bool, StoreError> {
+        let Some(r) = sqlx::query(
+            "SELECT push_channels, kind_channels, digest_channel, digest_time, brief_time, quiet_start, quiet_end, urgent_breaks_quiet FROM preferences WHERE person_id = $1",
+        )
+        .bind(&p.person_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let quiet = match (
+            r.try_get::<Option<String>, _>(5)?,
+            r.try_get::<Option<String>, _>(6)?,
+        ) {
+            (Some(s), Some(e)) => Some((s, e, r.try_get::<i64, _>(7)? != 0)),
+            _ => None,
+        };
+        Ok(r.try_get::<String, _>(0)? == p.push_channels
+            && r.try_get::<String, _>(1)? == p.kind_channels_json
+            && r.try_get::<String, _>(2)? == p.digest_channel
+            && r.try_get::<String, _>(3)? == p.digest_time
+            && r.try_get::<String, _>(4)? == p.brief_time
+            && quiet == p.quiet)
     }
 }

@@ -25,6 +25,9 @@ use tokio::sync::{Notify, watch};
 
 pub type Adapters = HashMap<ChannelKind, Arc<dyn Adapter>>;
 
+/// Sends that succeeded this round: (delivery ID, platform message ID).
+type Sent = std::sync::Mutex<Vec<(String, Option<String>)>>;
+
 pub struct Dispatcher {
     pub store: Store,
     pub adapters: Adapters,
@@ -89,11 +92,15 @@ impl Dispatcher {
             });
             queues[i].push(d);
         }
+        let sent = std::sync::Mutex::new(Vec::with_capacity(n));
         let results: Vec<Result<(), StoreError>> = futures::stream::iter(queues)
-            .map(|q| self.send_queue(q))
+            .map(|q| self.send_queue(q, &sent))
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
+        // Successful sends are recorded together, even if a queue failed.
+        let sent = sent.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.store.mark_sent_many(&sent, now_ms()).await?;
         for r in results {
             r?;
         }
@@ -102,10 +109,10 @@ impl Dispatcher {
         Ok(n)
     }
 
-    async fn send_queue(&self, queue: Vec<ClaimedDelivery>) -> Result<(), StoreError> {
+    async fn send_queue(&self, queue: Vec<ClaimedDelivery>, sent: &Sent) -> Result<(), StoreError> {
         let mut rest = queue.into_iter();
         while let Some(d) = rest.next() {
-            if let Some(wait_until) = self.deliver(&d).await? {
+            if let Some(wait_until) = self.deliver(&d, sent).await? {
                 // Keep order: everything behind a delayed message waits for it.
                 for later in rest.by_ref() {
                     self.store.release(&later.id, wait_until).await?;
@@ -117,7 +124,7 @@ impl Dispatcher {
 
     /// Send one delivery and record the outcome. Returns `Some(t)` when it
     /// will be retried at `t` (so later messages to the same chat must wait).
-    async fn deliver(&self, d: &ClaimedDelivery) -> Result<Option<i64>, StoreError> {
+    async fn deliver(&self, d: &ClaimedDelivery, sent: &Sent) -> Result<Option<i64>, StoreError> {
         let channel: Option<ChannelKind> = d.channel.parse().ok();
         let Some(adapter) = channel.and_then(|c| self.adapters.get(&c)) else {
             let reason = format!("no {} adapter is configured", d.channel);
@@ -144,9 +151,9 @@ impl Dispatcher {
         metrics::counter!("orkhub_deliveries_total", "adapter" => d.channel.clone(), "outcome" => outcome).increment(1);
         match result {
             Ok(pmid) => {
-                self.store
-                    .mark_sent(&d.id, pmid.as_deref(), now_ms())
-                    .await?;
+                if let Ok(mut s) = sent.lock() {
+                    s.push((d.id.clone(), pmid));
+                }
                 Ok(None)
             }
             Err(e @ SendError::Transient { .. })

@@ -129,23 +129,6 @@ impl Store {
             .collect()
     }
 
-    pub async fn mark_sent(
-        &self,
-        id: &str,
-        platform_message_id: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', platform_message_id = COALESCE($1, platform_message_id), lease_until = NULL, sent_at = $2, updated_at = $2, last_error = NULL WHERE id = $3",
-        )
-        .bind(platform_message_id)
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// A transient failure: try again at `next_attempt_at`.
     pub async fn mark_retry(
         &self,
@@ -306,5 +289,35 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n)
+    }
+}
+
+impl Store {
+    /// Record many successful sends in one statement: one write per round
+    /// instead of one per delivery keeps the outbox from competing with
+    /// ingest for the database's write lock.
+    pub async fn mark_sent_many(
+        &self,
+        sent: &[(String, Option<String>)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in sent.chunks(500) {
+            let sql = format!(
+                // IN (SELECT ...) lets both engines find the rows by primary key;
+                // an UPDATE ... FROM join made SQLite scan the whole table.
+                "WITH v(id, pmid) AS (VALUES {}) UPDATE deliveries SET status = 'sent', \
+                 platform_message_id = COALESCE((SELECT v.pmid FROM v WHERE v.id = deliveries.id), platform_message_id), \
+                 lease_until = NULL, sent_at = ${n}, updated_at = ${n}, last_error = NULL \
+                 WHERE deliveries.id IN (SELECT v.id FROM v)",
+                placeholders::rows(2, chunk.len()),
+                n = chunk.len() * 2 + 1
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, pmid) in chunk {
+                q = q.bind(id.as_str()).bind(pmid.as_deref());
+            }
+            q.bind(now).execute(&self.pool).await?;
+        }
+        Ok(())
     }
 }

@@ -26,6 +26,8 @@ pub struct Options {
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// What handlers share; platform adapters use it to run inbound commands.
+    pub state: AppState,
     pub store: Store,
     pub web: Arc<WebAdapter>,
     stop: watch::Sender<bool>,
@@ -107,7 +109,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     };
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state, config.server.body_limit_bytes);
+    let app = api::router(state.clone(), config.server.body_limit_bytes);
     let mut server_stop = stop_rx;
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -119,6 +121,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     tracing::info!(%addr, database = %config.database.url.split('@').next_back().unwrap_or(""), "orkhub is listening");
     Ok(Running {
         addr,
+        state,
         store,
         web,
         stop,
@@ -131,7 +134,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
 impl Running {
     /// Graceful stop: refuse new requests, let in-flight ones commit, then let
     /// the dispatcher finish the sends it holds.
+    /// Anyone holding a clone of `state` must drop it first: it keeps the
+    /// ingest writer open.
     pub async fn shutdown(self) {
+        drop(self.state);
         let _ = self.stop.send(true);
         match self.server.await {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server stopped with an error"),

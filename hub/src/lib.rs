@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod dispatch;
 pub mod ids;
+pub mod inbound;
 pub mod ingest;
 pub mod seed;
 pub mod store;

@@ -107,34 +107,7 @@ pub async fn create(
         .create_decision(&new, &audit)
         .await
         .map_err(backend_error)?;
-    let message = commands::decision_message_with_buttons(&state.store, &decision)
-        .await
-        .map_err(backend_error)?;
-    let mut sent = Vec::with_capacity(recipients.len());
-    for person in recipients {
-        let sub = Submission {
-            source: caller.agent_id.clone(),
-            kind: "decision.requested".into(),
-            urgency: None,
-            recipient: Recipient::Person(person),
-            project_id: None,
-            title: message.title.clone(),
-            body: message.text.clone(),
-            fields_json: extras(&message),
-            decision_id: Some(decision.id),
-            dedupe_key: None,
-            idempotency: None,
-        };
-        match state.ingest.submit(sub).await {
-            Ok(answer) => sent.push(answer.body),
-            Err(e @ (IngestError::Closed | IngestError::Store(_) | IngestError::KeyReuse(_))) => {
-                return Err(ApiError::unavailable(format!(
-                    "decision #{} was recorded but not sent to its approvers: {e}",
-                    decision.id
-                )));
-            }
-        }
-    }
+    let sent = send_to(&state, &caller.agent_id, &decision, recipients).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -181,6 +154,61 @@ pub async fn resolve(
     let mut body = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     body["edits"] = json!(edits);
     Ok(Json(body).into_response())
+}
+
+/// Send a new decision to its approvers (owners, admins and the configured
+/// approvers of its kind), with Approve/Deny buttons. Returns the answers
+/// for the notifications made.
+pub async fn send_to_approvers(
+    state: &AppState,
+    source: &str,
+    decision: &Decision,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let recipients: Vec<String> = state
+        .store
+        .decision_recipients(&decision.kind)
+        .await?
+        .into_iter()
+        .filter(|p| state.dir.person(p).is_some())
+        .collect();
+    send_to(state, source, decision, recipients).await
+}
+
+async fn send_to(
+    state: &AppState,
+    source: &str,
+    decision: &Decision,
+    recipients: Vec<String>,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let message = commands::decision_message_with_buttons(&state.store, decision)
+        .await
+        .map_err(backend_error)?;
+    let mut sent = Vec::with_capacity(recipients.len());
+    for person in recipients {
+        let sub = Submission {
+            source: source.to_string(),
+            kind: "decision.requested".into(),
+            urgency: None,
+            recipient: Recipient::Person(person),
+            project_id: None,
+            title: message.title.clone(),
+            body: message.text.clone(),
+            fields_json: extras(&message),
+            decision_id: Some(decision.id),
+            dedupe_key: None,
+            idempotency: None,
+        };
+        match state.ingest.submit(sub).await {
+            Ok(answer) => sent.push(answer.body),
+            Err(e @ (IngestError::Closed | IngestError::Store(_) | IngestError::KeyReuse(_))) => {
+                return Err(ApiError::unavailable(format!(
+                    "decision #{} was recorded but not sent to its approvers: {e}",
+                    decision.id
+                )));
+            }
+        }
+    }
+    Ok(sent)
 }
 
 /// After a decision is resolved (by API, button or command): queue an edit of

@@ -10,7 +10,7 @@ mod notifications;
 mod tasks;
 mod telemetry;
 
-pub use decisions::publish_resolution;
+pub use decisions::{publish_resolution, send_to_approvers};
 pub use error::ApiError;
 
 use crate::directory::Directory;

@@ -1,0 +1,86 @@
+//! What people do in chat, after their platform's adapter has verified and
+//! parsed it: run the command (or button press) through the one command
+//! layer, then carry out its follow-ups — a new decision goes to its
+//! approvers, a resolved one has every delivered copy edited. Returns the
+//! reply for the adapter to render natively (None: not addressed to us).
+
+use crate::api::{AppState, publish_resolution, send_to_approvers};
+use crate::store::AuditRow;
+use adapters::{Inbound, InboundKind};
+use commands::{Context, Event, Outcome, Reply};
+
+pub async fn handle(
+    state: &AppState,
+    inbound: &Inbound,
+    bot_username: Option<&str>,
+) -> Option<Reply> {
+    let ctx = Context {
+        platform: inbound.platform,
+        user_id: inbound.user_id.clone(),
+        chat_id: inbound.chat_id.clone(),
+        bot_username: bot_username.map(str::to_string),
+    };
+    let outcome = match &inbound.what {
+        InboundKind::Command { text } => commands::execute(&state.store, &ctx, text).await,
+        InboundKind::Button { token } => commands::press(&state.store, &ctx, token).await,
+    };
+    match outcome {
+        Outcome::Done { reply, events } => {
+            for event in events {
+                follow_up(state, event).await;
+            }
+            Some(reply)
+        }
+        Outcome::Rejected { reply, error } => {
+            if error.is_forbidden() {
+                audit_refusal(state, inbound, "command.refused", &error.to_string()).await;
+            }
+            Some(reply)
+        }
+        Outcome::UnknownUser { reply, .. } => {
+            audit_refusal(state, inbound, "command.unknown_user", "not a known person").await;
+            Some(reply)
+        }
+        Outcome::NotForUs => None,
+    }
+}
+
+async fn follow_up(state: &AppState, event: Event) {
+    // The change itself is committed; a failed follow-up is logged here, once,
+    // and the reply still goes out.
+    let result = match &event {
+        Event::DecisionResolved(d) => publish_resolution(state, d).await.map(|_| ()),
+        Event::DecisionCreated(d) => send_to_approvers(state, "system", d).await.map(|_| ()),
+        Event::TaskChanged(_) => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e.message, "follow-up of a chat command failed");
+    }
+}
+
+async fn audit_refusal(state: &AppState, inbound: &Inbound, action: &str, why: &str) {
+    let source = format!(
+        "{} user {} in chat {}",
+        inbound.platform, inbound.user_id, inbound.chat_id
+    );
+    let actor = format!("{}:{}", inbound.platform, inbound.user_id);
+    let what = match &inbound.what {
+        InboundKind::Command { text } => {
+            serde_json::json!({"command": text.chars().take(200).collect::<String>(), "why": why})
+        }
+        InboundKind::Button { .. } => serde_json::json!({"button": true, "why": why}),
+    };
+    if let Err(e) = state
+        .store
+        .audit(&AuditRow {
+            actor: &actor,
+            action,
+            resource: &actor,
+            details: what,
+            source: &source,
+        })
+        .await
+    {
+        tracing::error!(error = %e, "could not audit a refused chat command");
+    }
+}

@@ -104,8 +104,6 @@ impl Dispatcher {
         for r in results {
             r?;
         }
-        metrics::gauge!("orkhub_outbox_depth")
-            .set(self.store.outbox_depth().await.unwrap_or(0) as f64);
         Ok(n)
     }
 

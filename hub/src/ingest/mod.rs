@@ -238,8 +238,10 @@ impl Writer {
             };
             let _ = reply.send(result);
         }
-        metrics::counter!("orkhub_notifications_accepted_total")
-            .increment(notifications.len() as u64 * (!failed) as u64);
+        if !failed {
+            metrics::counter!("orkhub_notifications_accepted_total")
+                .increment(notifications.len() as u64);
+        }
         self.prune(now_ms);
         due_now && !failed
     }

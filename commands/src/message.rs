@@ -3,6 +3,24 @@
 //! for its own markup, so no agent or person text can inject formatting.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Names of output formats a template can render a message into ahead of
+/// time (see [`RichMessage::preformatted`]). Each adapter looks up only its own.
+pub mod formats {
+    /// Telegram Bot API HTML (escaped `& < >`).
+    pub const TELEGRAM_HTML: &str = "telegram_html";
+    /// Slack mrkdwn text (escaped `& < >`), used as the fallback text.
+    pub const SLACK_MRKDWN: &str = "slack_mrkdwn";
+    /// Slack Block Kit: a JSON array of blocks.
+    pub const SLACK_BLOCKS: &str = "slack_blocks";
+    /// Discord markdown.
+    pub const DISCORD_MARKDOWN: &str = "discord_markdown";
+    /// The HTML part of an email.
+    pub const EMAIL_HTML: &str = "email_html";
+    /// The plain-text part of an email; also what consoles and the web feed show.
+    pub const PLAIN_TEXT: &str = "plain_text";
+}
 
 /// A rich message: optional title, body text, labelled fields and buttons.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +36,13 @@ pub struct RichMessage {
     /// A short trailing line (who decided, when, source...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
+    /// The same message already rendered for some formats (keys from
+    /// [`formats`]) by a template that escaped it for that format — briefs and
+    /// digests. An adapter that finds its format here sends that text (still
+    /// split to its own length limit, buttons still from `buttons`); otherwise
+    /// it renders the structured fields above itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub preformatted: BTreeMap<String, String>,
 }
 
 impl RichMessage {
@@ -54,8 +79,21 @@ impl RichMessage {
         self
     }
 
+    pub fn with_preformatted(mut self, format: &str, text: impl Into<String>) -> Self {
+        self.preformatted.insert(format.to_string(), text.into());
+        self
+    }
+
+    /// The text pre-rendered for `format`, if a template made one.
+    pub fn preformatted(&self, format: &str) -> Option<&str> {
+        self.preformatted.get(format).map(String::as_str)
+    }
+
     /// The message as plain text, for consoles, logs and plain-text fallbacks.
     pub fn plain_text(&self) -> String {
+        if let Some(text) = self.preformatted(formats::PLAIN_TEXT) {
+            return text.to_string();
+        }
         let mut out = String::new();
         if let Some(t) = &self.title {
             out.push_str(t);

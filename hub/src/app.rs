@@ -34,6 +34,7 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     dispatcher: JoinHandle<()>,
+    listeners: Vec<JoinHandle<()>>,
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed once).
@@ -81,35 +82,43 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         let out = options.console_output.unwrap_or(ConsoleOutput::Stdout);
         adapters.insert(ChannelKind::Console, Arc::new(ConsoleAdapter::new(out)));
     }
-    for a in options.extra_adapters {
-        adapters.insert(a.kind(), a);
-    }
-
     let (stop, stop_rx) = watch::channel(false);
-    let dispatcher = tokio::spawn(
-        Dispatcher {
-            store: store.clone(),
-            adapters,
-            dir: dir.clone(),
-            config: config.outbox.clone(),
-            wake: wake.clone(),
-        }
-        .run(stop_rx.clone()),
-    );
-
     let state = AppState {
         stopping: stop_rx.clone(),
         store: store.clone(),
         ingest,
-        dir,
+        dir: dir.clone(),
         keys: Arc::new(api::auth::KeyCache::default()),
         web: web.clone(),
         metrics: metrics_handle(),
-        wake,
+        wake: wake.clone(),
     };
+    let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
+    for a in platforms.adapters {
+        adapters.insert(a.kind(), a);
+    }
+    for a in options.extra_adapters {
+        adapters.insert(a.kind(), a);
+    }
+    let dispatcher = tokio::spawn(
+        Dispatcher {
+            store: store.clone(),
+            adapters,
+            dir,
+            config: config.outbox.clone(),
+            wake,
+        }
+        .run(stop_rx.clone()),
+    );
+
+    // Per-person daily jobs (digests, briefs), each at the person's local time.
+    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = Vec::new();
+    let mut listeners = platforms.tasks;
+    listeners.push(crate::schedule::spawn(state.clone(), jobs, stop_rx.clone()));
+
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone(), config.server.body_limit_bytes);
+    let app = api::router(state.clone(), config.server.body_limit_bytes).merge(platforms.routes);
     let mut server_stop = stop_rx;
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -128,6 +137,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         server,
         writer,
         dispatcher,
+        listeners,
     })
 }
 
@@ -143,6 +153,11 @@ impl Running {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server stopped with an error"),
             Err(e) => tracing::error!(error = %e, "HTTP server task failed"),
             Ok(Ok(())) => {}
+        }
+        // Platform listeners and the scheduler end on the stop signal; they
+        // hold AppState too.
+        for l in self.listeners {
+            let _ = l.await;
         }
         // The server (and with it every Ingest handle) is gone: the writer
         // commits what it holds and ends.

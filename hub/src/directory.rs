@@ -13,6 +13,9 @@ pub struct PersonEntry {
     pub prefs: Preferences,
     pub email: Option<String>,
     pub identities: BTreeMap<ChannelKind, String>,
+    /// Local wall-clock times of this person's daily digest and brief.
+    pub digest_time: chrono::NaiveTime,
+    pub brief_time: chrono::NaiveTime,
 }
 
 impl PersonEntry {
@@ -51,6 +54,12 @@ impl Directory {
                         prefs: p.preferences(),
                         email: p.email.clone(),
                         identities: p.identities.clone(),
+                        // Validated at load; the fallbacks only guard a
+                        // config built in code without validate().
+                        digest_time: crate::config::parse_hhmm(&p.digest_time)
+                            .unwrap_or(chrono::NaiveTime::MIN),
+                        brief_time: crate::config::parse_hhmm(&p.brief_time)
+                            .unwrap_or(chrono::NaiveTime::MIN),
                     },
                 )
             })

@@ -9,5 +9,7 @@ pub mod dispatch;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;
+pub mod platforms;
+pub mod schedule;
 pub mod seed;
 pub mod store;

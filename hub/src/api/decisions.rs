@@ -235,6 +235,7 @@ fn extras(m: &RichMessage) -> String {
         fields: m.fields.clone(),
         buttons: m.buttons.clone(),
         footer: m.footer.clone(),
+        preformatted: m.preformatted.clone(),
     })
     .unwrap_or_else(|_| "{}".into())
 }

@@ -3,6 +3,7 @@
 use crate::store::ClaimedDelivery;
 use commands::{Button, Field, RichMessage};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// What a notification carries besides title and body (stored as JSON).
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -13,6 +14,9 @@ pub struct Extras {
     pub buttons: Vec<Button>,
     #[serde(default)]
     pub footer: Option<String>,
+    /// Template-rendered variants per format (briefs, digests).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub preformatted: BTreeMap<String, String>,
 }
 
 pub fn message_for(d: &ClaimedDelivery) -> RichMessage {
@@ -23,5 +27,6 @@ pub fn message_for(d: &ClaimedDelivery) -> RichMessage {
         fields: extras.fields,
         buttons: extras.buttons,
         footer: extras.footer,
+        preformatted: extras.preformatted,
     }
 }

@@ -15,6 +15,7 @@ mod notifications;
 mod open;
 mod outbox;
 mod placeholders;
+mod scheduled_runs;
 
 pub use audit::AuditRow;
 pub use channels::{ChannelSeed, PreferencesSeed};

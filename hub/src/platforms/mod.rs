@@ -1,0 +1,39 @@
+//! Chat and email platforms wired into the hub: each contributes an outbound
+//! adapter for the dispatcher, and may contribute inbound listeners (long
+//! polling, Socket Mode) and webhook routes served by the hub's HTTP server.
+//! Platform details stay in `adapters`; this module only connects them to
+//! the hub's state (inbound commands, the store, the stop signal).
+
+use crate::api::AppState;
+use crate::config::Config;
+use adapters::Adapter;
+use axum::Router;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What the configured platforms add to the hub.
+#[derive(Default)]
+pub struct Platforms {
+    /// Outbound senders, handed to the dispatcher.
+    pub adapters: Vec<Arc<dyn Adapter>>,
+    /// Webhook endpoints, merged into the HTTP server's router.
+    pub routes: Router,
+    /// Long-lived listeners; each ends when `stop` turns true.
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Start every enabled platform. A platform that is configured but cannot
+/// start (bad token format, unreachable base URL at startup) fails the start
+/// with an error naming it, rather than running half-configured.
+pub async fn start(
+    config: &Config,
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Platforms> {
+    let platforms = Platforms::default();
+    // One line per platform, e.g.:
+    // telegram::start(&config.adapters.telegram, state, stop.clone(), &mut platforms).await?;
+    let _ = (config, state, stop);
+    Ok(platforms)
+}

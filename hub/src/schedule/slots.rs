@@ -1,0 +1,116 @@
+//! When a person's daily job is due: pure arithmetic over their time zone,
+//! so it is testable across daylight-saving changes without a clock.
+//! (tokio-cron-scheduler freezes a zone's UTC offset when a job is created,
+//! so it would drift by an hour at every DST change; see CRATE-NOTES.)
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+/// One run of a daily job for one person: the local date it belongs to and
+/// the instant it fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub person: String,
+    pub date: NaiveDate,
+    pub due_at: DateTime<Utc>,
+}
+
+impl Slot {
+    /// The key stored in `scheduled_runs.slot`: one per person and local day.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.person, self.date)
+    }
+}
+
+/// The slot that is due at `now`: today's (in `tz`) once its local time has
+/// passed. A hub that was down at the time catches up later the same local
+/// day; a day that passed entirely while it was down is not replayed.
+pub fn due_slot(person: &str, tz: Tz, local: NaiveTime, now: DateTime<Utc>) -> Option<Slot> {
+    let today = routing::local_date(tz, now);
+    // The last instant whose wall clock reads `local`, at or before now.
+    let yesterday = today.pred_opt()?;
+    // Start well before yesterday began anywhere on Earth (UTC−12..+14) and
+    // walk forward; it takes at most three steps.
+    let search_from = yesterday.and_time(NaiveTime::MIN).and_utc() - chrono::Duration::hours(15);
+    let mut due = routing::next_local_time(tz, local, search_from);
+    loop {
+        let next = routing::next_local_time(tz, local, due);
+        if next > now {
+            break;
+        }
+        due = next;
+    }
+    if due > now || routing::local_date(tz, due) != today {
+        return None;
+    }
+    Some(Slot {
+        person: person.to_string(),
+        date: today,
+        due_at: due,
+    })
+}
+
+/// When `local` next falls due in `tz` after `now`.
+pub fn next_due(tz: Tz, local: NaiveTime, now: DateTime<Utc>) -> DateTime<Utc> {
+    routing::next_local_time(tz, local, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn kyiv_nine_is_six_utc_in_july_and_seven_in_january() {
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        let july = due_slot("ceo", kyiv, t(9, 0), utc(2026, 7, 1, 6, 0)).unwrap();
+        assert_eq!(july.due_at, utc(2026, 7, 1, 6, 0));
+        assert!(due_slot("ceo", kyiv, t(9, 0), utc(2026, 7, 1, 5, 59)).is_none());
+        let jan = due_slot("ceo", kyiv, t(9, 0), utc(2026, 1, 15, 7, 0)).unwrap();
+        assert_eq!(jan.due_at, utc(2026, 1, 15, 7, 0));
+        assert!(due_slot("ceo", kyiv, t(9, 0), utc(2026, 1, 15, 6, 30)).is_none());
+        assert_eq!(
+            next_due(kyiv, t(9, 0), utc(2026, 1, 15, 6, 30)),
+            utc(2026, 1, 15, 7, 0)
+        );
+    }
+
+    #[test]
+    fn the_slot_belongs_to_the_local_day_and_keys_by_it() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        // 08:00 in LA on 1 July is 15:00 UTC; at 02:00 UTC on 2 July it is
+        // still 1 July in LA, and the slot is that day's.
+        let s = due_slot("dana", la, t(8, 0), utc(2026, 7, 2, 2, 0)).unwrap();
+        assert_eq!(s.date, NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        assert_eq!(s.key(), "dana:2026-07-01");
+        assert_eq!(s.due_at, utc(2026, 7, 1, 15, 0));
+    }
+
+    #[test]
+    fn across_the_spring_change_the_due_instant_moves_an_hour() {
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        // Clocks go forward on 29 March 2026 at 03:00 local.
+        let before = due_slot("ceo", kyiv, t(9, 0), utc(2026, 3, 28, 12, 0)).unwrap();
+        let after = due_slot("ceo", kyiv, t(9, 0), utc(2026, 3, 29, 12, 0)).unwrap();
+        assert_eq!(before.due_at, utc(2026, 3, 28, 7, 0));
+        assert_eq!(after.due_at, utc(2026, 3, 29, 6, 0));
+        assert_ne!(before.key(), after.key());
+    }
+
+    #[test]
+    fn a_time_inside_the_gap_still_fires_that_day() {
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        // 03:30 does not exist on 29 March 2026 in Kyiv; it fires at 04:30.
+        let s = due_slot("ceo", kyiv, t(3, 30), utc(2026, 3, 29, 3, 0)).unwrap();
+        assert_eq!(s.date, NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
+        assert_eq!(s.due_at, utc(2026, 3, 29, 1, 30));
+    }
+}

@@ -114,6 +114,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     // Per-person daily jobs (digests, briefs), each at the person's local time.
     let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = Vec::new();
     let mut listeners = platforms.tasks;
+    // Several instances on one PostgreSQL: the live feed reaches every one.
+    if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {
+        listeners.push(feed);
+    }
     listeners.push(crate::schedule::spawn(state.clone(), jobs, stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;

@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod directory;
 pub mod dispatch;
+pub mod feed;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;

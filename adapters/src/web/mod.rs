@@ -1,16 +1,19 @@
 //! The web feed adapter: every delivery to `web` is published on an
 //! in-process broadcast channel that the hub's Server-Sent Events endpoint
-//! streams to authenticated viewers.
+//! streams to authenticated viewers. When several hub instances share one
+//! database, a [`FeedRelay`] carries each event to every instance (the hub
+//! uses PostgreSQL LISTEN/NOTIFY), and each publishes it to its own viewers.
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use commands::RichMessage;
 use routing::ChannelKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
 /// One event on the live feed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEvent {
     /// The delivery's platform message ID (the feed's own sequence).
     pub id: String,
@@ -20,9 +23,21 @@ pub struct FeedEvent {
     pub message: RichMessage,
 }
 
+/// Carries feed events to every hub instance (including this one, which then
+/// calls [`WebAdapter::publish_local`]). An error is transient: the dispatcher
+/// retries the delivery.
+#[async_trait]
+pub trait FeedRelay: Send + Sync {
+    async fn relay(&self, event: &FeedEvent) -> Result<(), String>;
+}
+
 pub struct WebAdapter {
     feed: broadcast::Sender<FeedEvent>,
     seq: std::sync::atomic::AtomicU64,
+    /// Makes feed IDs unique across instances sharing a database.
+    tag: String,
+    /// Set once at start when the hub runs on a shared database.
+    relay: OnceLock<Arc<dyn FeedRelay>>,
 }
 
 impl WebAdapter {
@@ -33,17 +48,42 @@ impl WebAdapter {
         WebAdapter {
             feed,
             seq: std::sync::atomic::AtomicU64::new(1),
+            tag: instance_tag(),
+            relay: OnceLock::new(),
         }
+    }
+
+    /// Fan events out through `relay` instead of publishing them locally.
+    /// Returns false if a relay was already set.
+    pub fn set_relay(&self, relay: Arc<dyn FeedRelay>) -> bool {
+        self.relay.set(relay).is_ok()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
         self.feed.subscribe()
     }
 
-    fn publish(&self, event: FeedEvent) {
+    /// Hand an event to this instance's viewers.
+    pub fn publish_local(&self, event: FeedEvent) {
         // No viewer connected is fine: the feed is live-only, and the
         // notification is in the database for anyone who asks later.
         let _ = self.feed.send(event);
+    }
+
+    async fn publish(&self, event: FeedEvent) -> Result<(), SendError> {
+        match self.relay.get() {
+            Some(relay) => relay
+                .relay(&event)
+                .await
+                .map_err(|reason| SendError::Transient {
+                    reason: format!("live feed relay: {reason}"),
+                    retry_after: None,
+                }),
+            None => {
+                self.publish_local(event);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -54,8 +94,10 @@ impl Adapter for WebAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        // Unique across instances: the feed's own counter alone would repeat.
         let id = format!(
-            "w{}",
+            "w{}-{}",
+            self.tag,
             self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         self.publish(FeedEvent {
@@ -63,7 +105,8 @@ impl Adapter for WebAdapter {
             recipient: to.address.clone(),
             edited: false,
             message: message.clone(),
-        });
+        })
+        .await?;
         Ok(Sent {
             platform_message_id: Some(id),
         })
@@ -80,7 +123,19 @@ impl Adapter for WebAdapter {
             recipient: to.address.clone(),
             edited: true,
             message: message.clone(),
-        });
-        Ok(())
+        })
+        .await
     }
+}
+
+/// A short tag per adapter instance (process, start time and a counter), so
+/// feed IDs from different hubs on one database differ.
+fn instance_tag() -> String {
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:x}{:x}{n:x}", std::process::id(), nanos >> 12)
 }

@@ -10,6 +10,7 @@ pub mod commands_backend;
 mod costs;
 mod decision_copies;
 mod error;
+mod feed;
 mod keys;
 mod notifications;
 mod open;
@@ -22,6 +23,7 @@ pub use channels::{ChannelSeed, PreferencesSeed};
 pub use costs::NewCost;
 pub use decision_copies::DecisionEdit;
 pub use error::StoreError;
+pub use feed::FeedListener;
 pub use keys::KeyRecord;
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
@@ -40,6 +42,8 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Kept for connections outside the pool (PostgreSQL LISTEN).
+    url: std::sync::Arc<str>,
 }
 
 impl Store {

@@ -64,7 +64,11 @@ impl Store {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Dialect::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            url: url.into(),
+        })
     }
 }
 

@@ -1,0 +1,177 @@
+//! The live feed across instances on PostgreSQL: events are written to
+//! `feed_events` and announced with NOTIFY; each instance LISTENs and reads
+//! what is new since the last sequence number it saw. (SQLite runs one
+//! instance and never calls these.)
+
+use super::{Dialect, Store, StoreError, now_ms};
+use sqlx::postgres::PgListener;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// The NOTIFY channel.
+const CHANNEL: &str = "orkhub_feed";
+/// How long events are kept for instances catching up after a reconnect.
+const KEEP_MS: i64 = 10 * 60 * 1000;
+
+/// A sequence number skipped this long is taken as a rolled-back insert.
+const GAP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// A LISTEN connection plus the position this instance has read to.
+///
+/// Sequence numbers are handed out at insert but become visible at commit,
+/// so seq 7 can appear after seq 8. The reader keeps a floor (every seq at or
+/// below it is handled) and the set of seqs above it already streamed, so a
+/// late row is still streamed once and a duplicate never is.
+pub struct FeedListener {
+    listener: PgListener,
+    store: Store,
+    window: SeqWindow,
+}
+
+/// Which sequence numbers have been streamed: all at or below `floor`, plus
+/// `seen` above it.
+#[derive(Debug)]
+struct SeqWindow {
+    floor: i64,
+    seen: BTreeSet<i64>,
+    gap_since: Option<Instant>,
+}
+
+impl Store {
+    /// True when the live feed must be relayed between instances.
+    pub fn feed_is_shared(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    /// Write one event (JSON) and announce it, in one statement.
+    pub async fn relay_feed_event(&self, event_json: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "WITH e AS (INSERT INTO feed_events (at, event) VALUES ($1, $2) RETURNING seq) \
+             SELECT pg_notify('orkhub_feed', seq::text) FROM e",
+        )
+        .bind(now_ms())
+        .bind(event_json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Start listening; events written from now on will be read.
+    pub async fn listen_feed(&self) -> Result<FeedListener, StoreError> {
+        let mut listener = PgListener::connect(&self.url).await?;
+        listener.listen(CHANNEL).await?;
+        let (last_seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM feed_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(FeedListener {
+            listener,
+            store: self.clone(),
+            window: SeqWindow::after(last_seq),
+        })
+    }
+
+    /// Forget events every instance has had time to read.
+    pub async fn prune_feed_events(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM feed_events WHERE at < $1")
+            .bind(now_ms() - KEEP_MS)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl FeedListener {
+    /// Wait for the next announcement (or `patience`, to settle gaps), then
+    /// return every event (JSON) not streamed yet, in order. After a lost
+    /// connection PgListener reconnects by itself; reading by sequence
+    /// catches up on whatever was announced meanwhile.
+    pub async fn next_events(&mut self, patience: Duration) -> Result<Vec<String>, StoreError> {
+        // The payload (a seq) is only a wake-up; the table is the truth.
+        if let Ok(Err(e)) = tokio::time::timeout(patience, self.listener.try_recv()).await {
+            return Err(e.into());
+        }
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, event FROM feed_events WHERE seq > $1 ORDER BY seq LIMIT 5000",
+        )
+        .bind(self.window.floor)
+        .fetch_all(&self.store.pool)
+        .await?;
+        let fresh = rows
+            .into_iter()
+            .filter(|(seq, _)| self.window.accept(*seq))
+            .map(|(_, event)| event)
+            .collect();
+        self.window.settle(Instant::now());
+        Ok(fresh)
+    }
+}
+
+impl SeqWindow {
+    fn after(floor: i64) -> Self {
+        SeqWindow {
+            floor,
+            seen: BTreeSet::new(),
+            gap_since: None,
+        }
+    }
+
+    /// True the first time `seq` is offered.
+    fn accept(&mut self, seq: i64) -> bool {
+        seq > self.floor && self.seen.insert(seq)
+    }
+
+    /// Raise the floor over every contiguous seen seq; give up on a gap that
+    /// stayed open longer than [`GAP_PATIENCE`].
+    fn settle(&mut self, now: Instant) {
+        loop {
+            while self.seen.remove(&(self.floor + 1)) {
+                self.floor += 1;
+            }
+            let Some(&next) = self.seen.first() else {
+                self.gap_since = None;
+                return;
+            };
+            let since = *self.gap_since.get_or_insert(now);
+            if now.duration_since(since) < GAP_PATIENCE {
+                return;
+            }
+            self.floor = next - 1;
+            self.gap_since = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_committed_late_is_streamed_once() {
+        let mut w = SeqWindow::after(10);
+        let t0 = Instant::now();
+        // 12 commits before 11.
+        assert!(w.accept(12));
+        w.settle(t0);
+        assert_eq!(w.floor, 10, "the floor waits for 11");
+        assert!(!w.accept(12), "12 is not streamed twice");
+        assert!(w.accept(11));
+        w.settle(t0);
+        assert_eq!(w.floor, 12);
+        assert!(w.seen.is_empty());
+        assert!(!w.accept(11) && !w.accept(9));
+    }
+
+    #[test]
+    fn a_gap_left_by_a_rollback_is_given_up_after_patience() {
+        let mut w = SeqWindow::after(0);
+        let t0 = Instant::now();
+        assert!(w.accept(2) && w.accept(3));
+        w.settle(t0);
+        assert_eq!(w.floor, 0);
+        w.settle(t0 + GAP_PATIENCE / 2);
+        assert_eq!(w.floor, 0);
+        w.settle(t0 + GAP_PATIENCE);
+        assert_eq!(w.floor, 3);
+        assert!(w.seen.is_empty());
+    }
+}

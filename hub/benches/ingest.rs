@@ -9,6 +9,11 @@
 //! Knobs: ORKHUB_BENCH_SECS (default 10), ORKHUB_BENCH_CLIENTS (default 64),
 //! ORKHUB_BENCH_RATE (default 1000/s for the latency run).
 
+#[path = "common/cpu.rs"]
+mod cpu;
+#[path = "common/loadgen.rs"]
+mod loadgen;
+
 use hub::app::Options;
 use hub::config::Config;
 use std::sync::Arc;
@@ -75,49 +80,42 @@ async fn main() -> anyhow::Result<()> {
             "bench",
         )
         .await?;
-    let endpoint = format!("http://{}/api/v1/notifications", running.addr);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
+    let addr = running.addr;
+    let path = "/api/v1/notifications";
 
     // 1. Sustained durable ingest with many concurrent clients.
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
+    let cpu_before = cpu::by_thread();
+    let request = Arc::new(loadgen::post_request(
+        path,
+        &key,
+        r#"{"to":"ceo","urgency":"info","kind":"bench","text":"throughput sample"}"#,
+    ));
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (http, endpoint, key, ok, failed) = (
-                http.clone(),
-                endpoint.clone(),
-                key.clone(),
-                ok.clone(),
-                failed.clone(),
-            );
+            let (request, ok, failed) = (request.clone(), ok.clone(), failed.clone());
             tokio::spawn(async move {
-                let body =
-                    r#"{"to":"ceo","urgency":"info","kind":"bench","text":"throughput sample"}"#;
+                let mut conn = loadgen::Conn::open(addr).await?;
                 while Instant::now() < until {
-                    let r = http
-                        .post(&endpoint)
-                        .bearer_auth(&key)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status() == 201 => ok.fetch_add(1, Ordering::Relaxed),
+                    match conn.send(&request).await? {
+                        201 => ok.fetch_add(1, Ordering::Relaxed),
                         _ => failed.fetch_add(1, Ordering::Relaxed),
                     };
                 }
+                Ok::<_, std::io::Error>(())
             })
         })
         .collect();
     for w in workers {
-        w.await?;
+        w.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let accepted = ok.load(Ordering::Relaxed);
+    // Only the ingest side so far: the dispatcher's backlog is measured next.
+    let cpu_ingest = cpu::spent(&cpu_before, &cpu::by_thread());
     let stored = running.store.notification_count().await?;
     println!("engine: {engine}");
     println!(
@@ -126,37 +124,64 @@ async fn main() -> anyhow::Result<()> {
         failed.load(Ordering::Relaxed)
     );
     // Let the dispatcher catch up before measuring latency.
+    let drain = Instant::now();
     while running.store.outbox_depth().await? > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu_all = cpu::spent(&cpu_before, &cpu::by_thread());
+    let per = |m: &std::collections::BTreeMap<String, f64>| {
+        m.values().sum::<f64>() * 1e6 / accepted.max(1) as f64
+    };
+    println!(
+        "cpu per notification: {:.0} µs during ingest, {:.0} µs including its web deliveries (outbox drained {:.1} s after the run)",
+        per(&cpu_ingest),
+        per(&cpu_all),
+        drain.elapsed().as_secs_f64()
+    );
+    println!(
+        "  by thread: {}",
+        cpu_all
+            .iter()
+            .map(|(k, v)| format!("{k} {:.0} µs", v * 1e6 / accepted.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
-    // 2. API latency at a fixed offered rate (open loop: requests start on schedule).
+    // 2. API latency at a fixed offered rate. Open loop: request k is due at
+    // start + k/rate and its latency counts from then, so a stall shows up
+    // in the figures instead of quietly slowing the generator down.
     let n = rate * secs.min(10);
+    let lanes = 32u64;
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut handles = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        tick.tick().await;
-        let (http, endpoint, key) = (http.clone(), endpoint.clone(), key.clone());
-        handles.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let r = http
-                .post(&endpoint)
-                .bearer_auth(&key)
-                .header("content-type", "application/json")
-                .body(r#"{"to":"ceo","urgency":"fyi","kind":"bench","text":"latency sample"}"#)
-                .send()
-                .await;
-            (r.map(|r| r.status().as_u16()).unwrap_or(0), t.elapsed())
-        }));
-    }
+    let request = Arc::new(loadgen::post_request(
+        path,
+        &key,
+        r#"{"to":"ceo","urgency":"fyi","kind":"bench","text":"latency sample"}"#,
+    ));
+    let begin = tokio::time::Instant::now() + Duration::from_millis(50);
+    let lanes: Vec<_> = (0..lanes)
+        .map(|lane| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let mut conn = loadgen::Conn::open(addr).await?;
+                let mut lat = Vec::new();
+                let mut k = lane;
+                while k < n {
+                    let due = begin + interval * k as u32;
+                    tokio::time::sleep_until(due).await;
+                    let status = conn.send(&request).await?;
+                    if status == 201 {
+                        lat.push(due.elapsed());
+                    }
+                    k += lanes;
+                }
+                Ok::<_, std::io::Error>(lat)
+            })
+        })
+        .collect();
     let mut lat = Vec::with_capacity(n as usize);
-    for h in handles {
-        let (status, d) = h.await?;
-        if status == 201 {
-            lat.push(d);
-        }
+    for l in lanes {
+        lat.extend(l.await??);
     }
     lat.sort();
     let pct = |p: f64| {
@@ -178,17 +203,17 @@ async fn main() -> anyhow::Result<()> {
     // 3. Urgent → console. The clock starts when the 201 arrives (after the
     // commit), so this is commit-to-console plus the response's trip back.
     while console.try_recv().is_ok() {}
+    let request = loadgen::post_request(
+        path,
+        &key,
+        r#"{"to":"ceo","urgency":"urgent","kind":"bench","text":"urgent sample"}"#,
+    );
+    let mut conn = loadgen::Conn::open(addr).await?;
     let mut urgent = Vec::new();
     for _ in 0..500 {
-        let r = http
-            .post(&endpoint)
-            .bearer_auth(&key)
-            .header("content-type", "application/json")
-            .body(r#"{"to":"ceo","urgency":"urgent","kind":"bench","text":"urgent sample"}"#)
-            .send()
-            .await?;
+        let status = conn.send(&request).await?;
         let answered = Instant::now();
-        anyhow::ensure!(r.status() == 201, "urgent post failed: {}", r.status());
+        anyhow::ensure!(status == 201, "urgent post failed: {status}");
         tokio::time::timeout(Duration::from_secs(5), console.recv()).await?;
         urgent.push(answered.elapsed());
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -64,16 +64,16 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     }
     let dir = Arc::new(Directory::from_config(&config));
     let wake = Arc::new(Notify::new());
+    let web = Arc::new(WebAdapter::new(config.adapters.web.buffer));
     let (ingest, writer) = crate::ingest::start(
         store.clone(),
         dir.clone(),
         config.routing.policy(),
-        config.ingest.max_batch,
-        config.ingest.queue,
+        (config.ingest.max_batch, config.ingest.queue),
+        config.adapters.web.enabled.then(|| web.clone()),
         wake.clone(),
     );
 
-    let web = Arc::new(WebAdapter::new(config.adapters.web.buffer));
     let mut adapters: Adapters = Adapters::new();
     if config.adapters.web.enabled {
         adapters.insert(ChannelKind::Web, web.clone());

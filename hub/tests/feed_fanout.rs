@@ -81,3 +81,61 @@ async fn an_instance_started_later_streams_only_what_comes_after() {
     b.stop().await;
     db.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_dispatched_by_one_instance_reaches_viewers_on_both() {
+    let db = TestDb::postgres().await;
+    let reviewer = "[[agents]]\nid = \"reviewer\"\n";
+    let a = TestHub::start(&db, reviewer, vec![]).await;
+    let b = TestHub::start(&db, reviewer, vec![]).await;
+    let mut on_a = a.running.as_ref().unwrap().web.subscribe();
+    let mut on_b = b.running.as_ref().unwrap().web.subscribe();
+    let (s, created) = a
+        .post(
+            "/api/v1/decisions",
+            json!({"kind": "deploy", "context": "Ship it?", "options": ["ship", "wait"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let sent_a = collect(&mut on_a, 1).await;
+    let sent_b = collect(&mut on_b, 1).await;
+    assert_eq!(sent_a, sent_b, "the same event on both instances");
+    assert_eq!(sent_a[0].message.buttons.len(), 2);
+
+    // Resolved through b: the edit of the web copy goes through the outbox,
+    // whichever instance's dispatcher takes it.
+    let (key_id, key, hash) = hub::api::auth::generate_key();
+    b.store()
+        .insert_key(
+            &key_id,
+            "reviewer",
+            &hash,
+            &["decisions:resolve".to_string()],
+            None,
+            "test",
+        )
+        .await
+        .unwrap();
+    let (s, resolved) = b
+        .post_with(
+            &format!("/api/v1/decisions/{id}/resolve"),
+            &key,
+            json!({"outcome": "approve", "reasoning": "green"}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{resolved}");
+    for feed in [&mut on_a, &mut on_b] {
+        let edit = collect(feed, 1).await.remove(0);
+        assert!(edit.edited);
+        assert_eq!(
+            edit.id, sent_a[0].id,
+            "the edit names the message it replaces"
+        );
+        assert!(edit.message.buttons.is_empty(), "no buttons once decided");
+    }
+    a.stop().await;
+    b.stop().await;
+    db.finish().await;
+}

@@ -3,12 +3,21 @@
 //! (multi-row inserts) and only then answers each request. Group commit is
 //! what lets a 2-core machine accept tens of thousands of durable
 //! notifications per second; nothing is answered 2xx before it is committed.
+//!
+//! The live web feed is published by the commit itself: a web delivery due
+//! now is stored as sent, and its event goes out right after the commit (in
+//! the same transaction, via NOTIFY, on PostgreSQL). The feed is a live view
+//! with nothing to retry, and sending it through the dispatcher cost more
+//! than everything else a notification needs.
 
 pub mod plan;
 
 use crate::directory::Directory;
+use crate::dispatch::message::Extras;
 use crate::ids::new_id;
 use crate::store::{IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError};
+use adapters::web::{FeedEvent, WebAdapter};
+use commands::RichMessage;
 use plan::Recipient;
 use routing::{RoutingPolicy, Urgency};
 use serde_json::json;
@@ -81,16 +90,18 @@ pub fn start(
     store: Store,
     dir: Arc<Directory>,
     policy: RoutingPolicy,
-    max_batch: usize,
-    queue: usize,
+    limits: (usize, usize),
+    web: Option<Arc<WebAdapter>>,
     wake: Arc<Notify>,
 ) -> (Ingest, tokio::task::JoinHandle<()>) {
+    let (max_batch, queue) = limits;
     let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
     let handle = tokio::spawn(async move {
         let mut writer = Writer {
             store,
             dir,
             policy,
+            web,
             recent: HashMap::new(),
         };
         let mut batch = Vec::with_capacity(max_batch);
@@ -108,6 +119,9 @@ struct Writer {
     store: Store,
     dir: Arc<Directory>,
     policy: RoutingPolicy,
+    /// The live feed, published at commit (None: the web adapter is off and
+    /// web deliveries wait in the outbox like any other).
+    web: Option<Arc<WebAdapter>>,
     /// Last accepted time per (recipient, dedupe key), to spare a query.
     recent: HashMap<(String, String), i64>,
 }
@@ -122,6 +136,7 @@ impl Writer {
         let mut idem = Vec::new();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut keys_in_batch: HashMap<(String, String), usize> = HashMap::new();
+        let mut feed: Vec<FeedEvent> = Vec::new();
 
         for (s, reply) in jobs {
             // Idempotency: a key seen before answers with the first answer.
@@ -171,6 +186,9 @@ impl Writer {
                     plan::channel_deliveries(&self.dir, c, &id, now_ms),
                 ),
             };
+            if self.web.is_some() {
+                publish_at_commit(&mut ds, &s, now_ms, &mut feed);
+            }
             if let Some(k) = &s.dedupe_key
                 && !duplicate
             {
@@ -217,13 +235,29 @@ impl Writer {
         let due_now = deliveries
             .iter()
             .any(|d| d.status == "pending" && d.next_attempt_at <= now_ms);
+        let shared_feed = self.store.feed_is_shared();
+        let feed_json: Vec<String> = if shared_feed {
+            feed.iter()
+                .filter_map(|e| serde_json::to_string(e).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let stored = if notifications.is_empty() {
             Ok(())
         } else {
             self.store
-                .insert_batch(&notifications, &deliveries, &idem)
+                .insert_batch_with_feed(&notifications, &deliveries, &idem, &feed_json)
                 .await
         };
+        if stored.is_ok()
+            && !shared_feed
+            && let Some(web) = &self.web
+        {
+            for event in feed {
+                web.publish_local(event);
+            }
+        }
         let failed = stored.is_err();
         if let Err(e) = &stored {
             tracing::error!(error = %e, count = notifications.len(), "ingest batch not stored; requests answered with an error");
@@ -290,5 +324,42 @@ impl Writer {
             let window = self.policy.dedupe_window_secs * 1000;
             self.recent.retain(|_, t| now_ms - *t < window);
         }
+    }
+}
+
+/// Mark the web deliveries in `ds` that are due now as published at commit,
+/// and queue their feed events.
+fn publish_at_commit(
+    ds: &mut [NewDelivery],
+    s: &Submission,
+    now_ms: i64,
+    feed: &mut Vec<FeedEvent>,
+) {
+    let mut message: Option<RichMessage> = None;
+    for d in ds
+        .iter_mut()
+        .filter(|d| d.channel == "web" && d.status == "pending" && d.op == "send")
+        .filter(|d| d.next_attempt_at <= now_ms)
+    {
+        d.status = "sent";
+        let message = message
+            .get_or_insert_with(|| {
+                let extras: Extras = serde_json::from_str(&s.fields_json).unwrap_or_default();
+                RichMessage {
+                    title: s.title.clone(),
+                    text: s.body.clone(),
+                    fields: extras.fields,
+                    buttons: extras.buttons,
+                    footer: extras.footer,
+                    preformatted: extras.preformatted,
+                }
+            })
+            .clone();
+        feed.push(FeedEvent {
+            id: d.id.clone(),
+            recipient: d.address.clone(),
+            edited: false,
+            message,
+        });
     }
 }

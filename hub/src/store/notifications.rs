@@ -70,11 +70,27 @@ impl Store {
         deliveries: &[NewDelivery],
         idempotency: &[IdempotencyRecord],
     ) -> Result<(), StoreError> {
+        self.insert_batch_with_feed(notifications, deliveries, idempotency, &[])
+            .await
+    }
+
+    /// [`Store::insert_batch`], plus live feed events (JSON) published by the
+    /// commit itself on a shared database (rows in `feed_events` and one
+    /// NOTIFY, which PostgreSQL delivers only if the transaction commits).
+    /// A delivery whose status is already "sent" was published at commit:
+    /// its feed ID is its own ID.
+    pub async fn insert_batch_with_feed(
+        &self,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in notifications.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at) VALUES {}",
-                placeholders::rows(14, chunk.len())
+                placeholders::rows(self.dialect, 14, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for n in chunk {
@@ -98,8 +114,8 @@ impl Store {
         }
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at) VALUES {}",
-                placeholders::rows(12, chunk.len())
+                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at, platform_message_id, sent_at) VALUES {}",
+                placeholders::rows(self.dialect, 14, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for d in chunk {
@@ -116,6 +132,10 @@ impl Store {
                     .bind(d.fallbacks.as_str())
                     .bind(d.created_at)
                     .bind(d.created_at);
+                let published = d.status == "sent";
+                q = q
+                    .bind(published.then_some(d.id.as_str()))
+                    .bind(published.then_some(d.created_at));
             }
             q.execute(&mut *tx).await?;
         }
@@ -124,7 +144,7 @@ impl Store {
             // A second instance may have raced us to the same key: the first answer stands.
             let sql = format!(
                 "INSERT INTO idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at) VALUES {} ON CONFLICT (agent_id, key) DO NOTHING",
-                placeholders::rows(6, chunk.len())
+                placeholders::rows(self.dialect, 6, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
@@ -137,6 +157,9 @@ impl Store {
                     .bind(now);
             }
             q.execute(&mut *tx).await?;
+        }
+        if !feed_events.is_empty() && self.dialect == super::Dialect::Postgres {
+            Self::insert_feed_events(&mut tx, feed_events).await?;
         }
         tx.commit().await?;
         Ok(())

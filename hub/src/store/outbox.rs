@@ -100,7 +100,7 @@ impl Store {
             "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
              n.kind, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
              WHERE d.id IN ({}) ORDER BY d.id",
-            placeholders::list(1, ids.len())
+            placeholders::list(self.dialect, 1, ids.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in &ids {
@@ -309,7 +309,7 @@ impl Store {
                  platform_message_id = COALESCE((SELECT v.pmid FROM v WHERE v.id = deliveries.id), platform_message_id), \
                  lease_until = NULL, sent_at = ${n}, updated_at = ${n}, last_error = NULL \
                  WHERE deliveries.id IN (SELECT v.id FROM v)",
-                placeholders::rows(2, chunk.len()),
+                placeholders::rows(self.dialect, 2, chunk.len()),
                 n = chunk.len() * 2 + 1
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));

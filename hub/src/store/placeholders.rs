@@ -1,11 +1,19 @@
-//! Numbered placeholders (`$1, $2, ...`) for statements whose row count is
-//! only known at run time. sqlx's QueryBuilder over the `Any` driver emits
-//! `?`, which PostgreSQL refuses; numbered ones work on both engines. Only
-//! placeholders are generated here: values are always bound, never inlined.
+//! Placeholder lists for statements whose row count is only known at run
+//! time. Only placeholders are generated here: values are always bound,
+//! never inlined.
+//!
+//! PostgreSQL needs numbered `$1, $2, ...` (sqlx's QueryBuilder over `Any`
+//! emits `?`, which it refuses). SQLite gets anonymous `?`: it treats `$7` as
+//! a *named* parameter, and both preparing (name lookup) and binding (sqlx
+//! asks each parameter's name) scan the statement's whole name list, which
+//! made a 7,000-value batch insert quadratic.
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` columns.
-pub fn rows(cols: usize, rows: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
+use super::Dialect;
+
+/// `($1, $2), ($3, $4)` (PostgreSQL) or `(?, ?), (?, ?)` (SQLite) for `rows`
+/// rows of `cols` columns, numbered from 1.
+pub fn rows(dialect: Dialect, cols: usize, rows: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
@@ -15,27 +23,49 @@ pub fn rows(cols: usize, rows: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
+            push(&mut out, dialect, r * cols + c + 1);
         }
         out.push(')');
     }
     out
 }
 
-/// `$first, $first+1, ...` for an IN list of `n` values.
-pub fn list(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// An IN list of `n` values numbered from `first`. On SQLite the list must be
+/// the statement's first placeholders (anonymous `?` take the next numbers).
+pub fn list(dialect: Dialect, first: usize, n: usize) -> String {
+    let mut out = String::with_capacity(n * 6);
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        push(&mut out, dialect, i);
+    }
+    out
+}
+
+fn push(out: &mut String, dialect: Dialect, number: usize) {
+    match dialect {
+        Dialect::Postgres => {
+            out.push('$');
+            out.push_str(&number.to_string());
+        }
+        Dialect::Sqlite => out.push('?'),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn numbered_in_order() {
-        assert_eq!(super::rows(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(super::list(3, 3), "$3, $4, $5");
+    fn numbered_in_order_on_postgres() {
+        assert_eq!(rows(Dialect::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(list(Dialect::Postgres, 3, 3), "$3, $4, $5");
+    }
+
+    #[test]
+    fn anonymous_on_sqlite() {
+        assert_eq!(rows(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(list(Dialect::Sqlite, 1, 3), "?, ?, ?");
     }
 }

@@ -92,6 +92,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         web: web.clone(),
         metrics: metrics_handle(),
         wake: wake.clone(),
+        body_limit: config.server.body_limit_bytes,
     };
     let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
     for a in platforms.adapters {

@@ -5,6 +5,7 @@ mod decisions;
 mod error;
 mod events;
 mod health;
+mod idempotency;
 mod json;
 mod notifications;
 mod tasks;
@@ -34,18 +35,16 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Wakes the dispatcher when deliveries were queued outside ingest.
     pub wake: Arc<tokio::sync::Notify>,
+    /// server.body_limit_bytes, for handlers that read a body themselves.
+    pub body_limit: usize,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(health::metrics))
-        .route("/api/v1/notifications", post(notifications::create))
-        .route("/api/v1/notifications/{id}", get(notifications::show))
-        .route("/api/v1/messages", post(notifications::message))
+    // Calls whose Idempotency-Key is handled by the idempotency layer; the
+    // notification and message POSTs handle theirs inside the ingest commit.
+    let reserved = Router::new()
         .route("/api/v1/costs", post(telemetry::cost))
         .route("/api/v1/heartbeat", post(telemetry::heartbeat))
-        .route("/api/v1/events", get(events::stream))
         .route("/api/v1/decisions", post(decisions::create))
         .route("/api/v1/decisions/{id}", get(decisions::show))
         .route("/api/v1/decisions/{id}/resolve", post(decisions::resolve))
@@ -54,6 +53,18 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/tasks/{id}/move", post(tasks::move_to))
         .route("/api/v1/tasks/{id}/assign", post(tasks::assign))
         .route("/api/v1/tasks/{id}/deps", post(tasks::add_dependency))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/v1/notifications", post(notifications::create))
+        .route("/api/v1/notifications/{id}", get(notifications::show))
+        .route("/api/v1/messages", post(notifications::message))
+        .route("/api/v1/events", get(events::stream))
+        .merge(reserved)
         .layer(axum::middleware::from_fn(health::count_requests))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -1,0 +1,127 @@
+//! Idempotency-Key on the POSTs that do not go through ingest: costs, tasks,
+//! decisions. A retry returns the first answer and does nothing again.
+
+mod common;
+use common::TestDb;
+use common::server::TestHub;
+use serde_json::json;
+
+async fn count(hub: &TestHub, sql: &'static str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(hub.store().pool())
+        .await
+        .expect("count");
+    n
+}
+
+both_dbs!(a_retried_cost_is_recorded_once, |db: &TestDb| async move {
+    let hub = TestHub::start(db, "", vec![]).await;
+    let cost = json!({"model": "gpt-x", "tokens_in": 10, "tokens_out": 5, "usd": 0.25});
+    let (s1, first) = hub
+        .post_with("/api/v1/costs", &hub.key, cost.clone(), Some("cost-1"))
+        .await;
+    assert_eq!(s1, 201, "{first}");
+    let res = hub
+        .http
+        .post(format!("{}/api/v1/costs", hub.base))
+        .bearer_auth(&hub.key)
+        .header("Idempotency-Key", "cost-1")
+        .json(&cost)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        res.headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let again: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(again, first, "the first answer, replayed");
+    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 1);
+
+    // Without the key, a second post is a second cost.
+    let (s, _) = hub.post("/api/v1/costs", cost.clone()).await;
+    assert_eq!(s, 201);
+    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 2);
+
+    // The same key for a different request is refused, and writes nothing.
+    let (s, e) = hub
+        .post_with(
+            "/api/v1/costs",
+            &hub.key,
+            json!({"model": "gpt-x", "usd": 9.0}),
+            Some("cost-1"),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["error"]["code"], "idempotency_key_reused");
+    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 2);
+    hub.stop().await;
+});
+
+both_dbs!(
+    concurrent_retries_of_a_task_create_make_one_task,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let body = json!({"title": "Ship the login page"});
+        let posts =
+            (0..8).map(|_| hub.post_with("/api/v1/tasks", &hub.key, body.clone(), Some("task-7")));
+        let answers = futures::future::join_all(posts).await;
+        let created: Vec<&serde_json::Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .map(|(_, b)| b)
+            .collect();
+        assert!(!created.is_empty(), "{answers:?}");
+        assert!(
+            answers.iter().all(|(s, _)| *s == 201 || *s == 409),
+            "a retry either replays or is told to wait: {answers:?}"
+        );
+        assert!(
+            created.iter().all(|b| b["id"] == created[0]["id"]),
+            "{answers:?}"
+        );
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM tasks").await, 1);
+        // Once answered, a retry replays.
+        let (s, again) = hub
+            .post_with("/api/v1/tasks", &hub.key, body, Some("task-7"))
+            .await;
+        assert_eq!(s, 201);
+        assert_eq!(again["id"], created[0]["id"]);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    a_request_refused_before_auth_reserves_nothing,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let (s, _) = hub
+            .post_with(
+                "/api/v1/tasks",
+                "ork_nobody_secret",
+                json!({"title": "x"}),
+                Some("k1"),
+            )
+            .await;
+        assert_eq!(s, 401);
+        assert_eq!(
+            count(&hub, "SELECT COUNT(*) FROM idempotency_keys").await,
+            0
+        );
+        // A client error is an answer too: the retry gets the same 422.
+        let (s, e1) = hub
+            .post_with("/api/v1/tasks", &hub.key, json!({"title": ""}), Some("k2"))
+            .await;
+        assert_eq!(s, 422, "{e1}");
+        let (s, e2) = hub
+            .post_with("/api/v1/tasks", &hub.key, json!({"title": ""}), Some("k2"))
+            .await;
+        assert_eq!(s, 422);
+        assert_eq!(e1, e2);
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM tasks").await, 0);
+        hub.stop().await;
+    }
+);

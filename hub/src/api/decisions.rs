@@ -215,19 +215,26 @@ async fn send_to(
 /// every copy already delivered so it shows the outcome, and wake the
 /// dispatcher. Returns how many edits were queued.
 pub async fn publish_resolution(state: &AppState, decision: &Decision) -> Result<usize, ApiError> {
+    let n = state
+        .store
+        .queue_decision_edits(&resolution_edit(decision))
+        .await?;
+    if n > 0 {
+        state.wake.notify_one();
+    }
+    Ok(n)
+}
+
+/// What every copy of a resolved decision is edited to: the outcome, no buttons.
+pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
     let message = commands::decision_message(decision, None);
-    let edit = DecisionEdit {
+    DecisionEdit {
         decision_id: decision.id,
         source: "system".into(),
         title: message.title.clone(),
         body: message.text.clone(),
         fields_json: extras(&message),
-    };
-    let n = state.store.queue_decision_edits(&edit).await?;
-    if n > 0 {
-        state.wake.notify_one();
     }
-    Ok(n)
 }
 
 fn extras(m: &RichMessage) -> String {

@@ -25,6 +25,9 @@ use tokio::sync::{Notify, watch};
 
 pub type Adapters = HashMap<ChannelKind, Arc<dyn Adapter>>;
 
+/// The notification kind of a decision request (its copies carry buttons).
+const DECISION_REQUESTED: &str = "decision.requested";
+
 /// Sends that succeeded this round: (delivery ID, platform message ID).
 type Sent = std::sync::Mutex<Vec<(String, Option<String>)>>;
 
@@ -81,6 +84,11 @@ impl Dispatcher {
         if n == 0 {
             return Ok(0);
         }
+        let requests: Vec<(String, i64)> = claimed
+            .iter()
+            .filter(|d| d.op == "send" && d.kind == DECISION_REQUESTED)
+            .filter_map(|d| Some((d.id.clone(), d.decision_id?)))
+            .collect();
         // One queue per destination keeps each chat in order; queues run side by side.
         let mut queues: Vec<Vec<ClaimedDelivery>> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -101,10 +109,53 @@ impl Dispatcher {
         // Successful sends are recorded together, even if a queue failed.
         let sent = sent.into_inner().unwrap_or_else(|p| p.into_inner());
         self.store.mark_sent_many(&sent, now_ms()).await?;
+        if !requests.is_empty() {
+            self.edit_late_requests(&requests, &sent).await?;
+        }
         for r in results {
             r?;
         }
         Ok(n)
+    }
+
+    /// A decision resolved while a copy of its request was on its way missed
+    /// that copy when it queued its edits (only sent copies have a message to
+    /// edit). Queue the edit for such copies now, so no request is left
+    /// showing buttons for a decision already made. (If both see the copy,
+    /// it is edited twice to the same content, which is harmless.)
+    async fn edit_late_requests(
+        &self,
+        requests: &[(String, i64)],
+        sent: &[(String, Option<String>)],
+    ) -> Result<(), StoreError> {
+        let mut by_decision: HashMap<i64, Vec<String>> = HashMap::new();
+        for (delivery, decision) in requests {
+            if sent.iter().any(|(id, _)| id == delivery) {
+                by_decision
+                    .entry(*decision)
+                    .or_default()
+                    .push(delivery.clone());
+            }
+        }
+        for (decision_id, deliveries) in by_decision {
+            let decision = commands::Backend::decision(&self.store, decision_id)
+                .await
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let Some(decision) = decision.filter(|d| d.status != commands::DecisionStatus::Pending)
+            else {
+                continue;
+            };
+            let edit = crate::api::resolution_edit(&decision);
+            if self
+                .store
+                .queue_decision_edits_for(&edit, &deliveries)
+                .await?
+                > 0
+            {
+                self.wake.notify_one();
+            }
+        }
+        Ok(())
     }
 
     async fn send_queue(&self, queue: Vec<ClaimedDelivery>, sent: &Sent) -> Result<(), StoreError> {

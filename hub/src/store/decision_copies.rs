@@ -35,11 +35,29 @@ impl Store {
     /// targeting that platform message. All inserts commit together.
     /// Returns how many edits were queued.
     pub async fn queue_decision_edits(&self, edit: &DecisionEdit) -> Result<usize, StoreError> {
+        self.queue_edits(edit, None).await
+    }
+
+    /// [`Store::queue_decision_edits`] for some copies only: those the
+    /// dispatcher sent after the resolution had already queued its edits.
+    pub async fn queue_decision_edits_for(
+        &self,
+        edit: &DecisionEdit,
+        deliveries: &[String],
+    ) -> Result<usize, StoreError> {
+        self.queue_edits(edit, Some(deliveries)).await
+    }
+
+    async fn queue_edits(
+        &self,
+        edit: &DecisionEdit,
+        only: Option<&[String]>,
+    ) -> Result<usize, StoreError> {
         // Read first, outside the transaction: on SQLite (WAL) a transaction
         // that reads before it writes can fail when another writer got in.
         let rows = sqlx::query(
             "SELECT d.notification_id, d.person_id, d.channel, d.address, d.platform_message_id, \
-             n.urgency, n.recipient_kind, n.recipient_id, n.project_id \
+             n.urgency, n.recipient_kind, n.recipient_id, n.project_id, d.id \
              FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
              WHERE n.decision_id = $1 AND d.op = 'send' AND d.status = 'sent' \
              AND d.platform_message_id IS NOT NULL ORDER BY d.id",
@@ -47,6 +65,13 @@ impl Store {
         .bind(edit.decision_id)
         .fetch_all(&self.pool)
         .await?;
+        let rows: Vec<_> = match only {
+            None => rows,
+            Some(ids) => rows
+                .into_iter()
+                .filter(|r| r.try_get::<String, _>(9).is_ok_and(|id| ids.contains(&id)))
+                .collect(),
+        };
         if rows.is_empty() {
             return Ok(0);
         }

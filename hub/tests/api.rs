@@ -444,6 +444,13 @@ both_dbs!(
             .unwrap();
         assert!(m.contains("orkhub_http_requests_total"), "{m}");
         assert!(m.contains("orkhub_deliveries_total"), "{m}");
+        // The live feed, published at commit, is counted like any send.
+        assert!(
+            m.lines().any(|l| l.starts_with("orkhub_deliveries_total")
+                && l.contains("adapter=\"web\"")
+                && l.contains("outcome=\"sent\"")),
+            "{m}"
+        );
         assert!(m.contains("orkhub_outbox_depth"), "{m}");
         let h = hub
             .http

@@ -250,12 +250,14 @@ impl Writer {
                 .insert_batch_with_feed(&notifications, &deliveries, &idem, &feed_json)
                 .await
         };
-        if stored.is_ok()
-            && !shared_feed
-            && let Some(web) = &self.web
-        {
-            for event in feed {
-                web.publish_local(event);
+        if stored.is_ok() && !feed.is_empty() {
+            // Counted like the dispatcher counts its sends.
+            metrics::counter!("orkhub_deliveries_total", "adapter" => "web", "outcome" => "sent")
+                .increment(feed.len() as u64);
+            if !shared_feed && let Some(web) = &self.web {
+                for event in feed {
+                    web.publish_local(event);
+                }
             }
         }
         let failed = stored.is_err();

@@ -70,3 +70,81 @@ both_dbs!(
         assert_eq!(first, second, "an unchanged config is not audited again");
     }
 );
+
+// A batch too big for one PostgreSQL statement (65,535 values) is written in
+// chunks inside one transaction; a small one in a single statement. Both
+// store every row, on both engines, and a failing batch stores none.
+both_dbs!(
+    batches_of_any_size_store_every_row_or_none,
+    |db: &TestDb| {
+        let store = db.store().clone();
+        async move {
+            use hub::store::{NewDelivery, NewNotification};
+            let make = |count: usize, tag: &str| {
+                let mut ns = Vec::new();
+                let mut ds = Vec::new();
+                for i in 0..count {
+                    let id = format!("n_{tag}_{i:06}");
+                    ns.push(NewNotification {
+                        id: id.clone(),
+                        source: "builder".into(),
+                        kind: "bulk".into(),
+                        urgency: "info",
+                        recipient_kind: "person",
+                        recipient_id: "ceo".into(),
+                        project_id: None,
+                        title: None,
+                        body: format!("item {i}"),
+                        fields_json: "{}".into(),
+                        decision_id: None,
+                        dedupe_key: None,
+                        duplicate: false,
+                        created_at: 1,
+                    });
+                    for (channel, status) in [("web", "sent"), ("email", "held")] {
+                        ds.push(NewDelivery {
+                            id: format!("d_{tag}_{i:06}_{channel}"),
+                            notification_id: id.clone(),
+                            person_id: Some("ceo".into()),
+                            channel: channel.into(),
+                            address: "ceo".into(),
+                            op: "send",
+                            target_message_id: None,
+                            status,
+                            next_attempt_at: 1,
+                            fallbacks: String::new(),
+                            created_at: 1,
+                        });
+                    }
+                }
+                (ns, ds)
+            };
+            let count = |sql: &'static str| {
+                let store = store.clone();
+                async move {
+                    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+                    n
+                }
+            };
+            let (ns, ds) = make(3, "small");
+            store.insert_batch(&ns, &ds, &[]).await.unwrap();
+            let (ns, ds) = make(2_000, "big");
+            store.insert_batch(&ns, &ds, &[]).await.unwrap();
+            assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 2_003);
+            assert_eq!(count("SELECT COUNT(*) FROM deliveries").await, 4_006);
+            // Published at commit: sent, with its own ID as the feed's message ID.
+            assert_eq!(
+            count("SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND platform_message_id = id AND sent_at IS NOT NULL").await,
+            2_003
+        );
+            // A delivery pointing at a notification that is not there fails the
+            // whole batch: its good rows are not stored either.
+            for size in [2, 2_000] {
+                let (ns, mut ds) = make(size, &format!("bad{size}"));
+                ds[1].notification_id = "n_missing".into();
+                assert!(store.insert_batch(&ns, &ds, &[]).await.is_err());
+            }
+            assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 2_003);
+        }
+    }
+);

@@ -74,6 +74,7 @@ impl Store {
             }
             q.execute(&mut **tx).await?;
         }
+        // One announcement for the batch: listeners read by sequence.
         sqlx::query("SELECT pg_notify('orkhub_feed', '')")
             .execute(&mut **tx)
             .await?;

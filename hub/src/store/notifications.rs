@@ -3,7 +3,8 @@
 //! makes durable ingest fast on both engines.
 
 use super::{Store, StoreError, placeholders};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AssertSqlSafe, Row};
 
 #[derive(Debug, Clone)]
 pub struct NewNotification {
@@ -61,6 +62,26 @@ pub struct StoredResponse {
 
 // SQLite allows 32,766 bound values per statement; stay well under it.
 const ROWS_PER_INSERT: usize = 500;
+// PostgreSQL allows 65,535 bound values per statement.
+const PG_MAX_VALUES: usize = 60_000;
+
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
+const NOTIFICATION_COLUMNS: (&str, usize) = (
+    "notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at)",
+    14,
+);
+const DELIVERY_COLUMNS: (&str, usize) = (
+    "deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at, platform_message_id, sent_at)",
+    14,
+);
+const IDEMPOTENCY_COLUMNS: (&str, usize) = (
+    "idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at)",
+    6,
+);
+const FEED_COLUMNS: (&str, usize) = ("feed_events (at, event)", 2);
+// A second instance may have raced us to the same key: the first answer stands.
+const IDEMPOTENCY_CONFLICT: &str = " ON CONFLICT (agent_id, key) DO NOTHING";
 
 impl Store {
     /// Commit notifications, their deliveries and idempotency records together.
@@ -86,82 +107,92 @@ impl Store {
         idempotency: &[IdempotencyRecord],
         feed_events: &[String],
     ) -> Result<(), StoreError> {
+        let now = super::now_ms();
+        let feed_events = match self.dialect {
+            super::Dialect::Postgres => feed_events,
+            super::Dialect::Sqlite => &[],
+        };
+        let values = notifications.len() * NOTIFICATION_COLUMNS.1
+            + deliveries.len() * DELIVERY_COLUMNS.1
+            + idempotency.len() * IDEMPOTENCY_COLUMNS.1
+            + feed_events.len() * FEED_COLUMNS.1;
+        if self.dialect == super::Dialect::Postgres && values <= PG_MAX_VALUES {
+            return self
+                .insert_in_one_statement(notifications, deliveries, idempotency, feed_events, now)
+                .await;
+        }
         let mut tx = self.pool.begin().await?;
         for chunk in notifications.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at) VALUES {}",
-                placeholders::rows(self.dialect, 14, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for n in chunk {
-                q = q
-                    .bind(n.id.as_str())
-                    .bind(n.source.as_str())
-                    .bind(n.kind.as_str())
-                    .bind(n.urgency)
-                    .bind(n.recipient_kind)
-                    .bind(n.recipient_id.as_str())
-                    .bind(n.project_id.as_deref())
-                    .bind(n.title.as_deref())
-                    .bind(n.body.as_str())
-                    .bind(n.fields_json.as_str())
-                    .bind(n.decision_id)
-                    .bind(n.dedupe_key.as_deref())
-                    .bind(n.duplicate as i64)
-                    .bind(n.created_at);
-            }
-            q.execute(&mut *tx).await?;
+            let q = self.insert_query(NOTIFICATION_COLUMNS, chunk.len(), "");
+            bind_notifications(q, chunk).execute(&mut *tx).await?;
         }
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at, platform_message_id, sent_at) VALUES {}",
-                placeholders::rows(self.dialect, 14, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for d in chunk {
-                q = q
-                    .bind(d.id.as_str())
-                    .bind(d.notification_id.as_str())
-                    .bind(d.person_id.as_deref())
-                    .bind(d.channel.as_str())
-                    .bind(d.address.as_str())
-                    .bind(d.op)
-                    .bind(d.target_message_id.as_deref())
-                    .bind(d.status)
-                    .bind(d.next_attempt_at)
-                    .bind(d.fallbacks.as_str())
-                    .bind(d.created_at)
-                    .bind(d.created_at);
-                let published = d.status == "sent";
-                q = q
-                    .bind(published.then_some(d.id.as_str()))
-                    .bind(published.then_some(d.created_at));
-            }
-            q.execute(&mut *tx).await?;
+            let q = self.insert_query(DELIVERY_COLUMNS, chunk.len(), "");
+            bind_deliveries(q, chunk).execute(&mut *tx).await?;
         }
         for chunk in idempotency.chunks(ROWS_PER_INSERT) {
-            let now = super::now_ms();
-            // A second instance may have raced us to the same key: the first answer stands.
-            let sql = format!(
-                "INSERT INTO idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at) VALUES {} ON CONFLICT (agent_id, key) DO NOTHING",
-                placeholders::rows(self.dialect, 6, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in chunk {
-                q = q
-                    .bind(r.agent_id.as_str())
-                    .bind(r.key.as_str())
-                    .bind(r.request_hash.as_str())
-                    .bind(r.status_code)
-                    .bind(r.response_body.as_str())
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
+            let q = self.insert_query(IDEMPOTENCY_COLUMNS, chunk.len(), IDEMPOTENCY_CONFLICT);
+            bind_idempotency(q, chunk, now).execute(&mut *tx).await?;
         }
-        if !feed_events.is_empty() && self.dialect == super::Dialect::Postgres {
+        if !feed_events.is_empty() {
             Self::insert_feed_events(&mut tx, feed_events).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    fn insert_query<'q>(&self, (table, cols): (&str, usize), rows: usize, tail: &str) -> Query<'q> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} VALUES {}{tail}",
+            placeholders::rows(self.dialect, cols, rows)
+        )))
+    }
+
+    /// PostgreSQL: the whole batch as one statement (data-modifying CTEs), so
+    /// it commits in one round trip instead of one per insert plus BEGIN and
+    /// COMMIT. Foreign keys are checked at the end of the statement, when the
+    /// notifications the deliveries refer to are in place.
+    async fn insert_in_one_statement(
+        &self,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let parts = [
+            (NOTIFICATION_COLUMNS, notifications.len(), ""),
+            (DELIVERY_COLUMNS, deliveries.len(), ""),
+            (IDEMPOTENCY_COLUMNS, idempotency.len(), IDEMPOTENCY_CONFLICT),
+            (FEED_COLUMNS, feed_events.len(), ""),
+        ];
+        let mut ctes = Vec::new();
+        let mut next = 1;
+        for (i, ((table, cols), rows, tail)) in parts.into_iter().enumerate() {
+            if rows == 0 {
+                continue;
+            }
+            ctes.push(format!(
+                "i{i} AS (INSERT INTO {table} VALUES {}{tail})",
+                placeholders::rows_from(super::Dialect::Postgres, next, cols, rows)
+            ));
+            next += cols * rows;
+        }
+        if ctes.is_empty() {
+            return Ok(());
+        }
+        let tail = if feed_events.is_empty() {
+            "SELECT 1"
+        } else {
+            "SELECT pg_notify('orkhub_feed', '')"
+        };
+        let sql = format!("WITH {} {tail}", ctes.join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        q = bind_notifications(q, notifications);
+        q = bind_deliveries(q, deliveries);
+        q = bind_idempotency(q, idempotency, now);
+        q = bind_feed(q, feed_events, now);
+        q.execute(&self.pool).await?;
         Ok(())
     }
 
@@ -212,4 +243,67 @@ impl Store {
             .await?;
         Ok(row.try_get::<i64, _>(0)?)
     }
+}
+
+fn bind_notifications<'q>(mut q: Query<'q>, rows: &'q [NewNotification]) -> Query<'q> {
+    for n in rows {
+        q = q
+            .bind(n.id.as_str())
+            .bind(n.source.as_str())
+            .bind(n.kind.as_str())
+            .bind(n.urgency)
+            .bind(n.recipient_kind)
+            .bind(n.recipient_id.as_str())
+            .bind(n.project_id.as_deref())
+            .bind(n.title.as_deref())
+            .bind(n.body.as_str())
+            .bind(n.fields_json.as_str())
+            .bind(n.decision_id)
+            .bind(n.dedupe_key.as_deref())
+            .bind(n.duplicate as i64)
+            .bind(n.created_at);
+    }
+    q
+}
+
+fn bind_deliveries<'q>(mut q: Query<'q>, rows: &'q [NewDelivery]) -> Query<'q> {
+    for d in rows {
+        let published = d.status == "sent";
+        q = q
+            .bind(d.id.as_str())
+            .bind(d.notification_id.as_str())
+            .bind(d.person_id.as_deref())
+            .bind(d.channel.as_str())
+            .bind(d.address.as_str())
+            .bind(d.op)
+            .bind(d.target_message_id.as_deref())
+            .bind(d.status)
+            .bind(d.next_attempt_at)
+            .bind(d.fallbacks.as_str())
+            .bind(d.created_at)
+            .bind(d.created_at)
+            .bind(published.then_some(d.id.as_str()))
+            .bind(published.then_some(d.created_at));
+    }
+    q
+}
+
+fn bind_idempotency<'q>(mut q: Query<'q>, rows: &'q [IdempotencyRecord], now: i64) -> Query<'q> {
+    for r in rows {
+        q = q
+            .bind(r.agent_id.as_str())
+            .bind(r.key.as_str())
+            .bind(r.request_hash.as_str())
+            .bind(r.status_code)
+            .bind(r.response_body.as_str())
+            .bind(now);
+    }
+    q
+}
+
+fn bind_feed<'q>(mut q: Query<'q>, events: &'q [String], at: i64) -> Query<'q> {
+    for e in events {
+        q = q.bind(at).bind(e.as_str());
+    }
+    q
 }

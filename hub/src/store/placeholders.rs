@@ -13,6 +13,12 @@ use super::Dialect;
 /// `($1, $2), ($3, $4)` (PostgreSQL) or `(?, ?), (?, ?)` (SQLite) for `rows`
 /// rows of `cols` columns, numbered from 1.
 pub fn rows(dialect: Dialect, cols: usize, rows: usize) -> String {
+    rows_from(dialect, 1, cols, rows)
+}
+
+/// [`rows`] numbered from `first` (for several lists in one statement; on
+/// SQLite the lists must come in binding order).
+pub fn rows_from(dialect: Dialect, first: usize, cols: usize, rows: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         if r > 0 {
@@ -23,7 +29,7 @@ pub fn rows(dialect: Dialect, cols: usize, rows: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            push(&mut out, dialect, r * cols + c + 1);
+            push(&mut out, dialect, first + r * cols + c);
         }
         out.push(')');
     }
@@ -61,6 +67,7 @@ mod tests {
     fn numbered_in_order_on_postgres() {
         assert_eq!(rows(Dialect::Postgres, 2, 2), "($1, $2), ($3, $4)");
         assert_eq!(list(Dialect::Postgres, 3, 3), "$3, $4, $5");
+        assert_eq!(rows_from(Dialect::Postgres, 5, 2, 2), "($5, $6), ($7, $8)");
     }
 
     #[test]

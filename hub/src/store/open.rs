@@ -19,7 +19,7 @@ impl Store {
             source,
         };
         let (dialect, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Dialect::Postgres, url.to_string())
+            (Dialect::Postgres, loopback_without_tls(url))
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
             .or(url.strip_prefix("sqlite:"))
@@ -72,6 +72,28 @@ impl Store {
     }
 }
 
+/// A PostgreSQL URL for this machine's own server gets `sslmode=disable`
+/// unless it names an sslmode. TLS to a database on the same host protects
+/// nothing, and with sqlx 0.9 it is slow: sqlx 0.9.0 no longer sets
+/// TCP_NODELAY (transact-rs/sqlx#4335), and rustls writes a statement as
+/// several TLS records, so Nagle's algorithm holds the last one back until
+/// the server's delayed ACK — ingest on PostgreSQL ran 5× slower over TLS.
+fn loopback_without_tls(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    if !loopback || url.contains("sslmode=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}sslmode=disable")
+}
+
 /// A URL without its password, for error messages and logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -83,5 +105,33 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_without_tls;
+
+    #[test]
+    fn only_a_loopback_url_without_sslmode_loses_tls() {
+        assert_eq!(
+            loopback_without_tls("postgres://postgres@127.0.0.1:5432/db"),
+            "postgres://postgres@127.0.0.1:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            loopback_without_tls("postgres://u:p@localhost/db?application_name=x"),
+            "postgres://u:p@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            loopback_without_tls("postgres://u@[::1]:5432/db"),
+            "postgres://u@[::1]:5432/db?sslmode=disable"
+        );
+        for kept in [
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgres://u@db.internal:5432/db",
+            "postgresql://u@10.0.0.5/db",
+        ] {
+            assert_eq!(loopback_without_tls(kept), kept);
+        }
     }
 }

@@ -1,0 +1,391 @@
+//! The Telegram adapter end to end: the real teloxide client in the hub
+//! against a Bot API test server on 127.0.0.1 that answers like Telegram
+//! (HTML entity parsing, the 4096 limit, 429 with retry_after, 403 blocked,
+//! "message is not modified", getUpdates long polling).
+
+mod common;
+use common::TestDb;
+use common::server::TestHub;
+use common::telegram_server::{BOT_USERNAME, TelegramServer};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const CHIEF: i64 = 9001;
+const DANA: i64 = 555;
+const OPS_GROUP: i64 = -100777;
+
+/// The test's people and channels besides TestHub's: an owner reachable on
+/// Telegram, and a project channel bound to a Telegram group.
+const CHIEF_TOML: &str = r#"
+[[people]]
+id = "chief"
+role = "owner"
+push = ["telegram", "console"]
+identities = { telegram = "9001" }
+
+[[channels]]
+id = "ops"
+bindings = { telegram = "-100777" }
+"#;
+
+/// Raised limits for tests that must reach the test server's own 429s
+/// instead of being slowed by the adapter's throttle.
+const FAST: &str = "[adapters.telegram.limits]\nper_second = 100\nper_chat_per_second = 100\nper_chat_per_minute = 1000\nper_group_per_minute = 1000\n";
+
+async fn start(db: &TestDb, adapter_extra: &str) -> (TelegramServer, TestHub) {
+    let tg = TelegramServer::start().await;
+    let hub = TestHub::start(db, &format!("{}{CHIEF_TOML}", tg.config(adapter_extra)), vec![]).await;
+    (tg, hub)
+}
+
+fn delivery<'a>(status: &'a Value, channel: &str) -> &'a Value {
+    status["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == channel)
+        .unwrap_or_else(|| panic!("no {channel} delivery in {status}"))
+}
+
+both_dbs!(
+    urgent_notification_reaches_the_ceo_on_telegram,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, "").await;
+        // On start: the username from getMe, the command list from the spec.
+        assert_eq!(tg.calls("getMe").len(), 1);
+        let registered = tg.calls("setMyCommands");
+        assert_eq!(registered.len(), 1);
+        let names: Vec<&str> = registered[0]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap())
+            .collect();
+        for n in ["task", "approve", "deny", "help"] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+
+        let (s, n) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "chief", "urgency": "urgent", "title": "Deploy <prod> failed",
+                       "text": "exit 1 & </b><script>", "fields": [{"name": "host", "value": "a<b>"}]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{n}");
+        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let d = delivery(&status, "telegram");
+        assert_eq!(d["status"], "sent", "{status}");
+        assert_eq!(d["platform_message_id"], "9001:1", "{status}");
+        let msgs = tg.messages(CHIEF);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(
+            msgs[0].text,
+            "Deploy <prod> failed\n\nexit 1 & </b><script>\n\nhost: a<b>"
+        );
+        assert!(
+            msgs[0].html.starts_with("<b>Deploy &lt;prod&gt; failed</b>"),
+            "{}",
+            msgs[0].html
+        );
+        assert!(tg.rejections().is_empty(), "{:?}", tg.rejections());
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    decision_approved_with_the_button,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, "").await;
+        let (s, d) = hub
+            .post(
+                "/api/v1/decisions",
+                json!({"kind": "deploy", "context": "Ship <v2> & migrate?"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{d}");
+        let id = d["id"].as_i64().unwrap();
+        for n in d["notifications"].as_array().unwrap() {
+            hub.settled(n["id"].as_str().unwrap()).await;
+        }
+        let sent = tg.messages(CHIEF);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let m = sent[0].clone();
+        assert!(m.text.contains("Ship <v2> & migrate?"), "{}", m.text);
+        let row = m.reply_markup.as_ref().expect("inline keyboard")["inline_keyboard"][0].clone();
+        let approve = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["text"] == "Approve")
+            .expect("Approve button")["callback_data"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!approve.is_empty() && approve.len() <= 64);
+
+        // The chief presses Approve: the update arrives by long polling.
+        tg.push_callback(CHIEF, CHIEF, m.id, &approve);
+        tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
+            .await;
+        let (_, answer) = tg.answered()[0].clone();
+        assert!(
+            answer["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("approved decision #{id}")),
+            "{answer}"
+        );
+        assert_ne!(answer["show_alert"], true);
+        // The pressed message is edited to show the outcome, buttons gone.
+        tg.wait_for("the message is edited", 10, |t| {
+            t.message(CHIEF, m.id).is_some_and(|x| x.edits > 0)
+        })
+        .await;
+        let edited = tg.message(CHIEF, m.id).unwrap();
+        assert!(edited.reply_markup.is_none(), "{edited:?}");
+        assert!(
+            edited.text.contains("Approved by") && edited.text.contains("Ship <v2> & migrate?"),
+            "{}",
+            edited.text
+        );
+        // The agent sees the outcome.
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "approved", "{g}");
+        assert!(g["decided_by"].as_str().unwrap().contains("chief"), "{g}");
+
+        // A second press is answered with an alert and changes nothing.
+        tg.push_callback(CHIEF, CHIEF, m.id, &approve);
+        tg.wait_for("the second press is answered", 10, |t| t.answered().len() == 2)
+            .await;
+        let (_, again) = tg.answered()[1].clone();
+        assert_eq!(again["show_alert"], true, "{again}");
+        assert!(!tg.calls("getUpdates").is_empty());
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    commands_from_telegram_and_unknown_users,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, "").await;
+        // A stranger is refused politely, threaded under their message, audited.
+        let u = tg.push_message(31337, 31337, "/task new steal the roadmap");
+        tg.wait_for("the refusal", 10, |t| !t.messages(31337).is_empty())
+            .await;
+        let refusal = &tg.messages(31337)[0];
+        assert!(refusal.text.contains("I don't know you"), "{}", refusal.text);
+        assert!(refusal.text.contains("31337"), "{}", refusal.text);
+        assert_eq!(refusal.reply_to, u["message"]["message_id"].as_i64());
+        let audit = hub.store().audit_for("telegram:31337").await.unwrap();
+        assert!(
+            audit.iter().any(|(_, action, _)| action == "command.unknown_user"),
+            "{audit:?}"
+        );
+
+        // `/start` shows help; a command for another bot is ignored; a group
+        // command with our @username runs and is answered in the group.
+        tg.push_message(CHIEF, CHIEF, "/start");
+        tg.push_message(CHIEF, OPS_GROUP, "/help@some_other_bot");
+        let cmd = tg.push_message(
+            CHIEF,
+            OPS_GROUP,
+            &format!("/task@{BOT_USERNAME} new Fix <login> & logout"),
+        );
+        tg.wait_for("the group reply", 10, |t| !t.messages(OPS_GROUP).is_empty())
+            .await;
+        let help = tg.messages(CHIEF);
+        assert_eq!(help.len(), 1);
+        assert!(help[0].text.contains("/task"), "{}", help[0].text);
+        let group = tg.messages(OPS_GROUP);
+        assert_eq!(group.len(), 1, "only our command is answered: {group:?}");
+        assert_eq!(group[0].reply_to, cmd["message"]["message_id"].as_i64());
+        let (_, tasks) = hub.get("/api/v1/tasks").await;
+        let titles: Vec<&str> = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, vec!["Fix <login> & logout"], "{tasks}");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    webhook_without_the_right_secret_does_nothing,
+    |db: &TestDb| async move {
+        let secret = "a-very-secret-token_123";
+        let (tg, hub) = start(
+            db,
+            &format!("mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_secret = \"{secret}\"\n"),
+        )
+        .await;
+        let (_, d) = hub
+            .post("/api/v1/decisions", json!({"kind": "deploy", "context": "ship?"}))
+            .await;
+        let id = d["id"].as_i64().unwrap();
+        for n in d["notifications"].as_array().unwrap() {
+            hub.settled(n["id"].as_str().unwrap()).await;
+        }
+        let m = tg.messages(CHIEF)[0].clone();
+        let approve = m.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let update = tg.callback_update(CHIEF, CHIEF, m.id, &approve);
+        let url = format!("{}/tg/hook", hub.base);
+        for header in [None, Some("wrong"), Some("a-very-secret-token_12")] {
+            let mut req = hub.http.post(&url).json(&update);
+            if let Some(h) = header {
+                req = req.header("X-Telegram-Bot-Api-Secret-Token", h);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 401, "header {header:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "pending", "{g}");
+        assert!(tg.answered().is_empty());
+        assert_eq!(tg.message(CHIEF, m.id).unwrap().edits, 0);
+        assert!(tg.calls("getUpdates").is_empty(), "webhook mode does not poll");
+
+        // The same update with the right secret is acted on.
+        let res = hub
+            .http
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "approved", "{g}");
+        assert_eq!(tg.answered().len(), 1);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    rate_limited_burst_arrives_complete_and_in_order,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, FAST).await;
+        // Telegram allows these chats 3 and 2 messages a second here.
+        tg.limit(CHIEF, 3, Duration::from_secs(1), 1);
+        tg.limit(DANA, 2, Duration::from_secs(1), 1);
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            for (to, n) in [("chief", i), ("dana", i)] {
+                if to == "dana" && n >= 5 {
+                    continue;
+                }
+                let (s, b) = hub
+                    .post(
+                        "/api/v1/notifications",
+                        json!({"to": to, "urgency": "urgent", "text": format!("{to} #{n}")}),
+                    )
+                    .await;
+                assert_eq!(s, 201, "{b}");
+                ids.push(b["id"].as_str().unwrap().to_string());
+            }
+        }
+        for id in &ids {
+            let status = hub.settled(id).await;
+            assert_eq!(delivery(&status, "telegram")["status"], "sent", "{status}");
+        }
+        for (chat, who, count) in [(CHIEF, "chief", 8), (DANA, "dana", 5)] {
+            let texts: Vec<String> = tg.messages(chat).into_iter().map(|m| m.text).collect();
+            let expected: Vec<String> = (0..count).map(|n| format!("{who} #{n}")).collect();
+            assert_eq!(texts, expected, "complete, once each, in order");
+            let limited: Vec<_> = tg
+                .rejections()
+                .into_iter()
+                .filter(|r| r.chat == Some(chat))
+                .collect();
+            assert!(!limited.is_empty(), "the burst provoked 429s for {who}");
+            assert!(limited.iter().all(|r| r.code == 429), "{limited:?}");
+            // Nothing reached the chat while Telegram said to wait.
+            for r in &limited {
+                for m in tg.messages(chat) {
+                    let early = m.sent_at > r.at
+                        && m.sent_at < r.at + Duration::from_millis(950);
+                    assert!(!early, "{who}: {:?} sent {:?} after a 429", m.text, m.sent_at - r.at);
+                }
+            }
+        }
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    long_agent_message_with_markup_arrives_intact,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, FAST).await;
+        let pieces = ["<b>", "&amp;", "</i>", " < ", "&", ">>", "\n", "ok ", "<a href='x'>", "é😀"];
+        let mut text = String::new();
+        let mut i = 0;
+        while text.chars().count() < 10_000 {
+            text.push_str(pieces[i % pieces.len()]);
+            i += 1;
+        }
+        let text: String = text.chars().take(10_000).collect();
+        let (s, b) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "title": "Log <dump>", "text": text}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let status = hub.settled(b["id"].as_str().unwrap()).await;
+        assert_eq!(delivery(&status, "telegram")["status"], "sent", "{status}");
+        let parts = tg.messages(OPS_GROUP);
+        assert!(parts.len() >= 3, "{} parts", parts.len());
+        for p in &parts {
+            assert!(p.text.encode_utf16().count() <= 4096);
+        }
+        let joined: String = parts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(joined, format!("Log <dump>\n\n{text}"));
+        assert!(tg.rejections().is_empty(), "{:?}", tg.rejections());
+        // The message ID kept for edits is the last part's.
+        let last = parts.last().unwrap().id;
+        assert_eq!(
+            delivery(&status, "telegram")["platform_message_id"],
+            format!("{OPS_GROUP}:{last}")
+        );
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    blocked_bot_falls_back_to_the_next_channel,
+    |db: &TestDb| async move {
+        let (tg, mut hub) = start(db, "").await;
+        tg.block(CHIEF);
+        let (_, n) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "chief", "urgency": "urgent", "text": "server on fire"}),
+            )
+            .await;
+        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let t = delivery(&status, "telegram");
+        assert_eq!(t["status"], "dead", "{status}");
+        assert!(
+            t["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("blocked"),
+            "{status}"
+        );
+        assert_eq!(delivery(&status, "console")["status"], "sent", "{status}");
+        let line = tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(line.contains("server on fire"), "{line}");
+        // One attempt only: a block is not retried.
+        assert_eq!(tg.calls("sendMessage").len(), 1);
+        hub.stop().await;
+    }
+);

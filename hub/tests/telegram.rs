@@ -196,7 +196,7 @@ both_dbs!(
             .await;
         let help = tg.messages(CHIEF);
         assert_eq!(help.len(), 1);
-        assert!(help[0].text.contains("/task"), "{}", help[0].text);
+        assert!(help[0].text.contains("help [command]"), "{}", help[0].text);
         let group = tg.messages(OPS_GROUP);
         assert_eq!(group.len(), 1, "only our command is answered: {group:?}");
         assert_eq!(group[0].reply_to, cmd["message"]["message_id"].as_i64());

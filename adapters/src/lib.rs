@@ -5,8 +5,8 @@
 //! an adapter never decides routing.
 
 pub mod console;
-pub mod telegram;
 mod error;
+pub mod telegram;
 pub mod web;
 
 pub use error::SendError;

@@ -34,7 +34,12 @@ const FAST: &str = "[adapters.telegram.limits]\nper_second = 100\nper_chat_per_s
 
 async fn start(db: &TestDb, adapter_extra: &str) -> (TelegramServer, TestHub) {
     let tg = TelegramServer::start().await;
-    let hub = TestHub::start(db, &format!("{}{CHIEF_TOML}", tg.config(adapter_extra)), vec![]).await;
+    let hub = TestHub::start(
+        db,
+        &format!("{}{CHIEF_TOML}", tg.config(adapter_extra)),
+        vec![],
+    )
+    .await;
     (tg, hub)
 }
 
@@ -84,7 +89,9 @@ both_dbs!(
             "Deploy <prod> failed\n\nexit 1 & </b><script>\n\nhost: a<b>"
         );
         assert!(
-            msgs[0].html.starts_with("<b>Deploy &lt;prod&gt; failed</b>"),
+            msgs[0]
+                .html
+                .starts_with("<b>Deploy &lt;prod&gt; failed</b>"),
             "{}",
             msgs[0].html
         );
@@ -156,8 +163,10 @@ both_dbs!(
 
         // A second press is answered with an alert and changes nothing.
         tg.push_callback(CHIEF, CHIEF, m.id, &approve);
-        tg.wait_for("the second press is answered", 10, |t| t.answered().len() == 2)
-            .await;
+        tg.wait_for("the second press is answered", 10, |t| {
+            t.answered().len() == 2
+        })
+        .await;
         let (_, again) = tg.answered()[1].clone();
         assert_eq!(again["show_alert"], true, "{again}");
         assert!(!tg.calls("getUpdates").is_empty());
@@ -174,12 +183,18 @@ both_dbs!(
         tg.wait_for("the refusal", 10, |t| !t.messages(31337).is_empty())
             .await;
         let refusal = &tg.messages(31337)[0];
-        assert!(refusal.text.contains("I don't know you"), "{}", refusal.text);
+        assert!(
+            refusal.text.contains("I don't know you"),
+            "{}",
+            refusal.text
+        );
         assert!(refusal.text.contains("31337"), "{}", refusal.text);
         assert_eq!(refusal.reply_to, u["message"]["message_id"].as_i64());
         let audit = hub.store().audit_for("telegram:31337").await.unwrap();
         assert!(
-            audit.iter().any(|(_, action, _)| action == "command.unknown_user"),
+            audit
+                .iter()
+                .any(|(_, action, _)| action == "command.unknown_user"),
             "{audit:?}"
         );
 
@@ -218,11 +233,16 @@ both_dbs!(
         let secret = "a-very-secret-token_123";
         let (tg, hub) = start(
             db,
-            &format!("mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_secret = \"{secret}\"\n"),
+            &format!(
+                "mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_secret = \"{secret}\"\n"
+            ),
         )
         .await;
         let (_, d) = hub
-            .post("/api/v1/decisions", json!({"kind": "deploy", "context": "ship?"}))
+            .post(
+                "/api/v1/decisions",
+                json!({"kind": "deploy", "context": "ship?"}),
+            )
             .await;
         let id = d["id"].as_i64().unwrap();
         for n in d["notifications"].as_array().unwrap() {
@@ -248,7 +268,10 @@ both_dbs!(
         assert_eq!(g["status"], "pending", "{g}");
         assert!(tg.answered().is_empty());
         assert_eq!(tg.message(CHIEF, m.id).unwrap().edits, 0);
-        assert!(tg.calls("getUpdates").is_empty(), "webhook mode does not poll");
+        assert!(
+            tg.calls("getUpdates").is_empty(),
+            "webhook mode does not poll"
+        );
 
         // The same update with the right secret is acted on.
         let res = hub
@@ -308,9 +331,13 @@ both_dbs!(
             // Nothing reached the chat while Telegram said to wait.
             for r in &limited {
                 for m in tg.messages(chat) {
-                    let early = m.sent_at > r.at
-                        && m.sent_at < r.at + Duration::from_millis(950);
-                    assert!(!early, "{who}: {:?} sent {:?} after a 429", m.text, m.sent_at - r.at);
+                    let early = m.sent_at > r.at && m.sent_at < r.at + Duration::from_millis(950);
+                    assert!(
+                        !early,
+                        "{who}: {:?} sent {:?} after a 429",
+                        m.text,
+                        m.sent_at - r.at
+                    );
                 }
             }
         }
@@ -322,7 +349,18 @@ both_dbs!(
     long_agent_message_with_markup_arrives_intact,
     |db: &TestDb| async move {
         let (tg, hub) = start(db, FAST).await;
-        let pieces = ["<b>", "&amp;", "</i>", " < ", "&", ">>", "\n", "ok ", "<a href='x'>", "é😀"];
+        let pieces = [
+            "<b>",
+            "&amp;",
+            "</i>",
+            " < ",
+            "&",
+            ">>",
+            "\n",
+            "ok ",
+            "<a href='x'>",
+            "é😀",
+        ];
         let mut text = String::new();
         let mut i = 0;
         while text.chars().count() < 10_000 {

@@ -98,7 +98,11 @@ impl TelegramConfig {
                  (set ORKHUB_ADAPTERS__TELEGRAM__TOKEN)",
             ));
         }
-        if self.token.bytes().any(|b| b.is_ascii_whitespace() || b == b'/') {
+        if self
+            .token
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'/')
+        {
             return Err(bad("token", "contains whitespace or '/'"));
         }
         match reqwest::Url::parse(&self.api_url) {

@@ -150,8 +150,14 @@ mod tests {
 
     #[test]
     fn secret_must_match_exactly() {
-        assert!(secret_matches("s3cret-s3cret-s3", Some(b"s3cret-s3cret-s3")));
-        assert!(!secret_matches("s3cret-s3cret-s3", Some(b"s3cret-s3cret-s4")));
+        assert!(secret_matches(
+            "s3cret-s3cret-s3",
+            Some(b"s3cret-s3cret-s3")
+        ));
+        assert!(!secret_matches(
+            "s3cret-s3cret-s3",
+            Some(b"s3cret-s3cret-s4")
+        ));
         assert!(!secret_matches("s3cret-s3cret-s3", Some(b"s3cret")));
         assert!(!secret_matches("s3cret-s3cret-s3", None));
         assert!(!secret_matches("", Some(b"")));

@@ -297,9 +297,10 @@ pub fn parse_html(html: &str) -> Result<Vec<Run>, RenderError> {
                     .find(';')
                     .filter(|e| *e <= 10)
                     .ok_or_else(|| bad("an '&' does not start an entity".into()))?;
-                text.push(decode_entity(&rest[1..end]).ok_or_else(|| {
-                    bad(format!("unknown entity &{};", &rest[1..end]))
-                })?);
+                text.push(
+                    decode_entity(&rest[1..end])
+                        .ok_or_else(|| bad(format!("unknown entity &{};", &rest[1..end])))?,
+                );
                 rest = &rest[end + 1..];
             }
             '>' => return Err(bad("a bare '>' (escape it as &gt;)".into())),
@@ -402,7 +403,9 @@ mod tests {
 
     #[test]
     fn long_text_splits_within_limit_and_rejoins_exactly() {
-        let body: String = (0..3000).map(|i| ["<", ">", "&", "a", " ", "\n"][i % 6]).collect::<String>()
+        let body: String = (0..3000)
+            .map(|i| ["<", ">", "&", "a", " ", "\n"][i % 6])
+            .collect::<String>()
             + &"x&<".repeat(2000);
         let m = RichMessage::titled("T<", body.clone()).with_footer("f&");
         let p = parts(&m).unwrap();
@@ -423,7 +426,10 @@ mod tests {
             ..Default::default()
         };
         let p = parts_with_limit(&m, 10).unwrap();
-        assert_eq!(p, vec!["<b>yyyyyyyyyy</b>", "<b>yyyyyyyyyy</b>", "<b>yyyyy</b>"]);
+        assert_eq!(
+            p,
+            vec!["<b>yyyyyyyyyy</b>", "<b>yyyyyyyyyy</b>", "<b>yyyyy</b>"]
+        );
     }
 
     #[test]
@@ -455,7 +461,10 @@ mod tests {
             p.iter().map(|x| visible(x)).collect::<String>(),
             "Brief\na & b link"
         );
-        assert!(p.iter().any(|x| x.contains("<a href=\"https://x.y/?a=1&amp;b=2\">")));
+        assert!(
+            p.iter()
+                .any(|x| x.contains("<a href=\"https://x.y/?a=1&amp;b=2\">"))
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ impl Sender {
     /// Replace the text (and keyboard) of the message `reference` names. A
     /// message that was split is edited in its last part: the earlier parts
     /// hold the same leading text, and the last one carries the outcome.
-    pub(super) async fn edit(&self, reference: &str, message: &RichMessage) -> Result<(), SendError> {
+    pub(super) async fn edit(
+        &self,
+        reference: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
         let (chat, id) = parse_message_ref(reference)?;
         let parts = render::parts(message).map_err(render_error)?;
         let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
@@ -190,9 +194,15 @@ pub fn classify(e: RequestError) -> SendError {
             };
             // 4xx answers start with their class; anything else (5xx pages,
             // "Internal Server Error", "Bad Gateway") can pass.
-            let permanent = ["Bad Request", "Forbidden", "Unauthorized", "Not Found", "Conflict"]
-                .iter()
-                .any(|p| description.starts_with(p));
+            let permanent = [
+                "Bad Request",
+                "Forbidden",
+                "Unauthorized",
+                "Not Found",
+                "Conflict",
+            ]
+            .iter()
+            .any(|p| description.starts_with(p));
             if permanent {
                 SendError::permanent(description)
             } else {

@@ -35,7 +35,13 @@ pub async fn start(
 ) -> anyhow::Result<Platforms> {
     let mut platforms = Platforms::default();
     // One line per platform; each returns at once when it is not enabled.
-    telegram::start(&config.adapters.telegram, state, stop.clone(), &mut platforms).await?;
+    telegram::start(
+        &config.adapters.telegram,
+        state,
+        stop.clone(),
+        &mut platforms,
+    )
+    .await?;
     let _ = (config, state, stop);
     Ok(platforms)
 }

@@ -135,11 +135,7 @@ async fn poll_loop(inbox: Arc<Inbox>, mut poller: Poller, mut stop: watch::Recei
 
 /// Updates posted by Telegram. Without the right secret header nothing is
 /// read or done.
-async fn webhook(
-    State(inbox): State<Arc<Inbox>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+async fn webhook(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
     if !secret_matches(&inbox.secret, given) {
         tracing::warn!("telegram webhook call without the right secret token refused");

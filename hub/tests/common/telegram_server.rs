@@ -288,7 +288,11 @@ fn chat_json(chat: i64) -> Value {
 }
 
 fn ok(result: Value) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": true, "result": result}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({"ok": true, "result": result})),
+    )
+        .into_response()
 }
 
 struct ApiErr {
@@ -307,7 +311,8 @@ fn err(code: u16, description: impl Into<String>) -> ApiErr {
 
 impl IntoResponse for ApiErr {
     fn into_response(self) -> Response {
-        let mut body = json!({"ok": false, "error_code": self.code, "description": self.description});
+        let mut body =
+            json!({"ok": false, "error_code": self.code, "description": self.description});
         if let Some(r) = self.retry_after {
             body["parameters"] = json!({"retry_after": r});
         }
@@ -488,7 +493,11 @@ fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
     }
     if let Some(b) = i.budgets.get_mut(&chat) {
         let now = Instant::now();
-        while b.sent.front().is_some_and(|t| now.duration_since(*t) >= b.window) {
+        while b
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= b.window)
+        {
             b.sent.pop_front();
         }
         if b.sent.len() >= b.max {
@@ -602,9 +611,7 @@ pub fn parse_html(html: &str) -> Result<String, String> {
                             ));
                         }
                         None => {
-                            return Err(format!(
-                                "Unexpected end tag at byte offset {i}"
-                            ));
+                            return Err(format!("Unexpected end tag at byte offset {i}"));
                         }
                     }
                 } else {
@@ -623,9 +630,7 @@ pub fn parse_html(html: &str) -> Result<String, String> {
                     .find(';')
                     .map(|e| i + e)
                     .filter(|e| e - i <= 10)
-                    .ok_or(format!(
-                        "Character entity expected at byte offset {i}"
-                    ))?;
+                    .ok_or(format!("Character entity expected at byte offset {i}"))?;
                 let name = &html[i + 1..end];
                 let c = match name {
                     "lt" => '<',

@@ -427,3 +427,100 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+/// The adapter alone against the test server (no hub, no database).
+fn adapter(tg: &TelegramServer) -> adapters::telegram::TelegramAdapter {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config: adapters::telegram::TelegramConfig = toml_config(tg);
+    adapters::telegram::TelegramAdapter::new(&config).expect("adapter")
+}
+
+fn toml_config(tg: &TelegramServer) -> adapters::telegram::TelegramConfig {
+    let mut c = adapters::telegram::TelegramConfig {
+        enabled: true,
+        token: common::telegram_server::TOKEN.into(),
+        api_url: tg.url.clone(),
+        ..Default::default()
+    };
+    c.limits.per_chat_per_second = 100;
+    c.limits.per_chat_per_minute = 1000;
+    c.limits.per_second = 100;
+    c
+}
+
+#[tokio::test]
+async fn edit_that_changes_nothing_is_success() {
+    use adapters::{Adapter, Destination};
+    use commands::RichMessage;
+    let tg = TelegramServer::start().await;
+    let a = adapter(&tg);
+    let to = Destination::to(CHIEF.to_string());
+    let sent = a.send(&to, &RichMessage::text("before")).await.unwrap();
+    let id = sent.platform_message_id.unwrap();
+    let after = RichMessage::text("after <&>");
+    a.edit(&to, &id, &after).await.unwrap();
+    // The same edit again: Telegram says "message is not modified" — done.
+    a.edit(&to, &id, &after).await.unwrap();
+    let m = tg.message(CHIEF, 1).unwrap();
+    assert_eq!((m.text.as_str(), m.edits), ("after <&>", 1));
+    let r = tg.rejections();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].description.contains("message is not modified"));
+    // Editing a message that is not there is a permanent failure with Telegram's words.
+    let e = a.edit(&to, "9001:77", &after).await.unwrap_err();
+    assert!(
+        !e.is_retryable() && e.to_string().contains("message to edit not found"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn over_long_callback_data_is_refused_before_sending() {
+    use adapters::{Adapter, Destination};
+    use commands::{Button, ButtonStyle, RichMessage};
+    let tg = TelegramServer::start().await;
+    let a = adapter(&tg);
+    let m = RichMessage::text("pick").with_button(Button {
+        label: "Go".into(),
+        token: "t".repeat(65),
+        style: ButtonStyle::Primary,
+    });
+    let e = a.send(&Destination::to("9001"), &m).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("64-byte"), "{e}");
+    assert!(tg.calls("sendMessage").is_empty());
+}
+
+#[tokio::test]
+async fn a_split_message_interrupted_by_429_resumes_without_repeating_parts() {
+    use adapters::{Adapter, Destination};
+    use commands::RichMessage;
+    let tg = TelegramServer::start().await;
+    let a = adapter(&tg);
+    tg.limit(CHIEF, 1, Duration::from_secs(1), 1);
+    let text = "word ".repeat(2000); // 10,000 characters: three parts
+    let m = RichMessage::text(text.clone());
+    let to = Destination::to(CHIEF.to_string());
+    let mut tries = 0;
+    let sent = loop {
+        tries += 1;
+        match a.send(&to, &m).await {
+            Ok(s) => break s,
+            Err(e) => {
+                // What the dispatcher would do: wait as told, send again.
+                let wait = e.retry_after().expect("429 carries retry_after");
+                tokio::time::sleep(wait + Duration::from_millis(50)).await;
+            }
+        }
+        assert!(tries < 10, "never completed");
+    };
+    let parts = tg.messages(CHIEF);
+    assert_eq!(parts.len(), 3, "each part exactly once");
+    assert!(
+        tries >= 3,
+        "the 429s interrupted the message ({tries} tries)"
+    );
+    let joined: String = parts.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(joined, text);
+    assert_eq!(sent.platform_message_id.unwrap(), "9001:3");
+}

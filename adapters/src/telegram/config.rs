@@ -20,6 +20,7 @@ pub enum Mode {
 pub struct TelegramConfig {
     pub enabled: bool,
     /// The bot token from @BotFather.
+    #[serde(serialize_with = "redacted")]
     pub token: String,
     /// Bot API base URL, without a trailing slash: the public API, a
     /// self-hosted Bot API server, a proxy or a test server.
@@ -32,6 +33,7 @@ pub struct TelegramConfig {
     pub webhook_path: String,
     /// Must match the `secret_token` given to setWebhook; Telegram sends it
     /// in `X-Telegram-Bot-Api-Secret-Token`. Required in webhook mode.
+    #[serde(serialize_with = "redacted")]
     pub webhook_secret: String,
     /// Long-poll wait per getUpdates call, in seconds.
     pub poll_timeout_secs: u32,
@@ -52,6 +54,12 @@ impl Default for TelegramConfig {
             limits: RateLimits::default(),
         }
     }
+}
+
+/// Secrets never leave in serialized form (`orkhub check-config` prints the
+/// config); an empty one stays empty so "not set" is still visible.
+fn redacted<S: serde::Serializer>(secret: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if secret.is_empty() { "" } else { "<redacted>" })
 }
 
 // The token must never reach a log line.
@@ -176,8 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_token() {
-        let s = format!("{:?}", ok());
-        assert!(!s.contains("abc"), "{s}");
+    fn debug_and_serialized_forms_hide_the_secrets() {
+        let c = TelegramConfig {
+            webhook_secret: "hook-secret-value".into(),
+            ..ok()
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("abc") && !s.contains("hook-secret"), "{s}");
+        let j = serde_json::to_string(&c).unwrap();
+        assert!(!j.contains("abc") && !j.contains("hook-secret"), "{j}");
+        assert!(j.contains("<redacted>"), "{j}");
     }
 }

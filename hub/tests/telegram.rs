@@ -131,11 +131,22 @@ both_dbs!(
             .to_string();
         assert!(!approve.is_empty() && approve.len() <= 64);
 
+        // A member without approver rights (in a shared chat) is refused with
+        // an alert; nothing changes.
+        tg.push_callback(DANA, CHIEF, m.id, &approve);
+        tg.wait_for("the refusal is answered", 10, |t| !t.answered().is_empty())
+            .await;
+        let (_, refused) = tg.answered()[0].clone();
+        assert_eq!(refused["show_alert"], true, "{refused}");
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "pending", "{g}");
+        assert_eq!(tg.message(CHIEF, m.id).unwrap().edits, 0);
+
         // The chief presses Approve: the update arrives by long polling.
         tg.push_callback(CHIEF, CHIEF, m.id, &approve);
-        tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
+        tg.wait_for("the press is answered", 10, |t| t.answered().len() == 2)
             .await;
-        let (_, answer) = tg.answered()[0].clone();
+        let (_, answer) = tg.answered()[1].clone();
         assert!(
             answer["text"]
                 .as_str()
@@ -164,10 +175,10 @@ both_dbs!(
         // A second press is answered with an alert and changes nothing.
         tg.push_callback(CHIEF, CHIEF, m.id, &approve);
         tg.wait_for("the second press is answered", 10, |t| {
-            t.answered().len() == 2
+            t.answered().len() == 3
         })
         .await;
-        let (_, again) = tg.answered()[1].clone();
+        let (_, again) = tg.answered()[2].clone();
         assert_eq!(again["show_alert"], true, "{again}");
         assert!(!tg.calls("getUpdates").is_empty());
         hub.stop().await;
@@ -523,4 +534,28 @@ async fn a_split_message_interrupted_by_429_resumes_without_repeating_parts() {
     let joined: String = parts.iter().map(|p| p.text.as_str()).collect();
     assert_eq!(joined, text);
     assert_eq!(sent.platform_message_id.unwrap(), "9001:3");
+}
+
+#[tokio::test]
+async fn unreachable_bot_api_is_a_transient_failure() {
+    use adapters::{Adapter, Destination};
+    use commands::RichMessage;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = adapters::telegram::TelegramConfig {
+        enabled: true,
+        token: common::telegram_server::TOKEN.into(),
+        api_url: url,
+        ..Default::default()
+    };
+    let a = adapters::telegram::TelegramAdapter::new(&config).unwrap();
+    let e = a
+        .send(&Destination::to("9001"), &RichMessage::text("hi"))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("network"), "{e}");
 }

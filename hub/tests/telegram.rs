@@ -167,6 +167,21 @@ both_dbs!(
             "{}",
             edited.text
         );
+        // Edited at once by the press handler, and by the outbox (every copy):
+        // the same text twice, so the second is "not modified" — one change.
+        tg.wait_for("both edits arrive", 10, |t| {
+            t.calls("editMessageText").len() == 2
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(tg.message(CHIEF, m.id).unwrap().edits, 1);
+        assert!(
+            tg.rejections()
+                .iter()
+                .all(|r| r.description.contains("message is not modified")),
+            "{:?}",
+            tg.rejections()
+        );
         // The agent sees the outcome.
         let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
         assert_eq!(g["status"], "approved", "{g}");
@@ -558,4 +573,53 @@ async fn unreachable_bot_api_is_a_transient_failure() {
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
     assert!(e.to_string().contains("network"), "{e}");
+}
+
+/// A quick press can beat the dispatcher's record of the message it is on;
+/// the pressed message is still edited at once. Here the copy is one the
+/// outbox never recorded at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pressed_message_is_edited_even_without_an_outbox_record() {
+    use adapters::{Adapter, Destination};
+    use commands::{Button, ButtonStyle, RichMessage};
+    let db = TestDb::sqlite().await;
+    let (tg, hub) = start(&db, "").await;
+    let (_, d) = hub
+        .post(
+            "/api/v1/decisions",
+            json!({"kind": "deploy", "context": "roll back?"}),
+        )
+        .await;
+    let id = d["id"].as_i64().unwrap();
+    for n in d["notifications"].as_array().unwrap() {
+        hub.settled(n["id"].as_str().unwrap()).await;
+    }
+    let chief_copy = tg.messages(CHIEF)[0].clone();
+    let approve =
+        chief_copy.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let copy = RichMessage::text("Decision: roll back?").with_button(Button {
+        label: "Approve".into(),
+        token: approve.clone(),
+        style: ButtonStyle::Primary,
+    });
+    adapter(&tg)
+        .send(&Destination::to(OPS_GROUP.to_string()), &copy)
+        .await
+        .unwrap();
+    tg.push_callback(CHIEF, OPS_GROUP, 1, &approve);
+    tg.wait_for("the pressed message is edited", 10, |t| {
+        t.message(OPS_GROUP, 1).is_some_and(|m| m.edits > 0)
+    })
+    .await;
+    let edited = tg.message(OPS_GROUP, 1).unwrap();
+    assert!(edited.reply_markup.is_none(), "{edited:?}");
+    assert!(edited.text.contains("Approved by"), "{}", edited.text);
+    assert!(edited.text.contains("roll back?"), "{}", edited.text);
+    let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+    assert_eq!(g["status"], "approved", "{g}");
+    hub.stop().await;
+    db.finish().await;
 }

@@ -108,6 +108,19 @@ impl TelegramAdapter {
         })
     }
 
+    /// Replace message `message_id` in `chat_id` (e.g. the one whose
+    /// button was just pressed).
+    pub async fn edit_in_chat(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        self.sender
+            .edit(&format!("{chat_id}:{message_id}"), message)
+            .await
+    }
+
     /// Stop the button's spinner with a short notice (an alert for errors).
     pub async fn answer_callback(
         &self,

@@ -5,6 +5,7 @@
 
 use super::Platforms;
 use crate::api::AppState;
+use adapters::InboundKind;
 use adapters::telegram::{
     Incoming, Mode, Poller, SECRET_HEADER, TelegramAdapter, TelegramConfig, parse_webhook,
     secret_matches,
@@ -15,6 +16,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use commands::{Backend, ButtonAction};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -75,16 +77,20 @@ struct Inbox {
 }
 
 impl Inbox {
-    /// Run one command or button press and answer it on Telegram. A
-    /// button's decision copies (this message included) are edited through
-    /// the outbox: `inbound::handle` queues those edits and wakes the
-    /// dispatcher, so the pressed message is not edited a second time here.
+    /// Run one command or button press and answer it on Telegram: a
+    /// command with a reply in the same chat, a press with
+    /// answerCallbackQuery and then the pressed message edited.
     async fn handle(&self, incoming: Incoming) {
         let inbound = &incoming.inbound;
         let reply = crate::inbound::handle(&self.state, inbound, Some(&self.username)).await;
         if let Some(query) = &incoming.callback_query_id {
             if let Err(e) = self.adapter.answer_callback(query, reply.as_ref()).await {
                 tracing::warn!(error = %e, chat = %inbound.chat_id, "could not answer a Telegram button press");
+            }
+            if let (InboundKind::Button { token }, Some(r)) = (&inbound.what, &reply)
+                && !r.is_error
+            {
+                self.show_outcome(inbound, token).await;
             }
             return;
         }
@@ -95,6 +101,46 @@ impl Inbox {
             .await
         {
             tracing::warn!(error = %e, chat = %inbound.chat_id, "could not send a reply on Telegram");
+        }
+    }
+}
+
+impl Inbox {
+    /// Edit the pressed message to show the decision's outcome, now.
+    /// `inbound::handle` has already queued an outbox edit of every copy
+    /// recorded as sent — but the dispatcher records a round's sends
+    /// together at its end, so a quick press can beat the record of its own
+    /// message. In the usual case the outbox's later, identical edit is
+    /// answered "message is not modified", which counts as done.
+    async fn show_outcome(&self, inbound: &adapters::Inbound, token: &str) {
+        let Some(message_id) = inbound.message_id.as_deref() else {
+            return;
+        };
+        let decision_id = match self.state.store.button_action(token).await {
+            Ok(Some(
+                ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id },
+            )) => decision_id,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look up a pressed button");
+                return;
+            }
+        };
+        let decision = match self.state.store.decision(decision_id).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, decision = decision_id, "could not read a decision");
+                return;
+            }
+        };
+        let message = commands::decision_message(&decision, None);
+        if let Err(e) = self
+            .adapter
+            .edit_in_chat(&inbound.chat_id, message_id, &message)
+            .await
+        {
+            tracing::warn!(error = %e, decision = decision_id, chat = %inbound.chat_id, "could not edit the pressed Telegram message");
         }
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod telegram;
+
 /// What the configured platforms add to the hub.
 #[derive(Default)]
 pub struct Platforms {
@@ -31,9 +33,15 @@ pub async fn start(
     state: &AppState,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
-    let platforms = Platforms::default();
-    // One line per platform, e.g.:
-    // telegram::start(&config.adapters.telegram, state, stop.clone(), &mut platforms).await?;
+    let mut platforms = Platforms::default();
+    // One line per platform; each returns at once when it is not enabled.
+    telegram::start(
+        &config.adapters.telegram,
+        state,
+        stop.clone(),
+        &mut platforms,
+    )
+    .await?;
     let _ = (config, state, stop);
     Ok(platforms)
 }

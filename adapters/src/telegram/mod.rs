@@ -1,0 +1,180 @@
+//! The Telegram adapter (Bot API through teloxide): HTML messages escaped by
+//! construction and split to 4096 characters, decisions with inline
+//! keyboards, rate limits kept by teloxide's `Throttle`, and the inbound side
+//! (long polling or webhook) parsed into the hub's neutral [`Inbound`].
+//!
+//! `config.rs` settings · `render.rs` HTML and keyboards · `send.rs` send,
+//! edit and error classification · `inbound.rs` updates, webhook secret,
+//! long poll · `limits.rs` Telegram's limits.
+
+pub mod config;
+pub mod inbound;
+pub mod limits;
+pub mod render;
+pub mod send;
+
+pub use config::{Mode, TelegramConfig};
+pub use inbound::{Incoming, Poller, SECRET_HEADER, parse_webhook, secret_matches};
+
+use crate::{Adapter, Destination, SendError, Sent};
+use async_trait::async_trait;
+use commands::{Reply, RichMessage};
+use routing::ChannelKind;
+use send::Sender;
+use teloxide_core::adaptors::Throttle;
+use teloxide_core::adaptors::throttle::Settings;
+use teloxide_core::prelude::*;
+use teloxide_core::types::{BotCommand, CallbackQueryId};
+
+/// Why the Telegram side could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("Telegram HTTP client: {0}")]
+    Client(String),
+    #[error("Telegram {method} failed: {error}")]
+    Request {
+        method: &'static str,
+        error: SendError,
+    },
+}
+
+pub(crate) fn api_url(config: &TelegramConfig) -> Result<reqwest::Url, TelegramError> {
+    reqwest::Url::parse(&config.api_url).map_err(|e| {
+        TelegramError::Config(config::ConfigError {
+            key: "api_url",
+            problem: format!("{:?}: {e}", config.api_url),
+        })
+    })
+}
+
+pub struct TelegramAdapter {
+    sender: Sender,
+}
+
+impl TelegramAdapter {
+    /// Build the client and start the rate limiter's worker (needs a tokio
+    /// runtime). Makes no request yet.
+    pub fn new(config: &TelegramConfig) -> Result<TelegramAdapter, TelegramError> {
+        config.validate()?;
+        let bot = Bot::new(&config.token).set_api_url(api_url(config)?);
+        // No retry inside Throttle: a 429 goes back to the dispatcher, whose
+        // wait survives restarts and keeps the chat's later messages behind.
+        let settings = Settings::default()
+            .limits(config.limits.throttle())
+            .no_retry();
+        Ok(TelegramAdapter {
+            sender: Sender::new(Throttle::spawn_with_settings(bot, settings)),
+        })
+    }
+
+    /// The bot's @username (getMe), for `/cmd@bot` in groups.
+    pub async fn bot_username(&self) -> Result<String, TelegramError> {
+        let me = self
+            .sender
+            .bot
+            .get_me()
+            .await
+            .map_err(|e| request_error("getMe", e))?;
+        Ok(me.user.username.clone().unwrap_or_default())
+    }
+
+    /// Register the command list shown in Telegram's "/" menu.
+    pub async fn register_commands(&self, list: &[(String, String)]) -> Result<(), TelegramError> {
+        let commands: Vec<BotCommand> = list
+            .iter()
+            .map(|(name, description)| BotCommand::new(name.clone(), description.clone()))
+            .collect();
+        self.sender
+            .bot
+            .set_my_commands(commands)
+            .await
+            .map_err(|e| request_error("setMyCommands", e))?;
+        Ok(())
+    }
+
+    /// Send a command's reply to the chat it came from, threaded under the
+    /// command's message.
+    pub async fn reply(
+        &self,
+        chat_id: &str,
+        reply_to: Option<&str>,
+        reply: &Reply,
+    ) -> Result<Sent, SendError> {
+        let id = self.sender.send(chat_id, reply_to, &reply.message).await?;
+        Ok(Sent {
+            platform_message_id: Some(id),
+        })
+    }
+
+    /// Replace message `message_id` in `chat_id` (e.g. the one whose
+    /// button was just pressed).
+    pub async fn edit_in_chat(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        self.sender
+            .edit(&format!("{chat_id}:{message_id}"), message)
+            .await
+    }
+
+    /// Stop the button's spinner with a short notice (an alert for errors).
+    pub async fn answer_callback(
+        &self,
+        query_id: &str,
+        reply: Option<&Reply>,
+    ) -> Result<(), TelegramError> {
+        let mut req = self
+            .sender
+            .bot
+            .answer_callback_query(CallbackQueryId(query_id.to_string()));
+        if let Some(r) = reply {
+            let text: String = r
+                .message
+                .plain_text()
+                .chars()
+                .take(limits::MAX_CALLBACK_ANSWER_CHARS)
+                .collect();
+            req = req.text(text).show_alert(r.is_error);
+        }
+        req.await
+            .map_err(|e| request_error("answerCallbackQuery", e))?;
+        Ok(())
+    }
+}
+
+fn request_error(method: &'static str, e: teloxide_core::RequestError) -> TelegramError {
+    TelegramError::Request {
+        method,
+        error: send::classify(e),
+    }
+}
+
+#[async_trait]
+impl Adapter for TelegramAdapter {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Telegram
+    }
+
+    async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        let id = self
+            .sender
+            .send(&to.address, to.thread.as_deref(), message)
+            .await?;
+        Ok(Sent {
+            platform_message_id: Some(id),
+        })
+    }
+
+    async fn edit(
+        &self,
+        _to: &Destination,
+        platform_message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        self.sender.edit(platform_message_id, message).await
+    }
+}

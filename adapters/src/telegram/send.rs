@@ -1,0 +1,253 @@
+//! Sending and editing through the Bot API (teloxide), and what Telegram's
+//! errors mean for a retry. Rates are kept by teloxide's `Throttle` (fed
+//! from [`RateLimits`](super::limits::RateLimits)); a 429 that still comes
+//! back is handed to the dispatcher with Telegram's `retry_after`, so the
+//! wait is durable and later messages to the same chat queue behind it.
+
+use super::render::{self, RenderError};
+use crate::SendError;
+use commands::RichMessage;
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+use teloxide_core::adaptors::Throttle;
+use teloxide_core::prelude::*;
+use teloxide_core::types::{
+    InlineKeyboardMarkup, MessageId, ParseMode, Recipient, ReplyParameters,
+};
+use teloxide_core::{ApiError, RequestError};
+
+/// Partly delivered multi-part messages are remembered this long at most
+/// (entries); beyond it the oldest knowledge is dropped (a retry may then
+/// repeat parts, never lose them).
+const MAX_PARTIAL: usize = 1024;
+
+pub(super) struct Sender {
+    pub(super) bot: Throttle<Bot>,
+    /// Parts already delivered of a message whose later part failed, keyed by
+    /// (chat, content): the dispatcher's retry continues after them instead
+    /// of sending them twice.
+    partial: Mutex<HashMap<u64, Vec<MessageId>>>,
+}
+
+/// A chat as the Bot API names it: a numeric ID, or @channelusername.
+pub fn recipient(address: &str) -> Result<Recipient, SendError> {
+    if let Ok(id) = address.trim().parse::<i64>() {
+        return Ok(Recipient::Id(ChatId(id)));
+    }
+    if address.starts_with('@') && address.len() > 1 {
+        return Ok(Recipient::ChannelUsername(address.to_string()));
+    }
+    Err(SendError::permanent(format!(
+        "{address:?} is not a Telegram chat ID (a number, or @channel)"
+    )))
+}
+
+/// "chat_id:message_id" of a sent message, as kept for later edits.
+pub fn message_ref(chat: &Recipient, id: MessageId) -> String {
+    format!("{chat}:{}", id.0)
+}
+
+/// The inverse of [`message_ref`].
+pub fn parse_message_ref(s: &str) -> Result<(Recipient, MessageId), SendError> {
+    let bad = || SendError::permanent(format!("{s:?} is not a Telegram message reference"));
+    let (chat, id) = s.rsplit_once(':').ok_or_else(bad)?;
+    let id: i32 = id.parse().map_err(|_| bad())?;
+    Ok((recipient(chat)?, MessageId(id)))
+}
+
+impl Sender {
+    pub(super) fn new(bot: Throttle<Bot>) -> Sender {
+        Sender {
+            bot,
+            partial: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Send every part; the keyboard goes on the last one, which is the
+    /// message a later edit replaces. `reply_to` threads the first part.
+    pub(super) async fn send(
+        &self,
+        address: &str,
+        reply_to: Option<&str>,
+        message: &RichMessage,
+    ) -> Result<String, SendError> {
+        let chat = recipient(address)?;
+        let parts = render::parts(message).map_err(render_error)?;
+        let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
+        let reply_to = reply_to.and_then(|r| r.parse::<i32>().ok()).map(MessageId);
+        let key = content_key(address, &parts, &keyboard);
+        let mut done = self.partial_progress(key);
+        let mut last = done.last().copied();
+        for (i, text) in parts.iter().enumerate().skip(done.len()) {
+            let is_last = i + 1 == parts.len();
+            let mut req = self
+                .bot
+                .send_message(chat.clone(), text.clone())
+                .parse_mode(ParseMode::Html);
+            if i == 0
+                && let Some(id) = reply_to
+            {
+                req = req.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            if is_last && let Some(k) = &keyboard {
+                req = req.reply_markup(k.clone());
+            }
+            match req.await {
+                Ok(m) => {
+                    done.push(m.id);
+                    last = Some(m.id);
+                }
+                Err(e) => {
+                    if !done.is_empty() {
+                        self.remember_progress(key, done);
+                    }
+                    return Err(classify(e));
+                }
+            }
+        }
+        let last = last.ok_or_else(|| SendError::permanent("nothing was sent"))?;
+        Ok(message_ref(&chat, last))
+    }
+
+    /// Replace the text (and keyboard) of the message `reference` names. A
+    /// message that was split is edited in its last part: the earlier parts
+    /// hold the same leading text, and the last one carries the outcome.
+    pub(super) async fn edit(
+        &self,
+        reference: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        let (chat, id) = parse_message_ref(reference)?;
+        let parts = render::parts(message).map_err(render_error)?;
+        let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
+        let text = parts.last().cloned().unwrap_or_default();
+        let mut req = self
+            .bot
+            .edit_message_text(chat, id, text)
+            .parse_mode(ParseMode::Html);
+        // Without reply_markup Telegram removes the old keyboard: a resolved
+        // decision loses its buttons.
+        if let Some(k) = keyboard {
+            req = req.reply_markup(k);
+        }
+        match req.await {
+            Ok(_) => Ok(()),
+            // The message already shows this: the edit's goal is met.
+            Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    fn partial_progress(&self, key: u64) -> Vec<MessageId> {
+        self.partial
+            .lock()
+            .map(|mut m| m.remove(&key).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn remember_progress(&self, key: u64, done: Vec<MessageId>) {
+        if let Ok(mut m) = self.partial.lock() {
+            if m.len() >= MAX_PARTIAL {
+                m.clear();
+            }
+            m.insert(key, done);
+        }
+    }
+}
+
+fn content_key(address: &str, parts: &[String], keyboard: &Option<InlineKeyboardMarkup>) -> u64 {
+    let mut h = DefaultHasher::new();
+    address.hash(&mut h);
+    parts.hash(&mut h);
+    format!("{keyboard:?}").hash(&mut h);
+    h.finish()
+}
+
+fn render_error(e: RenderError) -> SendError {
+    SendError::permanent(e.to_string())
+}
+
+/// Whether Telegram's answer means "try again" (and when) or "never".
+pub fn classify(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(s) => SendError::Transient {
+            reason: format!("Telegram rate limit (429), retry after {}s", s.seconds()),
+            retry_after: Some(Duration::from_secs(u64::from(s.seconds()))),
+        },
+        RequestError::Network(e) => SendError::transient(format!("network: {e}")),
+        RequestError::Io(e) => SendError::transient(format!("I/O: {e}")),
+        // Not the Bot API answering (a proxy error page, a cut response).
+        RequestError::InvalidJson { raw, .. } => SendError::transient(format!(
+            "unreadable answer from the Bot API: {}",
+            raw.chars().take(200).collect::<String>()
+        )),
+        RequestError::MigrateToChatId(to) => SendError::permanent(format!(
+            "the group became a supergroup; bind chat ID {to} instead"
+        )),
+        RequestError::Api(api) => {
+            let description = match &api {
+                ApiError::Unknown(d) => d.clone(),
+                known => known.to_string(),
+            };
+            // 4xx answers start with their class; anything else (5xx pages,
+            // "Internal Server Error", "Bad Gateway") can pass.
+            let permanent = [
+                "Bad Request",
+                "Forbidden",
+                "Unauthorized",
+                "Not Found",
+                "Conflict",
+            ]
+            .iter()
+            .any(|p| description.starts_with(p));
+            if permanent {
+                SendError::permanent(description)
+            } else {
+                SendError::transient(description)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telegram_errors_are_classified() {
+        let blocked = classify(RequestError::Api(ApiError::BotBlocked));
+        assert_eq!(
+            blocked,
+            SendError::permanent("Forbidden: bot was blocked by the user")
+        );
+        let parse = classify(RequestError::Api(ApiError::Unknown(
+            "Bad Request: can't parse entities: x".into(),
+        )));
+        assert_eq!(
+            parse,
+            SendError::permanent("Bad Request: can't parse entities: x")
+        );
+        let server = classify(RequestError::Api(ApiError::Unknown(
+            "Internal Server Error".into(),
+        )));
+        assert!(server.is_retryable());
+        let limited = classify(RequestError::RetryAfter(
+            teloxide_core::types::Seconds::from_seconds(7),
+        ));
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn message_refs_round_trip() {
+        let r = message_ref(&Recipient::Id(ChatId(-1001)), MessageId(42));
+        assert_eq!(r, "-1001:42");
+        let (chat, id) = parse_message_ref(&r).unwrap();
+        assert_eq!(chat, Recipient::Id(ChatId(-1001)));
+        assert_eq!(id, MessageId(42));
+        assert!(parse_message_ref("nope").is_err());
+        assert!(recipient("alice").is_err());
+    }
+}

@@ -1,0 +1,665 @@
+//! A Telegram Bot API server for tests, on 127.0.0.1, built from the Bot API
+//! docs: `/bot{token}/{method}` (method names case-insensitive, as teloxide
+//! capitalises them), `{"ok":true,"result":...}` answers with realistic
+//! Message objects, and the real API's errors — 400 for unparsable HTML
+//! entities or text over 4096 characters, 429 with `retry_after` when a
+//! chat's scripted budget is spent, 403 for a chat that blocked the bot,
+//! "message is not modified" for an edit that changes nothing. getUpdates
+//! long-polls queued updates with offset confirmation. Every call is
+//! recorded (method + params) for the tests to inspect.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+pub const TOKEN: &str = "123456:TEST-token_abc";
+pub const BOT_ID: i64 = 4242;
+pub const BOT_USERNAME: &str = "orkhub_test_bot";
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub params: Value,
+    pub at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub chat: i64,
+    pub id: i64,
+    /// What a person sees: the text after entity parsing.
+    pub text: String,
+    /// The HTML as sent.
+    pub html: String,
+    pub reply_markup: Option<Value>,
+    pub reply_to: Option<i64>,
+    pub edits: u32,
+    pub sent_at: Instant,
+}
+
+/// An error this server answered.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub method: String,
+    pub code: u16,
+    pub description: String,
+    pub chat: Option<i64>,
+    pub at: Instant,
+}
+
+/// A chat's send budget: at most `max` messages per `window`; beyond it a
+/// 429 with `retry_after` seconds.
+struct Budget {
+    max: usize,
+    window: Duration,
+    retry_after: u64,
+    sent: VecDeque<Instant>,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    next_message_id: HashMap<i64, i64>,
+    messages: HashMap<(i64, i64), StoredMessage>,
+    order: Vec<(i64, i64)>,
+    blocked: HashSet<i64>,
+    budgets: HashMap<i64, Budget>,
+    updates: VecDeque<(i64, Value)>,
+    next_update_id: i64,
+    next_query: u64,
+    open_queries: HashSet<String>,
+    answered: Vec<(String, Value)>,
+    rejections: Vec<Rejection>,
+}
+
+#[derive(Default)]
+struct Shared {
+    inner: Mutex<Inner>,
+    updates_ready: Notify,
+}
+
+pub struct TelegramServer {
+    pub url: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TelegramServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TelegramServer {
+    pub async fn start() -> TelegramServer {
+        let shared = Arc::new(Shared::default());
+        shared.inner.lock().unwrap().next_update_id = 1000;
+        let app = Router::new()
+            .route("/{bot}/{method}", axum::routing::any(handle))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TelegramServer {
+            url: format!("http://{addr}"),
+            shared,
+            task,
+        }
+    }
+
+    /// The `[adapters.telegram]` section pointing at this server.
+    pub fn config(&self, extra: &str) -> String {
+        format!(
+            "[adapters.telegram]\nenabled = true\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\npoll_timeout_secs = 1\n{extra}\n",
+            self.url
+        )
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.shared.inner.lock().unwrap())
+    }
+
+    /// Every call of `method` (case-insensitive), in order.
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        self.with(|i| {
+            i.calls
+                .iter()
+                .filter(|c| c.method.eq_ignore_ascii_case(method))
+                .map(|c| c.params.clone())
+                .collect()
+        })
+    }
+
+    /// Errors this server answered, in order.
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.with(|i| i.rejections.clone())
+    }
+
+    /// Messages in a chat, in the order they were sent (with their current text).
+    pub fn messages(&self, chat: i64) -> Vec<StoredMessage> {
+        self.with(|i| {
+            i.order
+                .iter()
+                .filter(|(c, _)| *c == chat)
+                .filter_map(|k| i.messages.get(k).cloned())
+                .collect()
+        })
+    }
+
+    pub fn message(&self, chat: i64, id: i64) -> Option<StoredMessage> {
+        self.with(|i| i.messages.get(&(chat, id)).cloned())
+    }
+
+    /// answerCallbackQuery calls: (query id, params).
+    pub fn answered(&self) -> Vec<(String, Value)> {
+        self.with(|i| i.answered.clone())
+    }
+
+    /// The chat blocked the bot: sends there get 403.
+    pub fn block(&self, chat: i64) {
+        self.with(|i| i.blocked.insert(chat));
+    }
+
+    /// Allow `max` messages per `window` to `chat`, then 429 with `retry_after`.
+    pub fn limit(&self, chat: i64, max: usize, window: Duration, retry_after: u64) {
+        self.with(|i| {
+            i.budgets.insert(
+                chat,
+                Budget {
+                    max,
+                    window,
+                    retry_after,
+                    sent: VecDeque::new(),
+                },
+            )
+        });
+    }
+
+    /// Queue a text message from a user, as getUpdates would deliver it.
+    /// Returns the update (also usable as a webhook body).
+    pub fn push_message(&self, from: i64, chat: i64, text: &str) -> Value {
+        let update = self.with(|i| {
+            let id = next(&mut i.next_message_id, chat);
+            let u = json!({
+                "update_id": i.next_update_id,
+                "message": {
+                    "message_id": id,
+                    "date": now(),
+                    "chat": chat_json(chat),
+                    "from": {"id": from, "is_bot": false, "first_name": format!("user{from}")},
+                    "text": text,
+                }
+            });
+            i.next_update_id += 1;
+            u
+        });
+        self.queue(update.clone());
+        update
+    }
+
+    /// Queue a button press on message `message_id` in `chat`.
+    pub fn push_callback(&self, from: i64, chat: i64, message_id: i64, data: &str) -> Value {
+        let update = self.callback_update(from, chat, message_id, data);
+        self.queue(update.clone());
+        update
+    }
+
+    /// A callback query update (not queued), e.g. for a webhook call.
+    pub fn callback_update(&self, from: i64, chat: i64, message_id: i64, data: &str) -> Value {
+        self.with(|i| {
+            let text = i
+                .messages
+                .get(&(chat, message_id))
+                .map(|m| m.text.clone())
+                .unwrap_or_default();
+            i.next_query += 1;
+            let qid = format!("q{}", i.next_query);
+            i.open_queries.insert(qid.clone());
+            let u = json!({
+                "update_id": i.next_update_id,
+                "callback_query": {
+                    "id": qid,
+                    "chat_instance": format!("ci{chat}"),
+                    "data": data,
+                    "from": {"id": from, "is_bot": false, "first_name": format!("user{from}")},
+                    "message": {
+                        "message_id": message_id, "date": now(), "chat": chat_json(chat),
+                        "from": bot_user(), "text": text,
+                    }
+                }
+            });
+            i.next_update_id += 1;
+            u
+        })
+    }
+
+    fn queue(&self, update: Value) {
+        let id = update["update_id"].as_i64().unwrap();
+        self.with(|i| i.updates.push_back((id, update)));
+        self.shared.updates_ready.notify_waiters();
+    }
+
+    /// Wait until `f` holds (checked every 20 ms), or panic after `secs`.
+    pub async fn wait_for(&self, what: &str, secs: u64, f: impl Fn(&TelegramServer) -> bool) {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if f(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+}
+
+fn next(map: &mut HashMap<i64, i64>, chat: i64) -> i64 {
+    let n = map.entry(chat).or_insert(0);
+    *n += 1;
+    *n
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn bot_user() -> Value {
+    json!({"id": BOT_ID, "is_bot": true, "first_name": "Ork", "username": BOT_USERNAME})
+}
+
+fn chat_json(chat: i64) -> Value {
+    if chat < 0 {
+        json!({"id": chat, "type": "supergroup", "title": format!("group{chat}")})
+    } else {
+        json!({"id": chat, "type": "private", "first_name": format!("user{chat}")})
+    }
+}
+
+fn ok(result: Value) -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(json!({"ok": true, "result": result})),
+    )
+        .into_response()
+}
+
+struct ApiErr {
+    code: u16,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+fn err(code: u16, description: impl Into<String>) -> ApiErr {
+    ApiErr {
+        code,
+        description: description.into(),
+        retry_after: None,
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        let mut body =
+            json!({"ok": false, "error_code": self.code, "description": self.description});
+        if let Some(r) = self.retry_after {
+            body["parameters"] = json!({"retry_after": r});
+        }
+        (
+            StatusCode::from_u16(self.code).unwrap_or(StatusCode::BAD_REQUEST),
+            axum::Json(body),
+        )
+            .into_response()
+    }
+}
+
+/// Params from a JSON body, or a form (what other clients send).
+fn params(headers: &HeaderMap, body: &Bytes) -> Value {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if body.is_empty() {
+        return json!({});
+    }
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        let map: HashMap<String, String> =
+            serde_urlencoded_like(std::str::from_utf8(body).unwrap_or(""));
+        return json!(map);
+    }
+    serde_json::from_slice(body).unwrap_or_else(|_| json!({"__unparsed": true}))
+}
+
+fn serde_urlencoded_like(s: &str) -> HashMap<String, String> {
+    s.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
+        .collect()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = params(&headers, &body);
+    let lower = method.to_ascii_lowercase();
+    shared.inner.lock().unwrap().calls.push(Call {
+        method: method.clone(),
+        params: p.clone(),
+        at: Instant::now(),
+    });
+    if bot != format!("bot{TOKEN}") {
+        return err(401, "Unauthorized").into_response();
+    }
+    let result = match lower.as_str() {
+        "getupdates" => return get_updates(&shared, &p).await,
+        "getme" => Ok(json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "Ork", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false
+        })),
+        "setmycommands" => set_my_commands(&p),
+        "sendmessage" => send_message(&mut shared.inner.lock().unwrap(), &p),
+        "editmessagetext" => edit_message_text(&mut shared.inner.lock().unwrap(), &p),
+        "answercallbackquery" => answer_callback(&mut shared.inner.lock().unwrap(), &p),
+        _ => Err(err(404, "Not Found")),
+    };
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => {
+            shared.inner.lock().unwrap().rejections.push(Rejection {
+                method,
+                code: e.code,
+                description: e.description.clone(),
+                chat: chat_of(&p).ok(),
+                at: Instant::now(),
+            });
+            e.into_response()
+        }
+    }
+}
+
+async fn get_updates(shared: &Shared, p: &Value) -> Response {
+    let offset = p["offset"].as_i64().unwrap_or(0);
+    let timeout = p["timeout"].as_u64().unwrap_or(0).min(50);
+    let until = Instant::now() + Duration::from_secs(timeout);
+    loop {
+        let notified = shared.updates_ready.notified();
+        let ready: Vec<Value> = {
+            let mut i = shared.inner.lock().unwrap();
+            // Offset confirms every update below it: they are gone for good.
+            i.updates.retain(|(id, _)| *id >= offset);
+            i.updates.iter().map(|(_, u)| u.clone()).collect()
+        };
+        if !ready.is_empty() || Instant::now() >= until {
+            return ok(json!(ready));
+        }
+        let _ = tokio::time::timeout(until - Instant::now(), notified).await;
+    }
+}
+
+fn set_my_commands(p: &Value) -> Result<Value, ApiErr> {
+    let list = p["commands"]
+        .as_array()
+        .ok_or_else(|| err(400, "Bad Request: parameter \"commands\" is required"))?;
+    for c in list {
+        let name = c["command"].as_str().unwrap_or("");
+        let ok_name = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok_name {
+            return Err(err(400, "Bad Request: BOT_COMMAND_INVALID"));
+        }
+        let d = c["description"].as_str().unwrap_or("");
+        if d.is_empty() || d.chars().count() > 256 {
+            return Err(err(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"));
+        }
+    }
+    Ok(json!(true))
+}
+
+fn chat_of(p: &Value) -> Result<i64, ApiErr> {
+    p["chat_id"]
+        .as_i64()
+        .or_else(|| p["chat_id"].as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| err(400, "Bad Request: chat not found"))
+}
+
+/// The visible text of `text` under `parse_mode`, or Telegram's 400.
+fn parse_text(p: &Value) -> Result<(String, String), ApiErr> {
+    let html = p["text"].as_str().unwrap_or("").to_string();
+    let visible = match p["parse_mode"].as_str() {
+        Some(m) if m.eq_ignore_ascii_case("html") => parse_html(&html)
+            .map_err(|e| err(400, format!("Bad Request: can't parse entities: {e}")))?,
+        _ => html.clone(),
+    };
+    if visible.trim().is_empty() {
+        return Err(err(400, "Bad Request: message text is empty"));
+    }
+    if visible.encode_utf16().count() > 4096 {
+        return Err(err(400, "Bad Request: message is too long"));
+    }
+    Ok((html, visible))
+}
+
+fn check_markup(p: &Value) -> Result<Option<Value>, ApiErr> {
+    let Some(m) = p.get("reply_markup").filter(|m| !m.is_null()) else {
+        return Ok(None);
+    };
+    for row in m["inline_keyboard"].as_array().into_iter().flatten() {
+        for b in row.as_array().into_iter().flatten() {
+            let data = b["callback_data"].as_str().unwrap_or("");
+            if data.is_empty() || data.len() > 64 {
+                return Err(err(400, "Bad Request: BUTTON_DATA_INVALID"));
+            }
+        }
+    }
+    Ok(Some(m.clone()))
+}
+
+fn message_json(m: &StoredMessage) -> Value {
+    let mut v = json!({
+        "message_id": m.id, "date": now(), "chat": chat_json(m.chat),
+        "from": bot_user(), "text": m.text,
+    });
+    if let Some(k) = &m.reply_markup {
+        v["reply_markup"] = k.clone();
+    }
+    if m.edits > 0 {
+        v["edit_date"] = json!(now());
+    }
+    v
+}
+
+fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
+    let chat = chat_of(p)?;
+    if i.blocked.contains(&chat) {
+        return Err(err(403, "Forbidden: bot was blocked by the user"));
+    }
+    if let Some(b) = i.budgets.get_mut(&chat) {
+        let now = Instant::now();
+        while b
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= b.window)
+        {
+            b.sent.pop_front();
+        }
+        if b.sent.len() >= b.max {
+            return Err(ApiErr {
+                code: 429,
+                description: format!("Too Many Requests: retry after {}", b.retry_after),
+                retry_after: Some(b.retry_after),
+            });
+        }
+        b.sent.push_back(now);
+    }
+    let (html, text) = parse_text(p)?;
+    let reply_markup = check_markup(p)?;
+    let id = next(&mut i.next_message_id, chat);
+    let m = StoredMessage {
+        chat,
+        id,
+        text,
+        html,
+        reply_markup,
+        reply_to: p["reply_parameters"]["message_id"].as_i64(),
+        edits: 0,
+        sent_at: Instant::now(),
+    };
+    let v = message_json(&m);
+    i.messages.insert((chat, id), m);
+    i.order.push((chat, id));
+    Ok(v)
+}
+
+fn edit_message_text(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
+    let chat = chat_of(p)?;
+    let id = p["message_id"]
+        .as_i64()
+        .ok_or_else(|| err(400, "Bad Request: message identifier is not specified"))?;
+    let (html, text) = parse_text(p)?;
+    let reply_markup = check_markup(p)?;
+    let m = i
+        .messages
+        .get_mut(&(chat, id))
+        .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
+    if m.text == text && m.reply_markup == reply_markup {
+        return Err(err(
+            400,
+            "Bad Request: message is not modified: specified new message content and reply \
+             markup are exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    m.text = text;
+    m.html = html;
+    // Without reply_markup the inline keyboard is removed.
+    m.reply_markup = reply_markup;
+    m.edits += 1;
+    Ok(message_json(m))
+}
+
+fn answer_callback(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
+    let id = p["callback_query_id"].as_str().unwrap_or("").to_string();
+    if !i.open_queries.remove(&id) {
+        return Err(err(
+            400,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ));
+    }
+    if p["text"].as_str().is_some_and(|t| t.chars().count() > 200) {
+        return Err(err(400, "Bad Request: MESSAGE_TOO_LONG"));
+    }
+    i.answered.push((id, p.clone()));
+    Ok(json!(true))
+}
+
+/// Telegram's HTML mode: only its tags, balanced; `<` always starts a tag
+/// and `&` always an entity. Returns the visible text.
+pub fn parse_html(html: &str) -> Result<String, String> {
+    const TAGS: &[&str] = &[
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "code",
+        "pre",
+        "a",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+    ];
+    let mut out = String::new();
+    let mut stack: Vec<String> = Vec::new();
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => {
+                let end = html[i..]
+                    .find('>')
+                    .map(|e| i + e)
+                    .ok_or(format!("Unclosed start tag at byte offset {i}"))?;
+                let inner = &html[i + 1..end];
+                if let Some(name) = inner.strip_prefix('/') {
+                    let name = name.trim();
+                    match stack.pop() {
+                        Some(open) if open == name => {}
+                        Some(open) => {
+                            return Err(format!(
+                                "Unmatched end tag at byte offset {i}, expected \"</{open}>\", found \"</{name}>\""
+                            ));
+                        }
+                        None => {
+                            return Err(format!("Unexpected end tag at byte offset {i}"));
+                        }
+                    }
+                } else {
+                    let name = inner.split_whitespace().next().unwrap_or("");
+                    if !TAGS.contains(&name) {
+                        return Err(format!(
+                            "Unsupported start tag \"{name}\" at byte offset {i}"
+                        ));
+                    }
+                    stack.push(name.to_string());
+                }
+                i = end + 1;
+            }
+            b'&' => {
+                let end = html[i..]
+                    .find(';')
+                    .map(|e| i + e)
+                    .filter(|e| e - i <= 10)
+                    .ok_or(format!("Character entity expected at byte offset {i}"))?;
+                let name = &html[i + 1..end];
+                let c = match name {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    n => n
+                        .strip_prefix("#x")
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .or_else(|| n.strip_prefix('#').and_then(|d| d.parse().ok()))
+                        .and_then(char::from_u32)
+                        .ok_or(format!(
+                            "Unsupported HTML entity \"&{n};\" at byte offset {i}"
+                        ))?,
+                };
+                out.push(c);
+                i = end + 1;
+            }
+            _ => {
+                let c = html[i..].chars().next().unwrap();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    if let Some(open) = stack.pop() {
+        return Err(format!(
+            "Can't find end tag corresponding to start tag \"{open}\""
+        ));
+    }
+    Ok(out)
+}

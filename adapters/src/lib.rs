@@ -6,6 +6,7 @@
 
 pub mod console;
 mod error;
+pub mod slack;
 pub mod web;
 
 pub use error::SendError;

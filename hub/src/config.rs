@@ -172,6 +172,7 @@ impl Default for IngestConfig {
 pub struct AdaptersConfig {
     pub console: ConsoleConfig,
     pub web: WebConfig,
+    pub slack: adapters::slack::SlackConfig,
 }
 
 impl Default for AdaptersConfig {
@@ -182,6 +183,7 @@ impl Default for AdaptersConfig {
                 enabled: true,
                 buffer: 1024,
             },
+            slack: Default::default(),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! Platform details stay in `adapters`; this module only connects them to
 //! the hub's state (inbound commands, the store, the stop signal).
 
+mod slack;
+
 use crate::api::AppState;
 use crate::config::Config;
 use adapters::Adapter;
@@ -31,9 +33,12 @@ pub async fn start(
     state: &AppState,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
-    let platforms = Platforms::default();
+    let mut platforms = Platforms::default();
     // One line per platform, e.g.:
     // telegram::start(&config.adapters.telegram, state, stop.clone(), &mut platforms).await?;
+    if config.adapters.slack.enabled {
+        slack::start(&config.adapters.slack, state, stop.clone(), &mut platforms).await?;
+    }
     let _ = (config, state, stop);
     Ok(platforms)
 }

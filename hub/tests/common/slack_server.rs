@@ -52,6 +52,12 @@ struct Inner {
     /// Scripted HTTP statuses for the next posts (e.g. 500).
     fail_next: Vec<u16>,
     ts: u64,
+    /// What apps.connections.open hands out (Socket Mode).
+    socket_url: Option<String>,
+    /// Open Socket Mode connections: frames to send down each.
+    sockets: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Frames the hub sent up (acknowledgements).
+    socket_frames: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -143,6 +149,73 @@ impl SlackServer {
             .iter()
             .find(|p| p.0 == channel)
             .map(|p| (p.1.clone(), p.2.clone()))
+    }
+
+    /// Serve Socket Mode: apps.connections.open hands out a WebSocket on
+    /// 127.0.0.1 that greets with `hello` (api.slack.com/apis/socket-mode).
+    pub async fn serve_socket_mode(&self) {
+        use futures::{SinkExt, StreamExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        self.inner.lock().unwrap().socket_url = Some(format!("ws://{addr}/link"));
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    continue;
+                };
+                let (mut up, mut down) = ws.split();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let hello = json!({"type": "hello", "num_connections": 1,
+                    "debug_info": {"host": "test", "approximate_connection_time": 3600},
+                    "connection_info": {"app_id": "A1"}});
+                let _ = tx.send(hello.to_string());
+                inner.lock().unwrap().sockets.push(tx);
+                tokio::spawn(async move {
+                    while let Some(frame) = rx.recv().await {
+                        if up
+                            .send(tokio_tungstenite::tungstenite::Message::text(frame))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    while let Some(Ok(msg)) = down.next().await {
+                        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg
+                            && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
+                        {
+                            inner.lock().unwrap().socket_frames.push(v);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Connected Socket Mode clients.
+    pub fn socket_count(&self) -> usize {
+        self.inner.lock().unwrap().sockets.len()
+    }
+
+    /// Send an envelope down the first connection (as Slack does, to one).
+    pub fn push_envelope(&self, envelope: Value) {
+        let s = self.inner.lock().unwrap();
+        s.sockets[0].send(envelope.to_string()).unwrap();
+    }
+
+    /// The hub's acknowledgement of an envelope.
+    pub fn ack_of(&self, envelope_id: &str) -> Option<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .socket_frames
+            .iter()
+            .find(|f| f["envelope_id"] == envelope_id)
+            .cloned()
     }
 
     /// A message's current content (after updates).
@@ -323,7 +396,10 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
                 "ok".into(),
             )
         }
-        "apps.connections.open" => (ok(json!({"url": "ws://127.0.0.1:9/link"})), "ok".into()),
+        "apps.connections.open" => match &s.socket_url {
+            Some(url) => (ok(json!({"url": url})), "ok".into()),
+            None => (error("not_allowed"), "not_allowed".into()),
+        },
         _ => (error("unknown_method"), "unknown_method".into()),
     }
 }

@@ -508,6 +508,58 @@ both_dbs!(
     }
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapter_threads_replies_and_edits_by_conversation() {
+    use adapters::slack::{SlackAdapter, SlackConfig};
+    use adapters::{Adapter, Destination};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = SlackServer::start(&["C100"]).await;
+    let slack = SlackAdapter::new(&SlackConfig {
+        enabled: true,
+        bot_token: BOT_TOKEN.into(),
+        signing_secret: SECRET.into(),
+        api_url: server.api_url(),
+        channel_messages_per_second: 100,
+        ..Default::default()
+    })
+    .unwrap();
+    let to = Destination {
+        address: "C100".into(),
+        thread: Some("1700000000.000100".into()),
+    };
+    let sent = slack
+        .send(&to, &commands::RichMessage::text("in the thread"))
+        .await
+        .unwrap();
+    let call = &server.posted()[0];
+    assert_eq!(call.body["thread_ts"], "1700000000.000100");
+    let id = sent.platform_message_id.unwrap();
+    assert!(id.starts_with("C100:"), "{id}");
+    slack
+        .edit(
+            &Destination::to("U777"),
+            &id,
+            &commands::RichMessage::text("edited"),
+        )
+        .await
+        .unwrap();
+    let (channel, ts) = id.split_once(':').unwrap();
+    assert_eq!(server.message(channel, ts).unwrap()["text"], "edited");
+    // Editing a message Slack does not have is permanent, with the code.
+    let e = slack
+        .edit(
+            &Destination::to("C100"),
+            "C100:1.000001",
+            &commands::RichMessage::text("x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        !e.is_retryable() && e.to_string().contains("message_not_found"),
+        "{e}"
+    );
+}
+
 /// The Slack delivery of a notification (channels also get the web feed).
 fn slack_delivery(n: &Value) -> Value {
     n["deliveries"]
@@ -704,6 +756,35 @@ async fn socket_mode_runs_commands_and_buttons_without_a_public_url() {
         "{ack}"
     );
     assert_eq!(task_titles(&hub).await, vec!["Over the socket".to_string()]);
+
+    // A button press over the socket resolves the decision and edits its message.
+    let (id, channel, ts, approve, _) = decision_in_slack(&hub, &server).await;
+    server.push_envelope(json!({
+        "envelope_id": "env-2",
+        "type": "interactive",
+        "accepts_response_payload": false,
+        "payload": {
+            "type": "block_actions",
+            "team": {"id": "T1", "domain": "test"},
+            "user": {"id": "U777", "username": "boss", "team_id": "T1"},
+            "api_app_id": "A1",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
+            "trigger_id": "sock-trigger-2",
+            "channel": {"id": channel, "name": "directmessage"},
+            "response_url": server.response_url("sock2"),
+            "actions": [{"action_id": format!("ork:0:{approve}"), "block_id": "b1", "type": "button",
+                "text": {"type": "plain_text", "text": "Approve"}, "value": approve, "action_ts": "1700000002.2"}]
+        }
+    }));
+    server
+        .wait_for("chat.update after the socket press", |s| {
+            s.calls("chat.update").iter().any(|c| c.outcome == "ok")
+        })
+        .await;
+    let shown = serde_json::to_string(&server.message(&channel, &ts).unwrap()).unwrap();
+    assert!(shown.contains("Approved by boss"), "{shown}");
+    let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+    assert_eq!(g["status"], "approved", "{g}");
     hub.stop().await;
     db.finish().await;
 }

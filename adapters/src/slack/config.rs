@@ -47,6 +47,11 @@ pub struct SlackConfig {
     pub request_timeout_ms: u64,
 }
 
+/// A setting that keeps the Slack adapter from starting; names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SlackConfigError(pub String);
+
 /// Secrets never leave the process through a printed config (`orkhub
 /// config`); only whether one is set shows.
 fn redact<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -74,7 +79,11 @@ impl Default for SlackConfig {
 
 impl SlackConfig {
     /// What is missing or wrong, naming the key, before anything starts.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), SlackConfigError> {
+        self.first_problem().map_err(SlackConfigError)
+    }
+
+    fn first_problem(&self) -> Result<(), String> {
         if self.bot_token.trim().is_empty() {
             return Err(
                 "adapters.slack.bot_token is empty (or set ORKHUB_ADAPTERS__SLACK__BOT_TOKEN)"
@@ -149,28 +158,32 @@ mod tests {
             ..ok()
         }
         .check()
-        .unwrap_err();
+        .unwrap_err()
+        .0;
         assert!(e.contains("signing_secret"), "{e}");
         let e = SlackConfig {
             mode: SlackMode::Socket,
             ..ok()
         }
         .check()
-        .unwrap_err();
+        .unwrap_err()
+        .0;
         assert!(e.contains("app_token"), "{e}");
         let e = SlackConfig {
             api_url: "http://x/api/".into(),
             ..ok()
         }
         .check()
-        .unwrap_err();
+        .unwrap_err()
+        .0;
         assert!(e.contains("api_url"), "{e}");
         let e = SlackConfig {
             ack_deadline_ms: 5000,
             ..ok()
         }
         .check()
-        .unwrap_err();
+        .unwrap_err()
+        .0;
         assert!(e.contains("ack_deadline_ms"), "{e}");
     }
 }

@@ -16,7 +16,7 @@ pub mod render;
 mod send;
 pub mod socket;
 
-pub use config::{SlackConfig, SlackMode};
+pub use config::{SlackConfig, SlackConfigError, SlackMode};
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
@@ -33,7 +33,7 @@ pub struct SlackAdapter {
 
 impl SlackAdapter {
     /// Build the client for `config` (checked first, naming any bad key).
-    pub fn new(config: &SlackConfig) -> Result<Self, String> {
+    pub fn new(config: &SlackConfig) -> Result<Self, SlackConfigError> {
         config.check()?;
         Ok(SlackAdapter {
             api: WebApi::new(

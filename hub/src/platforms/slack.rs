@@ -33,7 +33,7 @@ pub async fn start(
     stop: watch::Receiver<bool>,
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
-    let adapter = Arc::new(SlackAdapter::new(config).map_err(anyhow::Error::msg)?);
+    let adapter = Arc::new(SlackAdapter::new(config)?);
     platforms.adapters.push(adapter.clone());
     let slack = Arc::new(Slack {
         state: state.clone(),

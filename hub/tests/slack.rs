@@ -614,6 +614,7 @@ both_dbs!(
             .filter(|c| c.outcome == "429")
             .count();
         assert!(throttled >= 1, "the burst did provoke 429s");
+        eprintln!("slack burst: 6 messages, {throttled} answered 429, all delivered");
         let texts: Vec<String> = server
             .posted()
             .iter()
@@ -649,6 +650,7 @@ async fn pacing_keeps_about_one_message_per_second_per_channel() {
         "no 429 provoked: {outcomes:?}"
     );
     assert_eq!(calls.len(), 3);
+    eprintln!("slack pacing, arrival times at the server: {outcomes:?}");
     for w in calls.windows(2) {
         let gap = w[1].at.duration_since(w[0].at);
         assert!(gap >= Duration::from_millis(900), "{gap:?}");

@@ -6,6 +6,7 @@
 
 pub mod console;
 mod error;
+pub mod slack;
 pub mod telegram;
 pub mod web;
 

@@ -173,6 +173,7 @@ pub struct AdaptersConfig {
     pub console: ConsoleConfig,
     pub web: WebConfig,
     pub telegram: adapters::telegram::TelegramConfig,
+    pub slack: adapters::slack::SlackConfig,
 }
 
 impl Default for AdaptersConfig {
@@ -184,6 +185,7 @@ impl Default for AdaptersConfig {
                 buffer: 1024,
             },
             telegram: Default::default(),
+            slack: Default::default(),
         }
     }
 }

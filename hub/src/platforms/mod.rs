@@ -4,6 +4,8 @@
 //! Platform details stay in `adapters`; this module only connects them to
 //! the hub's state (inbound commands, the store, the stop signal).
 
+mod slack;
+
 use crate::api::AppState;
 use crate::config::Config;
 use adapters::Adapter;
@@ -42,6 +44,8 @@ pub async fn start(
         &mut platforms,
     )
     .await?;
-    let _ = (config, state, stop);
+    if config.adapters.slack.enabled {
+        slack::start(&config.adapters.slack, state, stop.clone(), &mut platforms).await?;
+    }
     Ok(platforms)
 }

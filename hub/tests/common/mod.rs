@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod slack_server;
 pub mod telegram_server;
 
 use hub::store::Store;

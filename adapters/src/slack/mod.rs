@@ -1,0 +1,114 @@
+//! The Slack adapter, built on slack-morphism.
+//!
+//! Outbound: chat.postMessage with Block Kit blocks and an escaped plain-text
+//! fallback, paced to about one message per second per channel; chat.update
+//! for edits (a decision's outcome). Platform message IDs are
+//! `"<conversation>:<ts>"`, the pair chat.update needs.
+//!
+//! Inbound: signed slash-command and interactivity requests are verified
+//! and parsed here ([`inbound`]); the hub's HTTP server (or Socket Mode,
+//! [`socket`]) runs them and answers with [`render::reply_body`].
+
+pub mod config;
+pub mod inbound;
+pub mod limits;
+pub mod render;
+mod send;
+pub mod socket;
+
+pub use config::{SlackConfig, SlackConfigError, SlackMode};
+
+use crate::{Adapter, Destination, SendError, Sent};
+use async_trait::async_trait;
+use commands::{Reply, RichMessage};
+use limits::ChannelPace;
+use routing::ChannelKind;
+use send::WebApi;
+use std::time::Duration;
+
+pub struct SlackAdapter {
+    api: WebApi,
+    pace: ChannelPace,
+}
+
+impl SlackAdapter {
+    /// Build the client for `config` (checked first, naming any bad key).
+    pub fn new(config: &SlackConfig) -> Result<Self, SlackConfigError> {
+        config.check()?;
+        Ok(SlackAdapter {
+            api: WebApi::new(
+                send::connector(&config.api_url),
+                &config.bot_token,
+                Duration::from_millis(config.request_timeout_ms.max(1)),
+            ),
+            pace: ChannelPace::new(config.channel_messages_per_second),
+        })
+    }
+
+    /// Answer a request through its `response_url`.
+    /// `replace_original: Some(false)` keeps the message a button was on.
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        reply: &Reply,
+        replace_original: Option<bool>,
+        thread_ts: Option<&str>,
+    ) -> Result<(), SendError> {
+        let mut body = render::reply_body(reply, replace_original);
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = serde_json::json!(ts);
+        }
+        self.api.respond(response_url, &body).await
+    }
+}
+
+/// `"C123:1700000000.000100"` → ("C123", "1700000000.000100").
+fn split_message_id(id: &str) -> Result<(&str, &str), SendError> {
+    match id.split_once(':') {
+        Some((channel, ts)) if !channel.is_empty() && !ts.is_empty() => Ok((channel, ts)),
+        _ => Err(SendError::permanent(format!(
+            "{id:?} is not a Slack message ID (expected conversation:ts)"
+        ))),
+    }
+}
+
+#[async_trait]
+impl Adapter for SlackAdapter {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Slack
+    }
+
+    async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        let r = render::render(message);
+        self.pace.wait(&to.address).await;
+        let (channel, ts) = self
+            .api
+            .post(&to.address, to.thread.as_deref(), &r.text, &r.blocks)
+            .await?;
+        Ok(Sent {
+            platform_message_id: Some(format!("{channel}:{ts}")),
+        })
+    }
+
+    async fn edit(
+        &self,
+        _to: &Destination,
+        platform_message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        // The conversation comes from the ID: `to` may be the person's user
+        // ID, which chat.update does not accept.
+        let (channel, ts) = split_message_id(platform_message_id)?;
+        let r = render::render(message);
+        self.api.update(channel, ts, &r.text, &r.blocks).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_ids_split_into_conversation_and_ts() {
+        assert_eq!(super::split_message_id("D1:1.2").unwrap(), ("D1", "1.2"));
+        assert!(!super::split_message_id("1.2").unwrap_err().is_retryable());
+    }
+}

@@ -93,6 +93,8 @@ pub struct RoutingConfig {
     pub dedupe_window_secs: i64,
     /// Urgency per event kind when the sender gives none.
     pub kind_urgency: BTreeMap<String, Urgency>,
+    /// Email closes every push fallback chain that does not list it.
+    pub email_fallback: bool,
 }
 
 impl Default for RoutingConfig {
@@ -104,6 +106,7 @@ impl Default for RoutingConfig {
             default_urgency: Urgency::Info,
             dedupe_window_secs: 300,
             kind_urgency,
+            email_fallback: true,
         }
     }
 }
@@ -114,6 +117,7 @@ impl RoutingConfig {
             kind_urgency: self.kind_urgency.clone(),
             default_urgency: self.default_urgency,
             dedupe_window_secs: self.dedupe_window_secs,
+            email_fallback: self.email_fallback,
         }
     }
 }
@@ -172,6 +176,7 @@ impl Default for IngestConfig {
 pub struct AdaptersConfig {
     pub console: ConsoleConfig,
     pub web: WebConfig,
+    pub email: adapters::email::EmailConfig,
 }
 
 impl Default for AdaptersConfig {
@@ -182,6 +187,7 @@ impl Default for AdaptersConfig {
                 enabled: true,
                 buffer: 1024,
             },
+            email: Default::default(),
         }
     }
 }

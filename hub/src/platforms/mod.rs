@@ -12,6 +12,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod email;
+
 /// What the configured platforms add to the hub.
 #[derive(Default)]
 pub struct Platforms {
@@ -31,9 +33,12 @@ pub async fn start(
     state: &AppState,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
-    let platforms = Platforms::default();
+    let mut platforms = Platforms::default();
     // One line per platform, e.g.:
     // telegram::start(&config.adapters.telegram, state, stop.clone(), &mut platforms).await?;
+    if config.adapters.email.enabled {
+        email::start(&config.adapters.email, state, stop.clone(), &mut platforms).await?;
+    }
     let _ = (config, state, stop);
     Ok(platforms)
 }

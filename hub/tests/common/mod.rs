@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod smtp_server;
 
 use hub::store::Store;
 

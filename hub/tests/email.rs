@@ -110,7 +110,7 @@ both_dbs!(a_5xx_is_dead_with_the_server_reply_on_record, |db: &TestDb| async mov
     assert!(err.contains("550"), "{err}");
     assert!(err.contains("mailbox unavailable (no such user here)"), "the server's own words: {err}");
     // Straight from the store's row as well.
-    let (_, rows) = hub.store().notification(status["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let (_, rows) = hub.store().notification(status["notification"]["id"].as_str().unwrap()).await.unwrap().unwrap();
     let row = rows.iter().find(|r| r.channel == "email").unwrap();
     assert_eq!(row.last_error.as_deref(), Some(err));
     assert!(smtp.received().is_empty());
@@ -170,6 +170,7 @@ async fn refused_connections_and_timeouts_are_transient() {
         .await
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("SMTP connection failed"), "{e}");
 
     // A server that accepts and never greets.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -186,6 +187,7 @@ async fn refused_connections_and_timeouts_are_transient() {
         .await
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("within 1 s"), "{e}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "the timeout applies");
     hold.abort();
 }

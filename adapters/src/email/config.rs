@@ -46,7 +46,7 @@ pub struct EmailConfig {
     pub password: Option<String>,
     /// The From address, e.g. `orkhub <orkhub@example.com>`.
     pub from: String,
-    /// Limit for connecting and for each SMTP command.
+    /// Limit for connecting, and for the whole exchange of one message.
     pub timeout_secs: u64,
     /// Where `email/*.hbs` templates are read from at send time; a missing
     /// directory or file falls back to the copies built into the binary.

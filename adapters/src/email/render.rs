@@ -6,7 +6,8 @@
 //! escapes nothing, so `&` and `<` reach the reader as typed.
 
 use super::limits;
-use commands::{RichMessage, formats};
+use commands::RichMessage;
+use commands::message::formats;
 use handlebars::Handlebars;
 use serde::Serialize;
 use std::borrow::Cow;

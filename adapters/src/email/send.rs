@@ -25,6 +25,9 @@ pub trait MailTransport: Send + Sync {
 /// the server has already closed).
 pub struct Smtp {
     inner: AsyncSmtpTransport<Tokio1Executor>,
+    /// lettre's own timeout covers only the TCP connect on tokio; a server
+    /// that accepts and then says nothing would hold the send for ever.
+    exchange_timeout: std::time::Duration,
 }
 
 impl Smtp {
@@ -49,6 +52,7 @@ impl Smtp {
         }
         Ok(Smtp {
             inner: builder.build(),
+            exchange_timeout: cfg.timeout(),
         })
     }
 }
@@ -56,7 +60,13 @@ impl Smtp {
 #[async_trait]
 impl MailTransport for Smtp {
     async fn deliver(&self, message: Message) -> Result<(), SendError> {
-        self.inner.send(message).await.map(|_| ()).map_err(classify)
+        match tokio::time::timeout(self.exchange_timeout, self.inner.send(message)).await {
+            Ok(result) => result.map(|_| ()).map_err(classify),
+            Err(_) => Err(SendError::transient(format!(
+                "SMTP server did not finish the exchange within {} s",
+                self.exchange_timeout.as_secs()
+            ))),
+        }
     }
 }
 

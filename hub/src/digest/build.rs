@@ -75,8 +75,8 @@ pub fn message(view: &DigestView, text: String, html: String) -> RichMessage {
             lines.join("\n"),
         );
     }
-    m.with_preformatted(commands::formats::PLAIN_TEXT, text)
-        .with_preformatted(commands::formats::EMAIL_HTML, html)
+    m.with_preformatted(commands::message::formats::PLAIN_TEXT, text)
+        .with_preformatted(commands::message::formats::EMAIL_HTML, html)
 }
 
 fn first_line(s: &str) -> &str {
@@ -129,7 +129,7 @@ mod tests {
         let m = message(&v, "t".into(), "h".into());
         assert_eq!(m.fields[0].name, "web · deploy (2)");
         assert_eq!(m.fields[0].value, "• item 5\n• item 3");
-        assert_eq!(m.preformatted(commands::formats::PLAIN_TEXT), Some("t"));
+        assert_eq!(m.preformatted(commands::message::formats::PLAIN_TEXT), Some("t"));
         assert!(m.title.unwrap().contains("5 items"));
     }
 }

@@ -112,8 +112,8 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     );
 
     // Per-person daily jobs (digests, briefs), each at the person's local time.
-    let mut jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = Vec::new();
-    jobs.push(Arc::new(crate::digest::DigestJob::from_config(&config)));
+    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> =
+        vec![Arc::new(crate::digest::DigestJob::from_config(&config))];
     let mut listeners = platforms.tasks;
     listeners.push(crate::schedule::spawn(state.clone(), jobs, stop_rx.clone()));
 

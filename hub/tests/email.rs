@@ -53,8 +53,14 @@ async fn push_email_is_multipart_with_headers_and_escaped_html() {
     let raw = smtp.wait_for(1).await.remove(0);
     let raw_text = String::from_utf8_lossy(&raw);
     let m = MessageParser::default().parse(&raw).expect("parsable MIME");
-    assert_eq!(m.from().and_then(|a| a.first()).and_then(|a| a.address()), Some("hub@orkhub.test"));
-    assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("mia@example.com"));
+    assert_eq!(
+        m.from().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("hub@orkhub.test")
+    );
+    assert_eq!(
+        m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("mia@example.com")
+    );
     assert_eq!(m.subject(), Some("Budget <b>alert</b>"));
     assert!(m.date().is_some(), "Date header missing:\n{raw_text}");
     let mid = m.message_id().expect("Message-ID header");
@@ -63,14 +69,24 @@ async fn push_email_is_multipart_with_headers_and_escaped_html() {
     assert_eq!(d["platform_message_id"], format!("<{mid}>"));
 
     // Both parts, as multipart/alternative.
-    assert!(raw_text.to_ascii_lowercase().contains("multipart/alternative"), "{raw_text}");
+    assert!(
+        raw_text
+            .to_ascii_lowercase()
+            .contains("multipart/alternative"),
+        "{raw_text}"
+    );
     assert_eq!((m.text_body.len(), m.html_body.len()), (1, 1));
     let text = m.body_text(0).unwrap();
     let html = m.body_html(0).unwrap();
     assert_ne!(text, html);
     // Agent text: escaped in HTML, as typed in plain text.
     assert!(!html.contains("<script>"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; costs &amp; &quot;fees&quot;"), "{html}");
+    assert!(
+        html.contains(
+            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; costs &amp; &quot;fees&quot;"
+        ),
+        "{html}"
+    );
     assert!(html.contains("Budget &lt;b&gt;alert&lt;/b&gt;"), "{html}");
     assert!(text.contains(hostile), "{text}");
     assert!(!text.contains("&amp;") && !text.contains("&lt;"), "{text}");
@@ -82,7 +98,11 @@ async fn push_email_is_multipart_with_headers_and_escaped_html() {
 async fn a_4xx_is_retried_and_then_delivered_once() {
     let smtp = SmtpServer::start();
     let db = TestDb::sqlite().await;
-    let extra = format!("{}{}", smtp.toml(), person("tina", "tempfail-once@example.com"));
+    let extra = format!(
+        "{}{}",
+        smtp.toml(),
+        person("tina", "tempfail-once@example.com")
+    );
     let hub = TestHub::start(&db, &extra, vec![]).await;
     let status = urgent(&hub, "tina", "Greylisted", "second time lucky").await;
     let d = email_delivery(&status);
@@ -98,24 +118,35 @@ async fn a_4xx_is_retried_and_then_delivered_once() {
     db.finish().await;
 }
 
-both_dbs!(a_5xx_is_dead_with_the_server_reply_on_record, |db: &TestDb| async move {
-    let smtp = SmtpServer::start();
-    let extra = format!("{}{}", smtp.toml(), person("rex", "reject@example.com"));
-    let hub = TestHub::start(db, &extra, vec![]).await;
-    let status = urgent(&hub, "rex", "Nope", "will bounce").await;
-    let d = email_delivery(&status);
-    assert_eq!(d["status"], "dead", "{status}");
-    assert_eq!(d["attempts"], 1, "a 5xx is not retried: {status}");
-    let err = d["last_error"].as_str().unwrap();
-    assert!(err.contains("550"), "{err}");
-    assert!(err.contains("mailbox unavailable (no such user here)"), "the server's own words: {err}");
-    // Straight from the store's row as well.
-    let (_, rows) = hub.store().notification(status["notification"]["id"].as_str().unwrap()).await.unwrap().unwrap();
-    let row = rows.iter().find(|r| r.channel == "email").unwrap();
-    assert_eq!(row.last_error.as_deref(), Some(err));
-    assert!(smtp.received().is_empty());
-    hub.stop().await;
-});
+both_dbs!(
+    a_5xx_is_dead_with_the_server_reply_on_record,
+    |db: &TestDb| async move {
+        let smtp = SmtpServer::start();
+        let extra = format!("{}{}", smtp.toml(), person("rex", "reject@example.com"));
+        let hub = TestHub::start(db, &extra, vec![]).await;
+        let status = urgent(&hub, "rex", "Nope", "will bounce").await;
+        let d = email_delivery(&status);
+        assert_eq!(d["status"], "dead", "{status}");
+        assert_eq!(d["attempts"], 1, "a 5xx is not retried: {status}");
+        let err = d["last_error"].as_str().unwrap();
+        assert!(err.contains("550"), "{err}");
+        assert!(
+            err.contains("mailbox unavailable (no such user here)"),
+            "the server's own words: {err}"
+        );
+        // Straight from the store's row as well.
+        let (_, rows) = hub
+            .store()
+            .notification(status["notification"]["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let row = rows.iter().find(|r| r.channel == "email").unwrap();
+        assert_eq!(row.last_error.as_deref(), Some(err));
+        assert!(smtp.received().is_empty());
+        hub.stop().await;
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_chat_channel_falls_back_to_email() {
@@ -128,7 +159,9 @@ async fn a_failing_chat_channel_falls_back_to_email() {
     );
     let telegram = ScriptedAdapter::new(
         ChannelKind::Telegram,
-        vec![Err(SendError::permanent("Forbidden: bot was blocked by the user"))],
+        vec![Err(SendError::permanent(
+            "Forbidden: bot was blocked by the user",
+        ))],
     );
     let hub = TestHub::start(&db, &extra, vec![telegram.clone()]).await;
     let status = urgent(&hub, "tom", "Deploy failed", "prod is down").await;
@@ -136,13 +169,27 @@ async fn a_failing_chat_channel_falls_back_to_email() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["channel"].as_str().unwrap().into(), d["status"].as_str().unwrap().into()))
+        .map(|d| {
+            (
+                d["channel"].as_str().unwrap().into(),
+                d["status"].as_str().unwrap().into(),
+            )
+        })
         .collect();
-    assert!(by_channel.contains(&("telegram".into(), "dead".into())), "{status}");
-    assert!(by_channel.contains(&("email".into(), "sent".into())), "{status}");
+    assert!(
+        by_channel.contains(&("telegram".into(), "dead".into())),
+        "{status}"
+    );
+    assert!(
+        by_channel.contains(&("email".into(), "sent".into())),
+        "{status}"
+    );
     let raw = smtp.wait_for(1).await.remove(0);
     let m = MessageParser::default().parse(&raw).unwrap();
-    assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("tom@example.com"));
+    assert_eq!(
+        m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("tom@example.com")
+    );
     assert!(m.body_text(0).unwrap().contains("prod is down"));
     hub.stop().await;
     db.finish().await;
@@ -164,7 +211,11 @@ fn adapter_to(port: u16, timeout_secs: u64) -> EmailAdapter {
 #[tokio::test]
 async fn refused_connections_and_timeouts_are_transient() {
     // Nothing listens on a port we just gave back.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let e = adapter_to(port, 5)
         .send(&Destination::to("a@example.com"), &RichMessage::text("hi"))
         .await
@@ -188,7 +239,10 @@ async fn refused_connections_and_timeouts_are_transient() {
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
     assert!(e.to_string().contains("within 1 s"), "{e}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the timeout applies");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the timeout applies"
+    );
     hold.abort();
 }
 

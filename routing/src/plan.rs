@@ -392,7 +392,10 @@ mod tests {
             ..Preferences::default()
         };
         let p = plan(&RoutingPolicy::default(), &listed, &urgent);
-        assert_eq!((p.steps[1].channel, p.steps[1].fallbacks.clone()), (Email, vec![Telegram]));
+        assert_eq!(
+            (p.steps[1].channel, p.steps[1].fallbacks.clone()),
+            (Email, vec![Telegram])
+        );
         let off = RoutingPolicy {
             email_fallback: false,
             ..RoutingPolicy::default()
@@ -403,7 +406,10 @@ mod tests {
             push: vec![Web],
             ..Preferences::default()
         };
-        assert_eq!(plan(&RoutingPolicy::default(), &web_only, &urgent).steps, vec![web()]);
+        assert_eq!(
+            plan(&RoutingPolicy::default(), &web_only, &urgent).steps,
+            vec![web()]
+        );
     }
 
     mod props {

@@ -91,9 +91,13 @@ impl fmt::Debug for EmailConfig {
 pub enum EmailConfigError {
     #[error("adapters.email.host is empty: set the SMTP server's host name")]
     NoHost,
-    #[error("adapters.email.from = {value:?} is not an email address ({reason}); e.g. \"orkhub <orkhub@example.com>\"")]
+    #[error(
+        "adapters.email.from = {value:?} is not an email address ({reason}); e.g. \"orkhub <orkhub@example.com>\""
+    )]
     BadFrom { value: String, reason: String },
-    #[error("adapters.email.username is set but adapters.email.password is not (set it in the file or in ORKHUB_ADAPTERS__EMAIL__PASSWORD)")]
+    #[error(
+        "adapters.email.username is set but adapters.email.password is not (set it in the file or in ORKHUB_ADAPTERS__EMAIL__PASSWORD)"
+    )]
     NoPassword,
     #[error("adapters.email.timeout_secs must be above 0")]
     NoTimeout,

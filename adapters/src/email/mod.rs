@@ -132,14 +132,26 @@ mod tests {
             .await
             .unwrap();
         let original = sent.platform_message_id.unwrap();
-        a.edit(&to, &original, &RichMessage::titled("Ship v2?", "approved by ceo"))
-            .await
-            .unwrap();
+        a.edit(
+            &to,
+            &original,
+            &RichMessage::titled("Ship v2?", "approved by ceo"),
+        )
+        .await
+        .unwrap();
         let mails = rec.0.lock().unwrap().clone();
         assert_eq!(mails.len(), 2);
         assert!(mails[0].contains(&format!("Message-ID: {original}")));
-        assert!(mails[1].contains("Subject: Update: Ship v2?"), "{}", mails[1]);
-        assert!(mails[1].contains(&format!("In-Reply-To: {original}")), "{}", mails[1]);
+        assert!(
+            mails[1].contains("Subject: Update: Ship v2?"),
+            "{}",
+            mails[1]
+        );
+        assert!(
+            mails[1].contains(&format!("In-Reply-To: {original}")),
+            "{}",
+            mails[1]
+        );
         assert!(mails[1].contains("approved by ceo"));
         assert!(!mails[1].contains(&format!("Message-ID: {original}")));
     }

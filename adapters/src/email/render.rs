@@ -147,7 +147,7 @@ impl Templates {
     /// when the file is missing or does not render (logged: someone edited
     /// it and should know).
     fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
-        if let Some(source) = self.from_disk(name) {
+        if let Some(source) = self.read_edited(name) {
             match render_source(name, &source, ctx) {
                 Ok(out) => return Ok(out),
                 Err(e) => {
@@ -158,7 +158,7 @@ impl Templates {
         render_source(name, embedded(name), ctx)
     }
 
-    fn from_disk(&self, name: &str) -> Option<Cow<'static, str>> {
+    fn read_edited(&self, name: &str) -> Option<Cow<'static, str>> {
         let path = self.dir.as_ref()?.join("email").join(name);
         std::fs::read_to_string(&path).ok().map(Cow::Owned)
     }
@@ -208,10 +208,19 @@ mod tests {
     fn html_part_escapes_and_text_part_keeps_agent_text() {
         let p = Templates::embedded().message(&hostile()).unwrap();
         assert!(!p.html.contains("<script>"), "{}", p.html);
-        assert!(p.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"), "{}", p.html);
+        assert!(
+            p.html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"),
+            "{}",
+            p.html
+        );
         assert!(p.html.contains("Deploy &lt;b&gt;now&lt;/b&gt;"));
         assert!(p.html.contains("&lt;1$ &amp; more"));
-        assert!(p.text.contains("<script>alert(1)</script> & \"quoted\""), "{}", p.text);
+        assert!(
+            p.text.contains("<script>alert(1)</script> & \"quoted\""),
+            "{}",
+            p.text
+        );
         assert!(p.text.contains("cost: <1$ & more"));
         assert!(p.text.contains("Approve <x>"));
         assert_eq!(p.subject, "Deploy <b>now</b>");
@@ -223,7 +232,10 @@ mod tests {
             .with_preformatted(formats::EMAIL_HTML, "<p>ready</p>")
             .with_preformatted(formats::PLAIN_TEXT, "ready");
         let p = Templates::embedded().message(&m).unwrap();
-        assert_eq!((p.text.as_str(), p.html.as_str()), ("ready", "<p>ready</p>"));
+        assert_eq!(
+            (p.text.as_str(), p.html.as_str()),
+            ("ready", "<p>ready</p>")
+        );
     }
 
     #[test]
@@ -235,12 +247,22 @@ mod tests {
         let t = Templates::from_dir(&dir);
         let p = t.message(&RichMessage::text("a & b")).unwrap();
         assert_eq!(p.text, "EDITED a & b");
-        assert!(p.html.contains("a &amp; b") && p.html.contains("<!DOCTYPE html>"), "{}", p.html);
+        assert!(
+            p.html.contains("a &amp; b") && p.html.contains("<!DOCTYPE html>"),
+            "{}",
+            p.html
+        );
         // Edited again: the next render sees it without a restart.
         std::fs::write(dir.join("email/message.txt.hbs"), "AGAIN {{text}}").unwrap();
         assert_eq!(t.message(&RichMessage::text("x")).unwrap().text, "AGAIN x");
         let missing = Templates::from_dir(dir.join("nowhere"));
-        assert!(missing.message(&RichMessage::text("x")).unwrap().html.contains("<!DOCTYPE html>"));
+        assert!(
+            missing
+                .message(&RichMessage::text("x"))
+                .unwrap()
+                .html
+                .contains("<!DOCTYPE html>")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -255,14 +277,30 @@ mod tests {
                 kind: "report".into(),
                 count: 2,
                 items: vec![
-                    DigestItem { title: None, text: "b < c".into(), source: "bot".into(), at: "09:00".into() },
-                    DigestItem { title: Some("T".into()), text: "a".into(), source: "bot".into(), at: "08:00".into() },
+                    DigestItem {
+                        title: None,
+                        text: "b < c".into(),
+                        source: "bot".into(),
+                        at: "09:00".into(),
+                    },
+                    DigestItem {
+                        title: Some("T".into()),
+                        text: "a".into(),
+                        source: "bot".into(),
+                        at: "08:00".into(),
+                    },
                 ],
             }],
         };
         let (text, html) = Templates::embedded().digest(&d).unwrap();
         assert!(text.contains("website / report (2)"), "{text}");
-        assert!(text.find("b < c").unwrap() < text.find("T: a").unwrap(), "{text}");
-        assert!(html.contains("website · report (2)") && html.contains("b &lt; c"), "{html}");
+        assert!(
+            text.find("b < c").unwrap() < text.find("T: a").unwrap(),
+            "{text}"
+        );
+        assert!(
+            html.contains("website · report (2)") && html.contains("b &lt; c"),
+            "{html}"
+        );
     }
 }

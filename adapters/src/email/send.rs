@@ -101,9 +101,10 @@ pub fn build(
     message_id: &str,
     in_reply_to: Option<&str>,
 ) -> Result<Message, SendError> {
-    let to: Mailbox = to.trim().parse().map_err(|e| {
-        SendError::permanent(format!("{to:?} is not a valid email address: {e}"))
-    })?;
+    let to: Mailbox = to
+        .trim()
+        .parse()
+        .map_err(|e| SendError::permanent(format!("{to:?} is not a valid email address: {e}")))?;
     let mut b = Message::builder()
         .from(from.clone())
         .to(to)
@@ -160,9 +161,27 @@ mod tests {
     #[test]
     fn follow_ups_are_threaded_and_every_header_is_there() {
         let from: Mailbox = "orkhub <hub@example.com>".parse().unwrap();
-        let m = build(&from, "a@example.com", &parts(), "<new@example.com>", Some("<old@example.com>")).unwrap();
+        let m = build(
+            &from,
+            "a@example.com",
+            &parts(),
+            "<new@example.com>",
+            Some("<old@example.com>"),
+        )
+        .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
-        for h in ["From: orkhub <hub@example.com>", "To: a@example.com", "Subject: Hello", "Date: ", "Message-ID: <new@example.com>", "In-Reply-To: <old@example.com>", "References: <old@example.com>", "multipart/alternative", "text/plain", "text/html"] {
+        for h in [
+            "From: orkhub <hub@example.com>",
+            "To: a@example.com",
+            "Subject: Hello",
+            "Date: ",
+            "Message-ID: <new@example.com>",
+            "In-Reply-To: <old@example.com>",
+            "References: <old@example.com>",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+        ] {
             assert!(raw.contains(h), "missing {h} in\n{raw}");
         }
     }

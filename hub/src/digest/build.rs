@@ -122,14 +122,21 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            vec![("web", "deploy", 2), (NO_PROJECT, "report", 2), ("web", "report", 1)]
+            vec![
+                ("web", "deploy", 2),
+                (NO_PROJECT, "report", 2),
+                ("web", "report", 1)
+            ]
         );
         assert_eq!(v.groups[0].items[0].text, "item 5\nmore");
         assert_eq!(v.groups[0].items[1].text, "item 3\nmore");
         let m = message(&v, "t".into(), "h".into());
         assert_eq!(m.fields[0].name, "web · deploy (2)");
         assert_eq!(m.fields[0].value, "• item 5\n• item 3");
-        assert_eq!(m.preformatted(commands::message::formats::PLAIN_TEXT), Some("t"));
+        assert_eq!(
+            m.preformatted(commands::message::formats::PLAIN_TEXT),
+            Some("t")
+        );
         assert!(m.title.unwrap().contains("5 items"));
     }
 }

@@ -59,9 +59,7 @@ impl DigestJob {
         else {
             return Ok(DigestOutcome::AlreadyDone);
         };
-        let items = run
-            .held(&person.id, slot.due_at.timestamp_millis())
-            .await?;
+        let items = run.held(&person.id, slot.due_at.timestamp_millis()).await?;
         let Some(newest) = items.first() else {
             run.commit_empty().await?;
             return Ok(DigestOutcome::Empty);

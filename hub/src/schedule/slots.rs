@@ -125,7 +125,10 @@ mod tests {
         let sun = due_slot("dana", ny, t(8, 0), utc(2026, 11, 1, 13, 0)).unwrap();
         assert_eq!(sun.due_at, utc(2026, 11, 1, 13, 0));
         assert_eq!(sun.date, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
-        assert_eq!(next_due(ny, t(8, 0), utc(2026, 10, 31, 12, 0)), utc(2026, 11, 1, 13, 0));
+        assert_eq!(
+            next_due(ny, t(8, 0), utc(2026, 10, 31, 12, 0)),
+            utc(2026, 11, 1, 13, 0)
+        );
         // 25 hours apart, and each local day has exactly one slot.
         assert_eq!(sun.due_at - sat.due_at, chrono::Duration::hours(25));
         assert_ne!(sat.key(), sun.key());
@@ -135,6 +138,9 @@ mod tests {
         assert_eq!(first.due_at, utc(2026, 11, 1, 5, 30));
         let later = due_slot("dana", ny, t(1, 30), utc(2026, 11, 1, 7, 0)).unwrap();
         assert_eq!((later.key(), later.due_at), (first.key(), first.due_at));
-        assert_eq!(next_due(ny, t(1, 30), utc(2026, 11, 1, 5, 45)), utc(2026, 11, 2, 6, 30));
+        assert_eq!(
+            next_due(ny, t(1, 30), utc(2026, 11, 1, 5, 45)),
+            utc(2026, 11, 2, 6, 30)
+        );
     }
 }

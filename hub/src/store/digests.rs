@@ -136,7 +136,9 @@ impl DigestRun {
                  WHERE status = 'held' AND id IN ({})",
                 placeholders::list(3, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&digest.id).bind(now_ms);
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(&digest.id)
+                .bind(now_ms);
             for item in chunk {
                 q = q.bind(item.delivery_id.as_str());
             }

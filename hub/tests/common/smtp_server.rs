@@ -73,9 +73,7 @@ impl SmtpServer {
             let mut line = String::new();
             let out = child.stdout.take().expect("stdout");
             let _ = BufReader::new(out).read_line(&mut line);
-            if line.trim() == "READY"
-                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            {
+            if line.trim() == "READY" && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return SmtpServer { port, dir, child };
             }
             let _ = child.kill();

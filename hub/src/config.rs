@@ -256,6 +256,10 @@ pub struct PersonConfig {
     pub digest_channel: ChannelKind,
     #[serde(default = "eight")]
     pub digest_time: String,
+    /// Local weekdays the digest goes out ("mon" … "sun"); empty: every day.
+    /// Items held on other days wait for the next digest day.
+    #[serde(default)]
+    pub digest_days: Vec<String>,
     #[serde(default = "nine")]
     pub brief_time: String,
     #[serde(default)]
@@ -382,6 +386,16 @@ impl Config {
                 if parse_hhmm(value).is_none() {
                     return bad(format!("people.{}.{key} = {value:?}: expected HH:MM", p.id));
                 }
+            }
+            if let Some(day) = p
+                .digest_days
+                .iter()
+                .find(|d| d.trim().parse::<chrono::Weekday>().is_err())
+            {
+                return bad(format!(
+                    "people.{}.digest_days: {day:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)",
+                    p.id
+                ));
             }
             if let Some(q) = &p.quiet_hours
                 && (parse_hhmm(&q.start).is_none() || parse_hhmm(&q.end).is_none())

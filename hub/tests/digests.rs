@@ -289,3 +289,45 @@ async fn a_deferred_digest_is_retried_as_the_same_one_digest() {
     hub.stop().await;
     db.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_days_hold_items_until_the_next_digest_day() {
+    use chrono::Datelike;
+    let db = TestDb::sqlite().await;
+    let tomorrow = Utc::now() + Duration::days(1);
+    let day_after = tomorrow + Duration::days(1);
+    // Weekly on the day after tomorrow's weekday (UTC, like the person).
+    let day = format!("{:?}", day_after.weekday()).to_lowercase();
+    let extra = format!(
+        "{}digest_days = [\"{day}\"]\n",
+        person("wes", "wes@example.com", "console")
+    );
+    let mut hub = TestHub::start(&db, &extra, vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let id = info(&hub, "wes", None, "report", "weekly item").await;
+    while hub.console.try_recv().is_ok() {}
+    hub::schedule::tick_at(&state, &[job()], tomorrow).await;
+    assert_eq!(statuses(&hub, &id).await, vec!["held"], "not a digest day");
+    hub::schedule::tick_at(&state, &[job()], day_after).await;
+    let line = tokio::time::timeout(std::time::Duration::from_secs(5), hub.console.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.contains("weekly item"), "{line}");
+    assert_eq!(statuses(&hub, &id).await, vec!["digested"]);
+    drop(state);
+    hub.stop().await;
+    db.finish().await;
+}
+
+#[test]
+fn a_bad_digest_day_is_refused_naming_it() {
+    let err =
+        hub::config::Config::from_toml("[[people]]\nid = \"wes\"\ndigest_days = [\"someday\"]\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("people.wes.digest_days") && err.contains("someday"),
+        "{err}"
+    );
+}

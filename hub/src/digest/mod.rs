@@ -31,6 +31,9 @@ pub enum DigestOutcome {
     AlreadyDone,
     /// Nothing was held: the slot is claimed, nothing is sent.
     Empty,
+    /// Not one of the person's digest days: the slot is claimed, held items
+    /// wait for the next digest day.
+    NotADigestDay,
     /// One digest queued, holding this many items.
     Queued { digest_id: String, items: usize },
 }
@@ -59,6 +62,10 @@ impl DigestJob {
         else {
             return Ok(DigestOutcome::AlreadyDone);
         };
+        if !is_digest_day(&person.digest_days, slot.date) {
+            run.commit_empty().await?;
+            return Ok(DigestOutcome::NotADigestDay);
+        }
         let items = run.held(&person.id, slot.due_at.timestamp_millis()).await?;
         let Some(newest) = items.first() else {
             run.commit_empty().await?;
@@ -136,6 +143,13 @@ impl DigestJob {
     }
 }
 
+/// Whether `date` (the person's local date) is one of their digest days;
+/// no days listed means daily.
+pub fn is_digest_day(days: &[chrono::Weekday], date: chrono::NaiveDate) -> bool {
+    use chrono::Datelike;
+    days.is_empty() || days.contains(&date.weekday())
+}
+
 #[async_trait]
 impl DailyJob for DigestJob {
     fn name(&self) -> &'static str {
@@ -155,8 +169,25 @@ impl DailyJob for DigestJob {
             DigestOutcome::Empty => {
                 tracing::debug!(person = %person.id, slot = %slot.key(), "nothing held: no digest")
             }
-            DigestOutcome::AlreadyDone => {}
+            DigestOutcome::AlreadyDone | DigestOutcome::NotADigestDay => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, Weekday};
+
+    #[test]
+    fn digest_days_default_to_daily_and_follow_the_local_date() {
+        // 2 November 2026 is a Monday.
+        let mon = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let tue = mon.succ_opt().unwrap();
+        assert!(is_digest_day(&[], mon) && is_digest_day(&[], tue));
+        let weekly = [Weekday::Mon];
+        assert!(is_digest_day(&weekly, mon));
+        assert!(!is_digest_day(&weekly, tue));
     }
 }

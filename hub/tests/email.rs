@@ -275,3 +275,35 @@ async fn the_password_can_come_from_the_environment() {
     assert_eq!(config.adapters.email.password.as_deref(), Some("from-env"));
     assert!(!format!("{:?}", config.adapters.email).contains("from-env"));
 }
+
+#[tokio::test]
+async fn required_tls_never_falls_back_to_plain_text() {
+    // aiosmtpd here offers no STARTTLS and speaks no TLS: with TLS required
+    // nothing may be sent in the clear.
+    let smtp = SmtpServer::start();
+    for (mode, expect) in [
+        (TlsMode::Starttls, "STARTTLS is not supported"),
+        (TlsMode::Tls, "SMTP connection failed"),
+    ] {
+        let adapter = EmailAdapter::from_config(&EmailConfig {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: smtp.port,
+            tls: mode,
+            timeout_secs: 3,
+            from: "hub@orkhub.test".into(),
+            ..EmailConfig::default()
+        })
+        .unwrap();
+        let e = adapter
+            .send(
+                &Destination::to("a@example.com"),
+                &RichMessage::text("secret"),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(expect), "{mode:?}: {e}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(smtp.received().is_empty(), "nothing went out in the clear");
+}

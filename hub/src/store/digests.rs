@@ -46,7 +46,7 @@ impl Store {
         Ok(Some(DigestRun { tx }))
     }
 
-    /// Held items a person has that are now in digests (tests, the record).
+    /// The notifications a digest holds (its record; used by the tests).
     pub async fn digest_items(&self, digest_id: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT notification_id FROM deliveries WHERE digest_id = $1 AND status = 'digested' ORDER BY id",

@@ -5,6 +5,7 @@
 //! an adapter never decides routing.
 
 pub mod console;
+pub mod email;
 mod error;
 pub mod slack;
 pub mod telegram;

@@ -113,7 +113,8 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     );
 
     // Per-person daily jobs (digests, briefs), each at the person's local time.
-    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = Vec::new();
+    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> =
+        vec![Arc::new(crate::digest::DigestJob::from_config(&config))];
     let mut listeners = platforms.tasks;
     // Several instances on one PostgreSQL: the live feed reaches every one.
     if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {

@@ -93,6 +93,8 @@ pub struct RoutingConfig {
     pub dedupe_window_secs: i64,
     /// Urgency per event kind when the sender gives none.
     pub kind_urgency: BTreeMap<String, Urgency>,
+    /// Email closes every push fallback chain that does not list it.
+    pub email_fallback: bool,
 }
 
 impl Default for RoutingConfig {
@@ -104,6 +106,7 @@ impl Default for RoutingConfig {
             default_urgency: Urgency::Info,
             dedupe_window_secs: 300,
             kind_urgency,
+            email_fallback: true,
         }
     }
 }
@@ -114,6 +117,7 @@ impl RoutingConfig {
             kind_urgency: self.kind_urgency.clone(),
             default_urgency: self.default_urgency,
             dedupe_window_secs: self.dedupe_window_secs,
+            email_fallback: self.email_fallback,
         }
     }
 }
@@ -174,6 +178,7 @@ pub struct AdaptersConfig {
     pub web: WebConfig,
     pub telegram: adapters::telegram::TelegramConfig,
     pub slack: adapters::slack::SlackConfig,
+    pub email: adapters::email::EmailConfig,
 }
 
 impl Default for AdaptersConfig {
@@ -186,6 +191,7 @@ impl Default for AdaptersConfig {
             },
             telegram: Default::default(),
             slack: Default::default(),
+            email: Default::default(),
         }
     }
 }
@@ -254,6 +260,10 @@ pub struct PersonConfig {
     pub digest_channel: ChannelKind,
     #[serde(default = "eight")]
     pub digest_time: String,
+    /// Local weekdays the digest goes out ("mon" … "sun"); empty: every day.
+    /// Items held on other days wait for the next digest day.
+    #[serde(default)]
+    pub digest_days: Vec<String>,
     #[serde(default = "nine")]
     pub brief_time: String,
     #[serde(default)]
@@ -380,6 +390,16 @@ impl Config {
                 if parse_hhmm(value).is_none() {
                     return bad(format!("people.{}.{key} = {value:?}: expected HH:MM", p.id));
                 }
+            }
+            if let Some(day) = p
+                .digest_days
+                .iter()
+                .find(|d| d.trim().parse::<chrono::Weekday>().is_err())
+            {
+                return bad(format!(
+                    "people.{}.digest_days: {day:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)",
+                    p.id
+                ));
             }
             if let Some(q) = &p.quiet_hours
                 && (parse_hhmm(&q.start).is_none() || parse_hhmm(&q.end).is_none())

@@ -16,6 +16,8 @@ pub struct PersonEntry {
     /// Local wall-clock times of this person's daily digest and brief.
     pub digest_time: chrono::NaiveTime,
     pub brief_time: chrono::NaiveTime,
+    /// Local weekdays the digest goes out; empty: every day.
+    pub digest_days: Vec<chrono::Weekday>,
 }
 
 impl PersonEntry {
@@ -60,6 +62,11 @@ impl Directory {
                             .unwrap_or(chrono::NaiveTime::MIN),
                         brief_time: crate::config::parse_hhmm(&p.brief_time)
                             .unwrap_or(chrono::NaiveTime::MIN),
+                        digest_days: p
+                            .digest_days
+                            .iter()
+                            .filter_map(|d| d.trim().parse().ok())
+                            .collect(),
                     },
                 )
             })

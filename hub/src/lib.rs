@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod digest;
 pub mod directory;
 pub mod dispatch;
 pub mod feed;

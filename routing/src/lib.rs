@@ -17,7 +17,7 @@ mod urgency;
 mod zone;
 
 pub use channel::{ChannelKind, UnknownChannel};
-pub use plan::{Event, Plan, Step, Timing, plan};
+pub use plan::{Event, Plan, Step, Timing, plan, with_email_fallback};
 pub use policy::RoutingPolicy;
 pub use prefs::{Preferences, QuietHours};
 pub use quiet::{is_quiet, quiet_ends_after};

@@ -66,7 +66,7 @@ pub fn plan(policy: &RoutingPolicy, prefs: &Preferences, event: &Event<'_>) -> P
         fallbacks: Vec::new(),
     }];
     match urgency {
-        Urgency::Urgent => steps.extend(push_step(prefs, event)),
+        Urgency::Urgent => steps.extend(push_step(policy, prefs, event)),
         Urgency::Info if prefs.digest_channel != ChannelKind::Web => steps.push(Step {
             channel: prefs.digest_channel,
             timing: Timing::Digest,
@@ -83,9 +83,16 @@ pub fn plan(policy: &RoutingPolicy, prefs: &Preferences, event: &Event<'_>) -> P
 
 /// The push for an urgent event, or `None` when the person has no push
 /// channel besides the web feed (which already has it).
-fn push_step(prefs: &Preferences, event: &Event<'_>) -> Option<Step> {
+fn push_step(policy: &RoutingPolicy, prefs: &Preferences, event: &Event<'_>) -> Option<Step> {
     let listed = prefs.by_kind.get(event.kind).unwrap_or(&prefs.push);
-    let mut channels = push_channels(listed).into_iter();
+    let mut channels = push_channels(listed);
+    if channels.is_empty() {
+        return None;
+    }
+    if policy.email_fallback {
+        channels = with_email_fallback(channels);
+    }
+    let mut channels = channels.into_iter();
     let channel = channels.next()?;
     let timing = match &prefs.quiet_hours {
         Some(q) if !q.urgent_breaks_through && is_quiet(q, prefs.time_zone, event.now) => {
@@ -98,6 +105,15 @@ fn push_step(prefs: &Preferences, event: &Event<'_>) -> Option<Step> {
         timing,
         fallbacks: channels.collect(),
     })
+}
+
+/// `chain` with email appended when it is not already in it: the last
+/// resort after every chat channel the person listed. Order is otherwise kept.
+pub fn with_email_fallback(mut chain: Vec<ChannelKind>) -> Vec<ChannelKind> {
+    if !chain.contains(&ChannelKind::Email) {
+        chain.push(ChannelKind::Email);
+    }
+    chain
 }
 
 /// The push list without Web (it is already the first step) and without
@@ -309,7 +325,8 @@ mod tests {
             &event("deploy", Some(Urgency::Urgent), now),
         );
         assert_eq!(deploy.steps[1].channel, Discord);
-        assert_eq!(deploy.steps[1].fallbacks, vec![Telegram]);
+        // Email closes the chain (the hub-wide email fallback rule).
+        assert_eq!(deploy.steps[1].fallbacks, vec![Telegram, Email]);
         let other = plan(
             &RoutingPolicy::default(),
             &prefs,
@@ -356,5 +373,76 @@ mod tests {
             &event("alert", Some(Urgency::Urgent), now),
         );
         assert_eq!(p.steps, vec![web()]);
+    }
+
+    #[test]
+    fn email_closes_the_fallback_chain_unless_listed_or_turned_off() {
+        let now = utc(2026, 7, 1, DAY.0, DAY.1);
+        let prefs = Preferences {
+            push: vec![Telegram, Slack],
+            ..Preferences::default()
+        };
+        let urgent = event("alert", Some(Urgency::Urgent), now);
+        let p = plan(&RoutingPolicy::default(), &prefs, &urgent);
+        assert_eq!(p.steps[1].channel, Telegram);
+        assert_eq!(p.steps[1].fallbacks, vec![Slack, Email]);
+        // Listed early: left where the person put it, not repeated.
+        let listed = Preferences {
+            push: vec![Email, Telegram],
+            ..Preferences::default()
+        };
+        let p = plan(&RoutingPolicy::default(), &listed, &urgent);
+        assert_eq!(
+            (p.steps[1].channel, p.steps[1].fallbacks.clone()),
+            (Email, vec![Telegram])
+        );
+        let off = RoutingPolicy {
+            email_fallback: false,
+            ..RoutingPolicy::default()
+        };
+        assert_eq!(plan(&off, &prefs, &urgent).steps[1].fallbacks, vec![Slack]);
+        // Nothing to push besides the web feed: email is a fallback, not a push.
+        let web_only = Preferences {
+            push: vec![Web],
+            ..Preferences::default()
+        };
+        assert_eq!(
+            plan(&RoutingPolicy::default(), &web_only, &urgent).steps,
+            vec![web()]
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn channel() -> impl Strategy<Value = ChannelKind> {
+            proptest::sample::select(ChannelKind::ALL.to_vec())
+        }
+
+        proptest! {
+            /// For any push list with a non-web channel, the push chain is the
+            /// person's list (web and repeats removed, order kept) with email
+            /// exactly once, last unless the person placed it.
+            #[test]
+            fn push_chain_ends_in_email_exactly_once(push in proptest::collection::vec(channel(), 0..8)) {
+                let prefs = Preferences { push: push.clone(), ..Preferences::default() };
+                let now = utc(2026, 7, 1, DAY.0, DAY.1);
+                let p = plan(&RoutingPolicy::default(), &prefs, &event("alert", Some(Urgency::Urgent), now));
+                let mut expected: Vec<ChannelKind> = Vec::new();
+                for c in push.iter().copied().filter(|c| *c != Web) {
+                    if !expected.contains(&c) { expected.push(c); }
+                }
+                if expected.is_empty() {
+                    prop_assert_eq!(p.steps.len(), 1);
+                } else {
+                    if !expected.contains(&Email) { expected.push(Email); }
+                    let step = &p.steps[1];
+                    let chain: Vec<ChannelKind> = std::iter::once(step.channel).chain(step.fallbacks.iter().copied()).collect();
+                    prop_assert_eq!(chain.iter().filter(|c| **c == Email).count(), 1);
+                    prop_assert_eq!(chain, expected);
+                }
+            }
+        }
     }
 }

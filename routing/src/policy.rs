@@ -17,6 +17,10 @@ pub struct RoutingPolicy {
     /// Repeats of the same dedupe key for the same recipient within this many
     /// seconds are dropped. 0 (or negative) turns dedupe off.
     pub dedupe_window_secs: i64,
+    /// Email ends every push fallback chain that does not list it: when a
+    /// person's chat channel keeps failing, the message still reaches them.
+    /// (People without an email address simply skip that step.)
+    pub email_fallback: bool,
 }
 
 impl Default for RoutingPolicy {
@@ -25,6 +29,7 @@ impl Default for RoutingPolicy {
             kind_urgency: BTreeMap::new(),
             default_urgency: Urgency::Info,
             dedupe_window_secs: 300,
+            email_fallback: true,
         }
     }
 }

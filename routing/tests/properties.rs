@@ -159,12 +159,14 @@ fn policy() -> impl Strategy<Value = RoutingPolicy> {
         ),
         urgency(),
         prop_oneof![Just(0i64), Just(300), -10i64..1_000],
+        any::<bool>(),
     )
         .prop_map(
-            |(kind_urgency, default_urgency, dedupe_window_secs)| RoutingPolicy {
+            |(kind_urgency, default_urgency, dedupe_window_secs, email_fallback)| RoutingPolicy {
                 kind_urgency,
                 default_urgency,
                 dedupe_window_secs,
+                email_fallback,
             },
         )
 }
@@ -278,7 +280,11 @@ proptest! {
     #[test]
     fn urgent_has_exactly_one_push_step_with_the_rest_as_fallbacks(c in case()) {
         let p = plan(&c.policy, &c.prefs, &c.event());
-        let expected = expected_push(&c.prefs, c.kind);
+        let mut expected = expected_push(&c.prefs, c.kind);
+        // The email fallback rule: email closes a chain that does not list it.
+        if c.policy.email_fallback && !expected.is_empty() && !expected.contains(&ChannelKind::Email) {
+            expected.push(ChannelKind::Email);
+        }
         if p.urgency == Urgency::Urgent && !p.duplicate && !expected.is_empty() {
             let pushes: Vec<_> = p.steps.iter().filter(|s| s.channel != ChannelKind::Web).collect();
             prop_assert_eq!(pushes.len(), 1);

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod email;
 mod telegram;
 
 /// What the configured platforms add to the hub.
@@ -46,6 +47,9 @@ pub async fn start(
     .await?;
     if config.adapters.slack.enabled {
         slack::start(&config.adapters.slack, state, stop.clone(), &mut platforms).await?;
+    }
+    if config.adapters.email.enabled {
+        email::start(&config.adapters.email, state, stop.clone(), &mut platforms).await?;
     }
     Ok(platforms)
 }

@@ -70,7 +70,11 @@ pub fn spawn(
 
 /// Run every due, not yet done slot once.
 pub async fn tick(state: &AppState, jobs: &[Arc<dyn DailyJob>]) {
-    let now = Utc::now();
+    tick_at(state, jobs, Utc::now()).await
+}
+
+/// [`tick`] as if the clock read `now` (tests drive the schedule with it).
+pub async fn tick_at(state: &AppState, jobs: &[Arc<dyn DailyJob>], now: chrono::DateTime<Utc>) {
     for person in state.dir.people() {
         for job in jobs {
             let Some(local) = job.local_time(person) else {

@@ -113,4 +113,34 @@ mod tests {
         assert_eq!(s.date, NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         assert_eq!(s.due_at, utc(2026, 3, 29, 1, 30));
     }
+
+    #[test]
+    fn new_york_digest_across_the_autumn_change() {
+        // Clocks go back on Sunday 1 November 2026 at 02:00 EDT → 01:00 EST.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        // An 08:00 digest: 12:00 UTC under EDT, 13:00 UTC under EST.
+        let sat = due_slot("dana", ny, t(8, 0), utc(2026, 10, 31, 12, 0)).unwrap();
+        assert_eq!(sat.due_at, utc(2026, 10, 31, 12, 0));
+        assert!(due_slot("dana", ny, t(8, 0), utc(2026, 11, 1, 12, 30)).is_none());
+        let sun = due_slot("dana", ny, t(8, 0), utc(2026, 11, 1, 13, 0)).unwrap();
+        assert_eq!(sun.due_at, utc(2026, 11, 1, 13, 0));
+        assert_eq!(sun.date, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        assert_eq!(
+            next_due(ny, t(8, 0), utc(2026, 10, 31, 12, 0)),
+            utc(2026, 11, 1, 13, 0)
+        );
+        // 25 hours apart, and each local day has exactly one slot.
+        assert_eq!(sun.due_at - sat.due_at, chrono::Duration::hours(25));
+        assert_ne!(sat.key(), sun.key());
+        // 01:30 happens twice on 1 November: the digest fires once, at the
+        // first (EDT, 05:30 UTC); the repeat an hour later is the same slot.
+        let first = due_slot("dana", ny, t(1, 30), utc(2026, 11, 1, 5, 45)).unwrap();
+        assert_eq!(first.due_at, utc(2026, 11, 1, 5, 30));
+        let later = due_slot("dana", ny, t(1, 30), utc(2026, 11, 1, 7, 0)).unwrap();
+        assert_eq!((later.key(), later.due_at), (first.key(), first.due_at));
+        assert_eq!(
+            next_due(ny, t(1, 30), utc(2026, 11, 1, 5, 45)),
+            utc(2026, 11, 2, 6, 30)
+        );
+    }
 }

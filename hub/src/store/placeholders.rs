@@ -3,10 +3,12 @@
 //! never inlined.
 //!
 //! PostgreSQL needs numbered `$1, $2, ...` (sqlx's QueryBuilder over `Any`
-//! emits `?`, which it refuses). SQLite gets anonymous `?`: it treats `$7` as
-//! a *named* parameter, and both preparing (name lookup) and binding (sqlx
-//! asks each parameter's name) scan the statement's whole name list, which
-//! made a 7,000-value batch insert quadratic.
+//! emits `?`, which it refuses). SQLite gets anonymous `?` for a list that
+//! starts the statement: it treats `$7` as a *named* parameter, and both
+//! preparing (name lookup) and binding (sqlx asks each parameter's name) scan
+//! the statement's whole name list, which made a 7,000-value batch insert
+//! quadratic. A list after other parameters gets `?NNN` on SQLite: sqlx
+//! numbers anonymous `?` from 1 whatever comes before them.
 
 use super::Dialect;
 
@@ -29,33 +31,36 @@ pub fn rows_from(dialect: Dialect, first: usize, cols: usize, rows: usize) -> St
             if c > 0 {
                 out.push_str(", ");
             }
-            push(&mut out, dialect, first + r * cols + c);
+            push(&mut out, dialect, first, first + r * cols + c);
         }
         out.push(')');
     }
     out
 }
 
-/// An IN list of `n` values numbered from `first`. On SQLite the list must be
-/// the statement's first placeholders (anonymous `?` take the next numbers).
+/// An IN list of `n` values numbered from `first`.
 pub fn list(dialect: Dialect, first: usize, n: usize) -> String {
     let mut out = String::with_capacity(n * 6);
     for i in first..first + n {
         if i > first {
             out.push_str(", ");
         }
-        push(&mut out, dialect, i);
+        push(&mut out, dialect, first, i);
     }
     out
 }
 
-fn push(out: &mut String, dialect: Dialect, number: usize) {
+fn push(out: &mut String, dialect: Dialect, first: usize, number: usize) {
     match dialect {
+        Dialect::Sqlite if first == 1 => out.push('?'),
+        Dialect::Sqlite => {
+            out.push('?');
+            out.push_str(&number.to_string());
+        }
         Dialect::Postgres => {
             out.push('$');
             out.push_str(&number.to_string());
         }
-        Dialect::Sqlite => out.push('?'),
     }
 }
 
@@ -74,5 +79,8 @@ mod tests {
     fn anonymous_on_sqlite() {
         assert_eq!(rows(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(list(Dialect::Sqlite, 1, 3), "?, ?, ?");
+        // After other parameters: numbered, since sqlx counts anonymous ones from 1.
+        assert_eq!(list(Dialect::Sqlite, 3, 2), "?3, ?4");
+        assert_eq!(rows_from(Dialect::Sqlite, 2, 1, 2), "(?2), (?3)");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod server;
 pub mod slack_server;
+pub mod smtp_server;
 pub mod telegram_server;
 
 use hub::store::Store;

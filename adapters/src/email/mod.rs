@@ -1,0 +1,158 @@
+//! The email adapter: every message is one multipart email (plain text +
+//! HTML) rendered from editable templates and sent over SMTP (lettre).
+//! Emails cannot be changed once sent, so an "edit" (a decision resolved,
+//! say) goes out as a follow-up email threaded under the original.
+
+pub mod config;
+pub mod limits;
+pub mod render;
+pub mod send;
+
+pub use config::{EmailConfig, EmailConfigError, TlsMode};
+pub use render::{DigestGroup, DigestItem, DigestView, Parts, Templates};
+pub use send::{MailTransport, Smtp};
+
+use crate::{Adapter, Destination, SendError, Sent};
+use async_trait::async_trait;
+use commands::RichMessage;
+use lettre::message::Mailbox;
+use routing::ChannelKind;
+use std::sync::Arc;
+
+pub struct EmailAdapter {
+    from: Mailbox,
+    templates: Templates,
+    transport: Arc<dyn MailTransport>,
+}
+
+impl EmailAdapter {
+    /// The adapter for `cfg`, over real SMTP. Fails on a setting that cannot
+    /// work, naming its key.
+    pub fn from_config(cfg: &EmailConfig) -> Result<EmailAdapter, EmailConfigError> {
+        cfg.validate()?;
+        Ok(EmailAdapter {
+            from: cfg.from_mailbox()?,
+            templates: Templates::from_dir(&cfg.templates_dir),
+            transport: Arc::new(Smtp::from_config(cfg)?),
+        })
+    }
+
+    /// The adapter over any transport (tests, other relays).
+    pub fn with_transport(
+        from: Mailbox,
+        templates: Templates,
+        transport: Arc<dyn MailTransport>,
+    ) -> EmailAdapter {
+        EmailAdapter {
+            from,
+            templates,
+            transport,
+        }
+    }
+
+    async fn send_parts(
+        &self,
+        to: &Destination,
+        parts: &Parts,
+        in_reply_to: Option<&str>,
+    ) -> Result<String, SendError> {
+        let id = send::new_message_id(&self.from);
+        let message = send::build(&self.from, &to.address, parts, &id, in_reply_to)?;
+        self.transport.deliver(message).await?;
+        Ok(id)
+    }
+
+    fn parts(&self, message: &RichMessage) -> Result<Parts, SendError> {
+        // Only a broken built-in template gets here; retrying cannot fix it.
+        self.templates
+            .message(message)
+            .map_err(|e| SendError::permanent(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Adapter for EmailAdapter {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        let parts = self.parts(message)?;
+        let id = self.send_parts(to, &parts, None).await?;
+        Ok(Sent {
+            platform_message_id: Some(id),
+        })
+    }
+
+    /// A sent email cannot be changed: send the new content as "Update: …",
+    /// threaded under the original (In-Reply-To / References its Message-ID).
+    async fn edit(
+        &self,
+        to: &Destination,
+        platform_message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        let mut parts = self.parts(message)?;
+        parts.subject = limits::subject(Some(&format!("Update: {}", parts.subject)), "");
+        self.send_parts(to, &parts, Some(platform_message_id))
+            .await
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records what would have been sent, as raw MIME.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl MailTransport for Recorder {
+        async fn deliver(&self, message: lettre::Message) -> Result<(), SendError> {
+            let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
+            self.0.lock().unwrap().push(raw);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn edit_sends_a_threaded_update_email() {
+        let rec = Arc::new(Recorder::default());
+        let a = EmailAdapter::with_transport(
+            "hub@example.com".parse().unwrap(),
+            Templates::embedded(),
+            rec.clone(),
+        );
+        let to = Destination::to("ceo@example.com");
+        let sent = a
+            .send(&to, &RichMessage::titled("Ship v2?", "pending"))
+            .await
+            .unwrap();
+        let original = sent.platform_message_id.unwrap();
+        a.edit(
+            &to,
+            &original,
+            &RichMessage::titled("Ship v2?", "approved by ceo"),
+        )
+        .await
+        .unwrap();
+        let mails = rec.0.lock().unwrap().clone();
+        assert_eq!(mails.len(), 2);
+        assert!(mails[0].contains(&format!("Message-ID: {original}")));
+        assert!(
+            mails[1].contains("Subject: Update: Ship v2?"),
+            "{}",
+            mails[1]
+        );
+        assert!(
+            mails[1].contains(&format!("In-Reply-To: {original}")),
+            "{}",
+            mails[1]
+        );
+        assert!(mails[1].contains("approved by ceo"));
+        assert!(!mails[1].contains(&format!("Message-ID: {original}")));
+    }
+}

@@ -1,0 +1,306 @@
+//! Email bodies from handlebars templates a person can edit without
+//! rebuilding: `email/{message,digest}.{html,txt}.hbs` under the configured
+//! directory are read at every render; a missing or broken file falls back to
+//! the copy built into the binary (so the hub works from any directory).
+//! The HTML part escapes every value (handlebars' default); the text part
+//! escapes nothing, so `&` and `<` reach the reader as typed.
+
+use super::limits;
+use commands::RichMessage;
+use commands::message::formats;
+use handlebars::Handlebars;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+const EMBEDDED: [(&str, &str); 4] = [
+    (
+        "message.html.hbs",
+        include_str!("../../../templates/email/message.html.hbs"),
+    ),
+    (
+        "message.txt.hbs",
+        include_str!("../../../templates/email/message.txt.hbs"),
+    ),
+    (
+        "digest.html.hbs",
+        include_str!("../../../templates/email/digest.html.hbs"),
+    ),
+    (
+        "digest.txt.hbs",
+        include_str!("../../../templates/email/digest.txt.hbs"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("email template {name}: {reason}")]
+    Template { name: String, reason: String },
+}
+
+/// The two bodies of one email and its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The digest as its templates see it: groups by project and kind, each
+/// with its count, newest first.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestView {
+    pub title: String,
+    /// The person's local date the digest belongs to (YYYY-MM-DD).
+    pub date: String,
+    pub total: usize,
+    pub groups: Vec<DigestGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestGroup {
+    pub project: String,
+    pub kind: String,
+    pub count: usize,
+    pub items: Vec<DigestItem>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestItem {
+    pub title: Option<String>,
+    pub text: String,
+    pub source: String,
+    /// When it arrived, in the person's local time ("HH:MM" or a date).
+    pub at: String,
+}
+
+#[derive(Serialize)]
+struct MessageView<'a> {
+    subject: &'a str,
+    title: Option<&'a str>,
+    text: &'a str,
+    paragraphs: Vec<&'a str>,
+    fields: &'a [commands::Field],
+    buttons: Vec<&'a str>,
+    footer: Option<&'a str>,
+}
+
+/// Where templates come from.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    /// The directory holding `email/*.hbs`; None: built-in copies only.
+    dir: Option<PathBuf>,
+}
+
+impl Templates {
+    pub fn from_dir(dir: impl Into<PathBuf>) -> Self {
+        Templates {
+            dir: Some(dir.into()),
+        }
+    }
+
+    pub fn embedded() -> Self {
+        Templates { dir: None }
+    }
+
+    /// The email for a message: its pre-rendered parts where a template
+    /// already made them (briefs, digests), else rendered here.
+    pub fn message(&self, m: &RichMessage) -> Result<Parts, RenderError> {
+        let subject = limits::subject(m.title.as_deref(), &m.text);
+        let view = MessageView {
+            subject: &subject,
+            title: m.title.as_deref(),
+            text: &m.text,
+            paragraphs: m
+                .text
+                .split("\n\n")
+                .filter(|p| !p.trim().is_empty())
+                .collect(),
+            fields: &m.fields,
+            buttons: m.buttons.iter().map(|b| b.label.as_str()).collect(),
+            footer: m.footer.as_deref(),
+        };
+        let text = match m.preformatted(formats::PLAIN_TEXT) {
+            Some(t) => t.to_string(),
+            None => self.render("message.txt.hbs", &view)?,
+        };
+        let html = match m.preformatted(formats::EMAIL_HTML) {
+            Some(h) => h.to_string(),
+            None => self.render("message.html.hbs", &view)?,
+        };
+        Ok(Parts {
+            subject,
+            text,
+            html,
+        })
+    }
+
+    /// The digest's (plain text, HTML) bodies.
+    pub fn digest(&self, d: &DigestView) -> Result<(String, String), RenderError> {
+        Ok((
+            self.render("digest.txt.hbs", d)?,
+            self.render("digest.html.hbs", d)?,
+        ))
+    }
+
+    /// Render `name` from the directory, falling back to the built-in copy
+    /// when the file is missing or does not render (logged: someone edited
+    /// it and should know).
+    fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
+        if let Some(source) = self.read_edited(name) {
+            match render_source(name, &source, ctx) {
+                Ok(out) => return Ok(out),
+                Err(e) => {
+                    tracing::error!(template = name, error = %e, "email template on disk does not render; using the built-in copy")
+                }
+            }
+        }
+        render_source(name, embedded(name), ctx)
+    }
+
+    fn read_edited(&self, name: &str) -> Option<Cow<'static, str>> {
+        let path = self.dir.as_ref()?.join("email").join(name);
+        std::fs::read_to_string(&path).ok().map(Cow::Owned)
+    }
+}
+
+fn embedded(name: &str) -> &'static str {
+    EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, s)| s)
+}
+
+fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
+    let mut hb = Handlebars::new();
+    if !name.ends_with(".html.hbs") {
+        // Plain text: no HTML entities in what the reader sees.
+        hb.register_escape_fn(handlebars::no_escape);
+    }
+    let err = |e: &dyn std::fmt::Display| RenderError::Template {
+        name: name.to_string(),
+        reason: e.to_string(),
+    };
+    hb.register_template_string(name, source)
+        .map_err(|e| err(&e))?;
+    hb.render(name, ctx).map_err(|e| err(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commands::Button;
+
+    fn hostile() -> RichMessage {
+        RichMessage::titled(
+            "Deploy <b>now</b>",
+            "<script>alert(1)</script> & \"quoted\"\n\nsecond paragraph",
+        )
+        .with_field("cost", "<1$ & more")
+        .with_button(Button {
+            label: "Approve <x>".into(),
+            token: "t".into(),
+            style: Default::default(),
+        })
+    }
+
+    #[test]
+    fn html_part_escapes_and_text_part_keeps_agent_text() {
+        let p = Templates::embedded().message(&hostile()).unwrap();
+        assert!(!p.html.contains("<script>"), "{}", p.html);
+        assert!(
+            p.html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"),
+            "{}",
+            p.html
+        );
+        assert!(p.html.contains("Deploy &lt;b&gt;now&lt;/b&gt;"));
+        assert!(p.html.contains("&lt;1$ &amp; more"));
+        assert!(
+            p.text.contains("<script>alert(1)</script> & \"quoted\""),
+            "{}",
+            p.text
+        );
+        assert!(p.text.contains("cost: <1$ & more"));
+        assert!(p.text.contains("Approve <x>"));
+        assert_eq!(p.subject, "Deploy <b>now</b>");
+    }
+
+    #[test]
+    fn preformatted_parts_are_sent_as_they_are() {
+        let m = RichMessage::titled("Brief", "ignored")
+            .with_preformatted(formats::EMAIL_HTML, "<p>ready</p>")
+            .with_preformatted(formats::PLAIN_TEXT, "ready");
+        let p = Templates::embedded().message(&m).unwrap();
+        assert_eq!(
+            (p.text.as_str(), p.html.as_str()),
+            ("ready", "<p>ready</p>")
+        );
+    }
+
+    #[test]
+    fn templates_on_disk_win_and_broken_or_missing_ones_fall_back() {
+        let dir = std::env::temp_dir().join(format!("orkhub-tpl-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("email")).unwrap();
+        std::fs::write(dir.join("email/message.txt.hbs"), "EDITED {{text}}").unwrap();
+        std::fs::write(dir.join("email/message.html.hbs"), "{{#if}} broken").unwrap();
+        let t = Templates::from_dir(&dir);
+        let p = t.message(&RichMessage::text("a & b")).unwrap();
+        assert_eq!(p.text, "EDITED a & b");
+        assert!(
+            p.html.contains("a &amp; b") && p.html.contains("<!DOCTYPE html>"),
+            "{}",
+            p.html
+        );
+        // Edited again: the next render sees it without a restart.
+        std::fs::write(dir.join("email/message.txt.hbs"), "AGAIN {{text}}").unwrap();
+        assert_eq!(t.message(&RichMessage::text("x")).unwrap().text, "AGAIN x");
+        let missing = Templates::from_dir(dir.join("nowhere"));
+        assert!(
+            missing
+                .message(&RichMessage::text("x"))
+                .unwrap()
+                .html
+                .contains("<!DOCTYPE html>")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn digest_renders_groups_with_counts() {
+        let d = DigestView {
+            title: "Your digest: 2 items".into(),
+            date: "2026-07-01".into(),
+            total: 2,
+            groups: vec![DigestGroup {
+                project: "website".into(),
+                kind: "report".into(),
+                count: 2,
+                items: vec![
+                    DigestItem {
+                        title: None,
+                        text: "b < c".into(),
+                        source: "bot".into(),
+                        at: "09:00".into(),
+                    },
+                    DigestItem {
+                        title: Some("T".into()),
+                        text: "a".into(),
+                        source: "bot".into(),
+                        at: "08:00".into(),
+                    },
+                ],
+            }],
+        };
+        let (text, html) = Templates::embedded().digest(&d).unwrap();
+        assert!(text.contains("website / report (2)"), "{text}");
+        assert!(
+            text.find("b < c").unwrap() < text.find("T: a").unwrap(),
+            "{text}"
+        );
+        assert!(
+            html.contains("website · report (2)") && html.contains("b &lt; c"),
+            "{html}"
+        );
+    }
+}

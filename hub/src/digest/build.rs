@@ -1,0 +1,142 @@
+//! What a digest says, from the held items: pure, no I/O. Items are grouped
+//! by project and kind, with counts; the group holding the newest item comes
+//! first and items are newest first. The same content goes out structured
+//! (for chat adapters) and pre-rendered from the email templates.
+
+use crate::store::HeldItem;
+use adapters::email::{DigestGroup, DigestItem, DigestView};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use commands::RichMessage;
+
+/// Shown for items sent without a project.
+pub const NO_PROJECT: &str = "(no project)";
+
+/// `items` must be newest first (as the store returns them).
+pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> DigestView {
+    let mut groups: Vec<DigestGroup> = Vec::new();
+    for item in items {
+        let project = item.project_id.as_deref().unwrap_or(NO_PROJECT);
+        let entry = DigestItem {
+            title: item.title.clone(),
+            text: item.body.clone(),
+            source: item.source.clone(),
+            at: crate::store::from_ms(item.created_at)
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        };
+        match groups
+            .iter_mut()
+            .find(|g| g.project == project && g.kind == item.kind)
+        {
+            Some(g) => {
+                g.count += 1;
+                g.items.push(entry);
+            }
+            None => groups.push(DigestGroup {
+                project: project.to_string(),
+                kind: item.kind.clone(),
+                count: 1,
+                items: vec![entry],
+            }),
+        }
+    }
+    let n = items.len();
+    DigestView {
+        title: format!(
+            "Your orkhub digest for {date}: {n} {}",
+            if n == 1 { "item" } else { "items" }
+        ),
+        date: date.to_string(),
+        total: n,
+        groups,
+    }
+}
+
+/// The digest as a neutral message: one field per group for chat adapters,
+/// plus the email parts the templates made.
+pub fn message(view: &DigestView, text: String, html: String) -> RichMessage {
+    let mut m = RichMessage::titled(
+        view.title.clone(),
+        format!("{} waiting since your last digest.", view.total),
+    );
+    for g in &view.groups {
+        let lines: Vec<String> = g
+            .items
+            .iter()
+            .map(|i| match &i.title {
+                Some(t) => format!("• {t}: {}", first_line(&i.text)),
+                None => format!("• {}", first_line(&i.text)),
+            })
+            .collect();
+        m = m.with_field(
+            format!("{} · {} ({})", g.project, g.kind, g.count),
+            lines.join("\n"),
+        );
+    }
+    m.with_preformatted(commands::message::formats::PLAIN_TEXT, text)
+        .with_preformatted(commands::message::formats::EMAIL_HTML, html)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, project: Option<&str>, kind: &str, at: i64) -> HeldItem {
+        HeldItem {
+            delivery_id: format!("d{id}"),
+            notification_id: format!("n{id}"),
+            channel: "email".into(),
+            address: "a@example.com".into(),
+            kind: kind.into(),
+            project_id: project.map(String::from),
+            source: "bot".into(),
+            title: None,
+            body: format!("item {id}\nmore"),
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn groups_by_project_and_kind_newest_first_with_counts() {
+        // Newest first, as the store returns them.
+        let items = vec![
+            item("5", Some("web"), "deploy", 5_000),
+            item("4", None, "report", 4_000),
+            item("3", Some("web"), "deploy", 3_000),
+            item("2", Some("web"), "report", 2_000),
+            item("1", None, "report", 1_000),
+        ];
+        let date = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        let v = view(&items, date, chrono_tz::UTC);
+        assert_eq!(v.total, 5);
+        let summary: Vec<(&str, &str, usize)> = v
+            .groups
+            .iter()
+            .map(|g| (g.project.as_str(), g.kind.as_str(), g.count))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("web", "deploy", 2),
+                (NO_PROJECT, "report", 2),
+                ("web", "report", 1)
+            ]
+        );
+        assert_eq!(v.groups[0].items[0].text, "item 5\nmore");
+        assert_eq!(v.groups[0].items[1].text, "item 3\nmore");
+        let m = message(&v, "t".into(), "h".into());
+        assert_eq!(m.fields[0].name, "web · deploy (2)");
+        assert_eq!(m.fields[0].value, "• item 5\n• item 3");
+        assert_eq!(
+            m.preformatted(commands::message::formats::PLAIN_TEXT),
+            Some("t")
+        );
+        assert!(m.title.unwrap().contains("5 items"));
+    }
+}

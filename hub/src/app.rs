@@ -83,7 +83,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         adapters.insert(ChannelKind::Console, Arc::new(ConsoleAdapter::new(out)));
     }
     let (stop, stop_rx) = watch::channel(false);
+    let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
+    store.set_brief_service(brief.clone());
     let state = AppState {
+        brief: brief.clone(),
         stopping: stop_rx.clone(),
         store: store.clone(),
         ingest,
@@ -113,8 +116,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     );
 
     // Per-person daily jobs (digests, briefs), each at the person's local time.
-    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> =
-        vec![Arc::new(crate::digest::DigestJob::from_config(&config))];
+    let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = vec![
+        Arc::new(crate::digest::DigestJob::from_config(&config)),
+        Arc::new(crate::brief::job::BriefJob { service: brief }),
+    ];
     let mut listeners = platforms.tasks;
     // Several instances on one PostgreSQL: the live feed reaches every one.
     if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {

@@ -25,6 +25,7 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// Extra approvers per decision kind, besides owners and admins.
     pub approvers: BTreeMap<String, Vec<String>>,
+    pub brief: briefs::BriefConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

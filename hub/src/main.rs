@@ -35,6 +35,22 @@ enum Command {
     Migrate,
     /// Check the config file and print the result with defaults filled in.
     CheckConfig,
+    /// Print a person's daily brief without sending it.
+    Brief {
+        /// Print only; nothing is sent or claimed (required: the schedule and
+        /// the chat `brief` command are what send briefs).
+        #[arg(long)]
+        preview: bool,
+        /// telegram, slack, slack-blocks, discord, email-html, text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// The person's local date, YYYY-MM-DD (default: their today).
+        #[arg(long)]
+        date: Option<String>,
+        /// The person's handle (default: the first owner).
+        #[arg(long)]
+        person: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +92,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Key { command } => key(config, command).await,
+        Command::Brief {
+            preview,
+            format,
+            date,
+            person,
+        } => brief_preview(config, preview, &format, date.as_deref(), person).await,
     }
 }
 
@@ -139,6 +161,50 @@ async fn key(config: Config, command: KeyCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn brief_preview(
+    config: Config,
+    preview: bool,
+    format: &str,
+    date: Option<&str>,
+    person: Option<String>,
+) -> anyhow::Result<()> {
+    if !preview {
+        anyhow::bail!(
+            "`orkhub brief` only previews (add --preview); briefs are sent by the schedule and the chat `brief` command"
+        );
+    }
+    let format = match format {
+        "json" => None,
+        f => Some(briefs::Format::parse(f)?),
+    };
+    let date = date
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .with_context(|| format!("--date: expected YYYY-MM-DD, got {d:?}"))
+        })
+        .transpose()?;
+    let store = hub::store::Store::open(&config.database.url, 2).await?;
+    hub::seed::apply(&store, &config).await?;
+    let person = match person {
+        Some(p) => p,
+        None => store
+            .first_owner()
+            .await?
+            .context("--person: no owner is configured; name a person")?,
+    };
+    let service = hub::brief::BriefService::new(&config.brief);
+    let mut brief = service
+        .data(&store, &person, date, chrono::Utc::now())
+        .await?;
+    service.add_summary(&store, &mut brief).await;
+    match format {
+        None => println!("{}", serde_json::to_string_pretty(&brief)?),
+        Some(f) => println!("{}", service.renderer().render(&brief, f)?),
+    }
+    store.close().await;
+    Ok(())
 }
 
 fn toml_like(config: &Config) -> anyhow::Result<String> {

@@ -29,7 +29,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let cfg = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[outbox]\nlease_secs = 3\n[[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n[[agents]]\nid = \"builder\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[outbox]\nlease_secs = 3\n[brief]\nenabled = false\n[[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n[[agents]]\nid = \"builder\"\n",
             db.url()
         );
         std::fs::write(dir.path().join("config.toml"), cfg).unwrap();

@@ -1,6 +1,7 @@
 //! The agent HTTP API (JSON under /api/v1), health and metrics.
 
 pub mod auth;
+mod brief;
 mod decisions;
 mod error;
 mod events;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// server.body_limit_bytes, for handlers that read a body themselves.
     pub body_limit: usize,
+    /// Builds and renders daily briefs (templates, optional LLM summary).
+    pub brief: Arc<crate::brief::BriefService>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -64,6 +67,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/notifications/{id}", get(notifications::show))
         .route("/api/v1/messages", post(notifications::message))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/brief", get(brief::show))
         .merge(reserved)
         .layer(axum::middleware::from_fn(health::count_requests))
         .layer(DefaultBodyLimit::max(body_limit))

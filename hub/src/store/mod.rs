@@ -5,6 +5,8 @@
 //! [`Dialect`].
 
 mod audit;
+mod brief;
+mod bulk;
 mod channels;
 pub mod commands_backend;
 mod costs;
@@ -22,6 +24,8 @@ mod placeholders;
 mod scheduled_runs;
 
 pub use audit::AuditRow;
+pub use brief::BriefPerson;
+pub use bulk::BulkValue;
 pub use channels::{ChannelSeed, PreferencesSeed};
 pub use costs::NewCost;
 pub use decision_copies::DecisionEdit;
@@ -50,6 +54,9 @@ pub struct Store {
     dialect: Dialect,
     /// Kept for connections outside the pool (PostgreSQL LISTEN).
     url: std::sync::Arc<str>,
+    /// How the chat `brief` command builds the brief (templates, LLM); set
+    /// once at start, shared by every clone. Unset: built-in defaults.
+    brief: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::brief::BriefService>>>,
 }
 
 impl Store {
@@ -59,6 +66,15 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Use `service` for the chat `brief` command (first call wins).
+    pub fn set_brief_service(&self, service: std::sync::Arc<crate::brief::BriefService>) {
+        let _ = self.brief.set(service);
+    }
+
+    pub fn brief_service(&self) -> std::sync::Arc<crate::brief::BriefService> {
+        self.brief.get().cloned().unwrap_or_default()
     }
 
     pub async fn close(&self) {

@@ -122,14 +122,8 @@ impl Store {
                 .await;
         }
         let mut tx = self.pool.begin().await?;
-        for chunk in notifications.chunks(ROWS_PER_INSERT) {
-            let q = self.insert_query(NOTIFICATION_COLUMNS, chunk.len(), "");
-            bind_notifications(q, chunk).execute(&mut *tx).await?;
-        }
-        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let q = self.insert_query(DELIVERY_COLUMNS, chunk.len(), "");
-            bind_deliveries(q, chunk).execute(&mut *tx).await?;
-        }
+        self.insert_notifications_in(&mut tx, notifications, deliveries)
+            .await?;
         for chunk in idempotency.chunks(ROWS_PER_INSERT) {
             let q = self.insert_query(IDEMPOTENCY_COLUMNS, chunk.len(), IDEMPOTENCY_CONFLICT);
             bind_idempotency(q, chunk, now).execute(&mut *tx).await?;
@@ -138,6 +132,26 @@ impl Store {
             Self::insert_feed_events(&mut tx, feed_events).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Insert notifications and their deliveries inside `tx` (multi-row
+    /// INSERTs); shared by ingest and the scheduled jobs that claim a slot
+    /// in the same transaction as the work they queue.
+    pub(super) async fn insert_notifications_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        for chunk in notifications.chunks(ROWS_PER_INSERT) {
+            let q = self.insert_query(NOTIFICATION_COLUMNS, chunk.len(), "");
+            bind_notifications(q, chunk).execute(&mut **tx).await?;
+        }
+        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+            let q = self.insert_query(DELIVERY_COLUMNS, chunk.len(), "");
+            bind_deliveries(q, chunk).execute(&mut **tx).await?;
+        }
         Ok(())
     }
 

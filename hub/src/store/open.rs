@@ -68,6 +68,7 @@ impl Store {
             pool,
             dialect,
             url: url.into(),
+            brief: Default::default(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! on the machine's server and dropped afterwards. Every store test runs on both.
 #![allow(dead_code)]
 
+pub mod openai_server;
 pub mod server;
 pub mod slack_server;
 pub mod smtp_server;

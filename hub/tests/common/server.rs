@@ -52,8 +52,15 @@ pub const ALL_SCOPES: &[&str] = hub::api::auth::SCOPES;
 
 impl TestHub {
     pub async fn start(db: &TestDb, extra_toml: &str, adapters: Vec<Arc<dyn Adapter>>) -> TestHub {
+        // Scheduled briefs would reach every test's console at 09:00 local;
+        // tests of the brief turn them on with their own [brief] table.
+        let brief = if extra_toml.contains("[brief") {
+            ""
+        } else {
+            "[brief]\nenabled = false\n"
+        };
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n{extra_toml}\n{PEOPLE}",
+            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n{brief}{extra_toml}\n{PEOPLE}",
             db.url()
         );
         let config = Config::from_toml(&toml).expect("test config");

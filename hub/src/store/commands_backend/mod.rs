@@ -146,7 +146,13 @@ impl Backend for Store {
     }
 
     async fn brief(&self, person: &Person) -> Result<RichMessage, BackendError> {
-        self.interim_brief(person).await
+        // The real brief, as the schedule sends it (summary and buttons too).
+        let service = self.brief_service();
+        match service.compose(self, &person.id, None, Utc::now()).await {
+            Ok((_, message)) => Ok(message),
+            Err(crate::brief::BriefFailure::Buttons(e)) => Err(e),
+            Err(e) => Err(BackendError::Unavailable(e.to_string())),
+        }
     }
 
     async fn cost_summary(

@@ -1,0 +1,358 @@
+//! The store's rows → the brief's sections: totals, percentages, the
+//! month-end forecast, callouts and anomalies. Pure, so every figure is
+//! testable without a database.
+
+use crate::config::BriefConfig;
+use crate::cycles::find_cycles;
+use crate::input::BriefInput;
+use crate::model::*;
+use crate::window::Window;
+use std::collections::BTreeMap;
+
+/// Build the brief for `window` from `input`. `person_name` is for display.
+pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &BriefConfig) -> Brief {
+    let budget = budget(window, input);
+    let agents = health(window, input);
+    let silent_agents = agents
+        .iter()
+        .filter(|a| a.silent)
+        .map(|a| a.agent_id.clone())
+        .collect();
+    let mut anomalies = spend_spikes(&budget, cfg.spike_factor);
+    anomalies.extend(input.repeated_failures.iter().map(|f| Anomaly {
+        kind: "repeated_failure".into(),
+        message: format!(
+            "{} failed {} times in 7 days: {}",
+            f.agent_id, f.count, f.reason
+        ),
+        agent_id: Some(f.agent_id.clone()),
+        task_ids: Vec::new(),
+        today_usd: None,
+        avg_7d_usd: None,
+        count: Some(f.count),
+    }));
+    anomalies.extend(find_cycles(&input.open_edges).into_iter().map(|cycle| {
+        let mut path: Vec<String> = cycle.iter().map(|t| format!("#{t}")).collect();
+        path.push(format!("#{}", cycle[0]));
+        Anomaly {
+            kind: "dependency_cycle".into(),
+            message: format!("Dependency cycle: {}", path.join(" → ")),
+            agent_id: None,
+            task_ids: cycle,
+            today_usd: None,
+            avg_7d_usd: None,
+            count: None,
+        }
+    }));
+    Brief {
+        person: window.person.clone(),
+        person_name: person_name.to_string(),
+        date: window.date,
+        time_zone: window.tz.name().to_string(),
+        generated_at: window.generated_at,
+        period: Period {
+            since: window.since,
+            until: window.until,
+        },
+        activity: input.activity,
+        mine: input.mine,
+        overdue: TaskList {
+            total: input.overdue_total,
+            tasks: input.overdue.clone(),
+        },
+        sla_breaches: TaskList {
+            total: input.sla_total,
+            tasks: input.sla_breaches.clone(),
+        },
+        budget,
+        agents,
+        silent_agents,
+        pending_decisions: DecisionList {
+            total: input.pending_total,
+            decisions: input
+                .pending_decisions
+                .iter()
+                .map(|d| PendingDecision {
+                    id: d.id,
+                    kind: d.kind.clone(),
+                    context: d.context.clone(),
+                    requested_by: d.requested_by.clone(),
+                    task_id: d.task_id,
+                    created_at: d.created_at,
+                    waiting_hours: (window.until - d.created_at).num_hours().max(0),
+                })
+                .collect(),
+        },
+        anomalies,
+        summary: None,
+    }
+}
+
+#[derive(Default)]
+struct Sums {
+    today: f64,
+    month: f64,
+    week: f64,
+}
+
+fn budget(window: &Window, input: &BriefInput) -> Budget {
+    let mut by_agent: BTreeMap<&str, Sums> = BTreeMap::new();
+    let mut by_project: BTreeMap<&str, Sums> = BTreeMap::new();
+    let mut total = Sums::default();
+    for r in &input.spend {
+        for s in [
+            by_agent.entry(r.agent_id.as_str()).or_default(),
+            by_project
+                .entry(r.project_id.as_deref().unwrap_or(""))
+                .or_default(),
+            &mut total,
+        ] {
+            s.today += r.today_usd;
+            s.month += r.month_usd;
+            s.week += r.week_usd;
+        }
+    }
+    let elapsed = window.month_elapsed();
+    let forecast = |month: f64| usd(month / elapsed);
+    let budgets: BTreeMap<&str, Option<f64>> = input
+        .agents
+        .iter()
+        .map(|a| (a.id.as_str(), a.daily_budget_usd))
+        .collect();
+    // Every known agent is listed (spend 0 if none), plus any agent that
+    // posted costs without being configured.
+    let mut agent_ids: Vec<&str> = input.agents.iter().map(|a| a.id.as_str()).collect();
+    agent_ids.extend(by_agent.keys().filter(|k| !budgets.contains_key(*k)));
+    let agents: Vec<AgentSpend> = agent_ids
+        .into_iter()
+        .map(|id| {
+            let s = by_agent.get(id);
+            let today = s.map_or(0.0, |s| s.today);
+            let daily = budgets.get(id).copied().flatten();
+            AgentSpend {
+                agent_id: id.to_string(),
+                today_usd: usd(today),
+                month_usd: usd(s.map_or(0.0, |s| s.month)),
+                daily_budget_usd: daily,
+                today_pct: daily.filter(|b| *b > 0.0).map(|b| pct(today / b * 100.0)),
+                avg_7d_usd: usd(s.map_or(0.0, |s| s.week) / 7.0),
+                over_budget: daily.is_some_and(|b| today > b),
+            }
+        })
+        .collect();
+    let projects: Vec<ProjectSpend> = input
+        .projects
+        .iter()
+        .map(|p| {
+            let s = by_project.get(p.id.as_str());
+            let month = s.map_or(0.0, |s| s.month);
+            let f = forecast(month);
+            ProjectSpend {
+                project_id: p.id.clone(),
+                name: p.name.clone(),
+                today_usd: usd(s.map_or(0.0, |s| s.today)),
+                month_usd: usd(month),
+                budget_usd: p.budget_usd,
+                used_pct: p
+                    .budget_usd
+                    .filter(|b| *b > 0.0)
+                    .map(|b| pct(month / b * 100.0)),
+                forecast_usd: f,
+                forecast_over: p.budget_usd.is_some_and(|b| f > b),
+            }
+        })
+        .collect();
+    let budgeted: Vec<f64> = input.projects.iter().filter_map(|p| p.budget_usd).collect();
+    let month_budget = (!budgeted.is_empty()).then(|| budgeted.iter().sum::<f64>());
+    let mut top_spenders: Vec<AgentSpend> = agents
+        .iter()
+        .filter(|a| a.today_usd > 0.0)
+        .cloned()
+        .collect();
+    top_spenders.sort_by(|a, b| {
+        b.today_usd
+            .total_cmp(&a.today_usd)
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+    top_spenders.truncate(5);
+    Budget {
+        today_usd: usd(total.today),
+        top_spenders,
+        month_usd: usd(total.month),
+        month_forecast_usd: forecast(total.month),
+        month_budget_usd: month_budget,
+        month_used_pct: month_budget
+            .filter(|b| *b > 0.0)
+            .map(|b| pct(total.month / b * 100.0)),
+        over_daily_budget: agents
+            .iter()
+            .filter(|a| a.over_budget)
+            .map(|a| a.agent_id.clone())
+            .collect(),
+        agents,
+        projects,
+    }
+}
+
+fn health(window: &Window, input: &BriefInput) -> Vec<AgentHealth> {
+    input
+        .agents
+        .iter()
+        .map(|a| {
+            let quiet = a.last_heartbeat_at.is_none_or(|t| t < window.silent_before);
+            AgentHealth {
+                agent_id: a.id.clone(),
+                status: a.status.clone(),
+                last_heartbeat_at: a.last_heartbeat_at,
+                minutes_since_heartbeat: a
+                    .last_heartbeat_at
+                    .map(|t| (window.until - t).num_minutes().max(0)),
+                note: a.heartbeat_note.clone(),
+                active_tasks: a.active_tasks,
+                silent: quiet && a.active_tasks > 0 && a.status != "disabled",
+            }
+        })
+        .collect()
+}
+
+/// Today's spend above `factor` × the 7-day daily average. An agent with no
+/// spend in the last seven days has no average to compare with.
+fn spend_spikes(budget: &Budget, factor: f64) -> Vec<Anomaly> {
+    budget
+        .agents
+        .iter()
+        .filter(|a| a.avg_7d_usd > 0.0 && a.today_usd > factor * a.avg_7d_usd)
+        .map(|a| Anomaly {
+            kind: "spend_spike".into(),
+            message: format!(
+                "{} spent ${:.2} today, {:.1}× its 7-day daily average of ${:.2}",
+                a.agent_id,
+                a.today_usd,
+                a.today_usd / a.avg_7d_usd,
+                a.avg_7d_usd
+            ),
+            agent_id: Some(a.agent_id.clone()),
+            task_ids: Vec::new(),
+            today_usd: Some(a.today_usd),
+            avg_7d_usd: Some(a.avg_7d_usd),
+            count: None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::*;
+    use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+
+    fn window() -> Window {
+        // 10 July 2026, 09:00 UTC: 9 days and 9 hours of a 31-day month.
+        Window::new(
+            "ceo",
+            chrono_tz::Tz::UTC,
+            NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 7, 10, 9, 0, 0).unwrap(),
+            None,
+            &BriefConfig::default(),
+        )
+        .unwrap()
+    }
+
+    fn agent(id: &str, budget: Option<f64>, hb_min_ago: Option<i64>, active: i64) -> AgentRow {
+        let w = window();
+        AgentRow {
+            id: id.into(),
+            status: "active".into(),
+            daily_budget_usd: budget,
+            last_heartbeat_at: hb_min_ago.map(|m| w.until - chrono::Duration::minutes(m)),
+            heartbeat_note: None,
+            active_tasks: active,
+        }
+    }
+
+    fn spend(agent: &str, project: Option<&str>, today: f64, month: f64, week: f64) -> SpendRow {
+        SpendRow {
+            agent_id: agent.into(),
+            project_id: project.map(Into::into),
+            today_usd: today,
+            month_usd: month,
+            week_usd: week,
+        }
+    }
+
+    #[test]
+    fn budget_percentages_forecast_and_callouts() {
+        let input = BriefInput {
+            agents: vec![
+                agent("coder", Some(10.0), Some(5), 1),
+                agent("ops", Some(2.0), Some(5), 0),
+            ],
+            projects: vec![ProjectRow {
+                id: "web".into(),
+                name: "Website".into(),
+                budget_usd: Some(100.0),
+                deadline: None,
+            }],
+            spend: vec![
+                spend("coder", Some("web"), 4.0, 45.0, 14.0),
+                spend("ops", None, 3.0, 5.0, 0.0),
+            ],
+            ..Default::default()
+        };
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        assert_eq!(b.budget.today_usd, 7.0);
+        assert_eq!(b.budget.month_usd, 50.0);
+        // 50 USD in 225 of 744 hours → 165.3333 by month end.
+        assert_eq!(b.budget.month_forecast_usd, 165.3333);
+        let coder = &b.budget.agents[0];
+        assert_eq!(
+            (coder.today_pct, coder.avg_7d_usd, coder.over_budget),
+            (Some(40.0), 2.0, false)
+        );
+        assert_eq!(b.budget.over_daily_budget, vec!["ops".to_string()]);
+        let web = &b.budget.projects[0];
+        assert_eq!(
+            (web.used_pct, web.forecast_usd, web.forecast_over),
+            (Some(45.0), 148.8, true)
+        );
+        assert_eq!(b.budget.month_used_pct, Some(50.0));
+    }
+
+    #[test]
+    fn anomalies_spike_failure_and_cycle_and_silent_agents() {
+        let input = BriefInput {
+            agents: vec![
+                agent("coder", None, Some(31), 2),
+                agent("idle", None, None, 0),
+                agent("fresh", None, Some(29), 1),
+            ],
+            spend: vec![spend("coder", None, 6.01, 6.01, 14.0)],
+            repeated_failures: vec![FailureRow {
+                agent_id: "coder".into(),
+                reason: "tests fail".into(),
+                count: 3,
+                last_at: window().until,
+            }],
+            open_edges: vec![(4, 7), (7, 4), (1, 4)],
+            ..Default::default()
+        };
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        assert_eq!(b.silent_agents, vec!["coder".to_string()]);
+        let kinds: Vec<&str> = b.anomalies.iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["spend_spike", "repeated_failure", "dependency_cycle"]
+        );
+        assert_eq!(b.anomalies[2].task_ids, vec![4, 7]);
+        assert_eq!(b.anomalies[2].message, "Dependency cycle: #4 → #7 → #4");
+        // Exactly 3× is not above 3×.
+        let input = BriefInput {
+            spend: vec![spend("coder", None, 6.0, 6.0, 14.0)],
+            ..input
+        };
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        assert!(b.anomalies.iter().all(|a| a.kind != "spend_spike"));
+    }
+}

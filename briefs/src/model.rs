@@ -1,0 +1,142 @@
+//! The brief as data: the JSON of `GET /api/v1/brief` and the context every
+//! template renders. Money is rounded to 1/10,000 USD and percentages to
+//! 0.1 so the figures are stable to compare.
+
+use crate::input::{ActivityCounts, MyTasks, TaskRow};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Brief {
+    pub person: String,
+    pub person_name: String,
+    pub date: NaiveDate,
+    pub time_zone: String,
+    pub generated_at: DateTime<Utc>,
+    pub period: Period,
+    pub activity: ActivityCounts,
+    /// The reader's own open and overdue tasks.
+    pub mine: MyTasks,
+    pub overdue: TaskList,
+    pub sla_breaches: TaskList,
+    pub budget: Budget,
+    pub agents: Vec<AgentHealth>,
+    /// Ids of agents silent too long while they have active tasks.
+    pub silent_agents: Vec<String>,
+    pub pending_decisions: DecisionList,
+    pub anomalies: Vec<Anomaly>,
+    /// The LLM's paragraph, when one was asked for and arrived in time.
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Period {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskList {
+    pub total: i64,
+    pub tasks: Vec<TaskRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub today_usd: f64,
+    pub month_usd: f64,
+    /// Month spend extrapolated from the run rate so far this month.
+    pub month_forecast_usd: f64,
+    /// Sum of the projects' monthly budgets (None when no project has one).
+    pub month_budget_usd: Option<f64>,
+    pub month_used_pct: Option<f64>,
+    pub agents: Vec<AgentSpend>,
+    /// The five agents that spent most today (spend > 0), most first.
+    pub top_spenders: Vec<AgentSpend>,
+    pub projects: Vec<ProjectSpend>,
+    /// Agents whose spend today is above their daily budget.
+    pub over_daily_budget: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSpend {
+    pub agent_id: String,
+    pub today_usd: f64,
+    pub month_usd: f64,
+    pub daily_budget_usd: Option<f64>,
+    /// Today's spend as a percentage of the daily budget.
+    pub today_pct: Option<f64>,
+    /// Average daily spend over the seven days before today.
+    pub avg_7d_usd: f64,
+    pub over_budget: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpend {
+    pub project_id: String,
+    pub name: String,
+    pub today_usd: f64,
+    pub month_usd: f64,
+    pub budget_usd: Option<f64>,
+    pub used_pct: Option<f64>,
+    pub forecast_usd: f64,
+    /// The forecast exceeds the budget.
+    pub forecast_over: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentHealth {
+    pub agent_id: String,
+    pub status: String,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Minutes between the last heartbeat and the brief's cut-off.
+    pub minutes_since_heartbeat: Option<i64>,
+    pub note: Option<String>,
+    pub active_tasks: i64,
+    pub silent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionList {
+    pub total: i64,
+    pub decisions: Vec<PendingDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingDecision {
+    pub id: i64,
+    pub kind: String,
+    pub context: String,
+    pub requested_by: String,
+    pub task_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub waiting_hours: i64,
+}
+
+/// Something unusual: `kind` is `spend_spike`, `repeated_failure` or
+/// `dependency_cycle`; `message` says it in one plain-text line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_ids: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub today_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_7d_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+}
+
+/// Round money to 1/10,000 USD.
+pub fn usd(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Round a percentage to one decimal.
+pub fn pct(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}

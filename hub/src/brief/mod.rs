@@ -1,0 +1,198 @@
+//! The daily brief in the hub: read the rows (store), build and render them
+//! (briefs crate), add the optional LLM summary and record its cost, and
+//! turn the result into a message with Approve/Deny buttons. Used by the
+//! scheduled job ([`job::BriefJob`]), `GET /api/v1/brief`, the chat `brief`
+//! command and `orkhub brief --preview`.
+
+pub mod job;
+
+use crate::store::{NewCost, Store, StoreError};
+use briefs::{Brief, BriefConfig, BriefError, Format, Renderer, Summarizer, Window};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use commands::message::formats;
+use commands::{Button, ButtonStyle, RichMessage};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BriefFailure {
+    #[error("no person {0:?}")]
+    UnknownPerson(String),
+    /// The requested date cannot make a brief (e.g. it is in the future).
+    #[error("{0}")]
+    BadDate(String),
+    /// The stored person cannot get a brief (unknown zone, bad brief_time).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading the brief's data: {0}")]
+    Store(#[from] StoreError),
+    #[error("rendering the brief: {0}")]
+    Render(#[from] BriefError),
+    #[error("minting the brief's decision buttons: {0}")]
+    Buttons(commands::BackendError),
+}
+
+pub struct BriefService {
+    cfg: BriefConfig,
+    renderer: Renderer,
+    summarizer: Option<Summarizer>,
+}
+
+impl std::fmt::Debug for BriefService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BriefService")
+            .field("templates", &self.renderer)
+            .field("llm", &self.summarizer.is_some())
+            .finish()
+    }
+}
+
+impl Default for BriefService {
+    fn default() -> Self {
+        BriefService::new(&BriefConfig::default())
+    }
+}
+
+impl BriefService {
+    pub fn new(cfg: &BriefConfig) -> BriefService {
+        let dir = (!cfg.templates_dir.is_empty()).then(|| PathBuf::from(&cfg.templates_dir));
+        BriefService {
+            cfg: cfg.clone(),
+            renderer: Renderer::new(dir),
+            summarizer: cfg.llm.enabled.then(|| Summarizer::new(&cfg.llm)),
+        }
+    }
+
+    pub fn config(&self) -> &BriefConfig {
+        &self.cfg
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// The brief's data for `person` on their local `date` (today if None),
+    /// as of `now`. No LLM call: see [`BriefService::add_summary`].
+    pub async fn data(
+        &self,
+        store: &Store,
+        person: &str,
+        date: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<Brief, BriefFailure> {
+        let p = store
+            .brief_person(person)
+            .await?
+            .ok_or_else(|| BriefFailure::UnknownPerson(person.to_string()))?;
+        let tz: Tz = p.time_zone.parse().map_err(|_| {
+            BriefFailure::Invalid(format!(
+                "person {person} has an unknown time zone {:?}",
+                p.time_zone
+            ))
+        })?;
+        let time = crate::config::parse_hhmm(&p.brief_time).ok_or_else(|| {
+            BriefFailure::Invalid(format!(
+                "person {person} has an invalid brief_time {:?}",
+                p.brief_time
+            ))
+        })?;
+        let date = date.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+        let window = |last| {
+            Window::new(person, tz, date, time, now, last, &self.cfg)
+                .map_err(|e| BriefFailure::BadDate(e.to_string()))
+        };
+        // The cut-off decides which earlier brief counts as "the last one".
+        let until = window(None)?.until;
+        let last = store
+            .last_brief_at(person, until.timestamp_millis())
+            .await?
+            .map(crate::store::from_ms);
+        let w = window(last)?;
+        let input = store.brief_input(&w, self.cfg.list_limit).await?;
+        Ok(briefs::build(&w, &p.display_name, &input, &self.cfg))
+    }
+
+    /// Ask the LLM for a summary paragraph when configured. On any failure
+    /// or timeout the brief stays as it is (logged once, here); on success
+    /// its token use is recorded as a cost of the configured agent.
+    pub async fn add_summary(&self, store: &Store, brief: &mut Brief) {
+        let Some(summarizer) = &self.summarizer else {
+            return;
+        };
+        let text = match self.renderer.render(brief, Format::PlainText) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(person = %brief.person, error = %e, "brief goes out without an LLM summary");
+                return;
+            }
+        };
+        match summarizer.summarize(&text).await {
+            Ok(s) => {
+                brief.summary = Some(s.text.clone());
+                let cost = NewCost {
+                    agent_id: self.cfg.llm.cost_agent.clone(),
+                    project_id: None,
+                    task_id: None,
+                    model: s.model,
+                    tokens_in: s.tokens_in,
+                    tokens_out: s.tokens_out,
+                    usd: s.usd,
+                    at: crate::store::now_ms(),
+                };
+                if let Err(e) = store.insert_cost(&cost).await {
+                    tracing::error!(error = %e, "recording the brief summary's cost failed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(person = %brief.person, error = %e, "brief goes out without an LLM summary");
+            }
+        }
+    }
+
+    /// The brief as a message: every format pre-rendered, the plain text as
+    /// its text, and Approve/Deny buttons for each listed pending decision.
+    pub async fn message(&self, store: &Store, brief: &Brief) -> Result<RichMessage, BriefFailure> {
+        let preformatted = self.renderer.render_all(brief)?;
+        let text = preformatted
+            .get(formats::PLAIN_TEXT)
+            .cloned()
+            .unwrap_or_default();
+        let mut m = RichMessage {
+            title: Some(format!("Brief for {} — {}", brief.person_name, brief.date)),
+            text,
+            preformatted,
+            ..Default::default()
+        };
+        for d in &brief.pending_decisions.decisions {
+            let tokens = commands::mint_decision_buttons(store, d.id)
+                .await
+                .map_err(BriefFailure::Buttons)?;
+            m = m
+                .with_button(Button {
+                    label: format!("Approve #{}", d.id),
+                    token: tokens.approve,
+                    style: ButtonStyle::Primary,
+                })
+                .with_button(Button {
+                    label: format!("Deny #{}", d.id),
+                    token: tokens.deny,
+                    style: ButtonStyle::Danger,
+                });
+        }
+        Ok(m)
+    }
+
+    /// Data, summary and message: the brief as it is sent.
+    pub async fn compose(
+        &self,
+        store: &Store,
+        person: &str,
+        date: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<(Brief, RichMessage), BriefFailure> {
+        let mut brief = self.data(store, person, date, now).await?;
+        self.add_summary(store, &mut brief).await;
+        let message = self.message(store, &brief).await?;
+        Ok((brief, message))
+    }
+}

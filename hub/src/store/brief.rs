@@ -1,0 +1,515 @@
+//! The daily brief's reads: counts, sums grouped by agent and project, and
+//! short lists, for one [`briefs::Window`]. Every statement is a range or
+//! list over an index added in migration 0004; they run concurrently on the
+//! pool, so a brief costs the slowest of them, not their sum.
+
+use super::{Store, StoreError, from_ms};
+use briefs::Window;
+use briefs::input::{
+    ActivityCounts, AgentRow, BriefInput, DecisionRow, FailureRow, MyTasks, ProjectRow, SpendRow,
+    TaskRow,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Statuses in which an agent is working on a task.
+const ACTIVE: &str = "('assigned','in_progress','review')";
+
+const TASK_COLUMNS: &str =
+    "id, title, status, priority, project_id, assignee_id, due_at, created_at";
+
+impl Store {
+    /// Everything the brief for `w` needs, read concurrently.
+    pub async fn brief_input(&self, w: &Window, list_limit: i64) -> Result<BriefInput, StoreError> {
+        let since = w.since.timestamp_millis();
+        let until = w.until.timestamp_millis();
+        // All at once: on a pool of several connections the brief costs
+        // about its slowest read.
+        let (
+            activity,
+            mine,
+            (overdue, overdue_total),
+            (sla_breaches, sla_total),
+            spend,
+            agents,
+            projects,
+            (pending_decisions, pending_total),
+            repeated_failures,
+            open_edges,
+        ) = futures::try_join!(
+            self.brief_activity(since, until),
+            self.brief_mine(&w.person, w.overdue_before_ms),
+            self.brief_overdue(w.overdue_before_ms, list_limit),
+            self.brief_sla(w, list_limit),
+            self.brief_spend(w),
+            self.brief_agents(),
+            self.brief_projects(),
+            self.brief_pending(list_limit),
+            self.brief_failures(w.week_start.timestamp_millis(), until),
+            self.brief_open_edges(),
+        )?;
+        Ok(BriefInput {
+            activity,
+            mine,
+            overdue,
+            overdue_total,
+            sla_breaches,
+            sla_total,
+            spend,
+            agents,
+            projects,
+            pending_decisions,
+            pending_total,
+            repeated_failures,
+            open_edges,
+        })
+    }
+
+    /// Each read of [`Store::brief_input`] alone, timed (for the benchmark:
+    /// which one dominates).
+    pub async fn brief_profile(
+        &self,
+        w: &Window,
+        list_limit: i64,
+    ) -> Result<Vec<(&'static str, std::time::Duration)>, StoreError> {
+        let since = w.since.timestamp_millis();
+        let until = w.until.timestamp_millis();
+        let mut out = Vec::new();
+        macro_rules! timed {
+            ($name:expr, $e:expr) => {{
+                let t = std::time::Instant::now();
+                $e.await?;
+                out.push(($name, t.elapsed()));
+            }};
+        }
+        timed!("activity", self.brief_activity(since, until));
+        timed!("mine", self.brief_mine(&w.person, w.overdue_before_ms));
+        timed!(
+            "overdue",
+            self.brief_overdue(w.overdue_before_ms, list_limit)
+        );
+        timed!("sla", self.brief_sla(w, list_limit));
+        timed!("spend", self.brief_spend(w));
+        timed!("agents", self.brief_agents());
+        timed!("projects", self.brief_projects());
+        timed!("pending", self.brief_pending(list_limit));
+        timed!(
+            "failures",
+            self.brief_failures(w.week_start.timestamp_millis(), until)
+        );
+        timed!("open_edges", self.brief_open_edges());
+        Ok(out)
+    }
+
+    /// When `person`'s last brief before `before_ms` was claimed, if ever.
+    pub async fn last_brief_at(
+        &self,
+        person: &str,
+        before_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // Slots are "person:date"; ';' sorts right after ':', so this range
+        // is exactly this person's slots (no LIKE, so '%' in an id is harmless).
+        let row: (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(claimed_at) FROM scheduled_runs \
+             WHERE job = 'brief' AND slot >= $1 AND slot < $2 AND claimed_at < $3",
+        )
+        .bind(format!("{person}:"))
+        .bind(format!("{person};"))
+        .bind(before_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.0)
+    }
+
+    async fn brief_activity(&self, since: i64, until: i64) -> Result<ActivityCounts, StoreError> {
+        let r = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM tasks WHERE created_at >= $1 AND created_at < $2), \
+               (SELECT COUNT(*) FROM tasks WHERE completed_at >= $1 AND completed_at < $2), \
+               (SELECT COUNT(*) FROM audit_log WHERE action = 'task.move' AND at >= $1 AND at < $2), \
+               (SELECT COUNT(*) FROM decisions WHERE decided_at >= $1 AND decided_at < $2)",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ActivityCounts {
+            tasks_created: r.try_get(0)?,
+            tasks_completed: r.try_get(1)?,
+            tasks_moved: r.try_get(2)?,
+            decisions_made: r.try_get(3)?,
+        })
+    }
+
+    async fn brief_mine(&self, person: &str, overdue_before: i64) -> Result<MyTasks, StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_at < $2 THEN 1 ELSE 0 END), 0) FROM tasks \
+             WHERE assignee_id = $1 AND assignee_kind = 'person' AND status <> 'completed'",
+        )
+        .bind(person)
+        .bind(overdue_before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(MyTasks {
+            open: r.try_get(0)?,
+            overdue: r.try_get(1)?,
+        })
+    }
+
+    async fn brief_overdue(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<(Vec<TaskRow>, i64), StoreError> {
+        let filter = "status <> 'completed' AND due_at IS NOT NULL AND due_at < $1";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY due_at, id LIMIT $2"
+        )))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM tasks WHERE {filter}"
+        )))
+        .bind(before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            rows.iter().map(task_row).collect::<Result<_, _>>()?,
+            total.0,
+        ))
+    }
+
+    /// Per priority, so each half is a range of the partial
+    /// (priority, created_at) index rather than an OR over the whole table.
+    async fn brief_sla(&self, w: &Window, limit: i64) -> Result<(Vec<TaskRow>, i64), StoreError> {
+        let mut list = Vec::new();
+        let mut total = 0;
+        for (priority, before) in [
+            ("urgent", w.sla_urgent_before.timestamp_millis()),
+            ("high", w.sla_high_before.timestamp_millis()),
+        ] {
+            let filter = "status <> 'completed' AND priority = $1 AND created_at < $2";
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY created_at, id LIMIT $3"
+            )))
+            .bind(priority)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            let n: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM tasks WHERE {filter}"
+            )))
+            .bind(priority)
+            .bind(before)
+            .fetch_one(&self.pool)
+            .await?;
+            total += n.0;
+            for r in &rows {
+                list.push(task_row(r)?);
+            }
+        }
+        // Oldest first across both priorities, at most `limit`.
+        list.sort_by_key(|t| (t.created_at, t.id));
+        list.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok((list, total))
+    }
+
+    /// The cost index from the earlier of the month's and the week's start
+    /// to the cut-off, summing each bucket per agent and project. The range
+    /// is cut in two halves read concurrently (two connections, two cores)
+    /// and added up here.
+    async fn brief_spend(&self, w: &Window) -> Result<Vec<SpendRow>, StoreError> {
+        let from = w.month_start.min(w.week_start).timestamp_millis();
+        let until = w.until.timestamp_millis();
+        let mid = from + (until - from) / 2;
+        let (a, b) = futures::try_join!(
+            self.brief_spend_range(w, from, mid),
+            self.brief_spend_range(w, mid, until)
+        )?;
+        let mut sums: std::collections::BTreeMap<(String, Option<String>), SpendRow> =
+            std::collections::BTreeMap::new();
+        for r in a.into_iter().chain(b) {
+            let e = sums
+                .entry((r.agent_id.clone(), r.project_id.clone()))
+                .or_insert_with(|| SpendRow {
+                    agent_id: r.agent_id.clone(),
+                    project_id: r.project_id.clone(),
+                    today_usd: 0.0,
+                    month_usd: 0.0,
+                    week_usd: 0.0,
+                });
+            e.today_usd += r.today_usd;
+            e.month_usd += r.month_usd;
+            e.week_usd += r.week_usd;
+        }
+        Ok(sums.into_values().collect())
+    }
+
+    async fn brief_spend_range(
+        &self,
+        w: &Window,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<SpendRow>, StoreError> {
+        let day = w.day_start.timestamp_millis();
+        let month = w.month_start.timestamp_millis();
+        let week = w.week_start.timestamp_millis();
+        let rows = sqlx::query(
+            "SELECT agent_id, project_id, \
+               SUM(CASE WHEN at >= $1 THEN usd ELSE 0.0 END), \
+               SUM(CASE WHEN at >= $2 THEN usd ELSE 0.0 END), \
+               SUM(CASE WHEN at >= $3 AND at < $1 THEN usd ELSE 0.0 END) \
+             FROM costs WHERE at >= $4 AND at < $5 \
+             GROUP BY agent_id, project_id",
+        )
+        .bind(day)
+        .bind(month)
+        .bind(week)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SpendRow {
+                    agent_id: r.try_get(0)?,
+                    project_id: r.try_get(1)?,
+                    today_usd: r.try_get(2)?,
+                    month_usd: r.try_get(3)?,
+                    week_usd: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn brief_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT a.id, a.status, a.daily_budget_usd, a.last_heartbeat_at, a.heartbeat_note, \
+               (SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = a.id \
+                  AND t.assignee_kind = 'agent' AND t.status <> 'completed' AND t.status IN {ACTIVE}) \
+             FROM agents a ORDER BY a.id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AgentRow {
+                    id: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    daily_budget_usd: r.try_get(2)?,
+                    last_heartbeat_at: r.try_get::<Option<i64>, _>(3)?.map(from_ms),
+                    heartbeat_note: r.try_get(4)?,
+                    active_tasks: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn brief_projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, budget_usd, deadline FROM projects ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProjectRow {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    budget_usd: r.try_get(2)?,
+                    deadline: r.try_get::<Option<i64>, _>(3)?.map(from_ms),
+                })
+            })
+            .collect()
+    }
+
+    async fn brief_pending(&self, limit: i64) -> Result<(Vec<DecisionRow>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, context, requested_by, task_id, created_at FROM decisions \
+             WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM decisions WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let list = rows
+            .iter()
+            .map(|r| {
+                Ok(DecisionRow {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    context: r.try_get(2)?,
+                    requested_by: r.try_get(3)?,
+                    task_id: r.try_get(4)?,
+                    created_at: from_ms(r.try_get(5)?),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((list, total.0))
+    }
+
+    async fn brief_failures(&self, from: i64, until: i64) -> Result<Vec<FailureRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT agent_id, reason, COUNT(*) AS n, MAX(at) FROM agent_task_failures \
+             WHERE at >= $1 AND at < $2 GROUP BY agent_id, reason HAVING COUNT(*) >= 2 \
+             ORDER BY n DESC, agent_id, reason",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailureRow {
+                    agent_id: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                    last_at: from_ms(r.try_get(3)?),
+                })
+            })
+            .collect()
+    }
+
+    /// Dependency edges for cycle detection, without the edges of completed
+    /// tasks that sit on a cycle (a cycle through a completed task no longer
+    /// blocks anyone). Joining every edge to `tasks` would cost a lookup per
+    /// edge; cycles are rare, so only the tasks on found cycles are checked.
+    async fn brief_open_edges(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        // Only an edge from a task something depends on to a task that
+        // depends on something can lie on a cycle: the database drops the
+        // rest (most edges) before they cross the wire.
+        let mut edges: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT d.task_id, d.depends_on FROM task_dependencies d \
+             WHERE EXISTS (SELECT 1 FROM task_dependencies i WHERE i.depends_on = d.task_id) \
+               AND EXISTS (SELECT 1 FROM task_dependencies o WHERE o.task_id = d.depends_on)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        loop {
+            let mut on_cycles: Vec<i64> = briefs::cycles::find_cycles(&edges)
+                .into_iter()
+                .flatten()
+                .collect();
+            on_cycles.sort_unstable();
+            on_cycles.dedup();
+            if on_cycles.is_empty() {
+                return Ok(edges);
+            }
+            let mut done: Vec<i64> = Vec::new();
+            for chunk in on_cycles.chunks(500) {
+                let sql = format!(
+                    "SELECT id FROM tasks WHERE status = 'completed' AND id IN ({})",
+                    super::placeholders::list(self.dialect, 1, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                done.extend(q.fetch_all(&self.pool).await?.into_iter().map(|r| r.0));
+            }
+            if done.is_empty() {
+                return Ok(edges);
+            }
+            edges.retain(|(a, b)| !done.contains(a) && !done.contains(b));
+        }
+    }
+}
+
+fn task_row(r: &AnyRow) -> Result<TaskRow, StoreError> {
+    Ok(TaskRow {
+        id: r.try_get(0)?,
+        title: r.try_get(1)?,
+        status: r.try_get(2)?,
+        priority: r.try_get(3)?,
+        project_id: r.try_get(4)?,
+        assignee: r.try_get(5)?,
+        due_at: r.try_get::<Option<i64>, _>(6)?.map(from_ms),
+        created_at: from_ms(r.try_get(7)?),
+    })
+}
+
+/// Who a brief is for, as stored: name, zone and local brief time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BriefPerson {
+    pub id: String,
+    pub display_name: String,
+    pub time_zone: String,
+    /// "HH:MM"; the default when the person has no preferences row.
+    pub brief_time: String,
+}
+
+impl Store {
+    pub async fn brief_person(&self, id: &str) -> Result<Option<BriefPerson>, StoreError> {
+        let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT p.id, p.display_name, p.time_zone, f.brief_time FROM people p \
+             LEFT JOIN preferences f ON f.person_id = p.id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(id, display_name, time_zone, brief_time)| BriefPerson {
+                id,
+                display_name,
+                time_zone,
+                brief_time: brief_time.unwrap_or_else(|| "09:00".into()),
+            }),
+        )
+    }
+
+    /// Claim `("brief", slot)` and queue the brief's notification and
+    /// deliveries in one transaction. False: the slot was already claimed
+    /// (by an earlier run or another instance) and nothing was written.
+    pub async fn queue_brief(
+        &self,
+        slot: &str,
+        by: &str,
+        notification: &super::NewNotification,
+        deliveries: &[super::NewDelivery],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !Self::claim_slot(&mut tx, "brief", slot, by, super::now_ms()).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.insert_notifications_in(&mut tx, std::slice::from_ref(notification), deliveries)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// The owner whose brief the API shows when no person is named.
+    pub async fn first_owner(&self) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM people WHERE role = 'owner' ORDER BY id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+}
+
+impl Store {
+    /// Ids of the notifications of `kind` for person `recipient`, oldest
+    /// first (how many briefs a person got; tests and operators).
+    pub async fn notification_ids(
+        &self,
+        recipient: &str,
+        kind: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM notifications WHERE recipient_kind = 'person' AND recipient_id = $1 \
+             AND kind = $2 ORDER BY id",
+        )
+        .bind(recipient)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}

@@ -1,0 +1,674 @@
+//! The daily brief end to end: exact figures from a seeded database in the
+//! JSON of GET /api/v1/brief, bad requests, the LLM summary against an
+//! OpenAI-compatible server on 127.0.0.1 (success, error, timeout), the
+//! scheduled send through the outbox without a double send across a
+//! restart, and the chat `brief` command.
+
+mod common;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use common::TestDb;
+use common::openai_server::{KEY, Mode, OpenAiServer};
+use common::server::TestHub;
+use hub::store::{BulkValue as V, Store};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The brief under test: ceo (Europe/Kyiv, 09:00) on 10 July 2025, so its
+/// cut-off is 06:00 UTC and "today" began at 21:00 UTC on 9 July.
+fn until() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 7, 10, 6, 0, 0).unwrap()
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+    ms(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap())
+}
+
+const AGENTS: &str = r#"
+[[agents]]
+id = "coder"
+daily_budget_usd = 10.0
+[[agents]]
+id = "ops"
+daily_budget_usd = 2.0
+[[projects]]
+id = "app"
+name = "The App"
+budget_usd = 100.0
+"#;
+
+/// Known rows around the cut-off; every figure asserted below follows from them.
+async fn seed(store: &Store) {
+    let u = until();
+    let h = |n: i64| ms(u - Duration::hours(n));
+    let task = |id: i64,
+                title: &str,
+                status: &str,
+                priority: &str,
+                assignee: Option<(&str, &str)>,
+                due: Option<i64>,
+                created: i64,
+                completed: Option<i64>| {
+        vec![
+            V::Int(id),
+            V::Text(title.into()),
+            V::Text(status.into()),
+            V::Text(priority.into()),
+            assignee.map_or(V::NullText, |a| V::Text(a.0.into())),
+            assignee.map_or(V::NullText, |a| V::Text(a.1.into())),
+            due.map_or(V::NullInt, V::Int),
+            V::Text("ceo".into()),
+            V::Int(created),
+            V::Int(created),
+            completed.map_or(V::NullInt, V::Int),
+        ]
+    };
+    store
+        .bulk_insert(
+            "tasks",
+            &[
+                "id",
+                "title",
+                "status",
+                "priority",
+                "assignee_kind",
+                "assignee_id",
+                "due_at",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "completed_at",
+            ],
+            &[
+                // Overdue (due 1 July), mine.
+                task(
+                    1,
+                    "Old <promise>",
+                    "in_progress",
+                    "medium",
+                    Some(("person", "ceo")),
+                    Some(utc(2025, 7, 1, 0, 0)),
+                    utc(2025, 6, 1, 0, 0),
+                    None,
+                ),
+                // Overdue (due 9 July), urgent and 6 h old: an SLA breach; coder is on it.
+                task(
+                    2,
+                    "Fix prod",
+                    "in_progress",
+                    "urgent",
+                    Some(("agent", "coder")),
+                    Some(utc(2025, 7, 9, 0, 0)),
+                    h(6),
+                    None,
+                ),
+                // Due today: not overdue.
+                task(
+                    3,
+                    "Due today",
+                    "ready",
+                    "low",
+                    None,
+                    Some(utc(2025, 7, 10, 0, 0)),
+                    utc(2025, 6, 1, 0, 0),
+                    None,
+                ),
+                // Completed in the window; its old due date does not count.
+                task(
+                    4,
+                    "Finished",
+                    "completed",
+                    "medium",
+                    None,
+                    Some(utc(2025, 6, 1, 0, 0)),
+                    utc(2025, 5, 1, 0, 0),
+                    Some(h(2)),
+                ),
+                // High but 2 h old: within its SLA; mine, not overdue.
+                task(
+                    5,
+                    "High fresh",
+                    "assigned",
+                    "high",
+                    Some(("person", "ceo")),
+                    None,
+                    h(2),
+                    None,
+                ),
+                // High and 25 h old: a breach; builder holds it.
+                task(
+                    6,
+                    "High stale",
+                    "assigned",
+                    "high",
+                    Some(("agent", "builder")),
+                    None,
+                    h(25),
+                    None,
+                ),
+                // Created after the cut-off: not in this brief's activity.
+                task(
+                    7,
+                    "Future",
+                    "created",
+                    "medium",
+                    None,
+                    None,
+                    ms(u + Duration::hours(1)),
+                    None,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let cost = |agent: &str, project: Option<&str>, usd: f64, at: i64| {
+        vec![
+            V::Text(agent.into()),
+            project.map_or(V::NullText, |p| V::Text(p.into())),
+            V::Text("m".into()),
+            V::Float(usd),
+            V::Int(at),
+        ]
+    };
+    store
+        .bulk_insert(
+            "costs",
+            &["agent_id", "project_id", "model", "usd", "at"],
+            &[
+                cost("coder", Some("app"), 4.0, h(1)), // today
+                cost("coder", Some("app"), 14.0, utc(2025, 7, 5, 12, 0)), // week + month
+                cost("coder", Some("app"), 27.0, utc(2025, 7, 1, 0, 0)), // month only
+                cost("coder", Some("app"), 50.0, ms(u + Duration::hours(1))), // after the cut-off
+                cost("ops", None, 3.0, h(2)),          // today
+                cost("ops", None, 0.5, utc(2025, 7, 9, 21, 30)), // 00:30 Kyiv: today
+                cost("ops", None, 2.0, utc(2025, 7, 9, 20, 0)), // 23:00 Kyiv: yesterday
+                cost("builder", None, 100.0, utc(2025, 6, 30, 20, 0)), // 23:00 Kyiv 30 June: last month
+            ],
+        )
+        .await
+        .unwrap();
+    let audit = |action: &str, at: i64| {
+        vec![
+            V::Int(at),
+            V::Text("ceo".into()),
+            V::Text(action.into()),
+            V::Text("task:1".into()),
+            V::Text("{}".into()),
+            V::Text("chat".into()),
+        ]
+    };
+    store
+        .bulk_insert(
+            "audit_log",
+            &["at", "actor", "action", "resource", "details", "source"],
+            &[
+                audit("task.move", h(3)),
+                audit("task.move", h(1)),
+                audit("task.move", h(25)),
+                audit("task.move", ms(u + Duration::minutes(1))),
+                audit("task.assign", h(1)),
+            ],
+        )
+        .await
+        .unwrap();
+    let decision = |kind: &str, status: &str, decided: Option<i64>, created: i64| {
+        vec![
+            V::Text(kind.into()),
+            V::Text(format!("{kind} <now> & *then*")),
+            V::Text(status.into()),
+            V::Text("agent:coder".into()),
+            decided.map_or(V::NullInt, V::Int),
+            V::Int(created),
+        ]
+    };
+    store
+        .bulk_insert(
+            "decisions",
+            &[
+                "kind",
+                "context",
+                "status",
+                "requested_by",
+                "decided_at",
+                "created_at",
+            ],
+            &[
+                decision("deploy", "pending", None, h(5)),
+                decision("spend", "approved", Some(h(3)), h(30)),
+                decision("hire", "denied", Some(h(25)), h(30)),
+            ],
+        )
+        .await
+        .unwrap();
+    let failure = |agent: &str, task: i64, reason: &str, at: i64| {
+        vec![
+            V::Text(agent.into()),
+            V::Int(task),
+            V::Text(reason.into()),
+            V::Int(at),
+        ]
+    };
+    store
+        .bulk_insert(
+            "agent_task_failures",
+            &["agent_id", "task_id", "reason", "at"],
+            &[
+                failure("coder", 1, "tests fail", h(24)),
+                failure("coder", 2, "tests fail", h(48)),
+                failure("coder", 3, "flaky", h(24)),
+                failure("ops", 1, "tests fail", h(24)),
+                failure("coder", 4, "tests fail", h(8 * 24)), // before the 7 days
+            ],
+        )
+        .await
+        .unwrap();
+    // A cycle between open tasks 1 and 3 (written around the command
+    // layer, which would refuse it); 5 → 4 ends at a completed task, and
+    // 4 ⇄ 6 runs through one.
+    store
+        .bulk_insert(
+            "task_dependencies",
+            &["task_id", "depends_on", "created_at"],
+            &[
+                vec![V::Int(1), V::Int(3), V::Int(h(50))],
+                vec![V::Int(3), V::Int(1), V::Int(h(50))],
+                vec![V::Int(5), V::Int(4), V::Int(h(50))],
+                // A cycle through completed task 4: no longer blocks anyone.
+                vec![V::Int(4), V::Int(6), V::Int(h(50))],
+                vec![V::Int(6), V::Int(4), V::Int(h(50))],
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .heartbeat("coder", "active", None, ms(u - Duration::minutes(45)))
+        .await
+        .unwrap();
+    store
+        .heartbeat("ops", "active", Some("ok"), ms(u - Duration::minutes(10)))
+        .await
+        .unwrap();
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+async fn known_figures_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    seed(hub.store()).await;
+    let (status, b) = hub.get("/api/v1/brief?date=2025-07-10&person=ceo").await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["date"], "2025-07-10");
+    assert_eq!(b["time_zone"], "Europe/Kyiv");
+    assert_eq!(b["period"]["until"], "2025-07-10T06:00:00Z");
+    assert_eq!(b["period"]["since"], "2025-07-09T06:00:00Z");
+    assert_eq!(
+        b["activity"],
+        serde_json::json!({"tasks_created": 2, "tasks_completed": 1, "tasks_moved": 2, "decisions_made": 1})
+    );
+    assert_eq!(b["mine"], serde_json::json!({"open": 2, "overdue": 1}));
+    assert_eq!(b["overdue"]["total"], 2);
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&b["overdue"]["tasks"]), vec![1, 2]);
+    assert_eq!(b["overdue"]["tasks"][0]["title"], "Old <promise>");
+    assert_eq!(b["sla_breaches"]["total"], 2);
+    assert_eq!(ids(&b["sla_breaches"]["tasks"]), vec![6, 2]);
+
+    let budget = &b["budget"];
+    assert_eq!(f(&budget["today_usd"]), 7.5);
+    assert_eq!(f(&budget["month_usd"]), 50.5);
+    // 50.5 USD in 225 of July's 744 hours (Kyiv) → 166.9867 by month end.
+    assert_eq!(f(&budget["month_forecast_usd"]), 166.9867);
+    assert_eq!(f(&budget["month_budget_usd"]), 100.0);
+    assert_eq!(f(&budget["month_used_pct"]), 50.5);
+    assert_eq!(budget["over_daily_budget"], serde_json::json!(["ops"]));
+    let agent = |id: &str| {
+        budget["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent_id"] == id)
+            .unwrap_or_else(|| panic!("agent {id} in {budget}"))
+            .clone()
+    };
+    let coder = agent("coder");
+    assert_eq!(
+        (
+            f(&coder["today_usd"]),
+            f(&coder["month_usd"]),
+            f(&coder["avg_7d_usd"]),
+            f(&coder["today_pct"])
+        ),
+        (4.0, 45.0, 2.0, 40.0)
+    );
+    let ops = agent("ops");
+    assert_eq!(
+        (
+            f(&ops["today_usd"]),
+            f(&ops["month_usd"]),
+            f(&ops["avg_7d_usd"]),
+            f(&ops["today_pct"])
+        ),
+        (3.5, 5.5, 0.2857, 175.0)
+    );
+    assert_eq!(ops["over_budget"], true);
+    assert_eq!(f(&agent("builder")["month_usd"]), 0.0, "last month's spend");
+    let app = budget["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["project_id"] == "app")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            f(&app["month_usd"]),
+            f(&app["used_pct"]),
+            f(&app["forecast_usd"]),
+            app["forecast_over"].clone()
+        ),
+        (45.0, 45.0, 148.8, Value::Bool(true))
+    );
+
+    assert_eq!(b["silent_agents"], serde_json::json!(["builder", "coder"]));
+    assert_eq!(b["pending_decisions"]["total"], 1);
+    assert_eq!(b["pending_decisions"]["decisions"][0]["kind"], "deploy");
+    assert_eq!(b["pending_decisions"]["decisions"][0]["waiting_hours"], 5);
+    let anomalies: Vec<(String, Value)> = b["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap().to_string(), a.clone()))
+        .collect();
+    assert_eq!(
+        anomalies.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+        ["spend_spike", "repeated_failure", "dependency_cycle"],
+        "{}",
+        b["anomalies"]
+    );
+    assert_eq!(anomalies[0].1["agent_id"], "ops");
+    assert_eq!(anomalies[1].1["count"], 2);
+    assert_eq!(
+        anomalies[1].1["message"],
+        "coder failed 2 times in 7 days: tests fail"
+    );
+    assert_eq!(anomalies[2].1["task_ids"], serde_json::json!([1, 3]));
+    assert_eq!(b["summary"], Value::Null);
+
+    // Without `person`: the first owner's brief, the same figures.
+    let (status, again) = hub.get("/api/v1/brief?date=2025-07-10").await;
+    assert_eq!(status, 200);
+    assert_eq!(again["budget"], b["budget"]);
+    hub.stop().await;
+}
+both_dbs!(known_figures, |db: &TestDb| known_figures_body(db));
+
+async fn bad_requests_body(db: &TestDb) {
+    let hub = TestHub::start(db, "", vec![]).await;
+    for (query, needle) in [
+        (
+            "date=2025-13-01",
+            "date: expected YYYY-MM-DD, got \"2025-13-01\"",
+        ),
+        ("date=yesterday", "date: expected YYYY-MM-DD"),
+        ("date=2999-01-01", "date: 2999-01-01 is after today"),
+    ] {
+        let (status, body) = hub.get(&format!("/api/v1/brief?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{query}: {body}");
+    }
+    let (status, body) = hub.get("/api/v1/brief?person=nobody").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("nobody"));
+    // A key without brief:read is refused.
+    let key = common::server::make_key(hub.store(), &["tasks:read"]).await;
+    let res = hub
+        .http
+        .get(format!("{}/api/v1/brief", hub.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    hub.stop().await;
+}
+both_dbs!(bad_requests, |db: &TestDb| bad_requests_body(db));
+
+fn llm_toml(base: &str, timeout_ms: u64) -> String {
+    format!(
+        "[brief]\nenabled = false\n[brief.llm]\nenabled = true\nbase_url = \"{base}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"{KEY}\"\ntimeout_ms = {timeout_ms}\nusd_per_1k_input = 0.15\nusd_per_1k_output = 0.6\n"
+    )
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 7, 10).unwrap()
+}
+
+async fn summary_cost(store: &Store) -> Vec<commands::CostLine> {
+    use commands::Backend;
+    store
+        .cost_summary(
+            Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
+            commands::CostBy::Agent,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.key == "orkhub-brief")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_summary_success_is_in_the_brief_and_costs_are_recorded() {
+    let db = TestDb::sqlite().await;
+    let llm = OpenAiServer::start(Mode::Answer(
+        "Two tasks are overdue <b>now</b>; ops is over budget.".into(),
+        1200,
+        80,
+    ))
+    .await;
+    let hub = TestHub::start(&db, &(llm_toml(&llm.base, 5_000) + AGENTS), vec![]).await;
+    seed(hub.store()).await;
+    let state = &hub.running.as_ref().unwrap().state;
+    let (brief, message) = state
+        .brief
+        .compose(hub.store(), "ceo", Some(day()), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        brief.summary.as_deref(),
+        Some("Two tasks are overdue <b>now</b>; ops is over budget.")
+    );
+    // The model saw the brief's plain text, and the summary is escaped per format.
+    let asked = llm.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["model"], "gpt-4o-mini");
+    let prompt = asked[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(prompt.contains("OVERDUE (2)"), "{prompt}");
+    let html = message
+        .preformatted(commands::message::formats::TELEGRAM_HTML)
+        .unwrap();
+    assert!(
+        html.contains("<i>Two tasks are overdue &lt;b&gt;now&lt;/b&gt;; ops is over budget.</i>"),
+        "{html}"
+    );
+    // Approve/Deny for the pending decision.
+    let labels: Vec<&str> = message.buttons.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, ["Approve #1", "Deny #1"]);
+    let lines = summary_cost(hub.store()).await;
+    assert_eq!(lines.len(), 1, "one cost row for the summary");
+    assert_eq!(lines[0].records, 1);
+    assert!(
+        (lines[0].cost_usd - (1.2 * 0.15 + 0.08 * 0.6)).abs() < 1e-9,
+        "{lines:?}"
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_error_sends_the_brief_without_a_summary() {
+    let db = TestDb::sqlite().await;
+    let llm = OpenAiServer::start(Mode::Fail).await;
+    let hub = TestHub::start(&db, &(llm_toml(&llm.base, 5_000) + AGENTS), vec![]).await;
+    seed(hub.store()).await;
+    let state = &hub.running.as_ref().unwrap().state;
+    let (brief, message) = state
+        .brief
+        .compose(hub.store(), "ceo", Some(day()), Utc::now())
+        .await
+        .unwrap();
+    // async-openai 0.43 retries 5xx and 429 itself (three retries, 100 ms
+    // doubling): four requests, all well inside the timeout.
+    assert_eq!(llm.requests().len(), 4, "the endpoint was asked");
+    assert_eq!(brief.summary, None);
+    assert!(message.text.contains("OVERDUE (2)"));
+    assert!(
+        summary_cost(hub.store()).await.is_empty(),
+        "no cost without usage"
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_timeout_sends_the_brief_on_time_without_a_summary() {
+    let db = TestDb::sqlite().await;
+    let llm = OpenAiServer::start(Mode::Slow(std::time::Duration::from_secs(5))).await;
+    let hub = TestHub::start(&db, &(llm_toml(&llm.base, 300) + AGENTS), vec![]).await;
+    seed(hub.store()).await;
+    let state = &hub.running.as_ref().unwrap().state;
+    let started = std::time::Instant::now();
+    let (brief, _) = state
+        .brief
+        .compose(hub.store(), "ceo", Some(day()), Utc::now())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(brief.summary, None);
+    assert!(
+        took < std::time::Duration::from_millis(2_000),
+        "the brief waited {took:?} for a 300 ms timeout"
+    );
+    assert!(summary_cost(hub.store()).await.is_empty());
+    hub.stop().await;
+    db.finish().await;
+}
+
+/// A person whose 00:00 UTC brief is always due today.
+const EARLY: &str = r#"
+[brief]
+enabled = true
+[[people]]
+id = "early"
+role = "member"
+time_zone = "UTC"
+brief_time = "00:00"
+push = ["console"]
+"#;
+
+async fn wait_for_briefs(store: &Store, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let ids = store.notification_ids("early", "brief").await.unwrap();
+        if ids.len() >= n {
+            return ids;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no brief for early");
+}
+
+async fn once_across_restart_body(db: &TestDb) {
+    let mut hub = TestHub::start(db, EARLY, vec![]).await;
+    let first = wait_for_briefs(hub.store(), 1).await;
+    // The console got it, through the outbox, as the plain-text rendering.
+    let mut printed = String::new();
+    for _ in 0..200 {
+        while let Ok(line) = hub.console.try_recv() {
+            printed.push_str(&line);
+        }
+        if printed.contains("Brief for early") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(printed.contains("Brief for early"), "{printed}");
+    assert!(printed.contains("ACTIVITY since"), "{printed}");
+    // More ticks in the same process, even at once, queue nothing more.
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let jobs: Vec<Arc<dyn hub::schedule::DailyJob>> = vec![Arc::new(hub::brief::job::BriefJob {
+        service: state.brief.clone(),
+    })];
+    tokio::join!(
+        hub::schedule::tick(&state, &jobs),
+        hub::schedule::tick(&state, &jobs)
+    );
+    drop(state);
+    hub.stop().await;
+    // A restart on the same database: the slot is already claimed.
+    let hub = TestHub::start(db, EARLY, vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    hub::schedule::tick(&state, &jobs).await;
+    drop(state);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = hub
+        .store()
+        .notification_ids("early", "brief")
+        .await
+        .unwrap();
+    assert_eq!(after, first, "exactly one brief for the day");
+    hub.stop().await;
+}
+both_dbs!(once_across_restart, |db: &TestDb| once_across_restart_body(
+    db
+));
+
+async fn chat_brief_is_the_real_brief_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    seed(hub.store()).await;
+    let person = commands::Person {
+        id: "ceo".into(),
+        display_name: "ceo".into(),
+        role: commands::Role::Owner,
+    };
+    use commands::Backend;
+    let m = hub.store().brief(&person).await.unwrap();
+    // Today's brief (not the seeded past day): what is open now.
+    let text = m.plain_text();
+    assert!(text.starts_with("Brief for ceo — "), "{text}");
+    assert!(
+        text.contains("You have 2 open tasks (1 overdue)."),
+        "{text}"
+    );
+    assert!(text.contains("PENDING DECISIONS (1)"), "{text}");
+    for key in [
+        "telegram_html",
+        "slack_mrkdwn",
+        "slack_blocks",
+        "discord_markdown",
+        "email_html",
+        "plain_text",
+    ] {
+        assert!(m.preformatted(key).is_some(), "{key} missing");
+    }
+    assert_eq!(m.buttons.len(), 2);
+    hub.stop().await;
+}
+both_dbs!(chat_brief_is_the_real_brief, |db: &TestDb| {
+    chat_brief_is_the_real_brief_body(db)
+});

@@ -323,6 +323,8 @@ async fn seed_costs(store: &Store, rng: &mut StdRng, now_ms: i64, n: usize) -> a
             rows.clear();
         }
     }
+    // The rows went around the API's insert: build its daily roll-up.
+    store.rebuild_cost_daily().await?;
     Ok(())
 }
 

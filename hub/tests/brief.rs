@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use common::TestDb;
 use common::openai_server::{KEY, Mode, OpenAiServer};
 use common::server::TestHub;
-use hub::store::{BulkValue as V, Store};
+use hub::store::{BulkValue as V, NewCost, Store};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -165,32 +165,33 @@ async fn seed(store: &Store) {
         )
         .await
         .unwrap();
-    let cost = |agent: &str, project: Option<&str>, usd: f64, at: i64| {
-        vec![
-            V::Text(agent.into()),
-            project.map_or(V::NullText, |p| V::Text(p.into())),
-            V::Text("m".into()),
-            V::Float(usd),
-            V::Int(at),
-        ]
-    };
-    store
-        .bulk_insert(
-            "costs",
-            &["agent_id", "project_id", "model", "usd", "at"],
-            &[
-                cost("coder", Some("app"), 4.0, h(1)), // today
-                cost("coder", Some("app"), 14.0, utc(2025, 7, 5, 12, 0)), // week + month
-                cost("coder", Some("app"), 27.0, utc(2025, 7, 1, 0, 0)), // month only
-                cost("coder", Some("app"), 50.0, ms(u + Duration::hours(1))), // after the cut-off
-                cost("ops", None, 3.0, h(2)),          // today
-                cost("ops", None, 0.5, utc(2025, 7, 9, 21, 30)), // 00:30 Kyiv: today
-                cost("ops", None, 2.0, utc(2025, 7, 9, 20, 0)), // 23:00 Kyiv: yesterday
-                cost("builder", None, 100.0, utc(2025, 6, 30, 20, 0)), // 23:00 Kyiv 30 June: last month
-            ],
-        )
-        .await
-        .unwrap();
+    // Through the API's own insert, which also keeps the daily roll-up the
+    // brief reads whole days from.
+    let costs = [
+        ("coder", Some("app"), 4.0, h(1)),                        // today
+        ("coder", Some("app"), 14.0, utc(2025, 7, 5, 12, 0)),     // week + month
+        ("coder", Some("app"), 27.0, utc(2025, 7, 1, 0, 0)),      // month only
+        ("coder", Some("app"), 50.0, ms(u + Duration::hours(1))), // after the cut-off
+        ("ops", None, 3.0, h(2)),                                 // today
+        ("ops", None, 0.5, utc(2025, 7, 9, 21, 30)),              // 00:30 Kyiv: today
+        ("ops", None, 2.0, utc(2025, 7, 9, 20, 0)),               // 23:00 Kyiv: yesterday
+        ("builder", None, 100.0, utc(2025, 6, 30, 20, 0)),        // 23:00 Kyiv 30 June: last month
+    ];
+    for (agent, project, usd, at) in costs {
+        store
+            .insert_cost(&NewCost {
+                agent_id: agent.into(),
+                project_id: project.map(str::to_string),
+                task_id: None,
+                model: "m".into(),
+                tokens_in: 0,
+                tokens_out: 0,
+                usd,
+                at,
+            })
+            .await
+            .unwrap();
+    }
     let audit = |action: &str, at: i64| {
         vec![
             V::Int(at),
@@ -413,6 +414,109 @@ async fn known_figures_body(db: &TestDb) {
     hub.stop().await;
 }
 both_dbs!(known_figures, |db: &TestDb| known_figures_body(db));
+
+/// Spend is summed from whole UTC days of the daily roll-up plus raw rows
+/// at the edges: for people in zones whose midnight is not a UTC midnight
+/// (whole, half and three-quarter hour offsets, both signs) every bucket
+/// must equal the plain sum of the cost rows it covers.
+async fn spend_equals_the_raw_rows_in_every_zone_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    let store = hub.store();
+    let now = until();
+    let mut rows = Vec::new();
+    // Every 37 minutes for 45 days: some land minutes either side of every
+    // local and UTC midnight. Eighths of a dollar sum exactly.
+    let mut at = ms(now) - 45 * 86_400_000;
+    let mut k = 0i64;
+    while at < ms(now) + 3 * 3_600_000 {
+        let agent = ["coder", "ops"][(k % 2) as usize];
+        let project = (k % 3 != 0).then(|| "app".to_string());
+        let usd = (k % 13 + 1) as f64 / 8.0;
+        store
+            .insert_cost(&NewCost {
+                agent_id: agent.into(),
+                project_id: project.clone(),
+                task_id: None,
+                model: "m".into(),
+                tokens_in: 0,
+                tokens_out: 0,
+                usd,
+                at,
+            })
+            .await
+            .unwrap();
+        rows.push((agent, project, usd, at));
+        at += 37 * 60_000;
+        k += 1;
+    }
+    let cfg = briefs::BriefConfig::default();
+    for zone in [
+        "UTC",
+        "Europe/Kyiv",
+        "Asia/Kolkata",
+        "Pacific/Chatham",
+        "America/St_Johns",
+        "Pacific/Kiritimati",
+    ] {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let date = now.with_timezone(&tz).date_naive();
+        let w = briefs::Window::new(
+            "ceo",
+            tz,
+            date,
+            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            now,
+            None,
+            &cfg,
+        )
+        .unwrap();
+        let input = store.brief_input(&w, 10).await.unwrap();
+        let (day, week, month, cut) = (
+            ms(w.day_start),
+            ms(w.week_start),
+            ms(w.month_start),
+            ms(w.until),
+        );
+        for (agent, project) in [
+            ("coder", Some("app")),
+            ("coder", None),
+            ("ops", Some("app")),
+            ("ops", None),
+        ] {
+            let sum = |from: i64, to: i64| -> f64 {
+                rows.iter()
+                    .filter(|r| r.0 == agent && r.1.as_deref() == project)
+                    .filter(|r| r.3 >= from && r.3 < to.min(cut))
+                    .map(|r| r.2)
+                    .sum()
+            };
+            let got = input
+                .spend
+                .iter()
+                .find(|s| s.agent_id == agent && s.project_id.as_deref() == project)
+                .unwrap_or_else(|| panic!("{zone}: no spend row for {agent} {project:?}"));
+            assert_eq!(
+                got.today_usd,
+                sum(day, cut),
+                "{zone} {agent} {project:?} today"
+            );
+            assert_eq!(
+                got.week_usd,
+                sum(week, day),
+                "{zone} {agent} {project:?} week"
+            );
+            assert_eq!(
+                got.month_usd,
+                sum(month, cut),
+                "{zone} {agent} {project:?} month"
+            );
+        }
+    }
+    hub.stop().await;
+}
+both_dbs!(spend_equals_the_raw_rows_in_every_zone, |db: &TestDb| {
+    spend_equals_the_raw_rows_in_every_zone_body(db)
+});
 
 async fn bad_requests_body(db: &TestDb) {
     let hub = TestHub::start(db, "", vec![]).await;

@@ -3,6 +3,7 @@
 //! list over an index added in migration 0004; they run concurrently on the
 //! pool, so a brief costs the slowest of them, not their sum.
 
+use super::costs::{DAY_MS, utc_day};
 use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
@@ -217,71 +218,74 @@ impl Store {
         Ok((list, total))
     }
 
-    /// The cost index from the earlier of the month's and the week's start
-    /// to the cut-off, summing each bucket per agent and project. The range
-    /// is cut in two halves read concurrently (two connections, two cores)
-    /// and added up here.
+    /// Spend per agent and project today, this month and over the week
+    /// before today, from the earlier of the month's and the week's start to
+    /// the cut-off. The range is cut at every boundary (the person's local
+    /// midnights) and at the UTC midnights around them: whole UTC days are
+    /// summed from the `cost_daily` roll-up, the partial days at the edges
+    /// from `costs`. No piece straddles a boundary, so each piece counts
+    /// wholly into the buckets it lies in. The pieces are read concurrently.
     async fn brief_spend(&self, w: &Window) -> Result<Vec<SpendRow>, StoreError> {
-        let from = w.month_start.min(w.week_start).timestamp_millis();
-        let until = w.until.timestamp_millis();
-        let mid = from + (until - from) / 2;
-        let (a, b) = futures::try_join!(
-            self.brief_spend_range(w, from, mid),
-            self.brief_spend_range(w, mid, until)
-        )?;
-        let mut sums: std::collections::BTreeMap<(String, Option<String>), SpendRow> =
-            std::collections::BTreeMap::new();
-        for r in a.into_iter().chain(b) {
-            let e = sums
-                .entry((r.agent_id.clone(), r.project_id.clone()))
-                .or_insert_with(|| SpendRow {
-                    agent_id: r.agent_id.clone(),
-                    project_id: r.project_id.clone(),
-                    today_usd: 0.0,
-                    month_usd: 0.0,
-                    week_usd: 0.0,
-                });
-            e.today_usd += r.today_usd;
-            e.month_usd += r.month_usd;
-            e.week_usd += r.week_usd;
-        }
-        Ok(sums.into_values().collect())
-    }
-
-    async fn brief_spend_range(
-        &self,
-        w: &Window,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<SpendRow>, StoreError> {
         let day = w.day_start.timestamp_millis();
         let month = w.month_start.timestamp_millis();
         let week = w.week_start.timestamp_millis();
-        let rows = sqlx::query(
-            "SELECT agent_id, project_id, \
-               SUM(CASE WHEN at >= $1 THEN usd ELSE 0.0 END), \
-               SUM(CASE WHEN at >= $2 THEN usd ELSE 0.0 END), \
-               SUM(CASE WHEN at >= $3 AND at < $1 THEN usd ELSE 0.0 END) \
-             FROM costs WHERE at >= $4 AND at < $5 \
-             GROUP BY agent_id, project_id",
+        let from = month.min(week);
+        let until = w.until.timestamp_millis();
+        let pieces = spend_pieces(from, until, &[day, month, week]);
+        let sums = futures::future::try_join_all(
+            pieces
+                .iter()
+                .map(|p| self.spend_piece(p.from, p.to, p.whole_days)),
         )
-        .bind(day)
-        .bind(month)
-        .bind(week)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
         .await?;
+        let mut rows: std::collections::BTreeMap<(String, Option<String>), SpendRow> =
+            std::collections::BTreeMap::new();
+        for (piece, sums) in pieces.iter().zip(sums) {
+            for (agent_id, project_id, usd) in sums {
+                let e = rows
+                    .entry((agent_id.clone(), project_id.clone()))
+                    .or_insert_with(|| SpendRow {
+                        agent_id,
+                        project_id,
+                        today_usd: 0.0,
+                        month_usd: 0.0,
+                        week_usd: 0.0,
+                    });
+                if piece.from >= day {
+                    e.today_usd += usd;
+                } else if piece.from >= week {
+                    e.week_usd += usd;
+                }
+                if piece.from >= month {
+                    e.month_usd += usd;
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    /// Spend per agent and project over [from, to): from the roll-up when
+    /// the piece is whole UTC days, else from the cost rows.
+    async fn spend_piece(
+        &self,
+        from: i64,
+        to: i64,
+        whole_days: bool,
+    ) -> Result<Vec<(String, Option<String>, f64)>, StoreError> {
+        let sql = if whole_days {
+            "SELECT agent_id, NULLIF(project_id, ''), SUM(usd) FROM cost_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, project_id"
+        } else {
+            "SELECT agent_id, project_id, SUM(usd) FROM costs \
+             WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
+        };
+        let rows = sqlx::query(sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok(SpendRow {
-                    agent_id: r.try_get(0)?,
-                    project_id: r.try_get(1)?,
-                    today_usd: r.try_get(2)?,
-                    month_usd: r.try_get(3)?,
-                    week_usd: r.try_get(4)?,
-                })
-            })
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
 
@@ -419,6 +423,40 @@ impl Store {
     }
 }
 
+/// One piece of the spend range: no boundary lies inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SpendPiece {
+    from: i64,
+    to: i64,
+    /// Both ends are UTC midnights: read from the daily roll-up.
+    whole_days: bool,
+}
+
+/// Cut [from, until) at each boundary and at the UTC midnights on either
+/// side of every boundary (and of `from` and `until`) that is not itself a
+/// UTC midnight. Pieces between two UTC midnights are whole days; the rest
+/// lie inside one UTC day each.
+fn spend_pieces(from: i64, until: i64, boundaries: &[i64]) -> Vec<SpendPiece> {
+    if until <= from {
+        return Vec::new();
+    }
+    let mut cuts = vec![from, until];
+    for &b in boundaries.iter().chain([&from, &until]) {
+        let floor = utc_day(b);
+        cuts.extend([b, floor, floor + DAY_MS]);
+    }
+    cuts.retain(|&c| c >= from && c <= until);
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2)
+        .map(|p| SpendPiece {
+            from: p[0],
+            to: p[1],
+            whole_days: utc_day(p[0]) == p[0] && utc_day(p[1]) == p[1],
+        })
+        .collect()
+}
+
 fn task_row(r: &AnyRow) -> Result<TaskRow, StoreError> {
     Ok(TaskRow {
         id: r.try_get(0)?,
@@ -511,5 +549,58 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn pieces_cover_the_range_once_and_no_piece_straddles_a_boundary() {
+        // Boundaries at local midnights of +02:00, +05:30 and -03:30 zones.
+        let d = 20_000 * DAY_MS;
+        let cases: &[(i64, i64, Vec<i64>)] = &[
+            (
+                d - 22 * H,
+                d + 9 * DAY_MS + 5 * H,
+                vec![d + 9 * DAY_MS - 2 * H, d - 22 * H],
+            ),
+            (
+                d + 18 * H + 1_800_000,
+                d + 30 * DAY_MS,
+                vec![d + 29 * DAY_MS + 18 * H + 1_800_000],
+            ),
+            (d, d + 3 * DAY_MS, vec![d + DAY_MS, d + 2 * DAY_MS]),
+            (d + 3 * H, d + 4 * H, vec![d + 3 * H]),
+        ];
+        for (from, until, bounds) in cases {
+            let pieces = spend_pieces(*from, *until, bounds);
+            assert_eq!(pieces.first().map(|p| p.from), Some(*from));
+            assert_eq!(pieces.last().map(|p| p.to), Some(*until));
+            for pair in pieces.windows(2) {
+                assert_eq!(pair[0].to, pair[1].from, "contiguous");
+            }
+            for p in &pieces {
+                assert!(p.from < p.to);
+                for b in bounds {
+                    assert!(!(p.from < *b && *b < p.to), "{p:?} straddles {b}");
+                }
+                if p.whole_days {
+                    assert_eq!((utc_day(p.from), utc_day(p.to)), (p.from, p.to));
+                } else {
+                    assert_eq!(utc_day(p.from), utc_day(p.to - 1), "{p:?} within one day");
+                }
+            }
+        }
+        // Aligned boundaries need no raw rows at all.
+        assert!(
+            spend_pieces(d, d + 3 * DAY_MS, &[d + DAY_MS])
+                .iter()
+                .all(|p| p.whole_days)
+        );
+        assert!(spend_pieces(d, d, &[]).is_empty());
     }
 }

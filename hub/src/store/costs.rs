@@ -3,6 +3,14 @@
 use super::{Store, StoreError};
 use sqlx::Row;
 
+/// Milliseconds in a UTC day: `cost_daily.day` is a multiple of it.
+pub(super) const DAY_MS: i64 = 86_400_000;
+
+/// The UTC midnight at or before `at_ms`.
+pub(super) fn utc_day(at_ms: i64) -> i64 {
+    at_ms.div_euclid(DAY_MS) * DAY_MS
+}
+
 #[derive(Debug, Clone)]
 pub struct NewCost {
     pub agent_id: String,
@@ -16,7 +24,10 @@ pub struct NewCost {
 }
 
 impl Store {
+    /// Record a cost and add it to its day's roll-up in one transaction, so
+    /// the brief's sums (which read the roll-up) always agree with `costs`.
     pub async fn insert_cost(&self, c: &NewCost) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO costs (agent_id, project_id, task_id, model, tokens_in, tokens_out, usd, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
@@ -28,9 +39,41 @@ impl Store {
         .bind(c.tokens_out)
         .bind(c.usd)
         .bind(c.at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.try_get::<i64, _>(0)?)
+        let id = row.try_get::<i64, _>(0)?;
+        sqlx::query(
+            "INSERT INTO cost_daily (day, agent_id, project_id, usd, n) VALUES ($1, $2, $3, $4, 1) \
+             ON CONFLICT (day, agent_id, project_id) \
+             DO UPDATE SET usd = cost_daily.usd + excluded.usd, n = cost_daily.n + 1",
+        )
+        .bind(utc_day(c.at))
+        .bind(&c.agent_id)
+        .bind(c.project_id.as_deref().unwrap_or(""))
+        .bind(c.usd)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Recompute the whole daily roll-up from `costs` (after rows were
+    /// loaded around [`Store::insert_cost`], as the benchmark's bulk seed
+    /// does). Migration 0008 runs the same statement once.
+    pub async fn rebuild_cost_daily(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cost_daily")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO cost_daily (day, agent_id, project_id, usd, n) \
+             SELECT (at / 86400000) * 86400000, agent_id, COALESCE(project_id, ''), SUM(usd), COUNT(*) \
+             FROM costs GROUP BY (at / 86400000) * 86400000, agent_id, COALESCE(project_id, '')",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn project_exists(&self, id: &str) -> Result<bool, StoreError> {

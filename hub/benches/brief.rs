@@ -125,6 +125,12 @@ async fn run(
             .await?;
     }
     store.analyze().await?;
+    // A running hub checkpoints SQLite's WAL in the background
+    // (hub/src/wal_checkpoints.rs); do the same, so the reads below find the
+    // data where they would in the hub, not in a WAL of the whole seeding.
+    if let Some(mut checkpointer) = store.wal_checkpointer(1).await? {
+        checkpointer.checkpoint().await?;
+    }
     println!(
         "{engine}: seeded {n_tasks} tasks, {n_costs} cost rows, {AGENTS} agents in {:.1} s",
         t.elapsed().as_secs_f64()

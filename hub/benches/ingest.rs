@@ -6,7 +6,7 @@
 //!   cargo bench -p orkhub --bench ingest             # SQLite
 //!   ORKHUB_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p orkhub --bench ingest
 //!
-//! Knobs: ORKHUB_BENCH_SECS (default 10), ORKHUB_BENCH_CLIENTS (default 64),
+//! Knobs: ORKHUB_BENCH_SECS (default 10), ORKHUB_BENCH_CLIENTS (default 256),
 //! ORKHUB_BENCH_RATE (default 1000/s for the latency run).
 
 #[path = "common/cpu.rs"]
@@ -31,7 +31,7 @@ fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let secs: u64 = env("ORKHUB_BENCH_SECS", 10);
-    let clients: usize = env("ORKHUB_BENCH_CLIENTS", 64);
+    let clients: usize = env("ORKHUB_BENCH_CLIENTS", 256);
     let rate: u64 = env("ORKHUB_BENCH_RATE", 1000);
     let dir = tempfile::tempdir()?;
     let (url, engine, pg_drop) = match std::env::var("ORKHUB_BENCH_PG") {

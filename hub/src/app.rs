@@ -126,6 +126,16 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         listeners.push(feed);
     }
     listeners.push(crate::schedule::spawn(state.clone(), jobs, stop_rx.clone()));
+    if let Some(checkpoints) = crate::wal_checkpoints::spawn(
+        &store,
+        crate::wal_checkpoints::EVERY,
+        crate::wal_checkpoints::RESTART_FRAMES,
+        stop_rx.clone(),
+    )
+    .await?
+    {
+        listeners.push(checkpoints);
+    }
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;

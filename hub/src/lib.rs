@@ -16,3 +16,4 @@ pub mod platforms;
 pub mod schedule;
 pub mod seed;
 pub mod store;
+pub mod wal_checkpoints;

@@ -79,28 +79,13 @@ both_dbs!(
     |db: &TestDb| {
         let store = db.store().clone();
         async move {
-            use hub::store::{NewDelivery, NewNotification};
+            use hub::store::NewDelivery;
             let make = |count: usize, tag: &str| {
                 let mut ns = Vec::new();
                 let mut ds = Vec::new();
                 for i in 0..count {
                     let id = format!("n_{tag}_{i:06}");
-                    ns.push(NewNotification {
-                        id: id.clone(),
-                        source: "builder".into(),
-                        kind: "bulk".into(),
-                        urgency: "info",
-                        recipient_kind: "person",
-                        recipient_id: "ceo".into(),
-                        project_id: None,
-                        title: None,
-                        body: format!("item {i}"),
-                        fields_json: "{}".into(),
-                        decision_id: None,
-                        dedupe_key: None,
-                        duplicate: false,
-                        created_at: 1,
-                    });
+                    ns.push(common::stored_notification(id.clone(), format!("item {i}")));
                     for (channel, status) in [("web", "sent"), ("email", "held")] {
                         ds.push(NewDelivery {
                             id: format!("d_{tag}_{i:06}_{channel}"),

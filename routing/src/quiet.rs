@@ -27,8 +27,11 @@ pub fn quiet_ends_after(q: &QuietHours, tz: Tz, at: DateTime<Utc>) -> DateTime<U
     if !is_quiet(q, tz, at) {
         return at;
     }
-    // A window is shorter than a day, so it lets go within ~25 hours; two
-    // days of candidates is plenty even around DST changes.
+    // A window is shorter than a day, so it usually lets go within ~25
+    // hours. But a spring-forward gap can swallow the whole of a day's
+    // non-quiet stretch (a 04:00–03:59 window on the night 03:00 jumps to
+    // 04:00), and then the next chance is a day later: two days of
+    // candidates after today covers that.
     let horizon = at
         .checked_add_signed(TimeDelta::days(2))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
@@ -148,6 +151,16 @@ mod tests {
             quiet_ends_after(&q, New_York, utc(2026, 3, 8, 4, 0)),
             utc(2026, 3, 8, 11, 0)
         );
+    }
+
+    #[test]
+    fn a_gap_that_swallows_the_only_free_minute_holds_for_another_day() {
+        // Quiet 04:00–03:59: free only from 03:59 to 04:00. On 2025-03-30
+        // Kyiv jumps from 03:00 EET to 04:00 EEST, so that minute never
+        // comes; the next one is 03:59 EEST on the 31st (00:59 UTC).
+        let q = quiet((4, 0), (3, 59));
+        let at = utc(2025, 3, 29, 2, 4); // 04:04 EET on the 29th
+        assert_eq!(quiet_ends_after(&q, Kyiv, at), utc(2025, 3, 31, 0, 59));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod open;
 mod outbox;
 mod placeholders;
 mod scheduled_runs;
+mod wal;
 
 pub use audit::AuditRow;
 pub use brief::BriefPerson;
@@ -37,6 +38,7 @@ pub use inbound_requests::RequestClaim;
 pub use keys::KeyRecord;
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
+pub use wal::{WalCheckpoint, WalCheckpointer};
 
 use sqlx::AnyPool;
 

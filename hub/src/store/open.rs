@@ -51,8 +51,15 @@ impl Store {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         use sqlx::Executor;
-                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
-                            .await?;
+                        // No checkpoints inside commits: `wal.rs` runs them
+                        // in the background. After a restart the WAL file is
+                        // cut back to 64 MiB.
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
+                             PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+                        )
+                        .await?;
                     }
                     Ok(())
                 })

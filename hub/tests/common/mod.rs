@@ -8,7 +8,7 @@ pub mod slack_server;
 pub mod smtp_server;
 pub mod telegram_server;
 
-use hub::store::Store;
+use hub::store::{NewNotification, Store};
 
 /// Where the PostgreSQL server for tests is; override with ORKHUB_TEST_PG.
 pub fn pg_admin_url() -> String {
@@ -124,4 +124,25 @@ macro_rules! both_dbs {
             }
         }
     };
+}
+
+/// An info notification to "ceo" with the given ID and body, for tests that
+/// write notifications straight through the store.
+pub fn stored_notification(id: String, body: String) -> NewNotification {
+    NewNotification {
+        id,
+        source: "test".into(),
+        kind: "bulk".into(),
+        urgency: "info",
+        recipient_kind: "person",
+        recipient_id: "ceo".into(),
+        project_id: None,
+        title: None,
+        body,
+        fields_json: "{}".into(),
+        decision_id: None,
+        dedupe_key: None,
+        duplicate: false,
+        created_at: 1,
+    }
 }

@@ -5,8 +5,10 @@
 //! an adapter never decides routing.
 
 pub mod console;
+pub mod discord;
 pub mod email;
 mod error;
+mod partial;
 pub mod slack;
 pub mod telegram;
 pub mod web;
@@ -24,13 +26,26 @@ pub struct Destination {
     pub address: String,
     /// Reply in this thread / to this message, where the platform has threads.
     pub thread: Option<String>,
+    /// The address is a person's own ID on the platform (a direct message),
+    /// not a chat's: platforms where the two differ (Discord) open the DM.
+    pub to_person: bool,
 }
 
 impl Destination {
+    /// A chat, channel or mailbox.
     pub fn to(address: impl Into<String>) -> Self {
         Destination {
             address: address.into(),
             thread: None,
+            to_person: false,
+        }
+    }
+
+    /// A person, by their ID on the platform.
+    pub fn person(address: impl Into<String>) -> Self {
+        Destination {
+            to_person: true,
+            ..Destination::to(address)
         }
     }
 }

@@ -179,6 +179,7 @@ pub struct AdaptersConfig {
     pub web: WebConfig,
     pub telegram: adapters::telegram::TelegramConfig,
     pub slack: adapters::slack::SlackConfig,
+    pub discord: adapters::discord::DiscordConfig,
     pub email: adapters::email::EmailConfig,
 }
 
@@ -192,6 +193,7 @@ impl Default for AdaptersConfig {
             },
             telegram: Default::default(),
             slack: Default::default(),
+            discord: Default::default(),
             email: Default::default(),
         }
     }

@@ -7,7 +7,7 @@
 use crate::api::{AppState, publish_resolution, send_to_approvers};
 use crate::store::AuditRow;
 use adapters::{Inbound, InboundKind};
-use commands::{Context, Event, Outcome, Reply};
+use commands::{Backend, ButtonAction, Context, Event, Outcome, Reply, RichMessage};
 
 pub async fn handle(
     state: &AppState,
@@ -42,6 +42,33 @@ pub async fn handle(
             Some(reply)
         }
         Outcome::NotForUs => None,
+    }
+}
+
+/// What the message whose button `token` was pressed should show now: the
+/// decision's outcome, without buttons. Platforms that can replace the
+/// pressed message at once (Telegram, Discord) use it: the outbox also edits
+/// every copy, but it records a round's sends together at the round's end,
+/// so a quick press can beat the record of its own message. `None`: the
+/// button is not a decision's (or the decision is gone).
+pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<RichMessage> {
+    let decision_id = match state.store.button_action(token).await {
+        Ok(Some(ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id })) => {
+            decision_id
+        }
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look up a pressed button");
+            return None;
+        }
+    };
+    match state.store.decision(decision_id).await {
+        Ok(Some(d)) => Some(commands::decision_message(&d, None)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, decision = decision_id, "could not read a decision");
+            None
+        }
     }
 }
 

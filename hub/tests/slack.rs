@@ -254,36 +254,12 @@ both_dbs!(retried_request_runs_once, |db: &TestDb| async move {
     hub.stop().await;
 });
 
-/// Hold the database's write lock (SQLite) or the tasks table (PostgreSQL),
-/// so a command really is slow.
-async fn hold_lock(db: &TestDb) -> sqlx::AnyConnection {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&db.url()).await.unwrap();
-    match db {
-        TestDb::Sqlite { .. } => {
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        TestDb::Postgres { .. } => {
-            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("LOCK TABLE tasks IN EXCLUSIVE MODE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-    conn
-}
-
 both_dbs!(
     slow_command_is_acknowledged_and_finished_through_response_url,
     |db: &TestDb| async move {
         let server = SlackServer::start(&["C100"]).await;
         let hub = start(db, &server, "ack_deadline_ms = 300").await;
-        let mut lock = hold_lock(db).await;
+        let mut lock = common::hold_write_lock(db).await;
         let body = command_body(&server, "U777", "task new Slow one", "slow");
         let started = Instant::now();
         let (s, b) = command(&hub, &body).await;
@@ -524,8 +500,8 @@ async fn adapter_threads_replies_and_edits_by_conversation() {
     })
     .unwrap();
     let to = Destination {
-        address: "C100".into(),
         thread: Some("1700000000.000100".into()),
+        ..Destination::to("C100")
     };
     let sent = slack
         .send(&to, &commands::RichMessage::text("in the thread"))

@@ -6,30 +6,18 @@
 
 use super::render::{self, RenderError};
 use crate::SendError;
+use crate::partial::{self, PartialSends};
 use commands::RichMessage;
-use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::time::Duration;
 use teloxide_core::adaptors::Throttle;
 use teloxide_core::prelude::*;
-use teloxide_core::types::{
-    InlineKeyboardMarkup, MessageId, ParseMode, Recipient, ReplyParameters,
-};
+use teloxide_core::types::{MessageId, ParseMode, Recipient, ReplyParameters};
 use teloxide_core::{ApiError, RequestError};
-
-/// Partly delivered multi-part messages are remembered this long at most
-/// (entries); beyond it the oldest knowledge is dropped (a retry may then
-/// repeat parts, never lose them).
-const MAX_PARTIAL: usize = 1024;
 
 pub(super) struct Sender {
     pub(super) bot: Throttle<Bot>,
-    /// Parts already delivered of a message whose later part failed, keyed by
-    /// (chat, content): the dispatcher's retry continues after them instead
-    /// of sending them twice.
-    partial: Mutex<HashMap<u64, Vec<MessageId>>>,
+    /// Parts already delivered of a message whose later part failed.
+    partial: PartialSends<MessageId>,
 }
 
 /// A chat as the Bot API names it: a numeric ID, or @channelusername.
@@ -62,7 +50,7 @@ impl Sender {
     pub(super) fn new(bot: Throttle<Bot>) -> Sender {
         Sender {
             bot,
-            partial: Mutex::new(HashMap::new()),
+            partial: PartialSends::new(),
         }
     }
 
@@ -78,8 +66,8 @@ impl Sender {
         let parts = render::parts(message).map_err(render_error)?;
         let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
         let reply_to = reply_to.and_then(|r| r.parse::<i32>().ok()).map(MessageId);
-        let key = content_key(address, &parts, &keyboard);
-        let mut done = self.partial_progress(key);
+        let key = partial::key(address, &(&parts, format!("{keyboard:?}")));
+        let mut done = self.partial.take(key);
         let mut last = done.last().copied();
         for (i, text) in parts.iter().enumerate().skip(done.len()) {
             let is_last = i + 1 == parts.len();
@@ -101,9 +89,7 @@ impl Sender {
                     last = Some(m.id);
                 }
                 Err(e) => {
-                    if !done.is_empty() {
-                        self.remember_progress(key, done);
-                    }
+                    self.partial.keep(key, done);
                     return Err(classify(e));
                 }
             }
@@ -140,30 +126,6 @@ impl Sender {
             Err(e) => Err(classify(e)),
         }
     }
-
-    fn partial_progress(&self, key: u64) -> Vec<MessageId> {
-        self.partial
-            .lock()
-            .map(|mut m| m.remove(&key).unwrap_or_default())
-            .unwrap_or_default()
-    }
-
-    fn remember_progress(&self, key: u64, done: Vec<MessageId>) {
-        if let Ok(mut m) = self.partial.lock() {
-            if m.len() >= MAX_PARTIAL {
-                m.clear();
-            }
-            m.insert(key, done);
-        }
-    }
-}
-
-fn content_key(address: &str, parts: &[String], keyboard: &Option<InlineKeyboardMarkup>) -> u64 {
-    let mut h = DefaultHasher::new();
-    address.hash(&mut h);
-    parts.hash(&mut h);
-    format!("{keyboard:?}").hash(&mut h);
-    h.finish()
 }
 
 fn render_error(e: RenderError) -> SendError {

@@ -181,7 +181,11 @@ impl Dispatcher {
             return Ok(None);
         };
         let message = message_for(d);
-        let to = Destination::to(d.address.clone());
+        // A delivery with a person is addressed to their own platform ID.
+        let to = match d.person_id {
+            Some(_) => Destination::person(d.address.clone()),
+            None => Destination::to(d.address.clone()),
+        };
         let started = std::time::Instant::now();
         let result = match (d.op.as_str(), &d.target_message_id) {
             ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),

@@ -4,6 +4,7 @@
 //! Platform details stay in `adapters`; this module only connects them to
 //! the hub's state (inbound commands, the store, the stop signal).
 
+mod discord;
 mod slack;
 
 use crate::api::AppState;
@@ -48,6 +49,13 @@ pub async fn start(
     if config.adapters.slack.enabled {
         slack::start(&config.adapters.slack, state, stop.clone(), &mut platforms).await?;
     }
+    discord::start(
+        &config.adapters.discord,
+        state,
+        stop.clone(),
+        &mut platforms,
+    )
+    .await?;
     if config.adapters.email.enabled {
         email::start(&config.adapters.email, state, stop.clone(), &mut platforms).await?;
     }

@@ -16,7 +16,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use commands::{Backend, ButtonAction};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -106,41 +105,24 @@ impl Inbox {
 }
 
 impl Inbox {
-    /// Edit the pressed message to show the decision's outcome, now.
-    /// `inbound::handle` has already queued an outbox edit of every copy
-    /// recorded as sent — but the dispatcher records a round's sends
-    /// together at its end, so a quick press can beat the record of its own
-    /// message. In the usual case the outbox's later, identical edit is
-    /// answered "message is not modified", which counts as done.
+    /// Edit the pressed message to show the decision's outcome, now (see
+    /// [`crate::inbound::pressed_decision_outcome`]). In the usual case the
+    /// outbox's later, identical edit is answered "message is not
+    /// modified", which counts as done.
     async fn show_outcome(&self, inbound: &adapters::Inbound, token: &str) {
         let Some(message_id) = inbound.message_id.as_deref() else {
             return;
         };
-        let decision_id = match self.state.store.button_action(token).await {
-            Ok(Some(
-                ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id },
-            )) => decision_id,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look up a pressed button");
-                return;
-            }
+        let Some(message) = crate::inbound::pressed_decision_outcome(&self.state, token).await
+        else {
+            return;
         };
-        let decision = match self.state.store.decision(decision_id).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, decision = decision_id, "could not read a decision");
-                return;
-            }
-        };
-        let message = commands::decision_message(&decision, None);
         if let Err(e) = self
             .adapter
             .edit_in_chat(&inbound.chat_id, message_id, &message)
             .await
         {
-            tracing::warn!(error = %e, decision = decision_id, chat = %inbound.chat_id, "could not edit the pressed Telegram message");
+            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not edit the pressed Telegram message");
         }
     }
 }

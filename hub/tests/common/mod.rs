@@ -2,11 +2,12 @@
 //! on the machine's server and dropped afterwards. Every store test runs on both.
 #![allow(dead_code)]
 
-pub mod openai_server;
 pub mod server;
-pub mod slack_server;
-pub mod smtp_server;
-pub mod telegram_server;
+
+// The platform stand-ins live in the workspace's `tests/` crate; each test
+// file uses some of them.
+#[allow(unused_imports)]
+pub use test_servers::{discord_server, openai_server, slack_server, smtp_server, telegram_server};
 
 use hub::store::{NewNotification, Store};
 
@@ -145,4 +146,29 @@ pub fn stored_notification(id: String, body: String) -> NewNotification {
         duplicate: false,
         created_at: 1,
     }
+}
+
+/// Hold the database's write lock (SQLite) or the tasks table (PostgreSQL)
+/// in an open transaction, so commands stall until it is rolled back: for
+/// tests of what a platform gets while a command is slow.
+pub async fn hold_write_lock(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url()).await.unwrap();
+    match db {
+        TestDb::Sqlite { .. } => {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        TestDb::Postgres { .. } => {
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE tasks IN EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    conn
 }

@@ -1,8 +1,7 @@
 //! A real SMTP server for the tests: Python's aiosmtpd running
-//! hub/tests/smtp/server.py on a free 127.0.0.1 port, saving every message it
+//! tests/smtp/server.py on a free 127.0.0.1 port, saving every message it
 //! accepts as raw MIME and answering per recipient from a script (see the
 //! script's header). aiosmtpd is installed on first use if missing.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -56,7 +55,7 @@ fn free_port() -> u16 {
 impl SmtpServer {
     pub fn start() -> SmtpServer {
         ensure_aiosmtpd();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp/server.py");
         let dir = tempfile::tempdir().expect("tempdir");
         // A port freed a moment ago can be taken by someone else: try a few.
         for _ in 0..5 {

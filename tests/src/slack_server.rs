@@ -9,7 +9,6 @@
 //! budget is spent — as Slack does for more than about one message per
 //! second per channel. Posting to a user ID opens the DM `D<rest>`.
 //! It also serves `response_url`s (`/response/{id}`) and records their posts.
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Bytes;

@@ -2,7 +2,6 @@
 //! `POST /v1/chat/completions` answers as the real API does — a
 //! `chat.completion` object with `usage`, `401 invalid_api_key` for a wrong
 //! bearer key, `500 server_error` — or sleeps past the client's timeout.
-#![allow(dead_code)]
 
 use axum::Json;
 use axum::extract::State;

@@ -7,7 +7,6 @@
 //! "message is not modified" for an edit that changes nothing. getUpdates
 //! long-polls queued updates with offset confirmation. Every call is
 //! recorded (method + params) for the tests to inspect.
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Bytes;

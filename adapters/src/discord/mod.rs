@@ -1,0 +1,213 @@
+//! The Discord adapter, built on serenity's HTTP client (no gateway: slash
+//! commands and button presses arrive at the hub's Interactions Endpoint).
+//!
+//! Outbound: messages in escaped Discord markdown with mentions disabled,
+//! split to 2000 characters, buttons as components on the last part;
+//! edits replace that last part (a decision's outcome). A person's messages
+//! go to their DM channel, opened once. Platform message IDs are
+//! `"<channel>:<message>"`. Pacing is kept here (see [`limits`]).
+//!
+//! Inbound: [`inbound`] verifies and parses interactions; the hub runs them
+//! and answers with [`render`]'s interaction responses, or — after the first
+//! 3 s — through [`DiscordAdapter::finish_command`] and
+//! [`DiscordAdapter::finish_press`].
+//!
+//! `config.rs` settings · `render.rs` markdown, components, interaction
+//! responses · `send.rs` API calls and error classification · `inbound.rs`
+//! signatures and interactions · `limits.rs` Discord's limits and pacing.
+
+pub mod config;
+pub mod inbound;
+pub mod limits;
+pub mod render;
+pub mod send;
+
+pub use config::{DiscordConfig, DiscordConfigError};
+
+use crate::partial::{self, PartialSends};
+use crate::{Adapter, Destination, SendError, Sent};
+use async_trait::async_trait;
+use commands::{Reply, RichMessage};
+use limits::Pace;
+use routing::ChannelKind;
+use send::Api;
+use serenity::all::{ApplicationId, HttpBuilder};
+use std::time::Duration;
+
+/// Why the Discord side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error(transparent)]
+    Config(#[from] DiscordConfigError),
+    #[error("Discord {what} failed: {error}")]
+    Request {
+        what: &'static str,
+        error: SendError,
+    },
+}
+
+pub struct DiscordAdapter {
+    api: Api,
+    pace: Pace,
+    guild: Option<u64>,
+    /// Parts already delivered of a split message whose later part failed.
+    partial: PartialSends<u64>,
+}
+
+impl DiscordAdapter {
+    /// Build the client for `config` (checked first, naming any bad key).
+    /// Makes no request yet.
+    pub fn new(config: &DiscordConfig) -> Result<Self, DiscordError> {
+        config.check()?;
+        let application = config::snowflake(&config.application_id).ok_or_else(|| {
+            DiscordConfigError("adapters.discord.application_id is not a snowflake".into())
+        })?;
+        // serenity's limiter ignores the base URL: off, and paced here.
+        let http = HttpBuilder::new(&config.token)
+            .proxy(config.api_url.clone())
+            .ratelimiter_disabled(true)
+            .application_id(ApplicationId::new(application))
+            .build();
+        Ok(DiscordAdapter {
+            api: Api::new(
+                http,
+                Duration::from_millis(config.request_timeout_ms.max(1)),
+            ),
+            pace: Pace::new(
+                config.channel_burst,
+                Duration::from_millis(config.channel_interval_ms),
+                config.global_per_second,
+            ),
+            guild: config.guild_id.as_deref().and_then(config::snowflake),
+            partial: PartialSends::new(),
+        })
+    }
+
+    /// Register the slash commands (a bulk overwrite, so removed commands
+    /// disappear too): in the configured guild, else globally.
+    pub async fn register_commands(
+        &self,
+        commands: &[serde_json::Value],
+    ) -> Result<usize, DiscordError> {
+        self.pace.wait_global().await;
+        self.api
+            .set_commands(self.guild, commands)
+            .await
+            .map_err(|error| DiscordError::Request {
+                what: "registering the slash commands",
+                error,
+            })
+    }
+
+    /// After a deferred answer: put the reply in place of "thinking…", and
+    /// its further parts after it.
+    pub async fn finish_command(&self, token: &str, reply: &Reply) -> Result<(), SendError> {
+        let (first, rest) = render::reply_parts(reply);
+        self.pace.wait_global().await;
+        self.api
+            .edit_original(token, &first.content, first.components)
+            .await?;
+        self.follow_up(token, &rest, render::is_ephemeral(reply))
+            .await
+    }
+
+    /// The later parts of a long reply, as follow-up messages in order.
+    pub async fn follow_up(
+        &self,
+        token: &str,
+        parts: &[String],
+        ephemeral: bool,
+    ) -> Result<(), SendError> {
+        for part in parts {
+            self.pace.wait_global().await;
+            self.api.follow_up(token, part, ephemeral).await?;
+        }
+        Ok(())
+    }
+
+    /// After a deferred button press: the pressed message replaced by
+    /// `message` (its buttons gone unless `message` has some).
+    pub async fn finish_press(&self, token: &str, message: &RichMessage) -> Result<(), SendError> {
+        let r = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
+        let first = r.parts.into_iter().next().unwrap_or_default();
+        self.pace.wait_global().await;
+        self.api.edit_original(token, &first, r.components).await
+    }
+
+    /// The channel a destination names: a channel ID, or a person's user
+    /// ID whose DM channel is opened.
+    async fn channel(&self, to: &Destination) -> Result<u64, SendError> {
+        let id = config::snowflake(&to.address).ok_or_else(|| {
+            SendError::permanent(format!(
+                "{:?} is not a Discord {} ID",
+                to.address,
+                if to.to_person { "user" } else { "channel" }
+            ))
+        })?;
+        if to.to_person {
+            self.pace.wait_global().await;
+            self.api.dm_channel(id).await
+        } else {
+            Ok(id)
+        }
+    }
+}
+
+#[async_trait]
+impl Adapter for DiscordAdapter {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Discord
+    }
+
+    async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        let rendered = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
+        let channel = self.channel(to).await?;
+        let reply_to = to.thread.as_deref().and_then(config::snowflake);
+        let key = partial::key(
+            &channel.to_string(),
+            &(&rendered.parts, format!("{:?}", rendered.components)),
+        );
+        let mut done = self.partial.take(key);
+        let count = rendered.parts.len();
+        let mut components = Some(rendered.components);
+        for (i, content) in rendered.parts.iter().enumerate().skip(done.len()) {
+            let last = i + 1 == count;
+            let row = if last {
+                components.take().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            self.pace.wait(&channel.to_string()).await;
+            let thread = if i == 0 { reply_to } else { None };
+            match self.api.post(channel, content, row, thread).await {
+                Ok(id) => done.push(id),
+                Err(e) => {
+                    self.partial.keep(key, done);
+                    return Err(e);
+                }
+            }
+        }
+        let last = done
+            .last()
+            .copied()
+            .ok_or_else(|| SendError::permanent("nothing was sent"))?;
+        Ok(Sent {
+            platform_message_id: Some(send::message_ref(channel, last)),
+        })
+    }
+
+    /// A split message is edited in its last part: the earlier parts hold
+    /// the same leading text, the last one carries the buttons and outcome.
+    async fn edit(
+        &self,
+        _to: &Destination,
+        platform_message_id: &str,
+        message: &RichMessage,
+    ) -> Result<(), SendError> {
+        let (channel, id) = send::parse_message_ref(platform_message_id)?;
+        let r = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
+        let content = r.parts.last().cloned().unwrap_or_default();
+        self.pace.wait_global().await;
+        self.api.edit(channel, id, &content, r.components).await
+    }
+}

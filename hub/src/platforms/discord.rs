@@ -1,0 +1,270 @@
+//! Discord wired into the hub: the outbound adapter for the dispatcher, the
+//! slash commands registered at start (from the one command spec), and the
+//! Interactions Endpoint on the hub's HTTP server. Each interaction is
+//! verified before anything is read, run once (by its ID), and answered
+//! within `ack_deadline_ms`; past that Discord gets a deferred answer
+//! ("thinking…") and the result is edited in through the interaction token.
+
+use super::Platforms;
+use crate::api::AppState;
+use crate::store::RequestClaim;
+use adapters::discord::inbound::{
+    self, Act, InboundError, Interaction, SIGNATURE_HEADER, SignatureCheck, TIMESTAMP_HEADER,
+};
+use adapters::discord::{DiscordAdapter, DiscordConfig, render};
+use adapters::{InboundKind, SendError};
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use commands::{Reply, RichMessage};
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+const PLATFORM: &str = "discord";
+/// Interactions are small JSON documents; anything bigger is not Discord.
+const BODY_LIMIT: usize = 256 * 1024;
+/// Waits before the attempts of an interaction follow-up. Discord can get
+/// a follow-up a moment before it has processed the answer it follows.
+const FOLLOW_UP_RETRIES: [Duration; 3] = [
+    Duration::from_millis(300),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+];
+
+/// Start Discord if it is enabled: fails the hub's start when a setting is
+/// wrong or the slash commands cannot be registered.
+pub async fn start(
+    config: &DiscordConfig,
+    state: &AppState,
+    _stop: watch::Receiver<bool>,
+    platforms: &mut Platforms,
+) -> anyhow::Result<()> {
+    if !config.enabled {
+        return Ok(());
+    }
+    let adapter = Arc::new(DiscordAdapter::new(config).context("discord")?);
+    let check = SignatureCheck::new(&config.public_key)
+        .map_err(|e| anyhow::anyhow!("discord: adapters.discord.public_key: {e}"))?;
+    let registered = adapter
+        .register_commands(&commands::discord_application_commands())
+        .await
+        .context("discord")?;
+    platforms.adapters.push(adapter.clone());
+    let discord = Arc::new(Discord {
+        state: state.clone(),
+        adapter,
+        check,
+        deadline: Duration::from_millis(config.ack_deadline_ms),
+    });
+    let routes = Router::new()
+        .route(&config.interactions_path, post(interaction))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(discord);
+    platforms.routes = std::mem::take(&mut platforms.routes).merge(routes);
+    tracing::info!(commands = registered, endpoint = %config.interactions_path, "discord adapter started");
+    Ok(())
+}
+
+struct Discord {
+    state: AppState,
+    adapter: Arc<DiscordAdapter>,
+    check: SignatureCheck,
+    deadline: Duration,
+}
+
+async fn interaction(
+    State(discord): State<Arc<Discord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let verified = discord.check.verify(
+        header(SIGNATURE_HEADER),
+        header(TIMESTAMP_HEADER),
+        &body,
+        chrono::Utc::now().timestamp(),
+    );
+    match verified.and_then(|()| inbound::parse(&body)) {
+        Ok(Interaction::Ping) => axum::Json(render::pong()).into_response(),
+        Ok(Interaction::Unsupported(kind)) => {
+            let reply = Reply::error(format!(
+                "orkhub does not handle interactions of type {kind}."
+            ));
+            axum::Json(render::body(&render::reply_response(&reply).0)).into_response()
+        }
+        Ok(Interaction::Act(act)) => axum::Json(discord.answer(act).await).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+fn refuse(e: InboundError) -> Response {
+    // Discord sends requests with bad signatures on purpose, and expects 401.
+    let status = match e {
+        InboundError::Malformed(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    tracing::warn!(error = %e, status = status.as_u16(), "discord: interaction refused");
+    (status, e.to_string()).into_response()
+}
+
+/// What an interaction's answer is made of.
+struct Answer {
+    /// The immediate response's JSON body.
+    body: Value,
+    /// Parts of a long reply, sent as follow-ups after the body.
+    rest: Vec<String>,
+    ephemeral: bool,
+    /// For a deferred answer: how to finish it.
+    finish: Finish,
+}
+
+enum Finish {
+    Command(Reply),
+    Press(RichMessage),
+    /// A refused press: the pressed message stays; the reason goes to the
+    /// presser alone.
+    PressRefused(Reply),
+}
+
+impl Discord {
+    /// Run the interaction (spawned, so it carries on past the deadline) and
+    /// say what Discord gets now: the answer when it is ready in time, else
+    /// a deferred one — the result is edited in when it is.
+    async fn answer(self: &Arc<Self>, act: Act) -> Value {
+        let (tx, rx) = oneshot::channel();
+        let is_button = act.is_button;
+        let me = self.clone();
+        tokio::spawn(async move { me.run(act, tx).await });
+        match tokio::time::timeout(self.deadline, rx).await {
+            Ok(Ok(body)) => body,
+            _ if is_button => render::body(&render::deferred_update()),
+            _ => render::body(&render::deferred_command(false)),
+        }
+    }
+
+    async fn run(&self, act: Act, immediate: oneshot::Sender<Value>) {
+        let claim = self
+            .state
+            .store
+            .claim_inbound_request(PLATFORM, &act.id)
+            .await;
+        let answer = match claim {
+            Ok(RequestClaim::New) => self.act(&act).await,
+            Ok(RequestClaim::Seen { reply }) => {
+                // A repeat: never run twice; the first run's answer, if kept.
+                let again = reply
+                    .and_then(|saved| serde_json::from_str(&saved).ok())
+                    .unwrap_or_else(|| render::body(&render::deferred_command(true)));
+                let _ = immediate.send(again);
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, id = %act.id, "discord: cannot record the interaction; not running it");
+                self.reply_answer(Reply::error(
+                    "The hub cannot reach its database right now; nothing was done. Try again shortly.",
+                ))
+            }
+        };
+        if let Err(e) = self
+            .state
+            .store
+            .save_inbound_reply(PLATFORM, &act.id, &answer.body.to_string())
+            .await
+        {
+            tracing::error!(error = %e, "discord: could not keep the answer for repeats");
+        }
+        let token = act.token.clone();
+        if immediate.send(answer.body).is_ok() {
+            if !answer.rest.is_empty() {
+                let rest = answer.rest;
+                let sent =
+                    retrying(|| self.adapter.follow_up(&token, &rest, answer.ephemeral)).await;
+                log_failure(sent, "the rest of a long reply");
+            }
+            return;
+        }
+        // The deadline passed: Discord was told to wait; finish now.
+        let sent = match &answer.finish {
+            Finish::Command(reply) => retrying(|| self.adapter.finish_command(&token, reply)).await,
+            Finish::Press(message) => retrying(|| self.adapter.finish_press(&token, message)).await,
+            Finish::PressRefused(reply) => {
+                let (first, _) = render::reply_parts(reply);
+                retrying(|| {
+                    self.adapter
+                        .follow_up(&token, std::slice::from_ref(&first.content), true)
+                })
+                .await
+            }
+        };
+        log_failure(sent, "a deferred answer");
+    }
+
+    /// Run a command or a press through the shared command layer.
+    async fn act(&self, act: &Act) -> Answer {
+        let reply = crate::inbound::handle(&self.state, &act.inbound, None)
+            .await
+            .unwrap_or_else(|| Reply::error("That was not addressed to orkhub."));
+        let InboundKind::Button { token } = &act.inbound.what else {
+            return self.reply_answer(reply);
+        };
+        if reply.is_error {
+            let mut answer = self.reply_answer(reply.clone());
+            answer.finish = Finish::PressRefused(reply);
+            return answer;
+        }
+        // The pressed message shows the outcome at once (type 7).
+        match crate::inbound::pressed_decision_outcome(&self.state, token).await {
+            Some(message) => Answer {
+                body: render::body(&render::update_response(&message)),
+                rest: Vec::new(),
+                ephemeral: false,
+                finish: Finish::Press(message),
+            },
+            None => self.reply_answer(reply),
+        }
+    }
+
+    fn reply_answer(&self, reply: Reply) -> Answer {
+        let (response, rest) = render::reply_response(&reply);
+        Answer {
+            body: render::body(&response),
+            rest,
+            ephemeral: render::is_ephemeral(&reply),
+            finish: Finish::Command(reply),
+        }
+    }
+}
+
+/// An interaction follow-up, tried again a few times: they are not in the
+/// outbox (an interaction token lives 15 minutes, and a command's reply is
+/// not a notification), and one can reach Discord a moment before the
+/// answer it follows does.
+async fn retrying<F, Fut>(mut op: F) -> Result<(), SendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), SendError>>,
+{
+    let mut waits = FOLLOW_UP_RETRIES.iter();
+    loop {
+        match op().await {
+            Ok(()) => return Ok(()),
+            Err(e) => match waits.next() {
+                Some(wait) => tokio::time::sleep(e.retry_after().unwrap_or(*wait)).await,
+                None => return Err(e),
+            },
+        }
+    }
+}
+
+fn log_failure(result: Result<(), SendError>, what: &str) {
+    if let Err(e) = result {
+        tracing::error!(error = %e, "discord: could not send {what}");
+    }
+}

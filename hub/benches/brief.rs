@@ -13,6 +13,10 @@
 //! 50 agents and 10 projects; 200,000 task moves in the audit log; 20,000
 //! dependency edges; 1,000 decisions (50 pending); 2,000 agent failures.
 
+// The same allocator as the orkhub binary, so the figures are the hub's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use hub::config::Config;
 use hub::store::{BulkValue as V, Store};
 use rand::rngs::StdRng;

@@ -9,6 +9,10 @@
 //! Knobs: ORKHUB_BENCH_SECS (default 10), ORKHUB_BENCH_CLIENTS (default 256),
 //! ORKHUB_BENCH_RATE (default 1000/s for the latency run).
 
+// The same allocator as the orkhub binary, so the figures are the hub's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "common/cpu.rs"]
 mod cpu;
 #[path = "common/loadgen.rs"]

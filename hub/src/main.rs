@@ -5,6 +5,11 @@ use clap::{Parser, Subcommand};
 use hub::config::{Config, LogFormat};
 use std::path::PathBuf;
 
+// Many small, short-lived allocations cross threads here (requests, JSON,
+// rows): mimalloc handles that with far less locking than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// orkhub — the messaging hub where people and AI agents run a company together.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]

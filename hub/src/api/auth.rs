@@ -85,17 +85,23 @@ impl KeyCache {
     }
 
     /// Whether last_used_at is due an update (at most once a minute per key).
+    /// Every request asks, so the common answer (no) takes only a read lock.
     fn due_touch(&self, id: &str) -> bool {
+        let recent = |at: &Instant| at.elapsed() < Duration::from_secs(60);
+        if let Ok(t) = self.touched.read()
+            && t.get(id).is_some_and(recent)
+        {
+            return false;
+        }
         let Ok(mut t) = self.touched.write() else {
             return false;
         };
-        match t.get(id) {
-            Some(at) if at.elapsed() < Duration::from_secs(60) => false,
-            _ => {
-                t.insert(id.to_string(), Instant::now());
-                true
-            }
+        // Another request may have touched it between the two locks.
+        if t.get(id).is_some_and(recent) {
+            return false;
         }
+        t.insert(id.to_string(), Instant::now());
+        true
     }
 }
 

@@ -85,7 +85,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let (stop, stop_rx) = watch::channel(false);
     let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
     store.set_brief_service(brief.clone());
-    let state = AppState {
+    let state = AppState::new(api::Shared {
         brief: brief.clone(),
         stopping: stop_rx.clone(),
         store: store.clone(),
@@ -96,7 +96,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         metrics: metrics_handle(),
         wake: wake.clone(),
         body_limit: config.server.body_limit_bytes,
-    };
+    });
     let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
     for a in platforms.adapters {
         adapters.insert(a.kind(), a);

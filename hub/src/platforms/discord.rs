@@ -158,10 +158,14 @@ impl Discord {
         let answer = match claim {
             Ok(RequestClaim::New) => self.act(&act).await,
             Ok(RequestClaim::Seen { reply }) => {
-                // A repeat: never run twice; the first run's answer, if kept.
+                // A repeat: never run twice. The first run's answer if it is
+                // kept, else "still working" (the first run finishes it).
                 let again = reply
                     .and_then(|saved| serde_json::from_str(&saved).ok())
-                    .unwrap_or_else(|| render::body(&render::deferred_command(true)));
+                    .unwrap_or_else(|| match act.is_button {
+                        true => render::body(&render::deferred_update()),
+                        false => render::body(&render::deferred_command(true)),
+                    });
                 let _ = immediate.send(again);
                 return;
             }

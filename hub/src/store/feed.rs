@@ -56,31 +56,6 @@ impl Store {
         Ok(())
     }
 
-    /// Write events inside a larger transaction and announce them once; the
-    /// announcement goes out only if the transaction commits.
-    pub(crate) async fn insert_feed_events(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        events: &[String],
-    ) -> Result<(), StoreError> {
-        let at = now_ms();
-        for chunk in events.chunks(1000) {
-            let sql = format!(
-                "INSERT INTO feed_events (at, event) VALUES {}",
-                super::placeholders::rows(Dialect::Postgres, 2, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk {
-                q = q.bind(at).bind(e.as_str());
-            }
-            q.execute(&mut **tx).await?;
-        }
-        // One announcement for the batch: listeners read by sequence.
-        sqlx::query("SELECT pg_notify('orkhub_feed', '')")
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
     /// Start listening; events written from now on will be read.
     pub async fn listen_feed(&self) -> Result<FeedListener, StoreError> {
         let mut listener = PgListener::connect(&self.url).await?;

@@ -16,6 +16,7 @@ mod error;
 mod feed;
 mod idempotency;
 mod inbound_requests;
+mod json_rows;
 mod keys;
 mod notifications;
 mod open;

@@ -1,10 +1,13 @@
 //! Writing accepted notifications with their planned deliveries, in batches:
-//! one transaction and a few multi-row INSERTs for many API requests is what
-//! makes durable ingest fast on both engines.
+//! one transaction (one statement on PostgreSQL) for many API requests is
+//! what makes durable ingest fast on both engines. Each table's rows go in
+//! as one JSON parameter (see `json_rows.rs`), so the statements never
+//! change and stay prepared.
 
-use super::{Store, StoreError, placeholders};
-use sqlx::any::AnyArguments;
+use super::json_rows::{Col, Table};
+use super::{Dialect, Store, StoreError};
 use sqlx::{Any, AssertSqlSafe, Row};
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone)]
 pub struct NewNotification {
@@ -60,28 +63,92 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-// SQLite allows 32,766 bound values per statement; stay well under it.
-const ROWS_PER_INSERT: usize = 500;
-// PostgreSQL allows 65,535 bound values per statement.
-const PG_MAX_VALUES: usize = 60_000;
-
-type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
-
-const NOTIFICATION_COLUMNS: (&str, usize) = (
-    "notifications (id, source, kind, urgency, recipient_kind, recipient_id, project_id, title, body, fields, decision_id, dedupe_key, duplicate, created_at)",
-    14,
-);
-const DELIVERY_COLUMNS: (&str, usize) = (
-    "deliveries (id, notification_id, person_id, channel, address, op, target_message_id, status, next_attempt_at, fallbacks, created_at, updated_at, platform_message_id, sent_at)",
-    14,
-);
-const IDEMPOTENCY_COLUMNS: (&str, usize) = (
-    "idempotency_keys (agent_id, key, request_hash, status_code, response_body, created_at)",
-    6,
-);
-const FEED_COLUMNS: (&str, usize) = ("feed_events (at, event)", 2);
+const NOTIFICATIONS: Table = Table {
+    name: "notifications",
+    columns: &[
+        ("id", Col::Text),
+        ("source", Col::Text),
+        ("kind", Col::Text),
+        ("urgency", Col::Text),
+        ("recipient_kind", Col::Text),
+        ("recipient_id", Col::Text),
+        ("project_id", Col::Text),
+        ("title", Col::Text),
+        ("body", Col::Text),
+        ("fields", Col::Text),
+        ("decision_id", Col::Int),
+        ("dedupe_key", Col::Text),
+        ("duplicate", Col::Int),
+        ("created_at", Col::Int),
+    ],
+};
+const DELIVERIES: Table = Table {
+    name: "deliveries",
+    columns: &[
+        ("id", Col::Text),
+        ("notification_id", Col::Text),
+        ("person_id", Col::Text),
+        ("channel", Col::Text),
+        ("address", Col::Text),
+        ("op", Col::Text),
+        ("target_message_id", Col::Text),
+        ("status", Col::Text),
+        ("next_attempt_at", Col::Int),
+        ("fallbacks", Col::Text),
+        ("created_at", Col::Int),
+        ("updated_at", Col::Int),
+        ("platform_message_id", Col::Text),
+        ("sent_at", Col::Int),
+    ],
+};
+const IDEMPOTENCY: Table = Table {
+    name: "idempotency_keys",
+    columns: &[
+        ("agent_id", Col::Text),
+        ("key", Col::Text),
+        ("request_hash", Col::Text),
+        ("status_code", Col::Int),
+        ("response_body", Col::Text),
+        ("created_at", Col::Int),
+    ],
+};
 // A second instance may have raced us to the same key: the first answer stands.
 const IDEMPOTENCY_CONFLICT: &str = " ON CONFLICT (agent_id, key) DO NOTHING";
+
+/// SQLite: one statement per table, in one transaction.
+static SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
+    [
+        NOTIFICATIONS.insert(Dialect::Sqlite, 1, ""),
+        DELIVERIES.insert(Dialect::Sqlite, 1, ""),
+        IDEMPOTENCY.insert(Dialect::Sqlite, 1, IDEMPOTENCY_CONFLICT),
+    ]
+});
+
+/// PostgreSQL: the whole batch as one statement (data-modifying CTEs), so it
+/// commits in one round trip instead of one per insert plus BEGIN and
+/// COMMIT. Foreign keys are checked at the end of the statement, when the
+/// notifications the deliveries refer to are in place. Feed events are
+/// written and announced (one NOTIFY) only when there are some; PostgreSQL
+/// delivers the NOTIFY only if the statement commits.
+static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH n AS ({}), d AS ({}), k AS ({}), \
+         f AS (INSERT INTO feed_events (at, event) SELECT $5, e #>> '{{}}' FROM json_array_elements($4::json) AS e) \
+         SELECT pg_notify('orkhub_feed', '') WHERE json_array_length($4::json) > 0",
+        NOTIFICATIONS.insert(Dialect::Postgres, 1, ""),
+        DELIVERIES.insert(Dialect::Postgres, 2, ""),
+        IDEMPOTENCY.insert(Dialect::Postgres, 3, IDEMPOTENCY_CONFLICT),
+    )
+});
+
+/// The same two statements for notifications and deliveries inside a
+/// caller's transaction (scheduled jobs), on PostgreSQL.
+static POSTGRES_IN_TX: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [
+        NOTIFICATIONS.insert(Dialect::Postgres, 1, ""),
+        DELIVERIES.insert(Dialect::Postgres, 1, ""),
+    ]
+});
 
 impl Store {
     /// Commit notifications, their deliveries and idempotency records together.
@@ -107,106 +174,67 @@ impl Store {
         idempotency: &[IdempotencyRecord],
         feed_events: &[String],
     ) -> Result<(), StoreError> {
+        if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
+            return Ok(());
+        }
         let now = super::now_ms();
-        let feed_events = match self.dialect {
-            super::Dialect::Postgres => feed_events,
-            super::Dialect::Sqlite => &[],
-        };
-        let values = notifications.len() * NOTIFICATION_COLUMNS.1
-            + deliveries.len() * DELIVERY_COLUMNS.1
-            + idempotency.len() * IDEMPOTENCY_COLUMNS.1
-            + feed_events.len() * FEED_COLUMNS.1;
-        if self.dialect == super::Dialect::Postgres && values <= PG_MAX_VALUES {
-            return self
-                .insert_in_one_statement(notifications, deliveries, idempotency, feed_events, now)
-                .await;
+        let notifications = notifications_json(notifications)?;
+        let deliveries = deliveries_json(deliveries)?;
+        let idempotency = idempotency_json(idempotency, now)?;
+        match self.dialect {
+            Dialect::Postgres => {
+                let feed = to_json(&feed_events)?;
+                sqlx::query(AssertSqlSafe(POSTGRES.as_str()))
+                    .bind(notifications)
+                    .bind(deliveries)
+                    .bind(idempotency)
+                    .bind(feed)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            // One instance: the feed is published in process.
+            Dialect::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                for (sql, rows) in SQLITE.iter().zip([notifications, deliveries, idempotency]) {
+                    if rows != "[]" {
+                        sqlx::query(AssertSqlSafe(sql.as_str()))
+                            .bind(rows)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+            }
         }
-        let mut tx = self.pool.begin().await?;
-        self.insert_notifications_in(&mut tx, notifications, deliveries)
-            .await?;
-        for chunk in idempotency.chunks(ROWS_PER_INSERT) {
-            let q = self.insert_query(IDEMPOTENCY_COLUMNS, chunk.len(), IDEMPOTENCY_CONFLICT);
-            bind_idempotency(q, chunk, now).execute(&mut *tx).await?;
-        }
-        if !feed_events.is_empty() {
-            Self::insert_feed_events(&mut tx, feed_events).await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 
-    /// Insert notifications and their deliveries inside `tx` (multi-row
-    /// INSERTs); shared by ingest and the scheduled jobs that claim a slot
-    /// in the same transaction as the work they queue.
+    /// Insert notifications and their deliveries inside `tx`; for the
+    /// scheduled jobs that claim a slot in the same transaction as the work
+    /// they queue.
     pub(super) async fn insert_notifications_in(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         notifications: &[NewNotification],
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
-        for chunk in notifications.chunks(ROWS_PER_INSERT) {
-            let q = self.insert_query(NOTIFICATION_COLUMNS, chunk.len(), "");
-            bind_notifications(q, chunk).execute(&mut **tx).await?;
-        }
-        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let q = self.insert_query(DELIVERY_COLUMNS, chunk.len(), "");
-            bind_deliveries(q, chunk).execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
-    fn insert_query<'q>(&self, (table, cols): (&str, usize), rows: usize, tail: &str) -> Query<'q> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {table} VALUES {}{tail}",
-            placeholders::rows(self.dialect, cols, rows)
-        )))
-    }
-
-    /// PostgreSQL: the whole batch as one statement (data-modifying CTEs), so
-    /// it commits in one round trip instead of one per insert plus BEGIN and
-    /// COMMIT. Foreign keys are checked at the end of the statement, when the
-    /// notifications the deliveries refer to are in place.
-    async fn insert_in_one_statement(
-        &self,
-        notifications: &[NewNotification],
-        deliveries: &[NewDelivery],
-        idempotency: &[IdempotencyRecord],
-        feed_events: &[String],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let parts = [
-            (NOTIFICATION_COLUMNS, notifications.len(), ""),
-            (DELIVERY_COLUMNS, deliveries.len(), ""),
-            (IDEMPOTENCY_COLUMNS, idempotency.len(), IDEMPOTENCY_CONFLICT),
-            (FEED_COLUMNS, feed_events.len(), ""),
-        ];
-        let mut ctes = Vec::new();
-        let mut next = 1;
-        for (i, ((table, cols), rows, tail)) in parts.into_iter().enumerate() {
-            if rows == 0 {
-                continue;
-            }
-            ctes.push(format!(
-                "i{i} AS (INSERT INTO {table} VALUES {}{tail})",
-                placeholders::rows_from(super::Dialect::Postgres, next, cols, rows)
-            ));
-            next += cols * rows;
-        }
-        if ctes.is_empty() {
-            return Ok(());
-        }
-        let tail = if feed_events.is_empty() {
-            "SELECT 1"
-        } else {
-            "SELECT pg_notify('orkhub_feed', '')"
+        let statements: [&str; 2] = match self.dialect {
+            Dialect::Sqlite => [&SQLITE[0], &SQLITE[1]],
+            Dialect::Postgres => [&POSTGRES_IN_TX[0], &POSTGRES_IN_TX[1]],
         };
-        let sql = format!("WITH {} {tail}", ctes.join(", "));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        q = bind_notifications(q, notifications);
-        q = bind_deliveries(q, deliveries);
-        q = bind_idempotency(q, idempotency, now);
-        q = bind_feed(q, feed_events, now);
-        q.execute(&self.pool).await?;
+        let rows = [
+            notifications_json(notifications)?,
+            deliveries_json(deliveries)?,
+        ];
+        for (sql, rows) in statements.into_iter().zip(rows) {
+            if rows != "[]" {
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(rows)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -259,65 +287,77 @@ impl Store {
     }
 }
 
-fn bind_notifications<'q>(mut q: Query<'q>, rows: &'q [NewNotification]) -> Query<'q> {
-    for n in rows {
-        q = q
-            .bind(n.id.as_str())
-            .bind(n.source.as_str())
-            .bind(n.kind.as_str())
-            .bind(n.urgency)
-            .bind(n.recipient_kind)
-            .bind(n.recipient_id.as_str())
-            .bind(n.project_id.as_deref())
-            .bind(n.title.as_deref())
-            .bind(n.body.as_str())
-            .bind(n.fields_json.as_str())
-            .bind(n.decision_id)
-            .bind(n.dedupe_key.as_deref())
-            .bind(n.duplicate as i64)
-            .bind(n.created_at);
-    }
-    q
+fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("rows as JSON: {e}")))
 }
 
-fn bind_deliveries<'q>(mut q: Query<'q>, rows: &'q [NewDelivery]) -> Query<'q> {
-    for d in rows {
-        let published = d.status == "sent";
-        q = q
-            .bind(d.id.as_str())
-            .bind(d.notification_id.as_str())
-            .bind(d.person_id.as_deref())
-            .bind(d.channel.as_str())
-            .bind(d.address.as_str())
-            .bind(d.op)
-            .bind(d.target_message_id.as_deref())
-            .bind(d.status)
-            .bind(d.next_attempt_at)
-            .bind(d.fallbacks.as_str())
-            .bind(d.created_at)
-            .bind(d.created_at)
-            .bind(published.then_some(d.id.as_str()))
-            .bind(published.then_some(d.created_at));
-    }
-    q
+/// Each row as an array, in the column order of [`NOTIFICATIONS`].
+fn notifications_json(rows: &[NewNotification]) -> Result<String, StoreError> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|n| {
+            (
+                n.id.as_str(),
+                n.source.as_str(),
+                n.kind.as_str(),
+                n.urgency,
+                n.recipient_kind,
+                n.recipient_id.as_str(),
+                n.project_id.as_deref(),
+                n.title.as_deref(),
+                n.body.as_str(),
+                n.fields_json.as_str(),
+                n.decision_id,
+                n.dedupe_key.as_deref(),
+                n.duplicate as i64,
+                n.created_at,
+            )
+        })
+        .collect();
+    to_json(&rows)
 }
 
-fn bind_idempotency<'q>(mut q: Query<'q>, rows: &'q [IdempotencyRecord], now: i64) -> Query<'q> {
-    for r in rows {
-        q = q
-            .bind(r.agent_id.as_str())
-            .bind(r.key.as_str())
-            .bind(r.request_hash.as_str())
-            .bind(r.status_code)
-            .bind(r.response_body.as_str())
-            .bind(now);
-    }
-    q
+/// Each row as an array, in the column order of [`DELIVERIES`]. A delivery
+/// already "sent" was published at commit: its feed ID is its own ID.
+fn deliveries_json(rows: &[NewDelivery]) -> Result<String, StoreError> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|d| {
+            let published = d.status == "sent";
+            (
+                d.id.as_str(),
+                d.notification_id.as_str(),
+                d.person_id.as_deref(),
+                d.channel.as_str(),
+                d.address.as_str(),
+                d.op,
+                d.target_message_id.as_deref(),
+                d.status,
+                d.next_attempt_at,
+                d.fallbacks.as_str(),
+                d.created_at,
+                d.created_at,
+                published.then_some(d.id.as_str()),
+                published.then_some(d.created_at),
+            )
+        })
+        .collect();
+    to_json(&rows)
 }
 
-fn bind_feed<'q>(mut q: Query<'q>, events: &'q [String], at: i64) -> Query<'q> {
-    for e in events {
-        q = q.bind(at).bind(e.as_str());
-    }
-    q
+fn idempotency_json(rows: &[IdempotencyRecord], now: i64) -> Result<String, StoreError> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.agent_id.as_str(),
+                r.key.as_str(),
+                r.request_hash.as_str(),
+                r.status_code,
+                r.response_body.as_str(),
+                now,
+            )
+        })
+        .collect();
+    to_json(&rows)
 }

@@ -1,8 +1,9 @@
 //! The live feed across instances. On PostgreSQL several hubs may share one
 //! database, and any of them may dispatch a web delivery; a viewer connected
-//! to another instance must still see it. The web adapter hands each event to
-//! [`PgFeedRelay`] (a row plus NOTIFY), and every instance's listener streams
-//! what it reads to its own viewers. SQLite hubs publish in process.
+//! to another instance must still see it. Each instance streams its own
+//! events to its viewers in process; the web adapter also hands them to
+//! [`PgFeedRelay`] (a row plus NOTIFY), and every instance's listener
+//! streams what the *other* instances wrote. SQLite hubs publish in process.
 
 use crate::store::Store;
 use adapters::web::{FeedEvent, FeedRelay, WebAdapter};

@@ -9,7 +9,7 @@ mod common;
 use adapters::discord::{DiscordAdapter, DiscordConfig};
 use adapters::{Adapter, Destination};
 use common::TestDb;
-use common::discord_server::{APPLICATION_ID, DiscordServer, TOKEN};
+use common::discord_server::{APPLICATION_ID, DiscordServer, TOKEN, shown};
 use common::server::TestHub;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -62,27 +62,6 @@ fn delivery<'a>(status: &'a Value, channel: &str) -> &'a Value {
         .iter()
         .find(|d| d["channel"] == channel)
         .unwrap_or_else(|| panic!("no {channel} delivery in {status}"))
-}
-
-/// What Discord shows for escaped markdown: a backslash before punctuation
-/// drops out, zero-width spaces are invisible.
-fn shown(md: &str) -> String {
-    let mut out = String::new();
-    let mut chars = md.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\'
-            && let Some(&n) = chars.peek()
-            && n.is_ascii_punctuation()
-        {
-            out.push(n);
-            chars.next();
-            continue;
-        }
-        if c != '\u{200B}' {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn command(id: &str, user: u64, channel: u64, data: Value) -> String {

@@ -139,3 +139,36 @@ async fn an_edit_dispatched_by_one_instance_reaches_viewers_on_both() {
     b.stop().await;
     db.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_reads_back_only_what_other_instances_wrote() {
+    let db = TestDb::postgres().await;
+    let here = db.store().clone();
+    // Another instance: its own Store, so its own origin.
+    let there = hub::store::Store::open(&db.url(), 2).await.unwrap();
+    let mut listener = here.listen_feed().await.unwrap();
+    here.relay_feed_event(r#"{"mine":1}"#).await.unwrap();
+    there.relay_feed_event(r#"{"theirs":1}"#).await.unwrap();
+    here.relay_feed_event(r#"{"mine":2}"#).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.extend(
+            listener
+                .next_events(Duration::from_millis(300))
+                .await
+                .unwrap(),
+        );
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got, vec![r#"{"theirs":1}"#.to_string()]);
+    // Its own rows still move the reader past them: nothing comes again.
+    let later = listener
+        .next_events(Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(later.is_empty(), "{later:?}");
+    there.close().await;
+    db.finish().await;
+}

@@ -23,9 +23,9 @@ pub struct FeedEvent {
     pub message: RichMessage,
 }
 
-/// Carries feed events to every hub instance (including this one, which then
-/// calls [`WebAdapter::publish_local`]). An error is transient: the dispatcher
-/// retries the delivery.
+/// Carries feed events to the other hub instances (this one publishes them
+/// to its own viewers itself). An error is transient: the dispatcher retries
+/// the delivery.
 #[async_trait]
 pub trait FeedRelay: Send + Sync {
     async fn relay(&self, event: &FeedEvent) -> Result<(), String>;
@@ -53,8 +53,8 @@ impl WebAdapter {
         }
     }
 
-    /// Fan events out through `relay` instead of publishing them locally.
-    /// Returns false if a relay was already set.
+    /// Also carry events to the other instances through `relay`. Returns
+    /// false if a relay was already set.
     pub fn set_relay(&self, relay: Arc<dyn FeedRelay>) -> bool {
         self.relay.set(relay).is_ok()
     }
@@ -71,19 +71,17 @@ impl WebAdapter {
     }
 
     async fn publish(&self, event: FeedEvent) -> Result<(), SendError> {
-        match self.relay.get() {
-            Some(relay) => relay
+        if let Some(relay) = self.relay.get() {
+            relay
                 .relay(&event)
                 .await
                 .map_err(|reason| SendError::Transient {
                     reason: format!("live feed relay: {reason}"),
                     retry_after: None,
-                }),
-            None => {
-                self.publish_local(event);
-                Ok(())
-            }
+                })?;
         }
+        self.publish_local(event);
+        Ok(())
     }
 }
 

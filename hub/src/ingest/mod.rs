@@ -254,7 +254,9 @@ impl Writer {
             // Counted like the dispatcher counts its sends.
             metrics::counter!("orkhub_deliveries_total", "adapter" => "web", "outcome" => "sent")
                 .increment(feed.len() as u64);
-            if !shared_feed && let Some(web) = &self.web {
+            // This instance's viewers get them now; other instances read
+            // them from the database (shared feed only).
+            if let Some(web) = &self.web {
                 for event in feed {
                     web.publish_local(event);
                 }

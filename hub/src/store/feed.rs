@@ -1,7 +1,8 @@
 //! The live feed across instances on PostgreSQL: events are written to
-//! `feed_events` and announced with NOTIFY; each instance LISTENs and reads
-//! what is new since the last sequence number it saw. (SQLite runs one
-//! instance and never calls these.)
+//! `feed_events` with the writing instance's origin and announced with
+//! NOTIFY (the origin as payload). Each instance streams its own events in
+//! process; its listener reads what other instances wrote since the last
+//! sequence number it saw. (SQLite runs one instance and never calls these.)
 
 use super::{Dialect, Store, StoreError, now_ms};
 use sqlx::postgres::PgListener;
@@ -26,6 +27,9 @@ pub struct FeedListener {
     listener: PgListener,
     store: Store,
     window: SeqWindow,
+    /// When the table was last read; announcements of this instance's own
+    /// events do not count, so this bounds how long a missed one waits.
+    last_read: Instant,
 }
 
 /// Which sequence numbers have been streamed: all at or below `floor`, plus
@@ -43,14 +47,16 @@ impl Store {
         self.dialect == Dialect::Postgres
     }
 
-    /// Write one event (JSON) and announce it, in one statement.
+    /// Write one event (JSON) for the other instances and announce it, in
+    /// one statement.
     pub async fn relay_feed_event(&self, event_json: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "WITH e AS (INSERT INTO feed_events (at, event) VALUES ($1, $2) RETURNING seq) \
-             SELECT pg_notify('orkhub_feed', seq::text) FROM e",
+            "WITH e AS (INSERT INTO feed_events (at, event, origin) VALUES ($1, $2, $3)) \
+             SELECT pg_notify('orkhub_feed', $3)",
         )
         .bind(now_ms())
         .bind(event_json)
+        .bind(&*self.origin)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -67,6 +73,7 @@ impl Store {
             listener,
             store: self.clone(),
             window: SeqWindow::after(last_seq),
+            last_read: Instant::now(),
         })
     }
 
@@ -81,25 +88,37 @@ impl Store {
 }
 
 impl FeedListener {
-    /// Wait for the next announcement (or `patience`, to settle gaps), then
-    /// return every event (JSON) not streamed yet, in order. After a lost
-    /// connection PgListener reconnects by itself; reading by sequence
+    /// Wait for another instance's announcement (or `patience`, to settle
+    /// gaps and catch up on a missed one), then return every event (JSON)
+    /// other instances wrote that was not streamed yet, in order. This
+    /// instance's own rows are read for their sequence numbers only. After a
+    /// lost connection PgListener reconnects by itself; reading by sequence
     /// catches up on whatever was announced meanwhile.
     pub async fn next_events(&mut self, patience: Duration) -> Result<Vec<String>, StoreError> {
-        // The payload (a seq) is only a wake-up; the table is the truth.
-        if let Ok(Err(e)) = tokio::time::timeout(patience, self.listener.try_recv()).await {
-            return Err(e.into());
+        let origin = self.store.origin.clone();
+        loop {
+            let wait = patience.saturating_sub(self.last_read.elapsed());
+            match tokio::time::timeout(wait, self.listener.try_recv()).await {
+                // Our own commit: its events are already on this instance's
+                // feed. Keep waiting, unless it is time to read anyway.
+                Ok(Ok(Some(n))) if n.payload() == &*origin && !wait.is_zero() => continue,
+                Ok(Err(e)) => return Err(e.into()),
+                _ => break,
+            }
         }
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT seq, event FROM feed_events WHERE seq > $1 ORDER BY seq LIMIT 5000",
+        self.last_read = Instant::now();
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT seq, CASE WHEN origin = $2 THEN NULL ELSE event END \
+             FROM feed_events WHERE seq > $1 ORDER BY seq LIMIT 5000",
         )
         .bind(self.window.floor)
+        .bind(&*origin)
         .fetch_all(&self.store.pool)
         .await?;
         let fresh = rows
             .into_iter()
             .filter(|(seq, _)| self.window.accept(*seq))
-            .map(|(_, event)| event)
+            .filter_map(|(_, event)| event)
             .collect();
         self.window.settle(Instant::now());
         Ok(fresh)

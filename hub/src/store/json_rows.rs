@@ -1,6 +1,6 @@
 //! Many rows through one parameter: the rows travel as a JSON array of
-//! arrays and the statement unpacks them (`json_each` on SQLite,
-//! `json_array_elements` on PostgreSQL).
+//! arrays and the statement unpacks them (`jsonb_each` on SQLite,
+//! `jsonb_array_elements` on PostgreSQL).
 //!
 //! Why: a multi-row `VALUES` list makes a new statement for every batch size,
 //! so every ingest commit parsed (and PostgreSQL planned) a statement of up
@@ -45,7 +45,9 @@ impl Table {
             // jsonb_each hands each row over as JSONB, which ->> reads
             // without turning it back into text first.
             Dialect::Sqlite => format!("jsonb_each(?{param})"),
-            Dialect::Postgres => format!("json_array_elements(${param}::json) AS e"),
+            // jsonb: parsed once, then each ->> is a lookup (on plain json
+            // every ->> parses the row's text again from its start).
+            Dialect::Postgres => format!("jsonb_array_elements(${param}::jsonb) AS e"),
         };
         // SQLite reads `ON CONFLICT` right after `FROM x` as a join
         // constraint; a WHERE clause in between settles it (SQLite docs,
@@ -77,7 +79,7 @@ mod tests {
         );
         assert_eq!(
             T.insert(Dialect::Postgres, 2, " ON CONFLICT DO NOTHING"),
-            "INSERT INTO t (a, b) SELECT e->>0, (e->>1)::bigint FROM json_array_elements($2::json) AS e WHERE true ON CONFLICT DO NOTHING"
+            "INSERT INTO t (a, b) SELECT e->>0, (e->>1)::bigint FROM jsonb_array_elements($2::jsonb) AS e WHERE true ON CONFLICT DO NOTHING"
         );
     }
 }

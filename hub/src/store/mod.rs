@@ -57,6 +57,8 @@ pub struct Store {
     dialect: Dialect,
     /// Kept for connections outside the pool (PostgreSQL LISTEN).
     url: std::sync::Arc<str>,
+    /// This hub instance, in the live feed events it writes (see feed.rs).
+    origin: std::sync::Arc<str>,
     /// How the chat `brief` command builds the brief (templates, LLM); set
     /// once at start, shared by every clone. Unset: built-in defaults.
     brief: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::brief::BriefService>>>,

@@ -128,13 +128,14 @@ static SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
 /// commits in one round trip instead of one per insert plus BEGIN and
 /// COMMIT. Foreign keys are checked at the end of the statement, when the
 /// notifications the deliveries refer to are in place. Feed events are
-/// written and announced (one NOTIFY) only when there are some; PostgreSQL
-/// delivers the NOTIFY only if the statement commits.
+/// written with this instance's origin and announced (one NOTIFY, the origin
+/// as payload) only when there are some; PostgreSQL delivers the NOTIFY only
+/// if the statement commits.
 static POSTGRES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH n AS ({}), d AS ({}), k AS ({}), \
-         f AS (INSERT INTO feed_events (at, event) SELECT $5, e #>> '{{}}' FROM json_array_elements($4::json) AS e) \
-         SELECT pg_notify('orkhub_feed', '') WHERE json_array_length($4::json) > 0",
+         f AS (INSERT INTO feed_events (at, event, origin) SELECT $5, e #>> '{{}}', $6 FROM jsonb_array_elements($4::jsonb) AS e) \
+         SELECT pg_notify('orkhub_feed', $6) WHERE jsonb_array_length($4::jsonb) > 0",
         NOTIFICATIONS.insert(Dialect::Postgres, 1, ""),
         DELIVERIES.insert(Dialect::Postgres, 2, ""),
         IDEMPOTENCY.insert(Dialect::Postgres, 3, IDEMPOTENCY_CONFLICT),
@@ -190,6 +191,7 @@ impl Store {
                     .bind(idempotency)
                     .bind(feed)
                     .bind(now)
+                    .bind(&*self.origin)
                     .execute(&self.pool)
                     .await?;
             }

@@ -75,6 +75,7 @@ impl Store {
             pool,
             dialect,
             url: url.into(),
+            origin: format!("{:016x}", rand::random::<u64>()).into(),
             brief: Default::default(),
         })
     }

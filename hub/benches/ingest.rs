@@ -227,36 +227,52 @@ async fn latency(
         key,
         r#"{"to":"ceo","urgency":"fyi","kind":"bench","text":"latency sample"}"#,
     ));
-    let begin = tokio::time::Instant::now() + Duration::from_millis(50);
-    let lanes: Vec<_> = (0..lanes)
-        .map(|lane| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let mut conn = loadgen::Conn::open(addr).await?;
-                let mut lat = Vec::new();
-                let mut k = lane;
-                while k < n {
-                    let due = begin + interval * k as u32;
-                    tokio::time::sleep_until(due).await;
-                    let sent = tokio::time::Instant::now();
-                    let status = conn.send(&request).await?;
-                    if status == 201 {
-                        lat.push((due.elapsed(), sent.elapsed()));
-                    }
-                    k += lanes;
+    // A pacer thread releases request k at begin + k/rate: tokio's timer
+    // wheel has millisecond ticks, so lanes sleeping on it would fire up to a
+    // millisecond late and count that against the hub. A lane still busy
+    // with its previous request when its next one is due sends it late, and
+    // the latency counts from the due time (no coordinated omission).
+    let begin = std::time::Instant::now() + Duration::from_millis(50);
+    let mut inboxes = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..lanes {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        inboxes.push(tx);
+        let request = request.clone();
+        workers.push(tokio::spawn(async move {
+            let mut conn = loadgen::Conn::open(addr).await?;
+            let mut lat = Vec::new();
+            while let Some(k) = rx.recv().await {
+                let due = begin + interval * k as u32;
+                let sent = std::time::Instant::now();
+                let status = conn.send(&request).await?;
+                if status == 201 {
+                    lat.push((due.elapsed(), sent.elapsed()));
                 }
-                Ok::<_, std::io::Error>(lat)
-            })
-        })
-        .collect();
+            }
+            Ok::<_, std::io::Error>(lat)
+        }));
+    }
+    let pacer = std::thread::spawn(move || {
+        for k in 0..n {
+            let due = begin + interval * k as u32;
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if inboxes[(k % lanes) as usize].send(k).is_err() {
+                return;
+            }
+        }
+    });
+    let lanes = workers;
     let mut lat = Vec::with_capacity(n as usize);
     for l in lanes {
         lat.extend(l.await??);
     }
+    let _ = pacer.join();
     let answered = lat.len();
-    // From the scheduled time (open loop: a stall cannot hide, but the
-    // generator's timer, which fires up to a millisecond late, counts too)
-    // and from when the request was written.
+    // From the scheduled time (open loop: a stall cannot hide) and from when
+    // the request was written.
     let (mut from_due, mut from_send): (Vec<Duration>, Vec<Duration>) = lat.into_iter().unzip();
     from_due.sort();
     from_send.sort();

@@ -227,7 +227,39 @@ both_dbs!(
             .post("/api/v1/notifications", json!({"to": "ceo", "text": big}))
             .await;
         assert_eq!(s, 413);
+        // A NUL in any string is refused (PostgreSQL text cannot hold one,
+        // and it would fail the whole batch it was committed with); and so
+        // is a body that is not JSON.
+        let (s, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ceo", "text": "bad \u{0}"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains("NUL"),
+            "{b}"
+        );
+        let r = hub
+            .http
+            .post(&url)
+            .bearer_auth(&hub.key)
+            .header("content-type", "text/plain")
+            .body(r#"{"to": "ceo", "text": "x"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415);
         assert_eq!(hub.store().notification_count().await.unwrap(), 0);
+        // The text "\u0000" (a backslash, then u0000) is just text.
+        let (s, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ceo", "urgency": "fyi", "text": "literally \\u0000"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
         hub.stop().await;
     }
 );

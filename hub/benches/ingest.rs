@@ -264,9 +264,8 @@ async fn latency(
             }
         }
     });
-    let lanes = workers;
     let mut lat = Vec::with_capacity(n as usize);
-    for l in lanes {
+    for l in workers {
         lat.extend(l.await??);
     }
     let _ = pacer.join();

@@ -414,27 +414,7 @@ pub fn body(response: &CreateInteractionResponse) -> Value {
 mod tests {
     use super::*;
     use commands::Button;
-
-    /// What Discord shows for escaped markdown: a backslash before
-    /// punctuation drops out.
-    fn shown(md: &str) -> String {
-        let mut out = String::new();
-        let mut chars = md.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\\'
-                && let Some(&n) = chars.peek()
-                && n.is_ascii_punctuation()
-            {
-                out.push(n);
-                chars.next();
-                continue;
-            }
-            if c != '\u{200B}' {
-                out.push(c);
-            }
-        }
-        out
-    }
+    use test_servers::discord_server::shown;
 
     /// The markdown with every escaped character removed: what is left is
     /// what Discord could read as markup.

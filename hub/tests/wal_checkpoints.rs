@@ -108,12 +108,19 @@ async fn under_writes_that_never_pause_the_wal_still_restarts() {
             }
         })
     };
-    let mut largest = 0;
+    // Without checkpoints the WAL only grows, and a PASSIVE checkpoint alone
+    // never lets it rewind while writes keep coming: each time a pass sees
+    // fewer frames than the pass before, the WAL went back to its start.
+    // (Counted rather than bounding its size, which depends on how fast the
+    // machine's writers run against the checkpointer.)
+    let mut previous = 0;
+    let mut rewinds = 0;
     let mut restarts = 0;
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
         let pass = checkpointer.checkpoint().await.unwrap();
-        largest = largest.max(pass.wal_frames);
+        rewinds += usize::from(pass.wal_frames < previous);
+        previous = pass.wal_frames;
         restarts += usize::from(pass.restarted);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -124,13 +131,13 @@ async fn under_writes_that_never_pause_the_wal_still_restarts() {
     // Each row takes about a page of the WAL (a 2 KiB body plus index
     // entries), so without checkpoints the WAL would hold ~`total` frames.
     assert!(
-        total > 10 * restart_frames as usize,
+        total > 2 * restart_frames as usize,
         "the writers wrote enough to matter: {total} rows"
     );
     assert!(restarts > 0, "the WAL reached the limit and was restarted");
     assert!(
-        (largest as usize) < total / 4,
-        "the WAL kept coming back to its start: at most {largest} frames while {total} rows were written"
+        rewinds >= 2,
+        "the WAL went back to its start {rewinds} times while {total} rows were written"
     );
     assert_eq!(notifications(&store).await, total as i64);
     db.finish().await;

@@ -128,15 +128,18 @@ impl RoutingConfig {
 pub struct OutboxConfig {
     /// Attempts per delivery before it is dead and the next channel is tried.
     pub max_attempts: u32,
+    /// How long a delivery may keep being rate limited (a platform's 429,
+    /// which does not count as a failed attempt) before it is dead.
+    pub max_throttled_secs: u64,
     pub base_backoff_ms: u64,
     pub max_backoff_ms: u64,
     /// How long a claimed delivery stays ours before another worker may take it.
     pub lease_secs: u64,
-    /// Deliveries claimed per round.
+    /// Most deliveries claimed at once.
     pub batch_size: u32,
     /// How often the outbox is checked when nothing wakes it.
     pub poll_interval_ms: u64,
-    /// Sends in flight at once.
+    /// Chats sent to at once (each chat's messages go out in order).
     pub concurrency: usize,
 }
 
@@ -144,6 +147,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig {
             max_attempts: 6,
+            max_throttled_secs: 3_600,
             base_backoff_ms: 1_000,
             max_backoff_ms: 300_000,
             lease_secs: 60,

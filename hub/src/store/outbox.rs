@@ -19,6 +19,12 @@ pub struct ClaimedDelivery {
     pub target_message_id: Option<String>,
     /// Attempts including this one.
     pub attempts: i64,
+    /// Of those, retries the platform asked for (429): not held against
+    /// `max_attempts`.
+    pub throttled: i64,
+    /// Until when this claim is ours: nothing may be sent for it later.
+    pub lease_until: i64,
+    pub created_at: i64,
     pub fallbacks: String,
     pub kind: String,
     pub title: Option<String>,
@@ -98,7 +104,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
-             n.kind, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+             n.kind, d.throttled, d.created_at, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
              WHERE d.id IN ({}) ORDER BY d.id",
             placeholders::list(self.dialect, 1, ids.len())
         );
@@ -120,29 +126,37 @@ impl Store {
                     attempts: r.try_get(7)?,
                     fallbacks: r.try_get(8)?,
                     kind: r.try_get(9)?,
-                    title: r.try_get(10)?,
-                    body: r.try_get(11)?,
-                    fields_json: r.try_get(12)?,
-                    decision_id: r.try_get(13)?,
+                    throttled: r.try_get(10)?,
+                    created_at: r.try_get(11)?,
+                    lease_until,
+                    title: r.try_get(12)?,
+                    body: r.try_get(13)?,
+                    fields_json: r.try_get(14)?,
+                    decision_id: r.try_get(15)?,
                 })
             })
             .collect()
     }
 
-    /// A transient failure: try again at `next_attempt_at`.
+    /// A transient failure: try again at `next_attempt_at`. `throttled`:
+    /// the platform asked for the wait (a 429), so the try is not held
+    /// against the delivery's attempts.
     pub async fn mark_retry(
         &self,
         id: &str,
         next_attempt_at: i64,
         error: &str,
+        throttled: bool,
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = $1, last_error = $2, updated_at = $3, \
+             throttled = throttled + $4 WHERE id = $5",
         )
         .bind(next_attempt_at)
         .bind(error)
         .bind(now)
+        .bind(i64::from(throttled))
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -191,16 +205,21 @@ impl Store {
     }
 
     /// Put claimed deliveries back untouched (not counted as an attempt):
-    /// used to keep per-chat order when an earlier message must be retried,
-    /// and when shutting down.
-    pub async fn release(&self, id: &str, not_before: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'pending', lease_until = NULL, attempts = attempts - 1, next_attempt_at = $1 WHERE id = $2 AND status = 'sending'",
-        )
-        .bind(not_before)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+    /// the ones queued behind a message that must wait (per-chat order), and
+    /// the ones not reached before the lease ran out or the hub stopped.
+    pub async fn release(&self, ids: &[String], not_before: i64) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'pending', lease_until = NULL, attempts = attempts - 1, next_attempt_at = $1 \
+                 WHERE status = 'sending' AND id IN ({})",
+                placeholders::list(self.dialect, 2, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(not_before);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            q.execute(&self.pool).await?;
+        }
         Ok(())
     }
 

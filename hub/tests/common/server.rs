@@ -59,8 +59,14 @@ impl TestHub {
         } else {
             "[brief]\nenabled = false\n"
         };
+        // Fast retries; a test's own [outbox] table adds to these.
+        let outbox = "[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n";
+        let (outbox, extra_toml) = match extra_toml.split_once("[outbox]\n") {
+            Some((before, after)) => (String::new(), format!("{before}{outbox}{after}")),
+            None => (outbox.to_string(), extra_toml.to_string()),
+        };
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n{brief}{extra_toml}\n{PEOPLE}",
+            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n{outbox}{brief}{extra_toml}\n{PEOPLE}",
             db.url()
         );
         let config = Config::from_toml(&toml).expect("test config");

@@ -1,0 +1,196 @@
+//! One chat's claimed deliveries, sent in order, and each outcome recorded.
+//! A queue runs on its own: a chat the platform paces (one message a second
+//! on Slack, twenty a minute in a Telegram group) holds up only itself.
+
+use super::backoff;
+use super::message::message_for;
+use super::recorder::SentRecord;
+use super::{DECISION_REQUESTED, Dispatcher};
+use crate::ids::new_id;
+use crate::ingest::plan::{join_channels, split_channels};
+use crate::store::{ClaimedDelivery, NewDelivery, StoreError, now_ms};
+use adapters::{Destination, SendError};
+use routing::ChannelKind;
+use tokio::sync::{mpsc, watch};
+
+/// What a chat's queue does after one delivery.
+enum Next {
+    /// Sent (or dead and handed on): go on with the chat's next message.
+    Continue,
+    /// Retried at this time: everything behind it in the chat waits too.
+    WaitUntil(i64),
+}
+
+impl Dispatcher {
+    /// Send `queue` (one chat's deliveries, oldest first) in order. Stops
+    /// early — putting the rest back untouched — when a message must wait
+    /// for a retry (per-chat order), when the claim's lease is close to
+    /// running out (another instance may take the rows then), or when the
+    /// hub is stopping (the send in hand finishes first: the drain).
+    pub(super) async fn send_queue(
+        &self,
+        queue: Vec<ClaimedDelivery>,
+        stop: &watch::Receiver<bool>,
+        sent: &mpsc::UnboundedSender<SentRecord>,
+    ) -> Result<(), StoreError> {
+        let margin = (self.config.lease_secs as i64) * 1000 / 4;
+        let mut rest = queue.into_iter();
+        while let Some(d) = rest.next() {
+            if *stop.borrow() || now_ms() + margin > d.lease_until {
+                let ids: Vec<String> = std::iter::once(d).chain(rest).map(|d| d.id).collect();
+                return self.store.release(&ids, now_ms()).await;
+            }
+            if let Next::WaitUntil(at) = self.deliver(&d, sent).await? {
+                let ids: Vec<String> = rest.map(|d| d.id).collect();
+                if !ids.is_empty() {
+                    self.store.release(&ids, at).await?;
+                }
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Send one delivery and record the outcome.
+    async fn deliver(
+        &self,
+        d: &ClaimedDelivery,
+        sent: &mpsc::UnboundedSender<SentRecord>,
+    ) -> Result<Next, StoreError> {
+        let channel: Option<ChannelKind> = d.channel.parse().ok();
+        let Some(adapter) = channel.and_then(|c| self.adapters.get(&c)) else {
+            count(d, "dead");
+            let reason = format!("no {} adapter is configured", d.channel);
+            self.dead(d, &reason).await?;
+            return Ok(Next::Continue);
+        };
+        let message = message_for(d);
+        // A delivery with a person is addressed to their own platform ID.
+        let to = match d.person_id {
+            Some(_) => Destination::person(d.address.clone()),
+            None => Destination::to(d.address.clone()),
+        };
+        let started = std::time::Instant::now();
+        let result = match (d.op.as_str(), &d.target_message_id) {
+            ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),
+            _ => adapter
+                .send(&to, &message)
+                .await
+                .map(|s| s.platform_message_id),
+        };
+        metrics::histogram!("orkhub_send_seconds", "adapter" => d.channel.clone())
+            .record(started.elapsed().as_secs_f64());
+        let e = match result {
+            Ok(platform_message_id) => {
+                count(d, "sent");
+                let decision_id = d
+                    .decision_id
+                    .filter(|_| d.op == "send" && d.kind == DECISION_REQUESTED);
+                // The receiver lives until every queue is done; if it were
+                // gone the row stays `sending` and is sent again: never lost.
+                let _ = sent.send(SentRecord {
+                    delivery_id: d.id.clone(),
+                    platform_message_id,
+                    decision_id,
+                });
+                return Ok(Next::Continue);
+            }
+            Err(e) => e,
+        };
+        match self.retry_at(d, &e) {
+            Some(at) => {
+                count(d, "retry");
+                tracing::warn!(delivery = %d.id, channel = %d.channel, attempt = d.attempts, retry_in_ms = at - now_ms(), error = %e, "delivery will be retried");
+                let throttled = e.retry_after().is_some();
+                self.store
+                    .mark_retry(&d.id, at, &e.to_string(), throttled, now_ms())
+                    .await?;
+                Ok(Next::WaitUntil(at))
+            }
+            None => {
+                count(d, "dead");
+                let reason = match (&e, e.retry_after()) {
+                    (SendError::Permanent { .. }, _) => e.to_string(),
+                    (_, Some(_)) => format!(
+                        "still rate limited after {} s: {e}",
+                        (now_ms() - d.created_at) / 1000
+                    ),
+                    (_, None) => {
+                        format!("gave up after {} attempts: {e}", d.attempts - d.throttled)
+                    }
+                };
+                self.dead(d, &reason).await?;
+                Ok(Next::Continue)
+            }
+        }
+    }
+
+    /// When to try again after `e`, or `None` when the delivery is dead. A
+    /// platform's own retry-after (a 429: the chat is being paced, not
+    /// failing) is not held against `max_attempts`, only against how long
+    /// the message may keep waiting.
+    fn retry_at(&self, d: &ClaimedDelivery, e: &SendError) -> Option<i64> {
+        if !e.is_retryable() {
+            return None;
+        }
+        let failures = (d.attempts - d.throttled).max(1) as u32;
+        let again = match e.retry_after() {
+            Some(_) => now_ms() - d.created_at < (self.config.max_throttled_secs as i64) * 1000,
+            None => failures < self.config.max_attempts,
+        };
+        if !again {
+            return None;
+        }
+        let wait = backoff::delay(
+            failures,
+            self.config.base_backoff_ms,
+            self.config.max_backoff_ms,
+            e.retry_after(),
+            rand::random::<f64>(),
+        );
+        Some(now_ms() + wait.as_millis() as i64)
+    }
+
+    /// Mark dead and hand the message to the recipient's next channel.
+    async fn dead(&self, d: &ClaimedDelivery, reason: &str) -> Result<(), StoreError> {
+        let fallback = self.fallback_for(d);
+        tracing::warn!(delivery = %d.id, channel = %d.channel, error = %reason, fallback = fallback.as_ref().map(|f| f.channel.as_str()), "delivery dead");
+        self.store
+            .mark_dead(&d.id, reason, fallback.as_ref(), now_ms())
+            .await
+    }
+
+    fn fallback_for(&self, d: &ClaimedDelivery) -> Option<NewDelivery> {
+        if d.op != "send" {
+            return None;
+        }
+        let person = self.dir.person(d.person_id.as_deref()?)?;
+        let mut chain = split_channels(&d.fallbacks).into_iter();
+        while let Some(c) = chain.next() {
+            if let Some(address) = person.address(c) {
+                let now = now_ms();
+                return Some(NewDelivery {
+                    id: new_id("d"),
+                    notification_id: d.notification_id.clone(),
+                    person_id: d.person_id.clone(),
+                    channel: c.as_str().to_string(),
+                    address,
+                    op: "send",
+                    target_message_id: None,
+                    status: "pending",
+                    next_attempt_at: now,
+                    fallbacks: join_channels(&chain.collect::<Vec<_>>()),
+                    created_at: now,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// `orkhub_deliveries_total{adapter, outcome}`: sent, retry or dead — the
+/// outcome decided, not the error's class (a last transient failure is dead).
+fn count(d: &ClaimedDelivery, outcome: &'static str) {
+    metrics::counter!("orkhub_deliveries_total", "adapter" => d.channel.clone(), "outcome" => outcome)
+        .increment(1);
+}

@@ -17,6 +17,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "common/db.rs"]
+mod db;
+
 use hub::config::Config;
 use hub::store::{BulkValue as V, Store};
 use rand::rngs::StdRng;
@@ -40,40 +43,9 @@ async fn main() -> anyhow::Result<()> {
     let runs: usize = env("ORKHUB_BENCH_RUNS", 30);
     let n_tasks: i64 = env("ORKHUB_BENCH_TASKS", 100_000);
     let n_costs: usize = env("ORKHUB_BENCH_COSTS", 1_000_000);
-    let dir = tempfile::tempdir()?;
-    let (url, engine, pg_drop) = match std::env::var("ORKHUB_BENCH_PG") {
-        Ok(admin) => {
-            sqlx::any::install_default_drivers();
-            let name = format!("orkhub_bench_{}", rand::random::<u32>());
-            let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await?;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin.clone());
-            (format!("{base}/{name}"), "PostgreSQL", Some((admin, name)))
-        }
-        Err(_) => match std::env::var("ORKHUB_BENCH_SQLITE") {
-            // Keep the seeded file between runs (seeding takes minutes here).
-            Ok(path) => (format!("sqlite://{path}"), "SQLite", None),
-            Err(_) => (
-                format!("sqlite://{}/bench.db", dir.path().display()),
-                "SQLite",
-                None,
-            ),
-        },
-    };
-    let result = run(&url, engine, runs, n_tasks, n_costs).await;
-    if let Some((admin, name)) = pg_drop {
-        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await?;
-    }
+    let db = db::BenchDb::create().await?;
+    let result = run(&db.url, db.engine, runs, n_tasks, n_costs).await;
+    db.drop_database().await?;
     result
 }
 

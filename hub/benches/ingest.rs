@@ -17,6 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "common/cpu.rs"]
 mod cpu;
+#[path = "common/db.rs"]
+mod db;
 #[path = "common/loadgen.rs"]
 mod loadgen;
 
@@ -39,27 +41,8 @@ async fn main() -> anyhow::Result<()> {
     let secs: u64 = env("ORKHUB_BENCH_SECS", 10);
     let clients: usize = env("ORKHUB_BENCH_CLIENTS", 256);
     let rate: u64 = env("ORKHUB_BENCH_RATE", 1000);
-    let dir = tempfile::tempdir()?;
-    let (url, engine, pg_drop) = match std::env::var("ORKHUB_BENCH_PG") {
-        Ok(admin) => {
-            sqlx::any::install_default_drivers();
-            let name = format!("orkhub_bench_{}", rand::random::<u32>());
-            let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await?;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin.clone());
-            (format!("{base}/{name}"), "PostgreSQL", Some((admin, name)))
-        }
-        Err(_) => (
-            format!("sqlite://{}/bench.db", dir.path().display()),
-            "SQLite",
-            None,
-        ),
-    };
+    let db = db::BenchDb::create().await?;
+    let (url, engine) = (db.url.clone(), db.engine);
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\nmax_connections = 8\n[log]\nlevel = \"warn\"\n\
          [[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n[[agents]]\nid = \"bench\"\n"
@@ -196,14 +179,7 @@ async fn main() -> anyhow::Result<()> {
         urgent[495].as_secs_f64() * 1e3
     );
     running.shutdown().await;
-    if let Some((admin, name)) = pg_drop {
-        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await?;
-    }
+    db.drop_database().await?;
     Ok(())
 }
 

@@ -644,6 +644,21 @@ both_dbs!(
             accepted as i64,
             "every accepted request is stored, no refused one is"
         );
+        // Both show on /metrics.
+        let metrics = hub
+            .http
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("orkhub_ingest_refused_total{reason=\"queue_full\"}"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("orkhub_ingest_queue_depth"), "{metrics}");
         hub.stop().await;
     }
 );

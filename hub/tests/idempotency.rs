@@ -175,9 +175,12 @@ both_dbs!(old_answers_are_pruned, |db: &TestDb| {
     }
 });
 
-both_dbs!(the_pruning_task_runs_until_stopped, |db: &TestDb| {
-    let store = db.store().clone();
-    async move {
+both_dbs!(
+    the_pruning_task_runs_until_stopped,
+    |db: &TestDb| async move {
+        // A running hub (for its /metrics) and the task as `orkhub serve` runs it.
+        let hub = TestHub::start(db, "", vec![]).await;
+        let store = hub.store().clone();
         store
             .reserve_idempotent("builder", "stale", "h")
             .await
@@ -205,5 +208,19 @@ both_dbs!(the_pruning_task_runs_until_stopped, |db: &TestDb| {
             .await
             .expect("stops when told")
             .unwrap();
+        let metrics = hub
+            .http
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("orkhub_idempotency_keys_pruned_total"),
+            "{metrics}"
+        );
+        hub.stop().await;
     }
-});
+);

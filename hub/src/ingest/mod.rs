@@ -126,6 +126,9 @@ pub fn start(
         };
         let mut batch = Vec::with_capacity(max_batch);
         while rx.recv_many(&mut batch, max_batch.max(1)).await > 0 {
+            // Requests still waiting behind this batch: near ingest.queue,
+            // new ones are about to be refused.
+            metrics::gauge!("orkhub_ingest_queue_depth").set(rx.len() as f64);
             let due_now = writer.commit(std::mem::take(&mut batch)).await;
             if due_now {
                 wake.notify_one();

@@ -32,7 +32,10 @@ pub fn spawn(
                 crate::store::now_ms() - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
             match store.prune_idempotency_keys(cutoff, BATCH).await {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(deleted = n, "pruned old Idempotency-Key answers"),
+                Ok(n) => {
+                    metrics::counter!("orkhub_idempotency_keys_pruned_total").increment(n);
+                    tracing::debug!(deleted = n, "pruned old Idempotency-Key answers");
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "pruning old Idempotency-Key answers failed; trying again later")
                 }

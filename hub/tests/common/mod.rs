@@ -53,26 +53,40 @@ impl Drop for DropDatabase {
                 .enable_all()
                 .build()
                 .expect("a runtime to drop the test database");
-            runtime.block_on(drop_database(&name));
+            runtime.block_on(drop_database(&name))
         })
         .join();
-        if dropped.is_err() {
-            eprintln!("could not drop a test database; .ci/run drops leftovers");
+        if !matches!(dropped, Ok(true)) {
+            eprintln!("a test database was left behind; .ci/run drops leftovers");
         }
     }
 }
 
-/// DROP DATABASE ... WITH (FORCE): the test's pool may still hold connections.
-async fn drop_database(name: &str) {
+/// DROP DATABASE ... WITH (FORCE): the test's pool may still hold
+/// connections. Tried a few times (a busy server may refuse the admin
+/// connection); false, and said on stderr, if it could not be dropped.
+async fn drop_database(name: &str) -> bool {
     sqlx::any::install_default_drivers();
-    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await
-    {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
+    let mut last = String::new();
+    for attempt in 1..=3u64 {
+        match <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await {
+            Ok(mut conn) => {
+                match sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                {
+                    Ok(_) => return true,
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
     }
+    eprintln!("could not drop test database {name}: {last}");
+    false
 }
 
 impl TestDb {
@@ -141,8 +155,10 @@ impl TestDb {
                 mut guard,
             } => {
                 store.close().await;
-                drop_database(&name).await;
-                guard.disarm();
+                // Not dropped: the guard tries once more when it goes.
+                if drop_database(&name).await {
+                    guard.disarm();
+                }
             }
         }
     }

@@ -46,6 +46,7 @@ pub struct LlmConfig {
     pub base_url: String,
     pub model: String,
     /// Secret: set it with ORKHUB_BRIEF__LLM__API_KEY rather than in the file.
+    #[serde(serialize_with = "redacted")]
     pub api_key: String,
     /// The brief goes out without a summary after this long.
     pub timeout_ms: u64,
@@ -55,6 +56,12 @@ pub struct LlmConfig {
     pub usd_per_1k_output: f64,
     /// The agent id the cost is recorded under.
     pub cost_agent: String,
+}
+
+/// The key never leaves in serialized form (`orkhub check-config` prints
+/// the config); an empty one stays empty so "not set" is still visible.
+fn redacted<S: serde::Serializer>(secret: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if secret.is_empty() { "" } else { "<redacted>" })
 }
 
 impl Default for LlmConfig {

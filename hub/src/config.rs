@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Requests with a larger body are refused with 413.
     pub body_limit_bytes: usize,
+    /// How long the answer to a request with an Idempotency-Key is kept
+    /// for its retries; older ones are pruned in the background.
+    pub idempotency_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             body_limit_bytes: 1024 * 1024,
+            idempotency_ttl_secs: 24 * 60 * 60,
         }
     }
 }
@@ -49,6 +53,8 @@ impl Default for ServerConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://data/orkhub.db` (created on first start) or `postgres://...`.
+    /// Serialized (`orkhub check-config`) without its password.
+    #[serde(serialize_with = "redacted_url")]
     pub url: String,
     pub max_connections: u32,
 }
@@ -163,7 +169,8 @@ impl Default for OutboxConfig {
 pub struct IngestConfig {
     /// Most notifications committed in one transaction.
     pub max_batch: usize,
-    /// Requests waiting for the writer before new ones are told 503.
+    /// Requests waiting for the writer; beyond it new ones are answered 503
+    /// with Retry-After at once.
     pub queue: usize,
 }
 
@@ -344,13 +351,41 @@ pub enum ConfigError {
     Parse(#[from] Box<figment::Error>),
     #[error("config: {0}")]
     Invalid(String),
+    #[error(
+        "config file {} does not exist (named by --config or ORKHUB_CONFIG); give the path of an existing file",
+        .0.display()
+    )]
+    Missing(std::path::PathBuf),
 }
 
 impl Config {
-    /// Load `path` (if it exists) over the defaults, then `ORKHUB_*` variables.
+    /// Load the file at exactly `path` (a path someone named: it must
+    /// exist) over the defaults, then `ORKHUB_*` variables. A relative path
+    /// is read from the working directory, never from a parent directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(path))
+        if !path.is_file() {
+            return Err(ConfigError::Missing(path.to_path_buf()));
+        }
+        Self::load_file(Some(path))
+    }
+
+    /// Load `path` if it exists; otherwise the defaults and `ORKHUB_*`
+    /// variables alone. For the default `config.toml`, which a fresh
+    /// install may not have. Also says whether the file was there, so the
+    /// caller can log that it runs on defaults.
+    pub fn load_or_defaults(path: &Path) -> Result<(Config, bool), ConfigError> {
+        let found = path.is_file();
+        Ok((Self::load_file(found.then_some(path))?, found))
+    }
+
+    fn load_file(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            // file_exact: Toml::file would search the parent directories
+            // and silently skip a file that is not there.
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
             // Only SECTION__KEY variables are config; ORKHUB_LOG, ORKHUB_CONFIG
             // and the like are read elsewhere.
             .merge(
@@ -436,7 +471,80 @@ impl Config {
         if self.server.body_limit_bytes == 0 {
             return bad("server.body_limit_bytes must be above 0".into());
         }
+        // Below a minute, a request still running could lose its reservation.
+        if self.server.idempotency_ttl_secs < 60 {
+            return bad(format!(
+                "server.idempotency_ttl_secs = {}: must be at least 60",
+                self.server.idempotency_ttl_secs
+            ));
+        }
+        if self.ingest.queue == 0 || self.ingest.max_batch == 0 {
+            return bad("ingest.queue and ingest.max_batch must be above 0".into());
+        }
         Ok(())
+    }
+}
+
+/// A database URL without its password (the one after `user:` and the
+/// `password=` parameter), for logs, errors and `orkhub check-config`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:<redacted>{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    };
+    if let Some(q) = out.find('?') {
+        let query: Vec<String> = out[q + 1..]
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=<redacted>"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{}?{}", &out[..q], query.join("&"));
+    }
+    out
+}
+
+fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
+}
+
+impl Config {
+    /// Settings that work but probably not as meant; `orkhub check-config`
+    /// prints them and `orkhub serve` logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.people {
+            let digest = p.digest_channel;
+            if digest == ChannelKind::Web || p.has_address(digest) {
+                continue;
+            }
+            let instead = p
+                .push
+                .iter()
+                .find(|c| **c != ChannelKind::Web && p.has_address(**c));
+            let what = match digest {
+                ChannelKind::Email => "no email".to_string(),
+                other => format!("no {other} identity"),
+            };
+            out.push(match instead {
+                Some(c) => format!(
+                    "people.{id}: digest_channel = \"{digest}\" but {id} has {what}; their info items are held for a digest on {c} instead",
+                    id = p.id
+                ),
+                None => format!(
+                    "people.{id}: digest_channel = \"{digest}\" but {id} has {what}, and no push channel with an address; their info items reach the web feed only",
+                    id = p.id
+                ),
+            });
+        }
+        out
     }
 }
 
@@ -445,6 +553,16 @@ pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {
 }
 
 impl PersonConfig {
+    /// Whether this person can be reached on `channel` (the web feed and
+    /// the console always; email with an address; a chat with an identity).
+    pub fn has_address(&self, channel: ChannelKind) -> bool {
+        match channel {
+            ChannelKind::Web | ChannelKind::Console => true,
+            ChannelKind::Email => self.email.is_some(),
+            other => self.identities.contains_key(&other),
+        }
+    }
+
     /// The routing preferences this person declared.
     pub fn preferences(&self) -> routing::Preferences {
         routing::Preferences {

@@ -1,10 +1,12 @@
 //! What people do in chat, after their platform's adapter has verified and
 //! parsed it: run the command (or button press) through the one command
-//! layer, then carry out its follow-ups — a new decision goes to its
-//! approvers, a resolved one has every delivered copy edited. Returns the
-//! reply for the adapter to render natively (None: not addressed to us).
+//! layer, then carry out its follow-ups. A new decision's requests to its
+//! approvers, and a resolved one's edits of every delivered copy, were
+//! written by the store in the decision's own transaction; what is left is
+//! to have the dispatcher send them now. Returns the reply for the adapter
+//! to render natively (None: not addressed to us).
 
-use crate::api::{AppState, publish_resolution, send_to_approvers};
+use crate::api::AppState;
 use crate::store::AuditRow;
 use adapters::{Inbound, InboundKind};
 use commands::{Backend, ButtonAction, Context, Event, Outcome, Reply, RichMessage};
@@ -27,7 +29,7 @@ pub async fn handle(
     match outcome {
         Outcome::Done { reply, events } => {
             for event in events {
-                follow_up(state, event).await;
+                follow_up(state, event);
             }
             Some(reply)
         }
@@ -72,16 +74,11 @@ pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<R
     }
 }
 
-async fn follow_up(state: &AppState, event: Event) {
-    // The change itself is committed; a failed follow-up is logged here, once,
-    // and the reply still goes out.
-    let result = match &event {
-        Event::DecisionResolved(d) => publish_resolution(state, d).await.map(|_| ()),
-        Event::DecisionCreated(d) => send_to_approvers(state, "system", d).await.map(|_| ()),
-        Event::TaskChanged(_) => Ok(()),
-    };
-    if let Err(e) = result {
-        tracing::error!(error = %e.message, "follow-up of a chat command failed");
+fn follow_up(state: &AppState, event: Event) {
+    match event {
+        // Committed with what they send; wake the dispatcher for it.
+        Event::DecisionResolved(_) | Event::DecisionCreated(_) => state.wake.notify_one(),
+        Event::TaskChanged(_) => {}
     }
 }
 

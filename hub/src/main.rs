@@ -3,7 +3,10 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hub::config::{Config, LogFormat};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Read when no --config is given; may be missing (then: defaults).
+const DEFAULT_CONFIG: &str = "config.toml";
 
 // Many small, short-lived allocations cross threads here (requests, JSON,
 // rows): mimalloc handles that with far less locking than glibc's malloc.
@@ -15,14 +18,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// The config file (every key can also be set as ORKHUB_SECTION__KEY).
-    #[arg(
-        short,
-        long,
-        global = true,
-        default_value = "config.toml",
-        env = "ORKHUB_CONFIG"
-    )]
-    config: PathBuf,
+    /// A file named here must exist; without it, ./config.toml is read if
+    /// present, else the built-in defaults.
+    #[arg(short, long, global = true, env = "ORKHUB_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,8 +71,16 @@ enum KeyCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    /// Revoke a key by its ID (the part after `ork_` in the key).
+    /// Revoke a key by its ID (the part after `ork_` in the key). A running
+    /// hub refuses it within 5 s.
     Revoke { id: String },
+    /// List every key: ID, agent, scopes, created, expires, last used,
+    /// revoked (never the secret, which is not stored). Times in UTC.
+    List {
+        /// One JSON object per key instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the scopes a key may have.
     Scopes,
 }
@@ -82,9 +89,17 @@ enum KeyCommand {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let config =
-        Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    let (config, found) = match &cli.config {
+        Some(path) => (Config::load(path)?, true),
+        None => Config::load_or_defaults(Path::new(DEFAULT_CONFIG))
+            .with_context(|| format!("loading {DEFAULT_CONFIG}"))?,
+    };
     init_logging(&config);
+    if !found {
+        tracing::warn!(
+            "no {DEFAULT_CONFIG} in the working directory: running on the built-in defaults (and ORKHUB_* variables)"
+        );
+    }
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -93,7 +108,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
+            // Secrets are redacted by the config's serialization.
             println!("{}", toml_like(&config)?);
+            for w in config.warnings() {
+                eprintln!("warning: {w}");
+            }
             Ok(())
         }
         Command::Key { command } => key(config, command).await,
@@ -107,10 +126,21 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
+    let ttl = std::time::Duration::from_secs(config.server.idempotency_ttl_secs);
     let running = hub::app::start(config, hub::app::Options::default()).await?;
+    let pruning = hub::ingest::prune::spawn(
+        running.store.clone(),
+        ttl,
+        hub::ingest::prune::EVERY,
+        running.state.stopping.clone(),
+    );
     shutdown_signal().await;
     tracing::info!("stopping: draining accepted work");
     running.shutdown().await;
+    let _ = pruning.await;
     Ok(())
 }
 
@@ -154,6 +184,19 @@ async fn key(config: Config, command: KeyCommand) -> anyhow::Result<()> {
                 scopes.join(" ")
             );
             println!("{key}");
+            Ok(())
+        }
+        KeyCommand::List { json } => {
+            let store = hub::store::Store::open(&config.database.url, 1).await?;
+            let keys = store.list_keys().await?;
+            store.close().await;
+            if json {
+                for k in &keys {
+                    println!("{}", serde_json::to_string(k)?);
+                }
+            } else {
+                print!("{}", key_table(&keys));
+            }
             Ok(())
         }
         KeyCommand::Revoke { id } => {
@@ -210,6 +253,49 @@ async fn brief_preview(
     }
     store.close().await;
     Ok(())
+}
+
+/// `orkhub key list` as an aligned table.
+fn key_table(keys: &[hub::store::KeyListing]) -> String {
+    let time = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut rows = vec![[
+        "ID".to_string(),
+        "AGENT".into(),
+        "SCOPES".into(),
+        "CREATED".into(),
+        "EXPIRES".into(),
+        "LAST USED".into(),
+        "REVOKED".into(),
+    ]];
+    rows.extend(keys.iter().map(|k| {
+        [
+            k.id.clone(),
+            k.agent_id.clone(),
+            k.scopes.join(","),
+            time(Some(k.created_at)),
+            time(k.expires_at),
+            time(k.last_used_at),
+            time(k.revoked_at),
+        ]
+    }));
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn toml_like(config: &Config) -> anyhow::Result<String> {

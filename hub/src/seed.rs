@@ -1,6 +1,8 @@
 //! Bring what config.toml declares (people, agents, projects, channels,
 //! approvers) into the database on start, so a new install is configured by
-//! editing one file.
+//! editing one file. Whoever is no longer declared loses their access: a
+//! person their chat identities and approver rows, an agent its keys (it is
+//! disabled); both rows stay for history, and the change is audited.
 
 use crate::config::Config;
 use crate::store::commands_backend::{AgentSeed, PersonSeed};
@@ -67,6 +69,14 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
     }
     for (kind, people) in &config.approvers {
         store.set_approvers(kind, people).await?;
+    }
+    let people: Vec<&str> = config.people.iter().map(|p| p.id.as_str()).collect();
+    for id in store.remove_people_not_in(&people).await? {
+        tracing::warn!(person = %id, "not in the config any more: their chat identities and approver rights are removed");
+    }
+    let agents: Vec<&str> = config.agents.iter().map(|a| a.id.as_str()).collect();
+    for id in store.disable_agents_not_in(&agents).await? {
+        tracing::warn!(agent = %id, "not in the config any more: disabled, its API keys are refused");
     }
     Ok(())
 }

@@ -494,3 +494,281 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    info_for_someone_without_an_email_is_held_on_a_push_channel,
+    |db: &TestDb| async move {
+        // dana has no email and the default digest channel (email): her
+        // info items are held for a digest on her first push channel that
+        // has an address (telegram), not dropped to web-only.
+        let hub = TestHub::start(db, "", vec![]).await;
+        let (s, info) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "dana", "urgency": "info", "text": "weekly numbers"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{info}");
+        let channels: Vec<(&str, &str)> = info["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["channel"].as_str().unwrap(),
+                    d["status"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(channels, [("web", "sent"), ("telegram", "held")], "{info}");
+        let (address,): (String,) = sqlx::query_as(
+            "SELECT address FROM deliveries WHERE status = 'held' AND person_id = 'dana'",
+        )
+        .fetch_one(hub.store().pool())
+        .await
+        .unwrap();
+        assert_eq!(address, "555");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    a_cost_on_an_unknown_task_is_refused,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let (s, e) = hub
+            .post(
+                "/api/v1/costs",
+                json!({"model": "gpt-x", "usd": 0.5, "task_id": 4242}),
+            )
+            .await;
+        assert_eq!(s, 404, "{e}");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("task_id") && msg.contains("4242"), "{msg}");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM costs")
+            .fetch_one(hub.store().pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "nothing written");
+        let (_, t) = hub.post("/api/v1/tasks", json!({"title": "Train"})).await;
+        let (s, c) = hub
+            .post(
+                "/api/v1/costs",
+                json!({"model": "gpt-x", "usd": 0.5, "task_id": t["id"]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{c}");
+        hub.stop().await;
+    }
+);
+
+/// Block every write to the notifications table until the connection is
+/// dropped (SQLite: the database's write lock; PostgreSQL: a table lock).
+async fn block_notification_writes(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(&db.url()).await.unwrap();
+    let statements: &[&str] = match db {
+        TestDb::Sqlite { .. } => &["BEGIN IMMEDIATE"],
+        TestDb::Postgres { .. } => &["BEGIN", "LOCK TABLE notifications IN EXCLUSIVE MODE"],
+    };
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn
+}
+
+both_dbs!(
+    a_full_ingest_queue_answers_503_with_retry_after,
+    |db: &TestDb| async move {
+        // One request in the writer (stuck on the lock), one waiting: the
+        // rest are refused at once instead of waiting for room.
+        let hub = TestHub::start(db, "[ingest]\nqueue = 1\nmax_batch = 1\n", vec![]).await;
+        let lock = block_notification_writes(db).await;
+        let url = format!("{}/api/v1/notifications", hub.base);
+        let requests: Vec<_> = (0..8)
+            .map(|i| {
+                let req = hub
+                    .http
+                    .post(&url)
+                    .bearer_auth(&hub.key)
+                    .json(&json!({"to": "ceo", "urgency": "fyi", "text": format!("n{i}")}))
+                    .send();
+                tokio::spawn(async move {
+                    let res = req.await.unwrap();
+                    let status = res.status().as_u16();
+                    let retry = res
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    let body: serde_json::Value = res.json().await.unwrap();
+                    (status, retry, body)
+                })
+            })
+            .collect();
+        // The refusals come while the writer is still stuck.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let finished = requests.iter().filter(|r| r.is_finished()).count();
+        assert!(
+            finished >= 6,
+            "only {finished} of 8 answered while the queue was full"
+        );
+        drop(lock);
+        let mut accepted = 0;
+        let mut refused = 0;
+        for r in requests {
+            let (status, retry, body) = r.await.unwrap();
+            match status {
+                201 => accepted += 1,
+                503 => {
+                    refused += 1;
+                    assert_eq!(retry.as_deref(), Some("1"), "{body}");
+                    assert_eq!(body["error"]["code"], "busy", "{body}");
+                    assert!(
+                        body["error"]["message"]
+                            .as_str()
+                            .unwrap()
+                            .contains("ingest.queue"),
+                        "{body}"
+                    );
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert!(refused >= 6, "{refused} refused");
+        assert_eq!(accepted + refused, 8);
+        assert_eq!(
+            hub.store().notification_count().await.unwrap(),
+            accepted as i64,
+            "every accepted request is stored, no refused one is"
+        );
+        // Both show on /metrics.
+        let metrics = hub
+            .http
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("orkhub_ingest_refused_total{reason=\"queue_full\"}"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("orkhub_ingest_queue_depth"), "{metrics}");
+        hub.stop().await;
+    }
+);
+
+/// Read SSE events (id, event name, data) from a stream until `n` arrived.
+async fn sse_events<B: AsRef<[u8]>>(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<B>> + Unpin),
+    buf: &mut String,
+    n: usize,
+) -> Vec<(String, String, serde_json::Value)> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while out.len() < n {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if !event.is_empty() {
+                out.push((id, event, serde_json::from_str(&data).unwrap_or_default()));
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {n} feed events arrived", out.len()))
+            .expect("stream open")
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+    }
+    out
+}
+
+both_dbs!(
+    the_feed_resumes_after_the_last_event_id,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        let connect = |last: Option<String>| {
+            let mut req = hub
+                .http
+                .get(format!("{}/api/v1/events?recipient=ceo", hub.base))
+                .bearer_auth(&hub.key);
+            if let Some(id) = last {
+                req = req.header("Last-Event-ID", id);
+            }
+            req.send()
+        };
+        let fyi = |text: &str, to: &str| {
+            hub.post(
+                "/api/v1/notifications",
+                json!({"to": to, "urgency": "fyi", "text": text}),
+            )
+        };
+        let first = connect(None).await.unwrap();
+        assert_eq!(first.status(), 200);
+        let (mut stream, mut buf) = (first.bytes_stream(), String::new());
+        fyi("one", "ceo").await;
+        let seen = sse_events(&mut stream, &mut buf, 1).await;
+        assert_eq!(seen[0].2["message"]["text"], "one");
+        let last_id = seen[0].0.clone();
+        drop(stream);
+
+        // While the viewer is away (past the replay's slack, so "one" is
+        // not replayed because of it either): two for ceo, one for dana.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        fyi("two", "ceo").await;
+        fyi("for dana", "dana").await;
+        fyi("three", "ceo").await;
+
+        let back = connect(Some(last_id)).await.unwrap();
+        assert_eq!(back.status(), 200);
+        let (mut stream, mut buf) = (back.bytes_stream(), String::new());
+        let replayed = sse_events(&mut stream, &mut buf, 2).await;
+        let texts: Vec<&str> = replayed
+            .iter()
+            .map(|e| e.2["message"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts, ["two", "three"], "{replayed:?}");
+        assert!(replayed.iter().all(|e| e.1 == "message"));
+        // Then the live feed, each event once.
+        fyi("four", "ceo").await;
+        let live = sse_events(&mut stream, &mut buf, 1).await;
+        assert_eq!(live[0].2["message"]["text"], "four", "{live:?}");
+
+        // Resuming from a replayed event's id continues after it.
+        let back = connect(Some(replayed[1].0.clone())).await.unwrap();
+        let (mut stream, mut buf) = (back.bytes_stream(), String::new());
+        let rest = sse_events(&mut stream, &mut buf, 1).await;
+        assert_ne!(rest[0].2["message"]["text"], "three", "{rest:?}");
+
+        // An id this feed never sent is refused, naming the header.
+        let bad = connect(Some("yesterday".into())).await.unwrap();
+        assert_eq!(bad.status(), 400);
+        let e: serde_json::Value = bad.json().await.unwrap();
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Last-Event-ID"),
+            "{e}"
+        );
+        hub.stop().await;
+    }
+);

@@ -1096,3 +1096,303 @@ async fn seed_helpers_body(store: Store) {
 both_dbs!(seed_helpers, |db: &TestDb| seed_helpers_body(
     db.store().clone()
 ));
+
+// ----- what a decision sends commits with it ---------------------------------------
+
+/// The routing a running hub gives its store (the ingest writer sets it at
+/// start): olga and bob in the directory, pushed on the console.
+fn plan_decisions(store: &Store) {
+    let config = hub::config::Config::from_toml(
+        "[[people]]\nid = \"olga\"\nrole = \"owner\"\npush = [\"console\"]\n\
+         [[people]]\nid = \"bob\"\npush = [\"console\"]\n",
+    )
+    .unwrap();
+    let dir = std::sync::Arc::new(hub::directory::Directory::from_config(&config));
+    store.set_decision_notices(std::sync::Arc::new(
+        hub::ingest::decisions::DecisionNotices::new(dir, config.routing.policy()),
+    ));
+}
+
+async fn decisions_commit_with_their_messages_body(db: &TestDb) {
+    let store = db.store().clone();
+    seed_team(&store).await;
+    plan_decisions(&store);
+    // Created through the commands' Backend, the path chat and the API share:
+    // when it returns, its requests are stored with it.
+    let d = request_decision(&store, "deploy", "Ship v2?").await;
+    let recipients: Vec<(String, String)> = sqlx::query_as(
+        "SELECT recipient_id, kind FROM notifications WHERE decision_id = $1 ORDER BY recipient_id",
+    )
+    .bind(d.id)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        recipients,
+        [
+            ("bob".to_string(), "decision.requested".to_string()),
+            ("olga".to_string(), "decision.requested".to_string())
+        ],
+        "the deploy approver and the owner"
+    );
+    let copies: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT d.person_id, d.channel, d.status FROM deliveries d \
+         JOIN notifications n ON n.id = d.notification_id WHERE n.decision_id = $1 \
+         ORDER BY d.person_id, d.channel",
+    )
+    .bind(d.id)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let want: Vec<(String, String, String)> = [
+        ("bob", "console"),
+        ("bob", "web"),
+        ("olga", "console"),
+        ("olga", "web"),
+    ]
+    .iter()
+    .map(|(p, c)| (p.to_string(), c.to_string(), "pending".to_string()))
+    .collect();
+    assert_eq!(copies, want);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM button_tokens").await, 2);
+    let fields: (String,) =
+        sqlx::query_as("SELECT fields FROM notifications WHERE recipient_id = 'bob'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(
+        fields.0.contains("Approve") && fields.0.contains("Deny"),
+        "{}",
+        fields.0
+    );
+
+    // bob's web copy went out; the resolution (here: bob in chat) queues
+    // its edit in the resolution's own commit.
+    sqlx::query(
+        "UPDATE deliveries SET status = 'sent', platform_message_id = 'w-7', sent_at = 1 \
+         WHERE person_id = 'bob' AND channel = 'web'",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    done(&say(&store, BOB, "approve 1 looks good").await);
+    let edits: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT d.person_id, d.channel, d.target_message_id, d.status FROM deliveries d \
+         WHERE d.op = 'edit'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        edits,
+        [(
+            "bob".to_string(),
+            "web".to_string(),
+            "w-7".to_string(),
+            "pending".to_string()
+        )]
+    );
+    let (body,): (String,) = sqlx::query_as(
+        "SELECT fields FROM notifications WHERE kind = 'decision.resolved' AND recipient_id = 'bob'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        body.contains("Approved by bob") && !body.contains("Approve\""),
+        "{body}"
+    );
+}
+both_dbs!(decisions_commit_with_their_messages, |db: &TestDb| {
+    decisions_commit_with_their_messages_body(db)
+});
+
+async fn a_failed_message_write_undoes_the_decision_body(db: &TestDb) {
+    let store = db.store().clone();
+    seed_team(&store).await;
+    plan_decisions(&store);
+    // The requests cannot be written: the decision is not created either.
+    common::break_deliveries(db, "1 = 1").await;
+    let new = NewDecision {
+        kind: "deploy".into(),
+        context: "Ship?".into(),
+        options: vec![],
+        requested_by: "agent:deployer".into(),
+        task_id: None,
+        resolved: None,
+    };
+    let audit_entry = AuditEntry {
+        actor: "agent:deployer".into(),
+        action: "decision.create".into(),
+        resource: "decision".into(),
+        details: serde_json::json!({}),
+        source: "api".into(),
+    };
+    let err = store.create_decision(&new, &audit_entry).await.unwrap_err();
+    assert!(matches!(err, BackendError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    for table in [
+        "SELECT COUNT(*) FROM decisions",
+        "SELECT COUNT(*) FROM notifications",
+        "SELECT COUNT(*) FROM button_tokens",
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'decision.create'",
+    ] {
+        assert_eq!(count(&store, table).await, 0, "{table}");
+    }
+    common::heal_deliveries(db).await;
+
+    // The edits cannot be written: the resolution does not happen either,
+    // so no copy is left showing buttons for a decision already made.
+    let d = request_decision(&store, "deploy", "Ship?").await;
+    sqlx::query("UPDATE deliveries SET status = 'sent', platform_message_id = 'w-1', sent_at = 1")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    common::break_deliveries(db, "NEW.op = 'edit'").await;
+    let o = say(&store, BOB, &format!("approve {}", d.id)).await;
+    assert!(matches!(o, Outcome::Rejected { .. }), "{o:#?}");
+    assert_eq!(decision(&store, d.id).await.status, DecisionStatus::Pending);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'decision.resolve'"
+        )
+        .await,
+        0
+    );
+    common::heal_deliveries(db).await;
+    done(&say(&store, BOB, &format!("approve {}", d.id)).await);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM deliveries WHERE op = 'edit'").await,
+        4,
+        "every copy (web and console, for bob and olga) is edited"
+    );
+}
+both_dbs!(a_failed_message_write_undoes_the_decision, |db: &TestDb| {
+    a_failed_message_write_undoes_the_decision_body(db)
+});
+
+// ----- people and agents removed from the config -----------------------------------
+
+async fn removal_takes_access_away_body(store: Store) {
+    use ChannelKind::Telegram;
+    seed_team(&store).await;
+    for a in ["coder", "tester"] {
+        store.upsert_agent(&agent_seed(a, &["rust"])).await.unwrap();
+    }
+    let d = request_decision(&store, "deploy", "Ship?").await;
+    assert_eq!(
+        store.decision_recipients("deploy").await.unwrap(),
+        ["bob", "olga"]
+    );
+
+    // The config now lists alice and vic only.
+    let removed = store.remove_people_not_in(&["alice", "vic"]).await.unwrap();
+    assert_eq!(removed, ["bob", "olga"]);
+    assert_eq!(store.person_by_platform(Telegram, BOB).await.unwrap(), None);
+    assert_eq!(
+        store.person_by_platform(Telegram, OLGA).await.unwrap(),
+        None
+    );
+    assert!(store.approvers("deploy").await.unwrap().is_empty());
+    assert!(
+        store
+            .decision_recipients("deploy")
+            .await
+            .unwrap()
+            .is_empty(),
+        "an owner removed from the config is not asked either"
+    );
+    assert!(
+        store.person("olga").await.unwrap().is_some(),
+        "the row stays for history"
+    );
+    assert!(matches!(
+        say(&store, BOB, &format!("approve {}", d.id)).await,
+        Outcome::UnknownUser { .. }
+    ));
+    assert_eq!(decision(&store, d.id).await.status, DecisionStatus::Pending);
+    assert_eq!(
+        audit(&store, "person:bob").await.last(),
+        Some(&row("system", "person.remove", "config"))
+    );
+    let details: (String,) = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE resource = 'person:bob' AND action = 'person.remove'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        details.0.contains(&format!("telegram:{BOB}")) && details.0.contains("deploy"),
+        "{}",
+        details.0
+    );
+    // Nothing more to take: no second audit row.
+    assert!(
+        store
+            .remove_people_not_in(&["alice", "vic"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'person.remove'"
+        )
+        .await,
+        2
+    );
+    // Back in the config: known again.
+    store
+        .upsert_person(&person("olga", Role::Owner, &[(Telegram, OLGA)]))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .person_by_platform(Telegram, OLGA)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.decision_recipients("deploy").await.unwrap(), ["olga"]);
+
+    // Agents: the one left out is disabled (its keys are refused), audited once.
+    assert_eq!(
+        store.disable_agents_not_in(&["coder"]).await.unwrap(),
+        ["tester"]
+    );
+    assert_eq!(
+        store.agent("tester").await.unwrap().unwrap().status,
+        AgentStatus::Disabled
+    );
+    assert_eq!(
+        store.agent("coder").await.unwrap().unwrap().status,
+        AgentStatus::Active
+    );
+    assert!(
+        store
+            .disable_agents_not_in(&["coder"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        audit(&store, "agent:tester").await.last(),
+        Some(&row("system", "agent.disable", "config"))
+    );
+    assert!(
+        store
+            .upsert_agent(&agent_seed("tester", &["rust"]))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.agent("tester").await.unwrap().unwrap().status,
+        AgentStatus::Active,
+        "back in the config: enabled again"
+    );
+}
+both_dbs!(removal_takes_access_away, |db: &TestDb| {
+    removal_takes_access_away_body(db.store().clone())
+});

@@ -465,3 +465,94 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    a_decision_is_recorded_only_with_its_requests,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, OPS, vec![]).await;
+        let body = json!({"kind": "deploy", "context": "Ship v3?"});
+        // Its requests cannot be written: 503, and nothing was recorded, so
+        // the Idempotency-Key is free for the retry.
+        common::break_deliveries(db, "1 = 1").await;
+        let (s, failed) = hub
+            .post_with("/api/v1/decisions", &hub.key, body.clone(), Some("ship-v3"))
+            .await;
+        assert_eq!(s, 503, "{failed}");
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM decisions").await, 0);
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM notifications").await, 0);
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM button_tokens").await, 0);
+        common::heal_deliveries(db).await;
+
+        let (s, created) = hub
+            .post_with("/api/v1/decisions", &hub.key, body.clone(), Some("ship-v3"))
+            .await;
+        assert_eq!(s, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        // The answer comes after one commit holding the decision and a
+        // request with its deliveries for each approver.
+        let (notes,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM notifications WHERE decision_id = $1 AND kind = 'decision.requested'",
+        )
+        .bind(id)
+        .fetch_one(hub.store().pool())
+        .await
+        .unwrap();
+        assert_eq!(notes, 2, "ceo and ops");
+        let (copies,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+             WHERE n.decision_id = $1",
+        )
+        .bind(id)
+        .fetch_one(hub.store().pool())
+        .await
+        .unwrap();
+        assert_eq!(copies, 4, "web and console for each");
+        let answered: Vec<&str> = created["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["to"].as_str().unwrap())
+            .collect();
+        assert_eq!(answered, ["ceo", "ops"], "{created}");
+
+        // The retry gets the first answer; still one decision.
+        let (s, again) = hub
+            .post_with("/api/v1/decisions", &hub.key, body, Some("ship-v3"))
+            .await;
+        assert_eq!(s, 201, "{again}");
+        assert_eq!(again["id"], created["id"]);
+        assert_eq!(count(&hub, "SELECT COUNT(*) FROM decisions").await, 1);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    an_escalated_assignment_reaches_the_admins,
+    |db: &TestDb| async move {
+        // An assignment no agent fits becomes a decision for the admins; it
+        // is sent like any other (before, the API path never sent it).
+        let hub = TestHub::start(db, "", vec![]).await;
+        let (_, t) = hub
+            .post(
+                "/api/v1/tasks",
+                json!({"title": "Tune the GPU kernels", "capabilities": ["cuda"]}),
+            )
+            .await;
+        let id = t["id"].as_i64().unwrap();
+        let (s, a) = hub
+            .post(&format!("/api/v1/tasks/{id}/assign"), json!({"to": "auto"}))
+            .await;
+        assert_eq!(s, 200, "{a}");
+        assert_eq!(a["result"], "escalated", "{a}");
+        let decision = a["decision"]["id"].as_i64().unwrap();
+        let (to,): (String,) = sqlx::query_as(
+            "SELECT recipient_id FROM notifications WHERE decision_id = $1 AND kind = 'decision.requested'",
+        )
+        .bind(decision)
+        .fetch_one(hub.store().pool())
+        .await
+        .unwrap();
+        assert_eq!(to, "ceo", "the owner");
+        hub.stop().await;
+    }
+);

@@ -125,3 +125,102 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(old_answers_are_pruned, |db: &TestDb| {
+    let store = db.store().clone();
+    async move {
+        // Keys as both paths store them: reserved by the API layer, and
+        // written by ingest with its commit.
+        for k in ["old-1", "old-2", "old-3", "new-1"] {
+            store.reserve_idempotent("builder", k, "h").await.unwrap();
+            store
+                .finish_idempotent("builder", k, 201, "{}")
+                .await
+                .unwrap();
+        }
+        let ingest = hub::store::IdempotencyRecord {
+            agent_id: "builder".into(),
+            key: "new-2".into(),
+            request_hash: "h".into(),
+            status_code: 201,
+            response_body: "{}".into(),
+        };
+        store.insert_batch(&[], &[], &[ingest]).await.unwrap();
+        let now = hub::store::now_ms();
+        let day = 24 * 60 * 60 * 1000;
+        sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE key LIKE 'old-%'")
+            .bind(now - day - 1_000)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        // In batches of 2: the loop goes on until nothing older is left.
+        let deleted = store.prune_idempotency_keys(now - day, 2).await.unwrap();
+        assert_eq!(deleted, 3);
+        assert_eq!(store.idempotency_key_count().await.unwrap(), 2);
+        for k in ["new-1", "new-2"] {
+            assert!(
+                store.stored_response("builder", k).await.unwrap().is_some(),
+                "{k} is kept"
+            );
+        }
+        assert_eq!(store.prune_idempotency_keys(now - day, 2).await.unwrap(), 0);
+        // A pruned key is free again.
+        assert_eq!(
+            store
+                .reserve_idempotent("builder", "old-1", "h2")
+                .await
+                .unwrap(),
+            hub::store::Reservation::Reserved
+        );
+    }
+});
+
+both_dbs!(
+    the_pruning_task_runs_until_stopped,
+    |db: &TestDb| async move {
+        // A running hub (for its /metrics) and the task as `orkhub serve` runs it.
+        let hub = TestHub::start(db, "", vec![]).await;
+        let store = hub.store().clone();
+        store
+            .reserve_idempotent("builder", "stale", "h")
+            .await
+            .unwrap();
+        sqlx::query("UPDATE idempotency_keys SET created_at = 0")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let task = hub::ingest::prune::spawn(
+            store.clone(),
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_millis(20),
+            stopping,
+        );
+        for _ in 0..100 {
+            if store.idempotency_key_count().await.unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(store.idempotency_key_count().await.unwrap(), 0);
+        stop.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("stops when told")
+            .unwrap();
+        let metrics = hub
+            .http
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("orkhub_idempotency_keys_pruned_total"),
+            "{metrics}"
+        );
+        hub.stop().await;
+    }
+);

@@ -133,3 +133,39 @@ both_dbs!(
         }
     }
 );
+
+/// Whether a database of this name exists on the test server.
+async fn pg_database_exists(name: &str) -> bool {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&common::pg_admin_url())
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    n > 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_test_leaves_no_database_behind() {
+    let name = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = name.clone();
+    // A test body that panics before it reaches finish().
+    let run = tokio::spawn(async move {
+        let db = TestDb::postgres().await;
+        let url = db.url();
+        *seen.lock().unwrap() = url.rsplit('/').next().unwrap().to_string();
+        db.store().notification_count().await.unwrap();
+        panic!("a failing assertion");
+    })
+    .await;
+    assert!(run.is_err_and(|e| e.is_panic()));
+    let name = name.lock().unwrap().clone();
+    assert!(name.starts_with("orkhub_test_"), "{name}");
+    assert!(
+        !pg_database_exists(&name).await,
+        "{name} is still on the server"
+    );
+}

@@ -43,6 +43,7 @@ pub struct EmailConfig {
     pub tls: TlsMode,
     /// SMTP AUTH user; none: send without authenticating.
     pub username: Option<String>,
+    #[serde(serialize_with = "redacted")]
     pub password: Option<String>,
     /// The From address, e.g. `orkhub <orkhub@example.com>`.
     pub from: String,
@@ -66,6 +67,15 @@ impl Default for EmailConfig {
             timeout_secs: 30,
             templates_dir: "templates".into(),
         }
+    }
+}
+
+/// The password never leaves in serialized form (`orkhub check-config`
+/// prints the config); unset stays unset so that is still visible.
+fn redacted<S: serde::Serializer>(secret: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => s.serialize_some("<redacted>"),
+        None => s.serialize_none(),
     }
 }
 

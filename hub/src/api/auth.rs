@@ -1,6 +1,12 @@
 //! Bearer API keys per agent, with scopes. Keys look like
 //! `ork_<id>_<secret>`; only the SHA-256 of the whole key is stored. Checked
 //! keys are cached briefly so each request costs a hash and a map lookup.
+//!
+//! Revocation: a key revoked through this process's store (any clone of
+//! it) is refused from the next request on — the cache is dropped when the
+//! store's revocation count changes. A key revoked by another process
+//! (`orkhub key revoke`, or another hub on the same PostgreSQL) is refused
+//! within [`CACHE_TTL`] (5 s), when its cache entry is looked up again.
 
 use super::AppState;
 use super::error::ApiError;
@@ -60,26 +66,34 @@ impl Caller {
     }
 }
 
-const CACHE_TTL: Duration = Duration::from_secs(30);
+/// How long a checked key is trusted without reading it again: the bound on
+/// a revocation made by another process. One indexed read per key per
+/// period is all it costs.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// Recently checked keys by hash, with when they were looked up and last touched.
+/// Recently checked keys by hash: the record, when it was read and the
+/// store's revocation count then; and when each key's use was last recorded.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: RwLock<HashMap<String, (KeyRecord, Instant)>>,
+    entries: RwLock<HashMap<String, (KeyRecord, Instant, u64)>>,
     touched: RwLock<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
     async fn lookup(&self, store: &Store, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+        // Read before the lookup: a revocation committed after this read
+        // makes the entry stale for the next request.
+        let revoked = store.keys_revoked();
         if let Ok(map) = self.entries.read()
-            && let Some((rec, at)) = map.get(hash)
+            && let Some((rec, at, seen)) = map.get(hash)
             && at.elapsed() < CACHE_TTL
+            && *seen == revoked
         {
             return Ok(Some(rec.clone()));
         }
         let rec = store.key_by_hash(hash).await?;
         if let (Some(r), Ok(mut map)) = (&rec, self.entries.write()) {
-            map.insert(hash.to_string(), (r.clone(), Instant::now()));
+            map.insert(hash.to_string(), (r.clone(), Instant::now(), revoked));
         }
         Ok(rec)
     }
@@ -130,6 +144,12 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
         if rec.revoked {
             return Err(ApiError::unauthorized("this API key has been revoked"));
+        }
+        if rec.agent_disabled {
+            return Err(ApiError::unauthorized(format!(
+                "this API key's agent {:?} is disabled: it is no longer in the hub's config",
+                rec.agent_id
+            )));
         }
         let now = crate::store::now_ms();
         if rec.expires_at.is_some_and(|e| e <= now) {

@@ -1,23 +1,21 @@
 //! POST /api/v1/decisions, GET /api/v1/decisions/{id},
 //! POST /api/v1/decisions/{id}/resolve. A new decision is sent to its
 //! approvers with Approve/Deny buttons; once resolved, every delivered copy
-//! is edited to show the outcome ([`publish_resolution`]).
+//! is edited to show the outcome. Both are written by the store in the
+//! decision's own transaction, the same path chat commands and buttons take
+//! (see `ingest::decisions`).
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
-use crate::dispatch::message::Extras;
-use crate::ingest::plan::Recipient;
-use crate::ingest::{IngestError, Submission};
 use crate::store::DecisionEdit;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use commands::{
-    Actor, AuditEntry, Backend, Decision, DecisionOutcome, NewDecision, RichMessage, Scope,
-    ServiceError,
+    Actor, AuditEntry, Backend, Decision, DecisionOutcome, NewDecision, Scope, ServiceError,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -79,13 +77,6 @@ pub async fn create(
     {
         return Err(ApiError::not_found(format!("task_id: task #{t} not found")));
     }
-    let recipients: Vec<String> = state
-        .store
-        .decision_recipients(&kind)
-        .await?
-        .into_iter()
-        .filter(|p| state.dir.person(p).is_some())
-        .collect();
     let actor = format!("agent:{}", caller.agent_id);
     let new = NewDecision {
         kind,
@@ -99,15 +90,20 @@ pub async fn create(
         actor,
         action: "decision.create".into(),
         resource: "decision".into(),
-        details: json!({ "kind": new.kind, "task": new.task_id, "approvers": recipients }),
+        details: json!({ "kind": new.kind, "task": new.task_id }),
         source: "api".into(),
     };
-    let decision = state
+    // The decision and its requests to the approvers commit together: a
+    // failure here wrote nothing (so the Idempotency-Key is rightly given
+    // back), and a success has told every approver.
+    let (decision, sent) = state
         .store
-        .create_decision(&new, &audit)
+        .create_decision_notified(&new, &audit)
         .await
         .map_err(backend_error)?;
-    let sent = send_to(&state, &caller.agent_id, &decision, recipients).await?;
+    if !sent.is_empty() {
+        state.wake.notify_one();
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -143,108 +139,26 @@ pub async fn resolve(
     let decision = commands::resolve_decision(&state.store, &actor, id, r.outcome, r.reasoning)
         .await
         .map_err(service_error)?;
-    let edits = match publish_resolution(&state, &decision).await {
-        Ok(n) => n,
-        Err(e) => {
-            // The resolution itself is committed; the copies stay as they were.
-            tracing::error!(decision = id, error = %e.message, "could not queue edits of the decision's copies");
+    // The resolution queued the edits of every delivered copy in its own
+    // commit; say how many there are, and have them sent now.
+    let edits = state
+        .store
+        .decision_edit_count(id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(decision = id, error = %e, "could not count the decision's edits");
             0
-        }
-    };
+        });
+    state.wake.notify_one();
     let mut body = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     body["edits"] = json!(edits);
     Ok(Json(body).into_response())
 }
 
-/// Send a new decision to its approvers (owners, admins and the configured
-/// approvers of its kind), with Approve/Deny buttons. Returns the answers
-/// for the notifications made.
-pub async fn send_to_approvers(
-    state: &AppState,
-    source: &str,
-    decision: &Decision,
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    let recipients: Vec<String> = state
-        .store
-        .decision_recipients(&decision.kind)
-        .await?
-        .into_iter()
-        .filter(|p| state.dir.person(p).is_some())
-        .collect();
-    send_to(state, source, decision, recipients).await
-}
-
-async fn send_to(
-    state: &AppState,
-    source: &str,
-    decision: &Decision,
-    recipients: Vec<String>,
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    let message = commands::decision_message_with_buttons(&state.store, decision)
-        .await
-        .map_err(backend_error)?;
-    let mut sent = Vec::with_capacity(recipients.len());
-    for person in recipients {
-        let sub = Submission {
-            source: source.to_string(),
-            kind: "decision.requested".into(),
-            urgency: None,
-            recipient: Recipient::Person(person),
-            project_id: None,
-            title: message.title.clone(),
-            body: message.text.clone(),
-            fields_json: extras(&message),
-            decision_id: Some(decision.id),
-            dedupe_key: None,
-            idempotency: None,
-        };
-        match state.ingest.submit(sub).await {
-            Ok(answer) => sent.push(answer.body),
-            Err(e @ (IngestError::Closed | IngestError::Store(_) | IngestError::KeyReuse(_))) => {
-                return Err(ApiError::unavailable(format!(
-                    "decision #{} was recorded but not sent to its approvers: {e}",
-                    decision.id
-                )));
-            }
-        }
-    }
-    Ok(sent)
-}
-
-/// After a decision is resolved (by API, button or command): queue an edit of
-/// every copy already delivered so it shows the outcome, and wake the
-/// dispatcher. Returns how many edits were queued.
-pub async fn publish_resolution(state: &AppState, decision: &Decision) -> Result<usize, ApiError> {
-    let n = state
-        .store
-        .queue_decision_edits(&resolution_edit(decision))
-        .await?;
-    if n > 0 {
-        state.wake.notify_one();
-    }
-    Ok(n)
-}
-
-/// What every copy of a resolved decision is edited to: the outcome, no buttons.
+/// What every copy of a resolved decision is edited to (see
+/// [`crate::ingest::decisions::resolution_edit`]).
 pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
-    let message = commands::decision_message(decision, None);
-    DecisionEdit {
-        decision_id: decision.id,
-        source: "system".into(),
-        title: message.title.clone(),
-        body: message.text.clone(),
-        fields_json: extras(&message),
-    }
-}
-
-fn extras(m: &RichMessage) -> String {
-    serde_json::to_string(&Extras {
-        fields: m.fields.clone(),
-        buttons: m.buttons.clone(),
-        footer: m.footer.clone(),
-        preformatted: m.preformatted.clone(),
-    })
-    .unwrap_or_else(|_| "{}".into())
+    crate::ingest::decisions::resolution_edit(decision)
 }
 
 /// The commands crate's scopes among the key's.

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (seconds) when set.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -19,6 +21,16 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+    /// 503 with Retry-After: the hub is overloaded, not broken. Not logged
+    /// (under load it would be one line per refused request); counted in
+    /// `orkhub_ingest_refused_total` instead.
+    pub fn busy(m: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m)
         }
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
@@ -56,13 +68,19 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && self.code != "busy" {
             tracing::error!(status = self.status.as_u16(), error = %self.message, "request failed");
         }
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -12,7 +12,7 @@ mod notifications;
 mod tasks;
 mod telemetry;
 
-pub use decisions::{publish_resolution, resolution_edit, send_to_approvers};
+pub use decisions::resolution_edit;
 pub use error::ApiError;
 
 use crate::directory::Directory;

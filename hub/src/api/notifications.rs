@@ -227,6 +227,7 @@ async fn submit(state: &AppState, sub: Submission) -> Result<Response, ApiError>
             "idempotency_key_reused",
             e.to_string(),
         )),
+        Err(e @ IngestError::Full(_)) => Err(ApiError::busy(e.to_string(), 1)),
         Err(e @ IngestError::Closed) => Err(ApiError::unavailable(e)),
         Err(e @ IngestError::Store(_)) => Err(ApiError::unavailable(e)),
     }

@@ -47,6 +47,15 @@ pub async fn cost(
     {
         return Err(ApiError::not_found(format!("project {p:?} not found")));
     }
+    // A cost booked on a task that does not exist would count nowhere.
+    if let Some(t) = c.task_id
+        && commands::Backend::task(&state.store, t)
+            .await
+            .map_err(super::decisions::backend_error)?
+            .is_none()
+    {
+        return Err(ApiError::not_found(format!("task_id: task #{t} not found")));
+    }
     let id = state
         .store
         .insert_cost(&NewCost {

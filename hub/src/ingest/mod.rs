@@ -10,7 +10,9 @@
 //! with nothing to retry, and sending it through the dispatcher cost more
 //! than everything else a notification needs.
 
+pub mod decisions;
 pub mod plan;
+pub mod prune;
 
 use crate::directory::Directory;
 use crate::dispatch::message::Extras;
@@ -53,6 +55,10 @@ pub struct Answer {
 pub enum IngestError {
     #[error("the hub is shutting down; retry against another instance or shortly")]
     Closed,
+    #[error(
+        "the hub is busy: {0} requests are already waiting to be stored (ingest.queue); retry after a second"
+    )]
+    Full(usize),
     #[error("Idempotency-Key {0:?} was already used for a different request body")]
     KeyReuse(String),
     #[error("could not store the notification: {0}")]
@@ -73,12 +79,20 @@ pub struct Ingest {
 }
 
 impl Ingest {
+    /// Queue a submission and wait for its commit. A full queue is refused
+    /// at once ([`IngestError::Full`], answered 503 with Retry-After):
+    /// waiting for room would only pile up connections behind a writer
+    /// that is already behind.
     pub async fn submit(&self, s: Submission) -> Result<Answer, IngestError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send((s, tx))
-            .await
-            .map_err(|_| IngestError::Closed)?;
+        self.tx.try_send((s, tx)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                metrics::counter!("orkhub_ingest_refused_total", "reason" => "queue_full")
+                    .increment(1);
+                IngestError::Full(self.tx.max_capacity())
+            }
+            mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
+        })?;
         rx.await.map_err(|_| IngestError::Closed)?
     }
 }
@@ -95,6 +109,12 @@ pub fn start(
     wake: Arc<Notify>,
 ) -> (Ingest, tokio::task::JoinHandle<()>) {
     let (max_batch, queue) = limits;
+    // Decisions' requests and edits are planned like notifications, and
+    // written by the store in the decision's own transaction.
+    store.set_decision_notices(Arc::new(decisions::DecisionNotices::new(
+        dir.clone(),
+        policy.clone(),
+    )));
     let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
     let handle = tokio::spawn(async move {
         let mut writer = Writer {
@@ -106,6 +126,9 @@ pub fn start(
         };
         let mut batch = Vec::with_capacity(max_batch);
         while rx.recv_many(&mut batch, max_batch.max(1)).await > 0 {
+            // Requests still waiting behind this batch: near ingest.queue,
+            // new ones are about to be refused.
+            metrics::gauge!("orkhub_ingest_queue_depth").set(rx.len() as f64);
             let due_now = writer.commit(std::mem::take(&mut batch)).await;
             if due_now {
                 wake.notify_one();

@@ -14,6 +14,10 @@ pub enum Recipient {
 /// Deliveries for a person: routing decides; addresses come from the directory.
 /// A step whose channel has no address for this person moves to its next
 /// fallback; with none left it is dropped (the web feed always remains).
+/// A digest step has no fallbacks from routing: without an address on the
+/// digest channel (the default, email, for someone without an email) the
+/// item is held on the first push channel that has one instead, so `info`
+/// never silently becomes web-only; the digest goes out there.
 pub fn person_deliveries(
     dir: &Directory,
     policy: &RoutingPolicy,
@@ -35,7 +39,13 @@ pub fn person_deliveries(
     let now_ms = event.now.timestamp_millis();
     let mut out = Vec::new();
     for step in &plan.steps {
-        let mut chain = std::iter::once(step.channel).chain(step.fallbacks.iter().copied());
+        let digest_fallbacks = match step.timing {
+            Timing::Digest => digest_fallbacks(&person.prefs),
+            _ => Vec::new(),
+        };
+        let mut chain = std::iter::once(step.channel)
+            .chain(step.fallbacks.iter().copied())
+            .chain(digest_fallbacks);
         let Some((channel, address, rest)) = (|| {
             while let Some(c) = chain.next() {
                 if let Some(a) = person.address(c) {
@@ -66,6 +76,17 @@ pub fn person_deliveries(
         });
     }
     (plan, out)
+}
+
+/// Where a held item goes when the digest channel has no address: the
+/// person's push channels in order (not the web feed, which has it anyway).
+fn digest_fallbacks(prefs: &routing::Preferences) -> Vec<ChannelKind> {
+    prefs
+        .push
+        .iter()
+        .copied()
+        .filter(|c| *c != ChannelKind::Web && *c != prefs.digest_channel)
+        .collect()
 }
 
 /// Deliveries for a channel: the web feed and every platform it is bound to, now.

@@ -3,8 +3,12 @@
 //! NOTIFY (the origin as payload). Each instance streams its own events in
 //! process; its listener reads what other instances wrote since the last
 //! sequence number it saw. (SQLite runs one instance and never calls these.)
+//!
+//! Replaying the feed to a viewer who reconnects reads the sent web
+//! deliveries instead ([`Store::recorded_feed_events`]), on both engines.
 
 use super::{Dialect, Store, StoreError, now_ms};
+use sqlx::Row;
 use sqlx::postgres::PgListener;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -41,7 +45,89 @@ struct SeqWindow {
     gap_since: Option<Instant>,
 }
 
+/// A live feed event as recorded: a web delivery that was sent (published).
+/// Read back to replay the feed to a viewer who reconnects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFeedEvent {
+    /// The event's feed ID: the sent message's ID, or for an edit the ID
+    /// of the message it edits.
+    pub feed_id: String,
+    pub recipient: String,
+    pub edited: bool,
+    /// When it was recorded as sent (epoch ms).
+    pub sent_at: i64,
+    pub title: Option<String>,
+    pub body: String,
+    pub fields_json: String,
+    /// The delivery's ID, the tie-breaker of the replay order.
+    pub delivery_id: String,
+}
+
 impl Store {
+    /// The feed events recorded at or after `since_ms` (for one recipient,
+    /// if given), oldest first, at most `limit`; `after` continues a page
+    /// from the last event of the previous one (its sent_at and delivery
+    /// ID). The same on both engines: every web event, whichever instance
+    /// published it, is a sent web delivery.
+    pub async fn recorded_feed_events(
+        &self,
+        since_ms: i64,
+        after: Option<(i64, &str)>,
+        recipient: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RecordedFeedEvent>, StoreError> {
+        const SELECT: &str = "SELECT d.op, d.address, \
+             CASE WHEN d.op = 'edit' THEN d.target_message_id ELSE d.platform_message_id END, \
+             d.sent_at, n.title, n.body, n.fields, d.id \
+             FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+             WHERE d.channel = 'web' AND d.status = 'sent' AND d.sent_at >= $1 \
+             AND (d.sent_at > $2 OR (d.sent_at = $2 AND d.id > $3))";
+        let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
+        let rows = match recipient {
+            Some(r) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SELECT} AND d.address = $5 ORDER BY d.sent_at, d.id LIMIT $4"
+                )))
+                .bind(since_ms)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(limit)
+                .bind(r)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SELECT} ORDER BY d.sent_at, d.id LIMIT $4"
+                )))
+                .bind(since_ms)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            // A send recorded without its message ID has nothing to resume by.
+            let Some(feed_id) = r.try_get::<Option<String>, _>(2)? else {
+                continue;
+            };
+            out.push(RecordedFeedEvent {
+                edited: r.try_get::<String, _>(0)? == "edit",
+                recipient: r.try_get(1)?,
+                feed_id,
+                sent_at: r.try_get::<Option<i64>, _>(3)?.unwrap_or(since_ms),
+                title: r.try_get(4)?,
+                body: r.try_get(5)?,
+                fields_json: r.try_get(6)?,
+                delivery_id: r.try_get(7)?,
+            });
+        }
+        Ok(out)
+    }
+
     /// True when the live feed must be relayed between instances.
     pub fn feed_is_shared(&self) -> bool {
         self.dialect == Dialect::Postgres

@@ -111,4 +111,40 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Forget answers stored before `before_ms` (the TTL's cutoff), at
+    /// most `batch` rows per statement so a large backlog never holds the
+    /// write lock long (SQLite has one writer: ingest waits behind it).
+    /// Covers both kinds of keys: those ingest stores with its commits and
+    /// those reserved here. Returns how many were deleted.
+    pub async fn prune_idempotency_keys(
+        &self,
+        before_ms: i64,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE (agent_id, key) IN \
+                 (SELECT agent_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+            )
+            .bind(before_ms)
+            .bind(batch.max(1))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            total += n;
+            if n < batch.max(1) as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// How many idempotency answers are kept (tests, metrics).
+    pub async fn idempotency_key_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM idempotency_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
 }

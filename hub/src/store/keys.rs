@@ -12,6 +12,25 @@ pub struct KeyRecord {
     pub scopes: Vec<String>,
     pub expires_at: Option<i64>,
     pub revoked: bool,
+    /// The key's agent is disabled (no longer in the config): refused.
+    pub agent_disabled: bool,
+}
+
+/// A key as `orkhub key list` shows it: everything but the secret (which is
+/// never stored) and its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyListing {
+    pub id: String,
+    pub agent_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+fn scopes_of(stored: String) -> Vec<String> {
+    stored.split_whitespace().map(str::to_string).collect()
 }
 
 impl Store {
@@ -68,7 +87,8 @@ impl Store {
 
     pub async fn key_by_hash(&self, key_hash: &str) -> Result<Option<KeyRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, agent_id, scopes, expires_at, revoked_at FROM api_keys WHERE key_hash = $1",
+            "SELECT k.id, k.agent_id, k.scopes, k.expires_at, k.revoked_at, a.status \
+             FROM api_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = $1",
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
@@ -77,16 +97,43 @@ impl Store {
             Some(r) => Some(KeyRecord {
                 id: r.try_get(0)?,
                 agent_id: r.try_get(1)?,
-                scopes: r
-                    .try_get::<String, _>(2)?
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect(),
+                scopes: scopes_of(r.try_get(2)?),
                 expires_at: r.try_get(3)?,
                 revoked: r.try_get::<Option<i64>, _>(4)?.is_some(),
+                agent_disabled: r.try_get::<String, _>(5)? == "disabled",
             }),
             None => None,
         })
+    }
+
+    /// Every key, newest first (for `orkhub key list`).
+    pub async fn list_keys(&self) -> Result<Vec<KeyListing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, agent_id, scopes, created_at, expires_at, last_used_at, revoked_at \
+             FROM api_keys ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(KeyListing {
+                    id: r.try_get(0)?,
+                    agent_id: r.try_get(1)?,
+                    scopes: scopes_of(r.try_get(2)?),
+                    created_at: r.try_get(3)?,
+                    expires_at: r.try_get(4)?,
+                    last_used_at: r.try_get(5)?,
+                    revoked_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many keys were revoked through this store (any clone of it) since
+    /// it was opened: the API's key cache drops what it holds when this
+    /// changes, so a revocation in this process is effective at once.
+    pub fn keys_revoked(&self) -> u64 {
+        self.keys_revoked.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Record that a key was used (called at most once a minute per key).
@@ -123,6 +170,10 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if n > 0 {
+            self.keys_revoked
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(n > 0)
     }
 }

@@ -33,14 +33,15 @@ pub use costs::NewCost;
 pub use decision_copies::DecisionEdit;
 pub use digests::{DigestRun, HeldItem};
 pub use error::StoreError;
-pub use feed::FeedListener;
+pub use feed::{FeedListener, RecordedFeedEvent};
 pub use idempotency::Reservation;
 pub use inbound_requests::RequestClaim;
-pub use keys::KeyRecord;
+pub use keys::{KeyListing, KeyRecord};
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
 
+use crate::ingest::decisions::DecisionNotices;
 use sqlx::AnyPool;
 
 /// Which engine is behind the pool; for the few statements that differ.
@@ -62,6 +63,14 @@ pub struct Store {
     /// How the chat `brief` command builds the brief (templates, LLM); set
     /// once at start, shared by every clone. Unset: built-in defaults.
     brief: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::brief::BriefService>>>,
+    /// Plans what a decision sends (its requests, the edits after its
+    /// resolution), written in the decision's own transaction; set once at
+    /// start by the ingest writer. Unset (a bare store, as in store tests):
+    /// decisions are recorded without notifications.
+    decisions: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<DecisionNotices>>>,
+    /// Counts keys revoked through this store (any clone), so the API's key
+    /// cache in this process drops a revoked key at once.
+    keys_revoked: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -76,6 +85,15 @@ impl Store {
     /// Use `service` for the chat `brief` command (first call wins).
     pub fn set_brief_service(&self, service: std::sync::Arc<crate::brief::BriefService>) {
         let _ = self.brief.set(service);
+    }
+
+    /// Write every decision's notifications with it (first call wins).
+    pub fn set_decision_notices(&self, notices: std::sync::Arc<DecisionNotices>) {
+        let _ = self.decisions.set(notices);
+    }
+
+    pub(crate) fn decision_notices(&self) -> Option<&DecisionNotices> {
+        self.decisions.get().map(|n| n.as_ref())
     }
 
     pub fn brief_service(&self) -> std::sync::Arc<crate::brief::BriefService> {

@@ -77,6 +77,8 @@ impl Store {
             url: url.into(),
             origin: format!("{:016x}", rand::random::<u64>()).into(),
             brief: Default::default(),
+            decisions: Default::default(),
+            keys_revoked: Default::default(),
         })
     }
 }
@@ -105,16 +107,7 @@ fn loopback_without_tls(url: &str) -> String {
 
 /// A URL without its password, for error messages and logs.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    crate::config::redact_url(url)
 }
 
 #[cfg(test)]

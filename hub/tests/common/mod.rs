@@ -25,7 +25,68 @@ pub enum TestDb {
     Postgres {
         store: Store,
         name: String,
+        /// Drops the database if the test panics before [`TestDb::finish`].
+        guard: DropDatabase,
     },
+}
+
+/// Drops a test database when dropped (a panicking test never reaches
+/// [`TestDb::finish`], and its database would stay on the server). The drop
+/// runs on a thread of its own with its own runtime: `Drop` cannot await,
+/// and the test's runtime may be unwinding.
+pub struct DropDatabase {
+    name: Option<String>,
+}
+
+impl DropDatabase {
+    /// The database was dropped already; nothing left to do.
+    fn disarm(&mut self) {
+        self.name = None;
+    }
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.name.take() else { return };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(drop_database(&name))
+        })
+        .join();
+        if !matches!(dropped, Ok(true)) {
+            eprintln!("a test database was left behind; .ci/run drops leftovers");
+        }
+    }
+}
+
+/// DROP DATABASE ... WITH (FORCE): the test's pool may still hold
+/// connections. Tried a few times (a busy server may refuse the admin
+/// connection); false, and said on stderr, if it could not be dropped.
+async fn drop_database(name: &str) -> bool {
+    sqlx::any::install_default_drivers();
+    let mut last = String::new();
+    for attempt in 1..=3u64 {
+        match <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await {
+            Ok(mut conn) => {
+                match sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                {
+                    Ok(_) => return true,
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+    }
+    eprintln!("could not drop test database {name}: {last}");
+    false
 }
 
 impl TestDb {
@@ -55,7 +116,13 @@ impl TestDb {
         let store = Store::open(&format!("{base}/{name}"), 4)
             .await
             .expect("open postgres");
-        TestDb::Postgres { store, name }
+        TestDb::Postgres {
+            store,
+            guard: DropDatabase {
+                name: Some(name.clone()),
+            },
+            name,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -82,16 +149,15 @@ impl TestDb {
     pub async fn finish(self) {
         match self {
             TestDb::Sqlite { store, .. } => store.close().await,
-            TestDb::Postgres { store, name } => {
+            TestDb::Postgres {
+                store,
+                name,
+                mut guard,
+            } => {
                 store.close().await;
-                if let Ok(mut conn) =
-                    <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
+                // Not dropped: the guard tries once more when it goes.
+                if drop_database(&name).await {
+                    guard.disarm();
                 }
             }
         }
@@ -171,4 +237,48 @@ pub async fn hold_write_lock(db: &TestDb) -> sqlx::AnyConnection {
         }
     }
     conn
+}
+
+/// Make every insert into `deliveries` matching `when` (SQL over `NEW`,
+/// e.g. `NEW.op = 'edit'`) fail, as a full disk or a lost connection
+/// would, until [`heal_deliveries`]: for tests that a failed write takes
+/// everything in its transaction with it.
+pub async fn break_deliveries(db: &TestDb, when: &str) {
+    let pool = db.store().pool();
+    match db {
+        TestDb::Sqlite { .. } => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TRIGGER orkhub_test_fail BEFORE INSERT ON deliveries WHEN {when} \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        TestDb::Postgres { .. } => {
+            sqlx::query(
+                "CREATE OR REPLACE FUNCTION orkhub_test_fail() RETURNS trigger LANGUAGE plpgsql \
+                 AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TRIGGER orkhub_test_fail BEFORE INSERT ON deliveries FOR EACH ROW \
+                 WHEN ({when}) EXECUTE FUNCTION orkhub_test_fail()"
+            )))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// Undo [`break_deliveries`].
+pub async fn heal_deliveries(db: &TestDb) {
+    let sql = match db {
+        TestDb::Sqlite { .. } => "DROP TRIGGER orkhub_test_fail",
+        TestDb::Postgres { .. } => "DROP TRIGGER orkhub_test_fail ON deliveries",
+    };
+    sqlx::query(sql).execute(db.store().pool()).await.unwrap();
 }

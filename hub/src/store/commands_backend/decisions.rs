@@ -1,12 +1,16 @@
-//! Decisions and the button tokens that resolve them.
+//! Decisions and the button tokens that resolve them. A decision commits
+//! together with what it sends: its requests to the approvers when it is
+//! created, the edits of its delivered copies when it is resolved (see
+//! `ingest::decisions`).
 
 use super::{commit, corrupt, db, string_list, string_list_json, write_audit};
 use crate::store::{Store, from_ms, now_ms};
 use commands::{
-    AuditEntry, BackendError, ButtonAction, Decision, DecisionStatus, NewDecision, Resolution,
+    AuditEntry, BackendError, ButtonAction, Decision, DecisionButtons, DecisionStatus, NewDecision,
+    Resolution,
 };
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 /// The columns [`decision_from_row`] reads, in every decision query.
 macro_rules! decision_columns {
@@ -48,6 +52,33 @@ fn new_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
+const INSERT_TOKEN: &str =
+    "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)";
+
+/// A new button token for `verb` on a decision, inside its transaction.
+async fn insert_token_in(
+    tx: &mut Transaction<'static, Any>,
+    verb: &str,
+    decision_id: i64,
+) -> Result<String, BackendError> {
+    let token = new_token();
+    sqlx::query(INSERT_TOKEN)
+        .bind(&token)
+        .bind(verb)
+        .bind(decision_id.to_string())
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await
+        .map_err(db("storing a button token"))?;
+    Ok(token)
+}
+
+/// A store error met while writing what a decision sends: worth retrying
+/// (the whole transaction, decision included, was rolled back).
+fn store(doing: &'static str) -> impl Fn(crate::store::StoreError) -> BackendError {
+    move |e| BackendError::Unavailable(format!("{doing}: {e}"))
+}
+
 impl Store {
     pub(super) async fn decision_row(&self, id: i64) -> Result<Option<Decision>, BackendError> {
         let row = sqlx::query(concat!(
@@ -74,13 +105,19 @@ impl Store {
         rows.iter().map(decision_from_row).collect()
     }
 
-    pub(super) async fn insert_decision(
+    /// Insert a decision and, when the store plans decisions' notifications
+    /// (a running hub) and it is pending, its request to every approver —
+    /// notifications, deliveries and button tokens — in the same
+    /// transaction. Returns the decision and the answer for each
+    /// notification made.
+    pub async fn create_decision_notified(
         &self,
         new: &NewDecision,
         audit: &AuditEntry,
-    ) -> Result<Decision, BackendError> {
+    ) -> Result<(Decision, Vec<serde_json::Value>), BackendError> {
         let mut tx = self.begin_tx().await?;
-        let now = now_ms();
+        let now = chrono::Utc::now();
+        let now_ms = now.timestamp_millis();
         let r = new.resolved.as_ref();
         let status = r.map_or(DecisionStatus::Pending, |r| r.outcome.status());
         let row = sqlx::query(concat!(
@@ -97,15 +134,43 @@ impl Store {
         .bind(new.task_id)
         .bind(r.map(|r| r.decided_by.as_str()))
         .bind(r.and_then(|r| r.reasoning.as_deref()))
-        .bind(r.map(|_| now))
-        .bind(now)
+        .bind(r.map(|_| now_ms))
+        .bind(now_ms)
         .fetch_one(&mut *tx)
         .await
         .map_err(db("creating a decision"))?;
         let decision = decision_from_row(&row)?;
         write_audit(&mut tx, audit, Some(&format!("decision:{}", decision.id))).await?;
+        let mut answers = Vec::new();
+        // A record of a decision already made (an automatic assignment)
+        // asks nobody; a pending one goes to everyone who may decide.
+        if let Some(notices) = self.decision_notices()
+            && decision.status == DecisionStatus::Pending
+        {
+            // The transaction has written: these reads are safe on SQLite too.
+            let candidates = Store::decision_recipients_in(&mut tx, &decision.kind)
+                .await
+                .map_err(store("reading who may decide"))?;
+            let buttons = DecisionButtons {
+                approve: insert_token_in(&mut tx, "approve", decision.id).await?,
+                deny: insert_token_in(&mut tx, "deny", decision.id).await?,
+            };
+            let sent = notices.requested(&decision, Some(&buttons), &candidates, now);
+            self.insert_notifications_in(&mut tx, &sent.notifications, &sent.deliveries)
+                .await
+                .map_err(store("queuing the decision's requests"))?;
+            answers = sent.answers;
+        }
         commit(tx).await?;
-        Ok(decision)
+        Ok((decision, answers))
+    }
+
+    pub(super) async fn insert_decision(
+        &self,
+        new: &NewDecision,
+        audit: &AuditEntry,
+    ) -> Result<Decision, BackendError> {
+        Ok(self.create_decision_notified(new, audit).await?.0)
     }
 
     pub(super) async fn cas_resolve_decision(
@@ -143,6 +208,14 @@ impl Store {
         };
         let decision = decision_from_row(&row)?;
         write_audit(&mut tx, audit, None).await?;
+        // Every copy already delivered is edited to show the outcome, in
+        // this same commit (copies sent later are edited by the dispatcher).
+        if self.decision_notices().is_some() {
+            let edit = crate::ingest::decisions::resolution_edit(&decision);
+            Store::queue_decision_edits_in(&mut tx, &edit)
+                .await
+                .map_err(store("queuing the edits of the decision's copies"))?;
+        }
         commit(tx).await?;
         Ok(decision)
     }
@@ -156,16 +229,14 @@ impl Store {
             ButtonAction::Deny { decision_id } => ("deny", decision_id),
         };
         let token = new_token();
-        sqlx::query(
-            "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&token)
-        .bind(verb)
-        .bind(decision_id.to_string())
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(db("storing a button token"))?;
+        sqlx::query(INSERT_TOKEN)
+            .bind(&token)
+            .bind(verb)
+            .bind(decision_id.to_string())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(db("storing a button token"))?;
         Ok(token)
     }
 

@@ -2,9 +2,11 @@
 //! file is how an install is set up, so at start the hub makes the tables
 //! say what it says. Each helper is one transaction, returns whether
 //! anything changed, and writes an audit row (actor `system`, source
-//! `config`) only when something did. Nothing is deleted here: a person or
-//! agent removed from config keeps its row (tasks and the audit log refer
-//! to it); an identity or approver removed from config is removed.
+//! `config`) only when something did. A person or agent removed from config
+//! keeps its row (tasks and the audit log refer to it) but loses its access:
+//! a person their platform identities and approver rows (and is marked
+//! `removed_at`), an agent its status (`disabled`: its keys are refused).
+//! An identity or approver removed from config is removed.
 
 use crate::store::{AuditRow, Store, StoreError, now_ms};
 use commands::Role;
@@ -118,7 +120,16 @@ impl Store {
         } else {
             0
         };
-        let row = changed(created, updated);
+        let restored = sqlx::query(
+            "UPDATE people SET removed_at = NULL, updated_at = $2 WHERE id = $1 AND removed_at IS NOT NULL",
+        )
+        .bind(&seed.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let row = changed(created, updated + u64::from(restored));
 
         let stored: Vec<(String, String)> = sqlx::query_as(
             "SELECT platform, platform_user_id FROM person_identities WHERE person_id = $1",
@@ -177,6 +188,7 @@ impl Store {
                 "email": seed.email,
                 "identities_added": ids(&added),
                 "identities_removed": ids(&removed),
+                "restored": restored,
             }),
         )
         .await?;
@@ -223,7 +235,17 @@ impl Store {
         } else {
             0
         };
-        let Some(created) = changed(created, updated) else {
+        // Back in the config after it was removed: its keys work again.
+        let enabled = sqlx::query(
+            "UPDATE agents SET status = 'active', updated_at = $2 WHERE id = $1 AND status = 'disabled'",
+        )
+        .bind(&seed.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let Some(created) = changed(created, updated + u64::from(enabled)) else {
             return Ok(false);
         };
         audit_config(
@@ -238,6 +260,7 @@ impl Store {
                 "description": seed.description,
                 "capabilities": seed.capabilities,
                 "daily_budget_usd": seed.daily_budget_usd,
+                "re_enabled": enabled,
             }),
         )
         .await?;
@@ -366,5 +389,111 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Take away the access of every stored person not in `keep` (the
+    /// config's people): their platform identities (so chat no longer knows
+    /// them) and approver rows go, and `removed_at` is set (so they are not
+    /// asked to decide, whatever their role). The row stays for history.
+    /// One audited transaction per person; returns who lost anything.
+    pub async fn remove_people_not_in<S: AsRef<str>>(
+        &self,
+        keep: &[S],
+    ) -> Result<Vec<String>, StoreError> {
+        let keep: BTreeSet<&str> = keep.iter().map(AsRef::as_ref).collect();
+        let stored: Vec<(String,)> = sqlx::query_as("SELECT id FROM people ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut removed = Vec::new();
+        for (id,) in stored {
+            if !keep.contains(id.as_str()) && self.remove_person(&id).await? {
+                removed.push(id);
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn remove_person(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let marked = sqlx::query(
+            "UPDATE people SET removed_at = $2, updated_at = $2 WHERE id = $1 AND removed_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let identities: Vec<(String, String)> = sqlx::query_as(
+            "DELETE FROM person_identities WHERE person_id = $1 RETURNING platform, platform_user_id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let approver_of: Vec<(String,)> =
+            sqlx::query_as("DELETE FROM decision_approvers WHERE person_id = $1 RETURNING kind")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if marked == 0 && identities.is_empty() && approver_of.is_empty() {
+            return Ok(false);
+        }
+        audit_config(
+            &mut tx,
+            "person.remove",
+            &format!("person:{id}"),
+            json!({
+                "why": "not in the config",
+                "identities_removed": identities.iter().map(|(p, u)| format!("{p}:{u}")).collect::<Vec<_>>(),
+                "approver_of": approver_of.into_iter().map(|(k,)| k).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Disable every stored agent not in `keep` (the config's agents): its
+    /// API keys are refused from now on. The row stays for history; an
+    /// agent put back in the config is enabled again by
+    /// [`Store::upsert_agent`]. One audited transaction per agent; returns
+    /// the agents disabled now.
+    pub async fn disable_agents_not_in<S: AsRef<str>>(
+        &self,
+        keep: &[S],
+    ) -> Result<Vec<String>, StoreError> {
+        let keep: BTreeSet<&str> = keep.iter().map(AsRef::as_ref).collect();
+        let stored: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM agents WHERE status <> 'disabled' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut disabled = Vec::new();
+        for (id,) in stored {
+            if keep.contains(id.as_str()) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE agents SET status = 'disabled', updated_at = $2 WHERE id = $1 AND status <> 'disabled'",
+            )
+            .bind(&id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                continue;
+            }
+            audit_config(
+                &mut tx,
+                "agent.disable",
+                &format!("agent:{id}"),
+                json!({ "why": "not in the config; its API keys are refused" }),
+            )
+            .await?;
+            tx.commit().await?;
+            disabled.push(id);
+        }
+        Ok(disabled)
     }
 }

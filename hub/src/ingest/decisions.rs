@@ -1,0 +1,124 @@
+//! What a decision sends, planned for the store to write in the decision's
+//! own transaction: its request to every approver when it is created, and
+//! the edit of every delivered copy when it is resolved. A decision and the
+//! messages that announce it commit together, so a crash (or a failed
+//! write) can never leave a pending decision that nobody was told about,
+//! nor a resolved one whose copies still show Approve/Deny. The store calls
+//! this (set at start by [`super::start`]); it holds the routing policy and
+//! the directory, which the store does not know.
+
+use super::plan;
+use crate::directory::Directory;
+use crate::dispatch::message::Extras;
+use crate::ids::new_id;
+use crate::store::{DecisionEdit, NewDelivery, NewNotification};
+use commands::{Decision, DecisionButtons, RichMessage};
+use routing::RoutingPolicy;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The event kind of a decision's request to an approver.
+pub const REQUESTED: &str = "decision.requested";
+
+#[derive(Debug)]
+pub struct DecisionNotices {
+    dir: Arc<Directory>,
+    policy: RoutingPolicy,
+}
+
+/// The rows announcing one decision, and the API's answer for each
+/// notification (as ingest answers a notification).
+#[derive(Debug, Default)]
+pub struct Announcement {
+    pub notifications: Vec<NewNotification>,
+    pub deliveries: Vec<NewDelivery>,
+    pub answers: Vec<serde_json::Value>,
+}
+
+impl DecisionNotices {
+    pub fn new(dir: Arc<Directory>, policy: RoutingPolicy) -> Self {
+        DecisionNotices { dir, policy }
+    }
+
+    /// One notification per approver, routed by their preferences (urgent
+    /// by default: `decision.requested` in `[routing.kind_urgency]`), with
+    /// Approve/Deny buttons while the decision is pending. `candidates` are
+    /// who may decide by the database (owners, admins, the kind's
+    /// approvers); only people in the directory (configured now) get it.
+    pub fn requested(
+        &self,
+        decision: &Decision,
+        buttons: Option<&DecisionButtons>,
+        candidates: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Announcement {
+        let message = commands::decision_message(decision, buttons);
+        let fields_json = extras(&message);
+        let now_ms = now.timestamp_millis();
+        // An agent's request is that agent's notification; a person's (or
+        // the hub's, for an escalation) is the system's.
+        let source = decision
+            .requested_by
+            .strip_prefix("agent:")
+            .unwrap_or("system");
+        let mut out = Announcement::default();
+        for person in candidates.iter().filter(|p| self.dir.person(p).is_some()) {
+            let id = new_id("n");
+            let event = routing::Event {
+                kind: REQUESTED,
+                urgency: None,
+                now,
+                last_duplicate_at: None,
+            };
+            let (routed, mut ds) =
+                plan::person_deliveries(&self.dir, &self.policy, person, &id, &event);
+            out.answers.push(json!({
+                "id": id,
+                "to": person,
+                "urgency": routed.urgency,
+                "duplicate": false,
+                "deliveries": ds.iter().map(|d| json!({"id": d.id, "channel": d.channel, "status": d.status})).collect::<Vec<_>>(),
+            }));
+            out.notifications.push(NewNotification {
+                id,
+                source: source.to_string(),
+                kind: REQUESTED.into(),
+                urgency: routed.urgency.as_str(),
+                recipient_kind: "person",
+                recipient_id: person.clone(),
+                project_id: None,
+                title: message.title.clone(),
+                body: message.text.clone(),
+                fields_json: fields_json.clone(),
+                decision_id: Some(decision.id),
+                dedupe_key: None,
+                duplicate: false,
+                created_at: now_ms,
+            });
+            out.deliveries.append(&mut ds);
+        }
+        out
+    }
+}
+
+/// What every copy of a resolved decision is edited to: the outcome, no buttons.
+pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
+    let message = commands::decision_message(decision, None);
+    DecisionEdit {
+        decision_id: decision.id,
+        source: "system".into(),
+        title: message.title.clone(),
+        body: message.text.clone(),
+        fields_json: extras(&message),
+    }
+}
+
+fn extras(m: &RichMessage) -> String {
+    serde_json::to_string(&Extras {
+        fields: m.fields.clone(),
+        buttons: m.buttons.clone(),
+        footer: m.footer.clone(),
+        preformatted: m.preformatted.clone(),
+    })
+    .unwrap_or_else(|_| "{}".into())
+}

@@ -36,6 +36,10 @@ bindings = { slack = "C100" }
 [[channels]]
 id = "gone"
 bindings = { slack = "C404" }
+
+[[channels]]
+id = "quiet"
+bindings = { slack = "C200" }
 "#;
 
 async fn start(db: &TestDb, server: &SlackServer, slack_extra: &str) -> TestHub {
@@ -765,4 +769,171 @@ async fn socket_mode_runs_commands_and_buttons_without_a_public_url() {
     assert_eq!(g["status"], "approved", "{g}");
     hub.stop().await;
     db.finish().await;
+}
+
+both_dbs!(
+    retry_after_is_waited_out_and_every_message_still_arrives_in_order,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        server.limit_per_second(1);
+        // Longer than any backoff of the outbox's own (20-200 ms here).
+        server.retry_after(3);
+        let hub = start(db, &server, "channel_messages_per_second = 1000").await;
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(send_to_channel(&hub, "ops", &format!("wait {i}")).await);
+        }
+        for id in &ids {
+            let n = hub.settled(id).await;
+            assert_eq!(slack_delivery(&n)["status"], "sent", "{n}");
+        }
+        let calls: Vec<_> = server
+            .calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["channel"] == "C100")
+            .collect();
+        let limited: Vec<_> = calls.iter().filter(|c| c.outcome == "429").collect();
+        assert!(!limited.is_empty(), "the burst provoked a 429");
+        for r in &limited {
+            for c in calls.iter().filter(|c| c.at > r.at) {
+                let after = c.at.duration_since(r.at);
+                assert!(
+                    after >= Duration::from_millis(2950),
+                    "{:?} reached Slack {after:?} after a 429 that said to wait 3 s",
+                    c.body["text"]
+                );
+            }
+        }
+        let texts: Vec<String> = server
+            .posted()
+            .iter()
+            .map(|c| c.body["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(texts, vec!["wait 0", "wait 1", "wait 2"]);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    a_channel_without_the_bot_is_dead_with_not_in_channel,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100", "C200"]).await;
+        server.not_member("C200");
+        let hub = start(db, &server, "").await;
+        let id = send_to_channel(&hub, "quiet", "hello?").await;
+        let n = hub.settled(&id).await;
+        let d = slack_delivery(&n);
+        assert_eq!(d["status"], "dead", "{n}");
+        let error = d["last_error"].as_str().unwrap();
+        assert!(error.contains("not_in_channel"), "{n}");
+        assert!(error.contains("/invite"), "the fix is named: {n}");
+        assert_eq!(d["attempts"], 1, "a permanent error is not retried: {n}");
+        assert!(server.posted().is_empty());
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    approve_command_from_slack_edits_the_slack_copy,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (id, channel, ts, _, _) = decision_in_slack(&hub, &server).await;
+        let (s, b) = command(
+            &hub,
+            &command_body(&server, "U777", &format!("approve {id} looks good"), "a1"),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let said = b["text"].as_str().unwrap().to_lowercase();
+        assert!(said.contains("approved by boss"), "{b}");
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "approved", "{g}");
+        server
+            .wait_for("chat.update of the decision's copy", |s| {
+                s.calls("chat.update")
+                    .iter()
+                    .any(|c| c.outcome == "ok" && c.body["ts"] == ts.as_str())
+            })
+            .await;
+        let shown = serde_json::to_string(&server.message(&channel, &ts).unwrap()).unwrap();
+        assert!(shown.contains("Approved by boss"), "{shown}");
+        assert!(shown.contains("looks good"), "{shown}");
+        assert!(!shown.contains("\"actions\""), "buttons are gone: {shown}");
+        hub.stop().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_keeps_reconnecting_until_it_is_connected() {
+    let db = TestDb::sqlite().await;
+    let server = SlackServer::start(&["C100"]).await;
+    server.serve_socket_mode().await;
+    // Slack has trouble at first: the socket URL cannot be had.
+    server.fail_method_next("apps.connections.open", &[503, 503]);
+    let hub = start(
+        &db,
+        &server,
+        "mode = \"socket\"\napp_token = \"xapp-test\"\nsocket_reconnect_secs = 1",
+    )
+    .await;
+    server
+        .wait_for("a Socket Mode connection after the failures", |s| {
+            s.socket_count() >= 1
+        })
+        .await;
+    let opens = server.calls("apps.connections.open");
+    assert!(
+        opens.iter().filter(|c| c.outcome == "503").count() == 2
+            && opens.iter().any(|c| c.outcome == "ok"),
+        "{:?}",
+        opens.iter().map(|c| &c.outcome).collect::<Vec<_>>()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket_command(&server, "env-a", "task new Before the drop").await;
+
+    // The network drops the connection (no close handshake); Slack is
+    // briefly unreachable again. The hub connects once more.
+    let opened = server.sockets_opened();
+    server.fail_method_next("apps.connections.open", &[503]);
+    server.drop_sockets();
+    server
+        .wait_for("a new connection after the drop", |s| {
+            s.sockets_opened() > opened && s.socket_count() >= 1
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket_command(&server, "env-b", "task new After the drop").await;
+    assert_eq!(
+        task_titles(&hub).await,
+        vec!["Before the drop".to_string(), "After the drop".to_string()]
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
+/// Send `/ork <text>` down the socket and wait for its acknowledgement.
+async fn socket_command(server: &SlackServer, envelope: &str, text: &str) {
+    server.push_envelope(json!({
+        "envelope_id": envelope,
+        "type": "slash_commands",
+        "accepts_response_payload": true,
+        "payload": {
+            "team_id": "T1", "team_domain": "test", "channel_id": "C100", "channel_name": "ops",
+            "user_id": "U777", "user_name": "boss", "command": "/ork",
+            "text": text, "api_app_id": "A1",
+            "response_url": server.response_url(envelope), "trigger_id": format!("trigger-{envelope}")
+        }
+    }));
+    server
+        .wait_for("the envelope's ack", |s| s.ack_of(envelope).is_some())
+        .await;
+    let ack = server.ack_of(envelope).unwrap();
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Created task #"),
+        "{ack}"
+    );
 }

@@ -32,8 +32,15 @@ bindings = { telegram = "-100777" }
 /// instead of being slowed by the adapter's throttle.
 const FAST: &str = "[adapters.telegram.limits]\nper_second = 100\nper_chat_per_second = 100\nper_chat_per_minute = 1000\nper_group_per_minute = 1000\n";
 
-async fn start(db: &TestDb, adapter_extra: &str) -> (TelegramServer, TestHub) {
+/// A Bot API server that knows the tests' chats (the bot may write to them).
+async fn server() -> TelegramServer {
     let tg = TelegramServer::start().await;
+    tg.add_chats(&[CHIEF, DANA, OPS_GROUP]);
+    tg
+}
+
+async fn start(db: &TestDb, adapter_extra: &str) -> (TelegramServer, TestHub) {
+    let tg = server().await;
     let hub = TestHub::start(
         db,
         &format!("{}{CHIEF_TOML}", tg.config(adapter_extra)),
@@ -260,7 +267,7 @@ both_dbs!(
         let (tg, hub) = start(
             db,
             &format!(
-                "mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_secret = \"{secret}\"\n"
+                "mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_url = \"https://hub.example.com/tg/hook\"\nwebhook_secret = \"{secret}\"\n"
             ),
         )
         .await;
@@ -478,7 +485,7 @@ fn toml_config(tg: &TelegramServer) -> adapters::telegram::TelegramConfig {
 async fn edit_that_changes_nothing_is_success() {
     use adapters::{Adapter, Destination};
     use commands::RichMessage;
-    let tg = TelegramServer::start().await;
+    let tg = server().await;
     let a = adapter(&tg);
     let to = Destination::to(CHIEF.to_string());
     let sent = a.send(&to, &RichMessage::text("before")).await.unwrap();
@@ -504,7 +511,7 @@ async fn edit_that_changes_nothing_is_success() {
 async fn over_long_callback_data_is_refused_before_sending() {
     use adapters::{Adapter, Destination};
     use commands::{Button, ButtonStyle, RichMessage};
-    let tg = TelegramServer::start().await;
+    let tg = server().await;
     let a = adapter(&tg);
     let m = RichMessage::text("pick").with_button(Button {
         label: "Go".into(),
@@ -521,7 +528,7 @@ async fn over_long_callback_data_is_refused_before_sending() {
 async fn a_split_message_interrupted_by_429_resumes_without_repeating_parts() {
     use adapters::{Adapter, Destination};
     use commands::RichMessage;
-    let tg = TelegramServer::start().await;
+    let tg = server().await;
     let a = adapter(&tg);
     tg.limit(CHIEF, 1, Duration::from_secs(1), 1);
     let text = "word ".repeat(2000); // 10,000 characters: three parts
@@ -623,3 +630,284 @@ async fn pressed_message_is_edited_even_without_an_outbox_record() {
     hub.stop().await;
     db.finish().await;
 }
+
+const SECRET: &str = "a-very-secret-token_123";
+const HOOK_URL: &str = "https://hub.example.com/tg/hook";
+
+fn webhook_mode() -> String {
+    format!(
+        "mode = \"webhook\"\nwebhook_path = \"/tg/hook\"\nwebhook_url = \"{HOOK_URL}\"\nwebhook_secret = \"{SECRET}\"\n"
+    )
+}
+
+/// POST an update to the hub's webhook as Telegram does; the status.
+async fn deliver(hub: &TestHub, update: &Value) -> u16 {
+    hub.http
+        .post(format!("{}/tg/hook", hub.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(update)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+both_dbs!(
+    ordinary_talk_in_a_group_is_not_a_command,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, "").await;
+        // A stranger and a member talk in the group; neither is a command.
+        tg.push_message(31337, OPS_GROUP, "thanks");
+        tg.push_message(DANA, OPS_GROUP, "task new looks like a command");
+        tg.push_message(31337, OPS_GROUP, "help");
+        // Then a real command, answered: everything before it was read.
+        let cmd = tg.push_message(CHIEF, OPS_GROUP, "  /whoami");
+        tg.wait_for("the command's reply", 10, |t| {
+            !t.messages(OPS_GROUP).is_empty()
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let group = tg.messages(OPS_GROUP);
+        assert_eq!(group.len(), 1, "only the command is answered: {group:?}");
+        assert_eq!(group[0].reply_to, cmd["message"]["message_id"].as_i64());
+        let audit = hub.store().audit_for("telegram:31337").await.unwrap();
+        assert!(audit.is_empty(), "no refusal audited: {audit:?}");
+        assert!(task_titles(&hub).await.is_empty());
+        hub.stop().await;
+    }
+);
+
+async fn task_titles(hub: &TestHub) -> Vec<String> {
+    let (_, tasks) = hub.get("/api/v1/tasks").await;
+    tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+both_dbs!(
+    webhook_mode_registers_the_webhook_at_start,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, &webhook_mode()).await;
+        let set = tg.calls("setWebhook");
+        assert_eq!(set.len(), 1, "{set:?}");
+        assert_eq!(set[0]["url"], HOOK_URL);
+        assert_eq!(set[0]["secret_token"], SECRET);
+        assert_eq!(
+            set[0]["allowed_updates"],
+            json!(["message", "callback_query"])
+        );
+        assert!(tg.webhook().is_some());
+        assert!(tg.calls("deleteWebhook").is_empty());
+        // Updates come to the hub's route; nothing polls.
+        let update = tg.message_update(CHIEF, CHIEF, "/whoami");
+        assert_eq!(deliver(&hub, &update).await, 200);
+        assert_eq!(tg.messages(CHIEF).len(), 1);
+        assert!(tg.calls("getUpdates").is_empty());
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    polling_clears_a_webhook_left_from_an_earlier_run,
+    |db: &TestDb| async move {
+        let tg = server().await;
+        tg.set_webhook("https://old.example.com/hook");
+        // As the real API: no getUpdates while a webhook is set.
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/bot{}/getUpdates",
+                tg.url,
+                common::telegram_server::TOKEN
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 409);
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["description"]
+                .as_str()
+                .unwrap()
+                .contains("use deleteWebhook to delete the webhook first"),
+            "{body}"
+        );
+        let hub = TestHub::start(db, &format!("{}{CHIEF_TOML}", tg.config("")), vec![]).await;
+        assert_eq!(tg.calls("deleteWebhook").len(), 1);
+        assert!(tg.webhook().is_none());
+        tg.push_message(CHIEF, CHIEF, "/whoami");
+        tg.wait_for("the polled command's reply", 10, |t| {
+            !t.messages(CHIEF).is_empty()
+        })
+        .await;
+        let refused: Vec<_> = tg
+            .rejections()
+            .into_iter()
+            .filter(|r| r.method.eq_ignore_ascii_case("getUpdates"))
+            .collect();
+        assert_eq!(refused.len(), 1, "only the test's own call: {refused:?}");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    an_update_delivered_twice_runs_once,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, &webhook_mode()).await;
+        let update = tg.message_update(CHIEF, CHIEF, "/task new Only once");
+        // Telegram re-delivers while the first delivery is still running,
+        // and again after it finished.
+        let (a, b) = tokio::join!(deliver(&hub, &update), deliver(&hub, &update));
+        assert_eq!((a, b), (200, 200));
+        assert_eq!(deliver(&hub, &update).await, 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(task_titles(&hub).await, vec!["Only once".to_string()]);
+        let replies = tg.messages(CHIEF);
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        // Another update with the same text is another command.
+        let again = tg.message_update(CHIEF, CHIEF, "/task new Only once");
+        assert_eq!(deliver(&hub, &again).await, 200);
+        assert_eq!(task_titles(&hub).await.len(), 2);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    a_press_without_its_message_is_answered,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, "").await;
+        let update = tg.push_inline_callback(CHIEF, "sometoken");
+        tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
+            .await;
+        let (id, answer) = tg.answered()[0].clone();
+        assert_eq!(id, update["callback_query"]["id"].as_str().unwrap());
+        assert_eq!(answer["text"], "This button has expired.", "{answer}");
+        assert!(tg.calls("editMessageText").is_empty());
+        hub.stop().await;
+    }
+);
+
+/// The default pacing (1 message a second per chat) against a server that
+/// answers 429 to a second message in the same second, as Telegram may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_limits_provoke_no_429() {
+    let db = TestDb::sqlite().await;
+    let (tg, hub) = start(&db, "").await;
+    tg.limit(CHIEF, 1, Duration::from_secs(1), 1);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (s, b) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "chief", "urgency": "urgent", "text": format!("paced #{n}")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let status = hub.settled(id).await;
+        assert_eq!(delivery(&status, "telegram")["status"], "sent", "{status}");
+    }
+    let texts: Vec<String> = tg.messages(CHIEF).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        texts,
+        (0..4).map(|n| format!("paced #{n}")).collect::<Vec<_>>()
+    );
+    assert!(tg.rejections().is_empty(), "{:?}", tg.rejections());
+    assert_eq!(tg.calls("sendMessage").len(), 4, "no send was repeated");
+    hub.stop().await;
+    db.finish().await;
+}
+
+both_dbs!(
+    a_bot_api_outage_at_start_does_not_stop_the_hub,
+    |db: &TestDb| async move {
+        let tg = server().await;
+        tg.fail_next("getMe", &[502]);
+        tg.fail_next("setMyCommands", &[500]);
+        let hub = TestHub::start(db, &format!("{}{CHIEF_TOML}", tg.config("")), vec![]).await;
+        // Outbound works at once.
+        let (_, n) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "chief", "urgency": "urgent", "text": "during the outage"}),
+            )
+            .await;
+        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        assert_eq!(delivery(&status, "telegram")["status"], "sent", "{status}");
+        // Registration is retried in the background until it succeeds, and
+        // commands are read once the bot knows its name.
+        tg.wait_for("setMyCommands succeeds", 15, |t| {
+            t.calls("setMyCommands").len() == 2
+        })
+        .await;
+        assert_eq!(tg.calls("getMe").len(), 2);
+        tg.push_message(CHIEF, OPS_GROUP, &format!("/whoami@{BOT_USERNAME}"));
+        tg.wait_for("the command's reply", 10, |t| {
+            !t.messages(OPS_GROUP).is_empty()
+        })
+        .await;
+        hub.stop().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_fails_the_start() {
+    let db = TestDb::sqlite().await;
+    let tg = server().await;
+    let config = tg
+        .config("")
+        .replace(common::telegram_server::TOKEN, "999:not-the-token");
+    let e = common::server::start_error(&db, &config).await;
+    let shown = format!("{e:#}");
+    assert!(
+        shown.contains("Unauthorized") && shown.contains("telegram"),
+        "{shown}"
+    );
+    db.finish().await;
+}
+
+both_dbs!(
+    a_chat_telegram_does_not_know_is_dead_and_falls_back,
+    |db: &TestDb| async move {
+        let tg = server().await;
+        let ghost = r#"
+[[people]]
+id = "ghost"
+role = "member"
+push = ["telegram", "console"]
+identities = { telegram = "424242" }
+"#;
+        let mut hub =
+            TestHub::start(db, &format!("{}{CHIEF_TOML}{ghost}", tg.config("")), vec![]).await;
+        let (_, n) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "ghost", "urgency": "urgent", "text": "are you there?"}),
+            )
+            .await;
+        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let t = delivery(&status, "telegram");
+        assert_eq!(t["status"], "dead", "{status}");
+        assert!(
+            t["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Bad Request: chat not found"),
+            "{status}"
+        );
+        assert_eq!(t["attempts"], 1, "not retried: {status}");
+        assert_eq!(delivery(&status, "console")["status"], "sent", "{status}");
+        let line = tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(line.contains("are you there?"), "{line}");
+        hub.stop().await;
+    }
+);

@@ -50,13 +50,35 @@ struct Inner {
     windows: HashMap<String, (Instant, u32)>,
     /// Scripted HTTP statuses for the next posts (e.g. 500).
     fail_next: Vec<u16>,
+    /// Scripted HTTP statuses for the next calls of other methods.
+    fail_method: HashMap<String, Vec<u16>>,
+    /// The `Retry-After` a 429 states, when set; else the seconds until
+    /// the channel's window opens again.
+    retry_after: Option<u64>,
+    /// A channel told to wait stays refused (429) until then, as Slack
+    /// refuses a client that retries before its `Retry-After` has passed.
+    blocked_until: HashMap<String, Instant>,
     ts: u64,
     /// What apps.connections.open hands out (Socket Mode).
     socket_url: Option<String>,
-    /// Open Socket Mode connections: frames to send down each.
-    sockets: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Socket Mode connections, in the order they opened.
+    sockets: Vec<SocketConn>,
     /// Frames the hub sent up (acknowledgements).
     socket_frames: Vec<Value>,
+}
+
+/// One Socket Mode connection: frames to send down it, its tasks (aborted
+/// to drop it), and whether it is still open.
+struct SocketConn {
+    down: tokio::sync::mpsc::UnboundedSender<String>,
+    tasks: Vec<tokio::task::AbortHandle>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SocketConn {
+    fn is_open(&self) -> bool {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[derive(Clone)]
@@ -99,6 +121,29 @@ impl SlackServer {
     /// Allow at most `n` chat.postMessage per channel per second (then 429).
     pub fn limit_per_second(&self, n: u32) {
         self.inner.lock().unwrap().per_second = Some(n);
+    }
+
+    /// A 429 states `Retry-After: secs` (and means it: the channel is
+    /// refused until then), instead of the seconds until its window opens.
+    pub fn retry_after(&self, secs: u64) {
+        self.inner.lock().unwrap().retry_after = Some(secs);
+    }
+
+    /// The channel exists but the bot is not in it: posts get `not_in_channel`.
+    pub fn not_member(&self, channel: &str) {
+        self.inner.lock().unwrap().not_member.insert(channel.into());
+    }
+
+    /// Answer the next calls of `method` (e.g. "apps.connections.open")
+    /// with these HTTP statuses (e.g. 503), then normally again.
+    pub fn fail_method_next(&self, method: &str, statuses: &[u16]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .fail_method
+            .entry(method.into())
+            .or_default()
+            .extend(statuses);
     }
 
     pub fn archive(&self, channel: &str) {
@@ -169,8 +214,8 @@ impl SlackServer {
                     "debug_info": {"host": "test", "approximate_connection_time": 3600},
                     "connection_info": {"app_id": "A1"}});
                 let _ = tx.send(hello.to_string());
-                inner.lock().unwrap().sockets.push(tx);
-                tokio::spawn(async move {
+                let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+                let writer = tokio::spawn(async move {
                     while let Some(frame) = rx.recv().await {
                         if up
                             .send(tokio_tungstenite::tungstenite::Message::text(frame))
@@ -181,29 +226,68 @@ impl SlackServer {
                         }
                     }
                 });
-                let inner = inner.clone();
-                tokio::spawn(async move {
-                    while let Some(Ok(msg)) = down.next().await {
-                        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg
-                            && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
-                        {
-                            inner.lock().unwrap().socket_frames.push(v);
+                let reader = {
+                    let inner = inner.clone();
+                    let open = open.clone();
+                    tokio::spawn(async move {
+                        while let Some(Ok(msg)) = down.next().await {
+                            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg
+                                && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
+                            {
+                                inner.lock().unwrap().socket_frames.push(v);
+                            }
                         }
-                    }
+                        open.store(false, std::sync::atomic::Ordering::SeqCst);
+                    })
+                };
+                inner.lock().unwrap().sockets.push(SocketConn {
+                    down: tx,
+                    tasks: vec![writer.abort_handle(), reader.abort_handle()],
+                    open,
                 });
             }
         });
     }
 
-    /// Connected Socket Mode clients.
+    /// Open Socket Mode connections.
     pub fn socket_count(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .sockets
+            .iter()
+            .filter(|c| c.is_open())
+            .count()
+    }
+
+    /// Socket Mode connections ever opened.
+    pub fn sockets_opened(&self) -> usize {
         self.inner.lock().unwrap().sockets.len()
     }
 
-    /// Send an envelope down the first connection (as Slack does, to one).
+    /// Cut every open connection without a close handshake, as a network
+    /// failure would.
+    pub fn drop_sockets(&self) {
+        let s = self.inner.lock().unwrap();
+        for c in s.sockets.iter().filter(|c| c.is_open()) {
+            c.open.store(false, std::sync::atomic::Ordering::SeqCst);
+            for t in &c.tasks {
+                t.abort();
+            }
+        }
+    }
+
+    /// Send an envelope down the newest open connection (Slack sends each
+    /// envelope down one of the app's connections).
     pub fn push_envelope(&self, envelope: Value) {
         let s = self.inner.lock().unwrap();
-        s.sockets[0].send(envelope.to_string()).unwrap();
+        let conn = s
+            .sockets
+            .iter()
+            .rev()
+            .find(|c| c.is_open())
+            .expect("an open Socket Mode connection");
+        conn.down.send(envelope.to_string()).unwrap();
     }
 
     /// The hub's acknowledgement of an envelope.
@@ -308,9 +392,14 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
         }
         _ => {}
     }
-    if let Some(status) =
+    let scripted = s
+        .fail_method
+        .get_mut(method)
+        .filter(|f| !f.is_empty())
+        .map(|f| f.remove(0));
+    if let Some(status) = scripted.or_else(|| {
         (method == "chat.postMessage" && !s.fail_next.is_empty()).then(|| s.fail_next.remove(0))
-    {
+    }) {
         let code = StatusCode::from_u16(status).unwrap();
         return (
             (code, "upstream trouble").into_response(),
@@ -341,21 +430,26 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
             if s.not_member.contains(&channel) {
                 return (error("not_in_channel"), "not_in_channel".into());
             }
+            let now = Instant::now();
+            if let Some(until) = s.blocked_until.get(&conversation).filter(|u| **u > now) {
+                // Retried before Retry-After passed: refused again.
+                let wait = (*until - now).as_secs_f64().ceil() as u64;
+                return (rate_limited(wait), "429".into());
+            }
             if let Some(limit) = s.per_second {
-                let now = Instant::now();
+                let stated = s.retry_after;
                 let w = s.windows.entry(conversation.clone()).or_insert((now, 0));
                 if now.duration_since(w.0) >= Duration::from_secs(1) {
                     *w = (now, 0);
                 }
                 if w.1 >= limit {
                     // Seconds until the window opens again, rounded up.
-                    let wait = 1 + (Duration::from_secs(1) - now.duration_since(w.0)).as_secs();
-                    let mut r =
-                        axum::Json(json!({"ok": false, "error": "ratelimited"})).into_response();
-                    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                    r.headers_mut()
-                        .insert("retry-after", wait.to_string().parse().unwrap());
-                    return (r, "429".into());
+                    let wait = stated.unwrap_or_else(|| {
+                        1 + (Duration::from_secs(1) - now.duration_since(w.0)).as_secs()
+                    });
+                    s.blocked_until
+                        .insert(conversation.clone(), now + Duration::from_secs(wait));
+                    return (rate_limited(wait), "429".into());
                 }
                 w.1 += 1;
             }
@@ -401,6 +495,15 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
         },
         _ => (error("unknown_method"), "unknown_method".into()),
     }
+}
+
+/// HTTP 429 with `Retry-After` in seconds, as Slack answers a rate limit.
+fn rate_limited(wait: u64) -> Response {
+    let mut r = axum::Json(json!({"ok": false, "error": "ratelimited"})).into_response();
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    r.headers_mut()
+        .insert("retry-after", wait.to_string().parse().unwrap());
+    r
 }
 
 /// Slack's content rules: some text or blocks; at most 50 blocks; section

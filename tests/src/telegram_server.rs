@@ -4,9 +4,14 @@
 //! Message objects, and the real API's errors — 400 for unparsable HTML
 //! entities or text over 4096 characters, 429 with `retry_after` when a
 //! chat's scripted budget is spent, 403 for a chat that blocked the bot,
-//! "message is not modified" for an edit that changes nothing. getUpdates
-//! long-polls queued updates with offset confirmation. Every call is
-//! recorded (method + params) for the tests to inspect.
+//! "message is not modified" for an edit that changes nothing, 400 "chat
+//! not found" for a chat the bot has never met (tests register their chats;
+//! a chat that messaged the bot is known). getUpdates long-polls queued
+//! updates with offset confirmation, and is refused with 409 while a
+//! webhook is set (setWebhook / deleteWebhook / getWebhookInfo), as the
+//! real API refuses it. Scripted server errors (5xx) stand in for an
+//! outage. Every call is recorded (method + params) for the tests to
+//! inspect.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -77,6 +82,12 @@ struct Inner {
     open_queries: HashSet<String>,
     answered: Vec<(String, Value)>,
     rejections: Vec<Rejection>,
+    /// Chats the bot can write to.
+    chats: HashSet<i64>,
+    /// The webhook set with setWebhook (its params), if any.
+    webhook: Option<Value>,
+    /// Scripted HTTP errors for the next calls of a method (lowercase).
+    fail_next: HashMap<String, VecDeque<u16>>,
 }
 
 #[derive(Default)]
@@ -164,6 +175,34 @@ impl TelegramServer {
         self.with(|i| i.answered.clone())
     }
 
+    /// Chats the bot may write to (people who started it, groups it is
+    /// in); any other gets 400 "chat not found". A chat that sends the bot
+    /// a message (`push_message`) is known from then on.
+    pub fn add_chats(&self, chats: &[i64]) {
+        self.with(|i| i.chats.extend(chats));
+    }
+
+    /// Answer the next calls of `method` with these HTTP errors (500, 502,
+    /// ...), as Telegram does in an outage; then answer normally again.
+    pub fn fail_next(&self, method: &str, statuses: &[u16]) {
+        self.with(|i| {
+            i.fail_next
+                .entry(method.to_ascii_lowercase())
+                .or_default()
+                .extend(statuses)
+        });
+    }
+
+    /// A webhook left over from an earlier run (as setWebhook would leave it).
+    pub fn set_webhook(&self, url: &str) {
+        self.with(|i| i.webhook = Some(json!({"url": url})));
+    }
+
+    /// The webhook's params from setWebhook, while one is set.
+    pub fn webhook(&self) -> Option<Value> {
+        self.with(|i| i.webhook.clone())
+    }
+
     /// The chat blocked the bot: sends there get 403.
     pub fn block(&self, chat: i64) {
         self.with(|i| i.blocked.insert(chat));
@@ -187,7 +226,16 @@ impl TelegramServer {
     /// Queue a text message from a user, as getUpdates would deliver it.
     /// Returns the update (also usable as a webhook body).
     pub fn push_message(&self, from: i64, chat: i64, text: &str) -> Value {
-        let update = self.with(|i| {
+        let update = self.message_update(from, chat, text);
+        self.queue(update.clone());
+        update
+    }
+
+    /// A text message update (not queued), e.g. for a webhook call. The
+    /// chat is known to the bot from then on.
+    pub fn message_update(&self, from: i64, chat: i64, text: &str) -> Value {
+        self.with(|i| {
+            i.chats.insert(chat);
             let id = next(&mut i.next_message_id, chat);
             let u = json!({
                 "update_id": i.next_update_id,
@@ -201,9 +249,7 @@ impl TelegramServer {
             });
             i.next_update_id += 1;
             u
-        });
-        self.queue(update.clone());
-        update
+        })
     }
 
     /// Queue a button press on message `message_id` in `chat`.
@@ -240,6 +286,30 @@ impl TelegramServer {
             i.next_update_id += 1;
             u
         })
+    }
+
+    /// Queue a button press that comes without its message, as Telegram
+    /// sends one on an inline message (only `inline_message_id`).
+    pub fn push_inline_callback(&self, from: i64, data: &str) -> Value {
+        let update = self.with(|i| {
+            i.next_query += 1;
+            let qid = format!("q{}", i.next_query);
+            i.open_queries.insert(qid.clone());
+            let u = json!({
+                "update_id": i.next_update_id,
+                "callback_query": {
+                    "id": qid,
+                    "chat_instance": "ci-inline",
+                    "inline_message_id": format!("inline{}", i.next_query),
+                    "data": data,
+                    "from": {"id": from, "is_bot": false, "first_name": format!("user{from}")},
+                }
+            });
+            i.next_update_id += 1;
+            u
+        });
+        self.queue(update.clone());
+        update
     }
 
     fn queue(&self, update: Value) {
@@ -337,7 +407,41 @@ fn params(headers: &HeaderMap, body: &Bytes) -> Value {
             serde_urlencoded_like(std::str::from_utf8(body).unwrap_or(""));
         return json!(map);
     }
+    if let Some(boundary) = ct
+        .strip_prefix("multipart/form-data")
+        .and_then(|rest| rest.split("boundary=").nth(1))
+    {
+        return multipart_params(boundary.trim_matches('"'), body);
+    }
     serde_json::from_slice(body).unwrap_or_else(|_| json!({"__unparsed": true}))
+}
+
+/// multipart/form-data fields (setWebhook may carry a certificate, so
+/// clients send it this way). Like the Bot API, a field whose value is
+/// JSON (an array such as `allowed_updates`, a number, a bool) is read as
+/// JSON, anything else as a string.
+fn multipart_params(boundary: &str, body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut map = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = serde_json::from_str::<Value>(value)
+            .ok()
+            .filter(|v| !v.is_string())
+            .unwrap_or_else(|| json!(value));
+        map.insert(name.to_string(), parsed);
+    }
+    Value::Object(map)
 }
 
 fn serde_urlencoded_like(s: &str) -> HashMap<String, String> {
@@ -363,8 +467,52 @@ async fn handle(
     if bot != format!("bot{TOKEN}") {
         return err(401, "Unauthorized").into_response();
     }
+    let scripted = shared
+        .inner
+        .lock()
+        .unwrap()
+        .fail_next
+        .get_mut(&lower)
+        .and_then(VecDeque::pop_front);
     let result = match lower.as_str() {
-        "getupdates" => return get_updates(&shared, &p).await,
+        _ if scripted.is_some() => {
+            let code = scripted.unwrap_or(500);
+            let reason = StatusCode::from_u16(code)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("Internal Server Error");
+            Err(err(code, reason))
+        }
+        "getupdates" => {
+            if shared.inner.lock().unwrap().webhook.is_some() {
+                Err(err(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use \
+                     deleteWebhook to delete the webhook first",
+                ))
+            } else {
+                return get_updates(&shared, &p).await;
+            }
+        }
+        "setwebhook" => set_webhook(&mut shared.inner.lock().unwrap(), &p),
+        "deletewebhook" => {
+            let mut i = shared.inner.lock().unwrap();
+            if p["drop_pending_updates"].as_bool() == Some(true) {
+                i.updates.clear();
+            }
+            i.webhook = None;
+            Ok(json!(true))
+        }
+        "getwebhookinfo" => {
+            let i = shared.inner.lock().unwrap();
+            let w = i.webhook.clone().unwrap_or(json!({}));
+            Ok(json!({
+                "url": w["url"].as_str().unwrap_or(""),
+                "has_custom_certificate": false,
+                "pending_update_count": i.updates.len(),
+                "allowed_updates": w["allowed_updates"].clone(),
+            }))
+        }
         "getme" => Ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Ork", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,
@@ -432,6 +580,53 @@ fn set_my_commands(p: &Value) -> Result<Value, ApiErr> {
     Ok(json!(true))
 }
 
+/// setWebhook as the cloud Bot API checks it: an https URL on one of its
+/// four ports, and a secret of 1-256 characters from A-Z a-z 0-9 _ -.
+fn set_webhook(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
+    let url = p["url"].as_str().unwrap_or("");
+    if url.is_empty() {
+        return Err(err(400, "Bad Request: bad webhook: URL must not be empty"));
+    }
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(err(
+            400,
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+        ));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let port = host.rsplit_once(':').map(|(_, p)| p).unwrap_or("443");
+    if !["443", "80", "88", "8443"].contains(&port) {
+        return Err(err(
+            400,
+            "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ));
+    }
+    if let Some(secret) = p["secret_token"].as_str() {
+        let ok = (1..=256).contains(&secret.len())
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(err(
+                400,
+                "Bad Request: bad webhook: secret token contains unallowed characters",
+            ));
+        }
+    }
+    i.webhook = Some(p.clone());
+    Ok(json!(true))
+}
+
+/// A chat the bot can reach, or Telegram's 400.
+fn known_chat(i: &Inner, p: &Value) -> Result<i64, ApiErr> {
+    let chat = chat_of(p)?;
+    if i.chats.contains(&chat) {
+        Ok(chat)
+    } else {
+        Err(err(400, "Bad Request: chat not found"))
+    }
+}
+
 fn chat_of(p: &Value) -> Result<i64, ApiErr> {
     p["chat_id"]
         .as_i64()
@@ -486,7 +681,7 @@ fn message_json(m: &StoredMessage) -> Value {
 }
 
 fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
-    let chat = chat_of(p)?;
+    let chat = known_chat(i, p)?;
     if i.blocked.contains(&chat) {
         return Err(err(403, "Forbidden: bot was blocked by the user"));
     }
@@ -528,7 +723,7 @@ fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
 }
 
 fn edit_message_text(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
-    let chat = chat_of(p)?;
+    let chat = known_chat(i, p)?;
     let id = p["message_id"]
         .as_i64()
         .ok_or_else(|| err(400, "Bad Request: message identifier is not specified"))?;

@@ -15,7 +15,7 @@ pub enum SlackMode {
     Socket,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlackConfig {
     pub enabled: bool,
@@ -45,6 +45,9 @@ pub struct SlackConfig {
     pub channel_messages_per_second: u32,
     /// Timeout of one Web API call.
     pub request_timeout_ms: u64,
+    /// Socket Mode: seconds between attempts to (re)connect after
+    /// apps.connections.open or the WebSocket failed, or a connection dropped.
+    pub socket_reconnect_secs: u64,
 }
 
 /// A setting that keeps the Slack adapter from starting; names the key.
@@ -56,6 +59,35 @@ pub struct SlackConfigError(pub String);
 /// config`); only whether one is set shows.
 fn redact<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if value.is_empty() { "" } else { "<redacted>" })
+}
+
+/// What a secret shows in a log line: only whether it is set.
+fn shown(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "<redacted>" }
+}
+
+// Tokens and the signing secret must never reach a log line.
+impl std::fmt::Debug for SlackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackConfig")
+            .field("enabled", &self.enabled)
+            .field("bot_token", &shown(&self.bot_token))
+            .field("signing_secret", &shown(&self.signing_secret))
+            .field("app_token", &shown(&self.app_token))
+            .field("api_url", &self.api_url)
+            .field("mode", &self.mode)
+            .field("commands_path", &self.commands_path)
+            .field("interactions_path", &self.interactions_path)
+            .field("command", &self.command)
+            .field("ack_deadline_ms", &self.ack_deadline_ms)
+            .field(
+                "channel_messages_per_second",
+                &self.channel_messages_per_second,
+            )
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("socket_reconnect_secs", &self.socket_reconnect_secs)
+            .finish()
+    }
 }
 
 impl Default for SlackConfig {
@@ -73,6 +105,7 @@ impl Default for SlackConfig {
             ack_deadline_ms: 2_500,
             channel_messages_per_second: 1,
             request_timeout_ms: 10_000,
+            socket_reconnect_secs: 5,
         }
     }
 }
@@ -123,6 +156,12 @@ impl SlackConfig {
                 self.ack_deadline_ms
             ));
         }
+        if self.socket_reconnect_secs == 0 || self.socket_reconnect_secs > 300 {
+            return Err(format!(
+                "adapters.slack.socket_reconnect_secs = {}: must be 1 to 300",
+                self.socket_reconnect_secs
+            ));
+        }
         if self.channel_messages_per_second == 0 {
             return Err("adapters.slack.channel_messages_per_second must be above 0".into());
         }
@@ -148,6 +187,26 @@ mod tests {
         let json = serde_json::to_string(&ok()).unwrap();
         assert!(!json.contains("xoxb-1"), "{json}");
         assert!(json.contains("<redacted>"), "{json}");
+    }
+
+    #[test]
+    fn debug_form_hides_secrets() {
+        let c = SlackConfig {
+            bot_token: "xoxb-secret-bot".into(),
+            signing_secret: "signing-secret-value".into(),
+            app_token: "xapp-secret-app".into(),
+            ..ok()
+        };
+        for shown in [format!("{c:?}"), format!("{c:#?}")] {
+            for secret in ["xoxb-secret-bot", "signing-secret-value", "xapp-secret-app"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains("https://slack.com/api"), "{shown}");
+        }
+        // An unset secret shows as unset.
+        let unset = format!("{:?}", SlackConfig::default());
+        assert!(unset.contains("app_token: \"\""), "{unset}");
     }
 
     #[test]

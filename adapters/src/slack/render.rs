@@ -78,40 +78,59 @@ impl Mrkdwn {
 }
 
 /// Where to end a chunk inside `window`: after the last newline in its
-/// second half, else the last space, else before any unfinished `&...;` or
-/// `<...>` at the end.
+/// second half, else the last space, else as late as possible — but never
+/// inside a `<...>` token (a template's `<https://x|label with spaces>`, a
+/// mention) or an entity (`&amp;`), which a cut would break into text
+/// Slack shows raw. `None`: one token fills the whole window.
 fn best_cut(window: &[char]) -> Option<usize> {
+    let safe = safe_cuts(window);
     let half = window.len() / 2;
-    if let Some(i) = window
-        .iter()
-        .rposition(|&c| c == '\n')
-        .filter(|&i| i >= half)
-    {
-        return Some(i + 1);
+    let after_last = |want: char| {
+        (half..window.len())
+            .rev()
+            .find(|&i| window[i] == want && safe[i + 1])
+            .map(|i| i + 1)
+    };
+    after_last('\n')
+        .or_else(|| after_last(' '))
+        .or_else(|| (1..=window.len()).rev().find(|&i| safe[i]))
+}
+
+/// Longest entity name Slack (or a template) writes: `&amp;`, `&#128512;`.
+const MAX_ENTITY_CHARS: usize = 10;
+
+/// `safe[i]`: whether `window[..i]` ends outside every `<...>` token and
+/// entity. A `&` with no `;` within an entity's length is plain text
+/// (hand-written template text), unless the window ends first: then the
+/// entity may go on past it, and the cut must not fall after the `&`.
+fn safe_cuts(window: &[char]) -> Vec<bool> {
+    let mut safe = vec![true; window.len() + 1];
+    let mut i = 0;
+    while i < window.len() {
+        let end = match window[i] {
+            '<' => window[i..].iter().position(|&c| c == '>').map(|e| i + e),
+            '&' => {
+                let look = &window[i + 1..window.len().min(i + 1 + MAX_ENTITY_CHARS)];
+                match look.iter().position(|&c| c == ';') {
+                    Some(e) => Some(i + 1 + e),
+                    None if i + 1 + MAX_ENTITY_CHARS > window.len() => None,
+                    None => Some(i),
+                }
+            }
+            _ => Some(i),
+        };
+        // Inside the token (or to the window's end, if it is not closed
+        // there), no cut.
+        let last = end.unwrap_or(window.len());
+        for s in safe.iter_mut().take(last + 1).skip(i + 1) {
+            *s = false;
+        }
+        if last < window.len() {
+            safe[last + 1] = true;
+        }
+        i = last + 1;
     }
-    if let Some(i) = window
-        .iter()
-        .rposition(|&c| c == ' ')
-        .filter(|&i| i >= half)
-    {
-        return Some(i + 1);
-    }
-    let open_amp = window.iter().rposition(|&c| c == '&');
-    let close_amp = window.iter().rposition(|&c| c == ';');
-    let open_lt = window.iter().rposition(|&c| c == '<');
-    let close_gt = window.iter().rposition(|&c| c == '>');
-    let mut cut = window.len();
-    if let Some(a) = open_amp
-        && close_amp.is_none_or(|s| s < a)
-    {
-        cut = cut.min(a);
-    }
-    if let Some(a) = open_lt
-        && close_gt.is_none_or(|s| s < a)
-    {
-        cut = cut.min(a);
-    }
-    (cut > 0).then_some(cut)
+    safe
 }
 
 /// What goes into chat.postMessage / chat.update / a response_url post.
@@ -379,6 +398,48 @@ mod tests {
             assert!(t.chars().count() <= limits::MAX_SECTION_TEXT);
             assert_eq!(t.len() % 5, 0, "every piece holds whole &amp; entities");
         }
+    }
+
+    #[test]
+    fn template_links_with_spaces_are_never_cut_inside() {
+        // A template's mrkdwn: links whose labels have spaces, entities,
+        // and a mention, repeated past a section's 3000 characters.
+        let unit = "See <https://example.com/tasks/42?a=1&amp;b=2|the open task list for today> \
+                    &amp; ask <@U123> about it. ";
+        let text = unit.repeat(3 * limits::MAX_SECTION_TEXT / unit.len() + 2);
+        let m = RichMessage::text("x").with_preformatted(formats::SLACK_MRKDWN, text.clone());
+        let r = render(&m);
+        assert!(r.blocks.len() >= 3, "{}", r.blocks.len());
+        let mut joined = String::new();
+        for b in &r.blocks {
+            let t = b["text"]["text"].as_str().unwrap();
+            assert!(t.chars().count() <= limits::MAX_SECTION_TEXT);
+            assert_eq!(t.matches('<').count(), t.matches('>').count(), "{t}");
+            assert!(
+                safe_cuts(&t.chars().collect::<Vec<_>>()).last() == Some(&true),
+                "{t}"
+            );
+            joined.push_str(t);
+            joined.push(' ');
+        }
+        // Only the break characters at the cuts are gone.
+        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(squash(&joined), squash(&text));
+    }
+
+    #[test]
+    fn cuts_fall_back_to_the_last_safe_place() {
+        let w: Vec<char> = "aaaa <http://x|b c d e f g".chars().collect();
+        // The spaces inside the unclosed link are not cut points.
+        assert_eq!(best_cut(&w), Some(5));
+        let w: Vec<char> = "bbbbbbbbbb&amp".chars().collect();
+        assert_eq!(best_cut(&w), Some(10));
+        // A lone `&` that never ends is not an entity.
+        let w: Vec<char> = "R&D is where it happens every single day".chars().collect();
+        assert_eq!(best_cut(&w), Some(37));
+        // A token over the whole window cannot be kept whole.
+        let w: Vec<char> = "<https://example.com/very/long".chars().collect();
+        assert_eq!(best_cut(&w), None);
     }
 
     #[test]

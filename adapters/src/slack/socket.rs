@@ -34,7 +34,12 @@ struct Sink {
 /// `ack_deadline_ms`, this is only the last guard.
 const ANSWER_GUARD: Duration = Duration::from_millis(2_900);
 
-/// Connect and serve until `stop` turns true.
+/// Connect and serve until `stop` turns true. Connecting never gives up:
+/// slack-morphism's clients ask `apps.connections.open` again every
+/// `socket_reconnect_secs` after a failure (the URL refused, the WebSocket
+/// not opening), and reconnect the same way when a connection drops or
+/// Slack asks for a refresh (`disconnect` envelope). A failure shows in the
+/// log, not here.
 pub async fn listen(
     config: &SlackConfig,
     requests: mpsc::Sender<SocketRequest>,
@@ -50,13 +55,15 @@ pub async fn listen(
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_command_events(on_command)
         .with_interaction_events(on_interaction);
-    let listener =
-        SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), env, callbacks);
+    let socket_config = SlackClientSocketModeConfig::new()
+        .with_reconnect_timeout_in_seconds(config.socket_reconnect_secs.max(1));
+    let listener = SlackClientSocketModeListener::new(&socket_config, env, callbacks);
     let token = SlackApiToken::new(config.app_token.clone().into());
+    // Only sets the clients up; they connect (and retry) once started.
     listener
         .listen_for(&token)
         .await
-        .map_err(|e| format!("slack socket mode: apps.connections.open failed: {e}"))?;
+        .map_err(|e| format!("slack socket mode: cannot set up the connections: {e}"))?;
     listener.start().await;
     let _ = stop.wait_for(|s| *s).await;
     listener.shutdown().await;

@@ -11,7 +11,8 @@ pub enum Mode {
     /// A getUpdates loop: works behind NAT, needs no public URL.
     #[default]
     Polling,
-    /// Telegram posts updates to `webhook_path` on the hub's HTTP server.
+    /// Telegram posts updates to `webhook_url`, which reaches
+    /// `webhook_path` on the hub's HTTP server.
     Webhook,
 }
 
@@ -31,6 +32,10 @@ pub struct TelegramConfig {
     pub mode: Mode,
     /// Path on the hub's HTTP server that receives updates in webhook mode.
     pub webhook_path: String,
+    /// The public URL Telegram posts updates to (it must reach
+    /// `webhook_path`); registered with setWebhook at start in webhook
+    /// mode. Required there.
+    pub webhook_url: String,
     /// Must match the `secret_token` given to setWebhook; Telegram sends it
     /// in `X-Telegram-Bot-Api-Secret-Token`. Required in webhook mode.
     #[serde(serialize_with = "redacted")]
@@ -49,6 +54,7 @@ impl Default for TelegramConfig {
             bot_username: None,
             mode: Mode::Polling,
             webhook_path: "/telegram/webhook".into(),
+            webhook_url: String::new(),
             webhook_secret: String::new(),
             poll_timeout_secs: 10,
             limits: RateLimits::default(),
@@ -72,6 +78,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("bot_username", &self.bot_username)
             .field("mode", &self.mode)
             .field("webhook_path", &self.webhook_path)
+            .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &"<redacted>")
             .field("poll_timeout_secs", &self.poll_timeout_secs)
             .field("limits", &self.limits)
@@ -95,6 +102,12 @@ fn bad(key: &'static str, problem: impl Into<String>) -> ConfigError {
 }
 
 impl TelegramConfig {
+    /// The bot's numeric ID: the token's part before ':'. Telegram's
+    /// update IDs are per bot, so they are only unique together with it.
+    pub fn bot_id(&self) -> &str {
+        self.token.split_once(':').map(|(id, _)| id).unwrap_or("")
+    }
+
     /// Catch what would only fail later, at the first request.
     pub fn validate(&self) -> Result<(), ConfigError> {
         // Tokens look like 123456:ABC-DEF...; the part before ':' is the bot's ID.
@@ -132,6 +145,22 @@ impl TelegramConfig {
         if self.mode == Mode::Webhook {
             if !self.webhook_path.starts_with('/') {
                 return Err(bad("webhook_path", "must start with '/'"));
+            }
+            // The cloud Bot API wants https on ports 443, 80, 88 or 8443; a
+            // self-hosted one in --local mode takes plain http too, so only
+            // the shape is checked here and Telegram names anything else.
+            match reqwest::Url::parse(&self.webhook_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(bad(
+                        "webhook_url",
+                        format!(
+                            "{:?}: webhook mode needs the public http(s) URL Telegram posts \
+                             updates to (it must reach webhook_path on this server)",
+                            self.webhook_url
+                        ),
+                    ));
+                }
             }
             // Telegram's own rule for secret_token: 1-256 of A-Z a-z 0-9 _ -.
             let ok_chars = self
@@ -175,12 +204,26 @@ mod tests {
             ..ok()
         };
         assert_eq!(e.validate().unwrap_err().key, "api_url");
-        let e = TelegramConfig {
+        let hook = TelegramConfig {
             mode: Mode::Webhook,
-            webhook_secret: "short".into(),
+            webhook_url: "https://hub.example.com/telegram/webhook".into(),
+            webhook_secret: "0123456789abcdef".into(),
             ..ok()
         };
+        assert!(hook.validate().is_ok());
+        let e = TelegramConfig {
+            webhook_secret: "short".into(),
+            ..hook.clone()
+        };
         assert_eq!(e.validate().unwrap_err().key, "webhook_secret");
+        for url in ["", "hub.example.com/hook", "ftp://hub.example.com/hook"] {
+            let e = TelegramConfig {
+                webhook_url: url.into(),
+                ..hook.clone()
+            };
+            assert_eq!(e.validate().unwrap_err().key, "webhook_url", "{url:?}");
+        }
+        assert_eq!(ok().bot_id(), "123");
     }
 
     #[test]

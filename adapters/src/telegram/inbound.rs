@@ -1,5 +1,5 @@
-//! Updates from Telegram → the hub's neutral [`Inbound`]: a message with
-//! text is a command, a callback query is a button press. Also the webhook's
+//! Updates from Telegram → the hub's neutral [`Inbound`]: a message whose
+//! text starts with `/` is a command, a callback query is a button press. Also the webhook's
 //! secret check and the long-poll loop's state (the offset).
 
 use super::config::TelegramConfig;
@@ -15,13 +15,33 @@ use teloxide_core::types::{AllowedUpdate, Update, UpdateKind};
 /// a `secret_token`.
 pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
 
+/// The kinds of update the hub asks for (getUpdates and setWebhook).
+pub const ALLOWED_UPDATES: [AllowedUpdate; 2] =
+    [AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
+
 /// One update the hub should act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
-    pub inbound: Inbound,
-    /// Set for a button press: it must be answered (answerCallbackQuery),
-    /// or the person's client shows a spinner until it times out.
-    pub callback_query_id: Option<String>,
+    /// Telegram's `update_id`: the same update delivered twice (a webhook
+    /// retried while a slow command runs, a batch re-read after a restart)
+    /// carries the same one, so the hub runs it once.
+    pub update_id: i64,
+    pub what: IncomingKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncomingKind {
+    /// A command or a button press to run.
+    Act {
+        inbound: Inbound,
+        /// Set for a button press: it must be answered (answerCallbackQuery),
+        /// or the person's client shows a spinner until it times out.
+        callback_query_id: Option<String>,
+    },
+    /// A button press without its message (on an inline message, or on one
+    /// too old for Telegram to include): nothing can be run or edited, but
+    /// it must still be answered, or the spinner hangs.
+    ExpiredButton { callback_query_id: String },
 }
 
 /// Whether the webhook header carries the configured secret; compared in
@@ -39,14 +59,17 @@ pub fn parse_webhook(body: &[u8]) -> Result<Option<Incoming>, serde_json::Error>
     Ok(parse_update(&update))
 }
 
-/// What an update means for the hub, if anything. `/start` (what Telegram
-/// sends when someone opens the bot) shows help.
+/// What an update means for the hub, if anything. Only text that starts
+/// with `/` is a command: in a group the bot may see ordinary talk
+/// ("thanks"), which must not be answered. `/start` (what Telegram sends
+/// when someone opens the bot) shows help.
 pub fn parse_update(update: &Update) -> Option<Incoming> {
-    match &update.kind {
+    let update_id = i64::from(update.id.0);
+    let what = match &update.kind {
         UpdateKind::Message(m) => {
             let from = m.from.as_ref()?;
-            let text = m.text()?;
-            Some(Incoming {
+            let text = m.text().filter(|t| t.trim_start().starts_with('/'))?;
+            IncomingKind::Act {
                 inbound: Inbound {
                     platform: ChannelKind::Telegram,
                     user_id: from.id.0.to_string(),
@@ -57,11 +80,10 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
                     },
                 },
                 callback_query_id: None,
-            })
+            }
         }
-        UpdateKind::CallbackQuery(q) => {
-            let message = q.message.as_ref()?;
-            Some(Incoming {
+        UpdateKind::CallbackQuery(q) => match q.message.as_ref() {
+            Some(message) => IncomingKind::Act {
                 inbound: Inbound {
                     platform: ChannelKind::Telegram,
                     user_id: q.from.id.0.to_string(),
@@ -72,10 +94,14 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
                     },
                 },
                 callback_query_id: Some(q.id.0.clone()),
-            })
-        }
-        _ => None,
-    }
+            },
+            None => IncomingKind::ExpiredButton {
+                callback_query_id: q.id.0.clone(),
+            },
+        },
+        _ => return None,
+    };
+    Some(Incoming { update_id, what })
 }
 
 /// `/start`, `/start@bot`, `/start payload` → the same with `/help`.
@@ -133,13 +159,21 @@ impl Poller {
             .get_updates()
             .offset(self.offset)
             .timeout(self.timeout_secs)
-            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .allowed_updates(ALLOWED_UPDATES)
             .await
             .map_err(|e| PollError(classify(e)))?;
         if let Some(max) = updates.iter().map(|u| u.id.0).max() {
             self.offset = i32::try_from(max).unwrap_or(i32::MAX).saturating_add(1);
         }
         Ok(updates.iter().filter_map(parse_update).collect())
+    }
+
+    /// Ask for update `update_id` (and everything after it) again on the
+    /// next call: the hub could not take it (its database was unreachable),
+    /// and Telegram keeps unconfirmed updates.
+    pub fn rewind(&mut self, update_id: i64) {
+        let id = i32::try_from(update_id).unwrap_or(i32::MAX);
+        self.offset = self.offset.min(id);
     }
 }
 
@@ -179,12 +213,14 @@ mod tests {
             "from": {"id": 555, "is_bot": false, "first_name": "Dana"},
             "text": "/task new fix it"}});
         let i = parse_webhook(msg.to_string().as_bytes()).unwrap().unwrap();
-        assert_eq!(i.callback_query_id, None);
-        assert_eq!(i.inbound.user_id, "555");
-        assert_eq!(i.inbound.chat_id, "-100123");
-        assert_eq!(i.inbound.message_id.as_deref(), Some("5"));
+        assert_eq!(i.update_id, 10);
+        let (inbound, query) = act(i);
+        assert_eq!(query, None);
+        assert_eq!(inbound.user_id, "555");
+        assert_eq!(inbound.chat_id, "-100123");
+        assert_eq!(inbound.message_id.as_deref(), Some("5"));
         assert_eq!(
-            i.inbound.what,
+            inbound.what,
             InboundKind::Command {
                 text: "/task new fix it".into()
             }
@@ -195,11 +231,11 @@ mod tests {
             "message": {"message_id": 9, "date": 1700000000,
                 "chat": {"id": 777, "type": "private", "first_name": "B"},
                 "text": "Decision"}}});
-        let i = parse_webhook(cb.to_string().as_bytes()).unwrap().unwrap();
-        assert_eq!(i.callback_query_id.as_deref(), Some("cbq1"));
-        assert_eq!(i.inbound.message_id.as_deref(), Some("9"));
+        let (inbound, query) = act(parse_webhook(cb.to_string().as_bytes()).unwrap().unwrap());
+        assert_eq!(query.as_deref(), Some("cbq1"));
+        assert_eq!(inbound.message_id.as_deref(), Some("9"));
         assert_eq!(
-            i.inbound.what,
+            inbound.what,
             InboundKind::Button {
                 token: "tok123".into()
             }
@@ -211,5 +247,55 @@ mod tests {
             "photo": []}});
         assert_eq!(parse_webhook(photo.to_string().as_bytes()).unwrap(), None);
         assert!(parse_webhook(b"{not json").is_err());
+    }
+
+    fn act(i: Incoming) -> (Inbound, Option<String>) {
+        match i.what {
+            IncomingKind::Act {
+                inbound,
+                callback_query_id,
+            } => (inbound, callback_query_id),
+            other => panic!("not a command or press: {other:?}"),
+        }
+    }
+
+    fn text_update(text: &str) -> Vec<u8> {
+        json!({"update_id": 20, "message": {"message_id": 7, "date": 1700000000,
+            "chat": {"id": -100123, "type": "supergroup", "title": "eng"},
+            "from": {"id": 555, "is_bot": false, "first_name": "Dana"},
+            "text": text}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn only_slash_text_is_a_command() {
+        for talk in ["thanks", "task new x", "help", "  ", "a /task new x"] {
+            assert_eq!(parse_webhook(&text_update(talk)).unwrap(), None, "{talk:?}");
+        }
+        for command in ["/help", "  /task new x", "/task@orkbot new x"] {
+            let (inbound, _) = act(parse_webhook(&text_update(command)).unwrap().unwrap());
+            assert!(
+                matches!(inbound.what, InboundKind::Command { .. }),
+                "{command:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_press_without_its_message_is_still_answered() {
+        // An inline message's button: Telegram sends no `message`.
+        let cb = json!({"update_id": 30, "callback_query": {
+            "id": "cbq9", "chat_instance": "x", "data": "tok123",
+            "inline_message_id": "AAAA",
+            "from": {"id": 777, "is_bot": false, "first_name": "B"}}});
+        let i = parse_webhook(cb.to_string().as_bytes()).unwrap().unwrap();
+        assert_eq!(i.update_id, 30);
+        assert_eq!(
+            i.what,
+            IncomingKind::ExpiredButton {
+                callback_query_id: "cbq9".into()
+            }
+        );
     }
 }

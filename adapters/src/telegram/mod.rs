@@ -14,7 +14,7 @@ pub mod render;
 pub mod send;
 
 pub use config::{Mode, TelegramConfig};
-pub use inbound::{Incoming, Poller, SECRET_HEADER, parse_webhook, secret_matches};
+pub use inbound::{Incoming, IncomingKind, Poller, SECRET_HEADER, parse_webhook, secret_matches};
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
@@ -38,6 +38,17 @@ pub enum TelegramError {
         method: &'static str,
         error: SendError,
     },
+}
+
+impl TelegramError {
+    /// Whether trying the same call later can help (a network failure, a
+    /// 5xx, a 429), as opposed to a refusal such as 401 for a revoked token.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TelegramError::Request { error, .. } => error.is_retryable(),
+            TelegramError::Config(_) | TelegramError::Client(_) => false,
+        }
+    }
 }
 
 pub(crate) fn api_url(config: &TelegramConfig) -> Result<reqwest::Url, TelegramError> {
@@ -121,6 +132,51 @@ impl TelegramAdapter {
             .await
     }
 
+    /// Have Telegram post updates to `url` (webhook mode), with the secret
+    /// it must send back in [`SECRET_HEADER`], and only the kinds of
+    /// update the hub acts on.
+    pub async fn set_webhook(&self, url: &str, secret: &str) -> Result<(), TelegramError> {
+        let url = reqwest::Url::parse(url).map_err(|e| {
+            TelegramError::Config(config::ConfigError {
+                key: "webhook_url",
+                problem: format!("{url:?}: {e}"),
+            })
+        })?;
+        self.sender
+            .bot
+            .set_webhook(url)
+            .secret_token(secret)
+            .allowed_updates(inbound::ALLOWED_UPDATES)
+            .await
+            .map_err(|e| request_error("setWebhook", e))?;
+        Ok(())
+    }
+
+    /// Remove a webhook left from an earlier webhook-mode run: while one is
+    /// set, Telegram refuses getUpdates (409 Conflict). Pending updates are
+    /// kept, so none is lost in the switch.
+    pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
+        self.sender
+            .bot
+            .delete_webhook()
+            .drop_pending_updates(false)
+            .await
+            .map_err(|e| request_error("deleteWebhook", e))?;
+        Ok(())
+    }
+
+    /// Answer a press whose message Telegram did not include (an inline
+    /// message, or one too old): nothing is done, but the spinner stops.
+    pub async fn answer_expired(&self, query_id: &str) -> Result<(), TelegramError> {
+        self.sender
+            .bot
+            .answer_callback_query(CallbackQueryId(query_id.to_string()))
+            .text(EXPIRED_BUTTON)
+            .await
+            .map_err(|e| request_error("answerCallbackQuery", e))?;
+        Ok(())
+    }
+
     /// Stop the button's spinner with a short notice (an alert for errors).
     pub async fn answer_callback(
         &self,
@@ -145,6 +201,9 @@ impl TelegramAdapter {
         Ok(())
     }
 }
+
+/// The notice for a press that cannot be acted on.
+pub const EXPIRED_BUTTON: &str = "This button has expired.";
 
 fn request_error(method: &'static str, e: teloxide_core::RequestError) -> TelegramError {
     TelegramError::Request {

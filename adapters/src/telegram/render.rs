@@ -198,7 +198,11 @@ fn split(runs: &[Run], limit: usize) -> Vec<Vec<Run>> {
     if !current.is_empty() {
         parts.push(current);
     }
-    parts.retain(|p| !p.is_empty());
+    // A cut at a run of spaces or line breaks can leave a part of nothing
+    // else; Telegram refuses it ("message text is empty"), which would stop
+    // the delivery half way. Telegram trims a message's outer whitespace
+    // anyway, so dropping it loses nothing a reader would see.
+    parts.retain(|p| p.iter().any(|r| !r.text.trim().is_empty()));
     parts
 }
 
@@ -485,6 +489,35 @@ mod tests {
     #[test]
     fn empty_message_is_refused() {
         assert_eq!(parts(&RichMessage::default()), Err(RenderError::Empty));
+        assert_eq!(
+            parts(&RichMessage::text(" \n\n  ")),
+            Err(RenderError::Empty)
+        );
+    }
+
+    #[test]
+    fn no_part_is_whitespace_only() {
+        // The cut after the a's leaves ten spaces that fill a part alone.
+        let m = RichMessage::text(format!(
+            "{}{}{}",
+            "a".repeat(10),
+            " ".repeat(10),
+            "b".repeat(10)
+        ));
+        let p = parts_with_limit(&m, 10).unwrap();
+        assert_eq!(p, vec!["a".repeat(10), "b".repeat(10)]);
+        // Line breaks between blocks, and a whitespace-only bold title.
+        let m = RichMessage {
+            title: Some("  ".into()),
+            text: format!("{}{}x", "c".repeat(8), "\n".repeat(12)),
+            ..Default::default()
+        };
+        let p = parts_with_limit(&m, 8).unwrap();
+        assert!(!p.is_empty());
+        for part in &p {
+            assert!(!visible(part).trim().is_empty(), "{p:?}");
+        }
+        assert!(p.last().unwrap().ends_with('x'), "{p:?}");
     }
 
     #[test]

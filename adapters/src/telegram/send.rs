@@ -149,6 +149,11 @@ pub fn classify(e: RequestError) -> SendError {
         RequestError::MigrateToChatId(to) => SendError::permanent(format!(
             "the group became a supergroup; bind chat ID {to} instead"
         )),
+        // teloxide names Telegram's 401 "Unauthorized" (and 404 "Not
+        // Found", an unknown token path) this way, not in Telegram's words.
+        RequestError::Api(ApiError::InvalidToken) => SendError::permanent(
+            "Unauthorized: Telegram does not accept the bot token (check adapters.telegram.token)",
+        ),
         RequestError::Api(api) => {
             let description = match &api {
                 ApiError::Unknown(d) => d.clone(),
@@ -192,6 +197,9 @@ mod tests {
             parse,
             SendError::permanent("Bad Request: can't parse entities: x")
         );
+        let token = classify(RequestError::Api(ApiError::InvalidToken));
+        assert!(!token.is_retryable(), "{token}");
+        assert!(token.to_string().contains("Unauthorized"), "{token}");
         let server = classify(RequestError::Api(ApiError::Unknown(
             "Internal Server Error".into(),
         )));

@@ -1,14 +1,17 @@
-//! Telegram wired into the hub: the outbound adapter for the dispatcher, the
-//! bot's command list registered at start, and the inbound side — a
-//! getUpdates loop (default) or a webhook route on the hub's HTTP server —
-//! feeding commands and button presses to [`crate::inbound::handle`].
+//! Telegram wired into the hub: the outbound adapter for the dispatcher,
+//! start-up registration with the Bot API (the bot's username, the webhook
+//! set or cleared, the command list), and the inbound side — a getUpdates
+//! loop (default) or a webhook route on the hub's HTTP server — feeding
+//! commands and button presses to [`crate::inbound::handle`], each update
+//! once.
 
 use super::Platforms;
 use crate::api::AppState;
+use crate::store::{RequestClaim, StoreError};
 use adapters::InboundKind;
 use adapters::telegram::{
-    Incoming, Mode, Poller, SECRET_HEADER, TelegramAdapter, TelegramConfig, parse_webhook,
-    secret_matches,
+    Incoming, IncomingKind, Mode, Poller, SECRET_HEADER, TelegramAdapter, TelegramConfig,
+    TelegramError, parse_webhook, secret_matches,
 };
 use anyhow::Context;
 use axum::Router;
@@ -20,8 +23,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Start Telegram if it is enabled: fails the hub's start when the token is
-/// malformed or the Bot API cannot be reached (getMe / setMyCommands).
+/// The key space of Telegram's update IDs in `inbound_requests`.
+const PLATFORM: &str = "telegram";
+/// Longest pause between registration attempts.
+const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Start Telegram if it is enabled. A malformed setting, or the Bot API
+/// refusing the bot (401 for a wrong token, a bad webhook URL), fails the
+/// hub's start; a passing outage (network, 5xx, 429) does not: the hub
+/// starts, sends through the outbox as usual, and registers in the
+/// background until Telegram answers.
 pub async fn start(
     config: &TelegramConfig,
     state: &AppState,
@@ -32,23 +43,31 @@ pub async fn start(
         return Ok(());
     }
     let adapter = Arc::new(TelegramAdapter::new(config).context("telegram")?);
-    let username = match config.bot_username.as_deref().filter(|u| !u.is_empty()) {
-        Some(u) => u.trim_start_matches('@').to_string(),
-        None => adapter
-            .bot_username()
-            .await
-            .context("telegram: asking getMe for the bot's username")?,
-    };
-    adapter
-        .register_commands(&commands::telegram_commands())
-        .await
-        .context("telegram: registering the bot's command list")?;
+    // Inbound waits for the bot's username (`/cmd@bot` in groups) and for
+    // the webhook to be set or cleared; `None` until then.
+    let (ready_tx, ready) = watch::channel(None::<String>);
+    let mut registration = Registration::new(config);
+    match registration.run(&adapter, &ready_tx).await {
+        Ok(()) => {}
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(error = %e, "telegram: the Bot API is not answering; starting anyway and registering in the background");
+            platforms.tasks.push(tokio::spawn(registration.retry(
+                adapter.clone(),
+                ready_tx,
+                stop.clone(),
+            )));
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("telegram: registering with the Bot API"));
+        }
+    }
     platforms.adapters.push(adapter.clone());
     let inbox = Arc::new(Inbox {
         state: state.clone(),
         adapter,
-        username,
+        ready,
         secret: config.webhook_secret.clone(),
+        bot_id: config.bot_id().to_string(),
     });
     match config.mode {
         Mode::Polling => {
@@ -68,21 +87,157 @@ pub async fn start(
     Ok(())
 }
 
+/// What start-up registration has done so far, so a retry goes on from
+/// the step that failed.
+struct Registration {
+    mode: Mode,
+    webhook_url: String,
+    secret: String,
+    username: Option<String>,
+    webhook_done: bool,
+    commands_done: bool,
+}
+
+impl Registration {
+    fn new(config: &TelegramConfig) -> Registration {
+        Registration {
+            mode: config.mode,
+            webhook_url: config.webhook_url.clone(),
+            secret: config.webhook_secret.clone(),
+            username: config
+                .bot_username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|u| u.trim_start_matches('@').to_string()),
+            webhook_done: false,
+            commands_done: false,
+        }
+    }
+
+    /// The remaining steps, in order: the username (getMe), the webhook
+    /// (setWebhook in webhook mode; deleteWebhook before polling, since
+    /// Telegram refuses getUpdates while a webhook is set), then the
+    /// command list. Inbound is ready once the first two are done.
+    async fn run(
+        &mut self,
+        adapter: &TelegramAdapter,
+        ready: &watch::Sender<Option<String>>,
+    ) -> Result<(), TelegramError> {
+        let username = match &self.username {
+            Some(u) => u.clone(),
+            None => {
+                let u = adapter.bot_username().await?;
+                self.username = Some(u.clone());
+                u
+            }
+        };
+        if !self.webhook_done {
+            match self.mode {
+                Mode::Polling => adapter.delete_webhook().await?,
+                Mode::Webhook => adapter.set_webhook(&self.webhook_url, &self.secret).await?,
+            }
+            self.webhook_done = true;
+        }
+        ready.send_replace(Some(username));
+        if !self.commands_done {
+            adapter
+                .register_commands(&commands::telegram_commands())
+                .await?;
+            self.commands_done = true;
+        }
+        Ok(())
+    }
+
+    /// Try again with a growing pause (Telegram's retry_after when it gives
+    /// one) until done, refused, or the hub stops.
+    async fn retry(
+        mut self,
+        adapter: Arc<TelegramAdapter>,
+        ready: watch::Sender<Option<String>>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            match self.run(&adapter, &ready).await {
+                Ok(()) => {
+                    tracing::info!("telegram: registered with the Bot API");
+                    return;
+                }
+                Err(e) if e.is_retryable() => {
+                    let asked = match &e {
+                        TelegramError::Request { error, .. } => error.retry_after(),
+                        _ => None,
+                    };
+                    wait = (wait * 2).min(MAX_REGISTRATION_BACKOFF);
+                    wait = wait.max(asked.unwrap_or_default());
+                    tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "telegram: registration failed again");
+                }
+                Err(e) => {
+                    // Dropping `ready` here ends a poll loop still waiting.
+                    tracing::error!(error = %e, "telegram: the Bot API refused registration; commands and buttons from Telegram stay off until the hub restarts");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 struct Inbox {
     state: AppState,
     adapter: Arc<TelegramAdapter>,
-    username: String,
+    /// The bot's username once registration got that far.
+    ready: watch::Receiver<Option<String>>,
     secret: String,
+    bot_id: String,
 }
 
 impl Inbox {
+    /// Act on one update, once: its update ID is claimed first, so the
+    /// same update delivered again (a webhook retried while a slow command
+    /// runs, a batch re-read after a restart) is not run twice. Err: the
+    /// claim could not be recorded and nothing was done; Telegram must
+    /// deliver the update again.
+    async fn handle(&self, incoming: Incoming) -> Result<(), StoreError> {
+        let (inbound, query) = match incoming.what {
+            IncomingKind::ExpiredButton { callback_query_id } => {
+                if let Err(e) = self.adapter.answer_expired(&callback_query_id).await {
+                    tracing::warn!(error = %e, "could not answer a Telegram button press without its message");
+                }
+                return Ok(());
+            }
+            IncomingKind::Act {
+                inbound,
+                callback_query_id,
+            } => (inbound, callback_query_id),
+        };
+        let key = format!("{}:{}", self.bot_id, incoming.update_id);
+        if let RequestClaim::Seen { .. } = self
+            .state
+            .store
+            .claim_inbound_request(PLATFORM, &key)
+            .await?
+        {
+            tracing::info!(
+                update = incoming.update_id,
+                "telegram: update already handled; not running it again"
+            );
+            return Ok(());
+        }
+        self.run(&inbound, query.as_deref()).await;
+        Ok(())
+    }
+
     /// Run one command or button press and answer it on Telegram: a
     /// command with a reply in the same chat, a press with
     /// answerCallbackQuery and then the pressed message edited.
-    async fn handle(&self, incoming: Incoming) {
-        let inbound = &incoming.inbound;
-        let reply = crate::inbound::handle(&self.state, inbound, Some(&self.username)).await;
-        if let Some(query) = &incoming.callback_query_id {
+    async fn run(&self, inbound: &adapters::Inbound, query: Option<&str>) {
+        let username = self.ready.borrow().clone();
+        let reply = crate::inbound::handle(&self.state, inbound, username.as_deref()).await;
+        if let Some(query) = query {
             if let Err(e) = self.adapter.answer_callback(query, reply.as_ref()).await {
                 tracing::warn!(error = %e, chat = %inbound.chat_id, "could not answer a Telegram button press");
             }
@@ -102,9 +257,7 @@ impl Inbox {
             tracing::warn!(error = %e, chat = %inbound.chat_id, "could not send a reply on Telegram");
         }
     }
-}
 
-impl Inbox {
     /// Edit the pressed message to show the decision's outcome, now (see
     /// [`crate::inbound::pressed_decision_outcome`]). In the usual case the
     /// outbox's later, identical edit is answered "message is not
@@ -127,9 +280,24 @@ impl Inbox {
     }
 }
 
-/// getUpdates until the hub stops. Failures are logged and retried with a
-/// growing pause (Telegram's retry_after when it gives one).
+/// A growing pause after consecutive failures: 2 s, 4 s, … 64 s.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.clamp(1, 6))
+}
+
+/// getUpdates until the hub stops, once registration made inbound ready.
+/// Failures are logged and retried with a growing pause (Telegram's
+/// retry_after when it gives one). An update the hub could not record is
+/// asked for again after the pause, so none is lost.
 async fn poll_loop(inbox: Arc<Inbox>, mut poller: Poller, mut stop: watch::Receiver<bool>) {
+    let mut ready = inbox.ready.clone();
+    tokio::select! {
+        r = ready.wait_for(|u| u.is_some()) => if r.is_err() {
+            // Registration gave up (logged there).
+            return;
+        },
+        _ = stop.wait_for(|s| *s) => return,
+    }
     let mut failures: u32 = 0;
     loop {
         if *stop.borrow() {
@@ -139,41 +307,63 @@ async fn poll_loop(inbox: Arc<Inbox>, mut poller: Poller, mut stop: watch::Recei
             r = poller.next() => r,
             _ = stop.changed() => break,
         };
-        match batch {
+        let wait = match batch {
             Ok(items) => {
                 failures = 0;
+                let mut unrecorded = None;
                 for incoming in items {
-                    inbox.handle(incoming).await;
+                    let id = incoming.update_id;
+                    if let Err(e) = inbox.handle(incoming).await {
+                        unrecorded = Some((id, e));
+                        break;
+                    }
                 }
+                let Some((id, e)) = unrecorded else { continue };
+                poller.rewind(id);
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures);
+                tracing::error!(error = %e, update = id, retry_in_s = wait.as_secs(), "telegram: cannot record an update; asking for it again");
+                wait
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                let backoff = Duration::from_secs(1u64 << failures.min(6));
-                let wait = e.0.retry_after().unwrap_or(backoff);
+                let wait = e.0.retry_after().unwrap_or(backoff(failures));
                 tracing::error!(error = %e, retry_in_s = wait.as_secs(), "telegram long poll failed");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => break,
-                }
+                wait
             }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
         }
     }
     tracing::info!("telegram long poll stopped");
 }
 
 /// Updates posted by Telegram. Without the right secret header nothing is
-/// read or done.
+/// read or done. Before registration made inbound ready, and when the
+/// update cannot be recorded, the answer is 503: Telegram delivers it
+/// again later.
 async fn webhook(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
     if !secret_matches(&inbox.secret, given) {
         tracing::warn!("telegram webhook call without the right secret token refused");
         return StatusCode::UNAUTHORIZED;
     }
+    if inbox.ready.borrow().is_none() {
+        tracing::warn!(
+            "telegram webhook call before registration finished; Telegram will resend it"
+        );
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     match parse_webhook(&body) {
-        Ok(Some(incoming)) => {
-            inbox.handle(incoming).await;
-            StatusCode::OK
-        }
+        Ok(Some(incoming)) => match inbox.handle(incoming).await {
+            Ok(()) => StatusCode::OK,
+            Err(e) => {
+                tracing::error!(error = %e, "telegram: cannot record an update; Telegram will resend it");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        },
         // Updates we do not act on are acknowledged, or Telegram resends them.
         Ok(None) => StatusCode::OK,
         Err(e) => {

@@ -211,3 +211,29 @@ impl Adapter for ScriptedAdapter {
         Ok(())
     }
 }
+
+/// Start a hub with the same base config as [`TestHub::start`] and return
+/// the start's error, for tests of a start that must fail. Panics when it
+/// starts.
+pub async fn start_error(db: &TestDb, extra_toml: &str) -> anyhow::Error {
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n[brief]\nenabled = false\n{extra_toml}\n{PEOPLE}",
+        db.url()
+    );
+    let config = Config::from_toml(&toml).expect("test config");
+    match hub::app::start(
+        config,
+        Options {
+            console_output: None,
+            extra_adapters: vec![],
+        },
+    )
+    .await
+    {
+        Ok(running) => {
+            running.shutdown().await;
+            panic!("the hub started");
+        }
+        Err(e) => e,
+    }
+}

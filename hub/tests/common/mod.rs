@@ -244,14 +244,17 @@ pub async fn hold_write_lock(db: &TestDb) -> sqlx::AnyConnection {
 /// would, until [`heal_deliveries`]: for tests that a failed write takes
 /// everything in its transaction with it.
 pub async fn break_deliveries(db: &TestDb, when: &str) {
-    let pool = db.store().pool();
+    // A connection of its own: schema changes through the pool could land
+    // on a connection the store left mid-transaction.
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(&db.url()).await.unwrap();
     match db {
         TestDb::Sqlite { .. } => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE TRIGGER orkhub_test_fail BEFORE INSERT ON deliveries WHEN {when} \
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
             )))
-            .execute(pool)
+            .execute(&mut conn)
             .await
             .unwrap();
         }
@@ -260,14 +263,14 @@ pub async fn break_deliveries(db: &TestDb, when: &str) {
                 "CREATE OR REPLACE FUNCTION orkhub_test_fail() RETURNS trigger LANGUAGE plpgsql \
                  AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
             )
-            .execute(pool)
+            .execute(&mut conn)
             .await
             .unwrap();
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE TRIGGER orkhub_test_fail BEFORE INSERT ON deliveries FOR EACH ROW \
                  WHEN ({when}) EXECUTE FUNCTION orkhub_test_fail()"
             )))
-            .execute(pool)
+            .execute(&mut conn)
             .await
             .unwrap();
         }
@@ -280,5 +283,7 @@ pub async fn heal_deliveries(db: &TestDb) {
         TestDb::Sqlite { .. } => "DROP TRIGGER orkhub_test_fail",
         TestDb::Postgres { .. } => "DROP TRIGGER orkhub_test_fail ON deliveries",
     };
-    sqlx::query(sql).execute(db.store().pool()).await.unwrap();
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(&db.url()).await.unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
 }

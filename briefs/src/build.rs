@@ -18,7 +18,7 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
         .filter(|a| a.silent)
         .map(|a| a.agent_id.clone())
         .collect();
-    let mut anomalies = spend_spikes(&budget, cfg.spike_factor);
+    let mut anomalies = spend_spikes(&budget, cfg.spike_factor, cfg.spike_floor_usd);
     anomalies.extend(input.repeated_failures.iter().map(|f| Anomaly {
         kind: "repeated_failure".into(),
         message: format!(
@@ -216,26 +216,41 @@ fn health(window: &Window, input: &BriefInput) -> Vec<AgentHealth> {
 }
 
 /// Today's spend above `factor` × the 7-day daily average. An agent with no
-/// spend in the last seven days has no average to compare with.
-fn spend_spikes(budget: &Budget, factor: f64) -> Vec<Anomaly> {
+/// spend in the last seven days has no average to compare with: its spend
+/// today is called out when it is above `floor` USD (a new or woken agent
+/// spending heavily at once is exactly what this section is for).
+fn spend_spikes(budget: &Budget, factor: f64, floor: f64) -> Vec<Anomaly> {
     budget
         .agents
         .iter()
-        .filter(|a| a.avg_7d_usd > 0.0 && a.today_usd > factor * a.avg_7d_usd)
-        .map(|a| Anomaly {
-            kind: "spend_spike".into(),
-            message: format!(
-                "{} spent ${:.2} today, {:.1}× its 7-day daily average of ${:.2}",
-                a.agent_id,
-                a.today_usd,
-                a.today_usd / a.avg_7d_usd,
-                a.avg_7d_usd
-            ),
-            agent_id: Some(a.agent_id.clone()),
-            task_ids: Vec::new(),
-            today_usd: Some(a.today_usd),
-            avg_7d_usd: Some(a.avg_7d_usd),
-            count: None,
+        .filter_map(|a| {
+            let message = if a.avg_7d_usd > 0.0 {
+                (a.today_usd > factor * a.avg_7d_usd).then(|| {
+                    format!(
+                        "{} spent ${:.2} today, {:.1}× its 7-day daily average of ${:.2}",
+                        a.agent_id,
+                        a.today_usd,
+                        a.today_usd / a.avg_7d_usd,
+                        a.avg_7d_usd
+                    )
+                })
+            } else {
+                (a.today_usd > floor).then(|| {
+                    format!(
+                        "{} spent ${:.2} today with no spend in the 7 days before (flagged above ${:.2})",
+                        a.agent_id, a.today_usd, floor
+                    )
+                })
+            }?;
+            Some(Anomaly {
+                kind: "spend_spike".into(),
+                message,
+                agent_id: Some(a.agent_id.clone()),
+                task_ids: Vec::new(),
+                today_usd: Some(a.today_usd),
+                avg_7d_usd: Some(a.avg_7d_usd),
+                count: None,
+            })
         })
         .collect()
 }
@@ -318,6 +333,80 @@ mod tests {
             (Some(45.0), 148.8, true)
         );
         assert_eq!(b.budget.month_used_pct, Some(50.0));
+    }
+
+    #[test]
+    fn early_on_the_first_the_forecast_counts_a_whole_day() {
+        // 03:00 UTC on 1 July 2026 with $10 spent: as if in one day of 31,
+        // $310 — not 10 × 744 / 3 = $2,480.
+        let w = Window::new(
+            "ceo",
+            chrono_tz::Tz::UTC,
+            NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+            NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 7, 1, 3, 0, 0).unwrap(),
+            None,
+            &BriefConfig::default(),
+        )
+        .unwrap();
+        let input = BriefInput {
+            projects: vec![ProjectRow {
+                id: "web".into(),
+                name: "Website".into(),
+                budget_usd: Some(300.0),
+                deadline: None,
+            }],
+            spend: vec![spend("coder", Some("web"), 10.0, 10.0, 0.0)],
+            ..Default::default()
+        };
+        let b = build(&w, "CEO", &input, &BriefConfig::default());
+        assert_eq!(b.budget.month_forecast_usd, 310.0);
+        let web = &b.budget.projects[0];
+        assert_eq!((web.forecast_usd, web.forecast_over), (310.0, true));
+    }
+
+    #[test]
+    fn spend_with_no_history_is_flagged_above_the_floor() {
+        let input = BriefInput {
+            agents: vec![
+                agent("new", None, Some(5), 0),
+                agent("small", None, Some(5), 0),
+            ],
+            spend: vec![
+                spend("new", None, 12.5, 12.5, 0.0),
+                spend("small", None, 9.99, 9.99, 0.0),
+            ],
+            ..Default::default()
+        };
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        let spikes: Vec<&Anomaly> = b
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "spend_spike")
+            .collect();
+        assert_eq!(spikes.len(), 1, "{spikes:?}");
+        assert_eq!(spikes[0].agent_id.as_deref(), Some("new"));
+        assert_eq!(
+            (spikes[0].today_usd, spikes[0].avg_7d_usd),
+            (Some(12.5), Some(0.0))
+        );
+        assert_eq!(
+            spikes[0].message,
+            "new spent $12.50 today with no spend in the 7 days before (flagged above $10.00)"
+        );
+        // The floor is configurable.
+        let cfg = BriefConfig {
+            spike_floor_usd: 5.0,
+            ..BriefConfig::default()
+        };
+        let b = build(&window(), "CEO", &input, &cfg);
+        assert_eq!(
+            b.anomalies
+                .iter()
+                .filter(|a| a.kind == "spend_spike")
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -14,11 +14,18 @@ pub struct BriefConfig {
     pub silent_after_minutes: i64,
     /// Today's spend above this many times the 7-day daily average is an anomaly.
     pub spike_factor: f64,
+    /// An agent with no spend in the seven days before today has no average
+    /// to compare with: its spend today above this many USD is an anomaly.
+    pub spike_floor_usd: f64,
     /// An open task of priority urgent/high older than this breaches its SLA.
     pub sla_urgent_hours: i64,
     pub sla_high_hours: i64,
     /// At most this many tasks / decisions listed per section (totals are exact).
     pub list_limit: i64,
+    /// A brief whose time passed while the hub was down is still sent when
+    /// the hub is back within this many minutes — also yesterday's, when
+    /// the outage spanned midnight. Later than that it is skipped.
+    pub catch_up_minutes: i64,
     pub llm: LlmConfig,
 }
 
@@ -29,9 +36,11 @@ impl Default for BriefConfig {
             templates_dir: "templates".into(),
             silent_after_minutes: 30,
             spike_factor: 3.0,
+            spike_floor_usd: 10.0,
             sla_urgent_hours: 4,
             sla_high_hours: 24,
             list_limit: 10,
+            catch_up_minutes: 120,
             llm: LlmConfig::default(),
         }
     }

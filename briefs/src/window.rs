@@ -3,7 +3,7 @@
 
 use crate::config::BriefConfig;
 use crate::error::BriefError;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 /// What one brief looks at. The store reads rows for these bounds; all are
@@ -96,13 +96,17 @@ impl Window {
         })
     }
 
-    /// Fraction of the month elapsed at `until` (0 < f ≤ 1), for the forecast.
+    /// Fraction of the month elapsed at `until` (0 < f ≤ 1), for the
+    /// forecast. At least one day counts as elapsed: early on the 1st a few
+    /// hours' spend would otherwise be multiplied by hundreds.
     pub fn month_elapsed(&self) -> f64 {
         let total = (self.month_end - self.month_start).num_milliseconds() as f64;
-        let done = (self.until - self.month_start).num_milliseconds() as f64;
         if total <= 0.0 {
             return 1.0;
         }
+        let done = (self.until - self.month_start)
+            .num_milliseconds()
+            .max(Duration::days(1).num_milliseconds()) as f64;
         (done / total).clamp(f64::MIN_POSITIVE, 1.0)
     }
 }
@@ -111,30 +115,23 @@ fn bad_date(d: NaiveDate) -> BriefError {
     BriefError::Window(format!("no calendar arithmetic possible around {d}"))
 }
 
-/// The first instant the wall clock in `tz` shows `time` on `date`. In a
-/// spring-forward gap the clock never shows it: take the first instant after
-/// the gap (the same rule the scheduler uses).
+/// The instant the wall clock in `tz` shows `time` on `date`, by the
+/// scheduler's own rule (`routing::local_instant`): a brief's window ends
+/// exactly when its slot fell due, also on daylight-saving days (in a
+/// spring-forward gap the reading is shifted forward by the gap's length).
 pub fn local_instant(
     tz: Tz,
     date: NaiveDate,
     time: NaiveTime,
 ) -> Result<DateTime<Utc>, BriefError> {
-    let mut local = date.and_time(time);
-    // Gaps are at most a few hours; step forward by 15 minutes to leave one.
-    for _ in 0..=12 {
-        if let Some(t) = tz.from_local_datetime(&local).earliest() {
-            return Ok(t.with_timezone(&Utc));
-        }
-        local += Duration::minutes(15);
-    }
-    Err(BriefError::Window(format!(
-        "{date} {time} does not exist in {tz}"
-    )))
+    routing::local_instant(tz, date, time)
+        .ok_or_else(|| BriefError::Window(format!("{date} {time} does not exist in {tz}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -214,6 +211,44 @@ mod tests {
         assert_eq!(w.since, last);
         assert_eq!(w.until, now);
         assert_eq!(w.silent_before, now - Duration::minutes(30));
+    }
+
+    #[test]
+    fn a_time_in_the_spring_gap_ends_the_window_when_the_scheduler_fires() {
+        // 03:30 does not exist on 29 March 2026 in Kyiv (03:00 → 04:00).
+        // The scheduler fires at 04:30 local (01:30 UTC); the window of that
+        // day's brief must end at the same instant.
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        let t = NaiveTime::from_hms_opt(3, 30, 0).unwrap();
+        let fired = routing::next_local_time(kyiv, t, utc(2026, 3, 28, 12, 0));
+        assert_eq!(fired, utc(2026, 3, 29, 1, 30));
+        let w = Window::new(
+            "ceo",
+            kyiv,
+            day(2026, 3, 29),
+            t,
+            utc(2026, 3, 30, 12, 0),
+            None,
+            &BriefConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(w.until, fired);
+    }
+
+    #[test]
+    fn early_on_the_first_at_least_a_day_counts_as_elapsed() {
+        // 03:00 UTC on 1 July: 3 of 744 hours, counted as 24.
+        let w = Window::new(
+            "p",
+            Tz::UTC,
+            day(2026, 7, 1),
+            NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+            utc(2026, 7, 1, 3, 0),
+            None,
+            &BriefConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(w.month_elapsed(), 24.0 / 744.0);
     }
 
     #[test]

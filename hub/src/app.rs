@@ -118,7 +118,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     // Per-person daily jobs (digests, briefs), each at the person's local time.
     let jobs: Vec<Arc<dyn crate::schedule::DailyJob>> = vec![
         Arc::new(crate::digest::DigestJob::from_config(&config)),
-        Arc::new(crate::brief::job::BriefJob { service: brief }),
+        Arc::new(crate::brief::job::BriefJob::from_config(&config, brief)),
     ];
     let mut listeners = platforms.tasks;
     // Several instances on one PostgreSQL: the live feed reaches every one.

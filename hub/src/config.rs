@@ -468,6 +468,7 @@ impl Config {
                 ));
             }
         }
+        budgets(self)?;
         if self.server.body_limit_bytes == 0 {
             return bad("server.body_limit_bytes must be above 0".into());
         }
@@ -546,6 +547,31 @@ impl Config {
         }
         out
     }
+}
+
+/// Budgets are amounts of money: a negative (or NaN, or infinite) one would
+/// make every percentage of it meaningless, so it is refused with its key.
+fn budgets(config: &Config) -> Result<(), ConfigError> {
+    let keys = config
+        .projects
+        .iter()
+        .map(|p| (format!("projects.{}.budget_usd", p.id), p.budget_usd))
+        .chain(config.agents.iter().map(|a| {
+            (
+                format!("agents.{}.daily_budget_usd", a.id),
+                a.daily_budget_usd,
+            )
+        }));
+    for (key, value) in keys {
+        if let Some(v) = value
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{key} = {v}: a budget must be a number of USD, 0 or more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {

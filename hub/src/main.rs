@@ -41,20 +41,50 @@ enum Command {
     CheckConfig,
     /// Print a person's daily brief without sending it.
     Brief {
-        /// Print only; nothing is sent or claimed (required: the schedule and
-        /// the chat `brief` command are what send briefs).
+        /// Print only; nothing is sent, claimed or written (required: the
+        /// schedule and the chat `brief` command are what send briefs).
         #[arg(long)]
         preview: bool,
         /// telegram, slack, slack-blocks, discord, email-html, text or json.
-        #[arg(long, default_value = "text")]
-        format: String,
+        #[arg(long, default_value = "text", value_parser = parse_preview_format)]
+        format: PreviewFormat,
         /// The person's local date, YYYY-MM-DD (default: their today).
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        date: Option<chrono::NaiveDate>,
         /// The person's handle (default: the first owner).
         #[arg(long)]
         person: Option<String>,
+        /// Also ask the LLM for the summary paragraph ([brief.llm]): a real
+        /// call, whose token use is recorded as a cost like any other.
+        #[arg(long)]
+        summary: bool,
     },
+}
+
+/// What `orkhub brief --preview` prints: the brief's JSON or one rendering.
+#[derive(Debug, Clone, Copy)]
+enum PreviewFormat {
+    Json,
+    Rendered(briefs::Format),
+}
+
+/// An unknown name is a usage error (exit code 2) naming the choices.
+fn parse_preview_format(name: &str) -> Result<PreviewFormat, String> {
+    if name == "json" {
+        return Ok(PreviewFormat::Json);
+    }
+    briefs::Format::parse(name)
+        .map(PreviewFormat::Rendered)
+        .map_err(|_| {
+            format!(
+                "unknown brief format {name:?}: expected telegram, slack, slack-blocks, discord, email-html, text or json"
+            )
+        })
+}
+
+fn parse_date(d: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        .map_err(|_| format!("expected YYYY-MM-DD, got {d:?}"))
 }
 
 #[derive(Subcommand)]
@@ -121,7 +151,8 @@ async fn main() -> anyhow::Result<()> {
             format,
             date,
             person,
-        } => brief_preview(config, preview, &format, date.as_deref(), person).await,
+            summary,
+        } => brief_preview(config, preview, format, date, person, summary).await,
     }
 }
 
@@ -211,45 +242,63 @@ async fn key(config: Config, command: KeyCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Print a brief. Read-only unless `summary`: the database is not seeded
+/// from the config (the running hub does that), nothing is claimed or sent,
+/// and the LLM is not asked, so a preview records no cost. Templates are
+/// strict here: a broken one is an error naming the file (sending would fall
+/// back to the built-in one).
 async fn brief_preview(
     config: Config,
     preview: bool,
-    format: &str,
-    date: Option<&str>,
+    format: PreviewFormat,
+    date: Option<chrono::NaiveDate>,
     person: Option<String>,
+    summary: bool,
 ) -> anyhow::Result<()> {
     if !preview {
         anyhow::bail!(
             "`orkhub brief` only previews (add --preview); briefs are sent by the schedule and the chat `brief` command"
         );
     }
-    let format = match format {
-        "json" => None,
-        f => Some(briefs::Format::parse(f)?),
-    };
-    let date = date
-        .map(|d| {
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .with_context(|| format!("--date: expected YYYY-MM-DD, got {d:?}"))
-        })
-        .transpose()?;
+    if summary && !config.brief.llm.enabled {
+        anyhow::bail!("--summary: no LLM is configured (set [brief.llm] enabled = true)");
+    }
+    if let Some(path) = sqlite_file(&config.database.url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {}: the hub creates it on its first start (`orkhub serve` or `orkhub migrate`)",
+            path.display()
+        );
+    }
     let store = hub::store::Store::open(&config.database.url, 2).await?;
-    hub::seed::apply(&store, &config).await?;
     let person = match person {
         Some(p) => p,
         None => store
             .first_owner()
             .await?
-            .context("--person: no owner is configured; name a person")?,
+            .context("--person: no owner in the database; name a person")?,
     };
     let service = hub::brief::BriefService::new(&config.brief);
-    let mut brief = service
+    let mut brief = match service
         .data(&store, &person, date, chrono::Utc::now())
-        .await?;
-    service.add_summary(&store, &mut brief).await;
+        .await
+    {
+        Err(hub::brief::BriefFailure::UnknownPerson(p)) => anyhow::bail!(
+            "--person: no person {p:?} in the database (people from config.toml are written there when the hub starts)"
+        ),
+        Err(hub::brief::BriefFailure::BadDate(m)) => anyhow::bail!("--date: {m}"),
+        other => other?,
+    };
+    if summary {
+        let plain = service
+            .renderer()
+            .render_for_send(&brief, briefs::Format::PlainText)?;
+        service.add_summary(&store, &mut brief, &plain).await;
+    }
     match format {
-        None => println!("{}", serde_json::to_string_pretty(&brief)?),
-        Some(f) => println!("{}", service.renderer().render(&brief, f)?),
+        PreviewFormat::Json => println!("{}", serde_json::to_string_pretty(&brief)?),
+        PreviewFormat::Rendered(f) => println!("{}", service.renderer().render(&brief, f)?),
     }
     store.close().await;
     Ok(())
@@ -296,6 +345,15 @@ fn key_table(keys: &[hub::store::KeyListing]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The file of a `sqlite://` URL (None for other databases and in-memory ones).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
 }
 
 fn toml_like(config: &Config) -> anyhow::Result<String> {

@@ -9,7 +9,10 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use common::TestDb;
 use common::openai_server::{KEY, Mode, OpenAiServer};
-use common::server::TestHub;
+use common::server::{ScriptedAdapter, TestHub};
+use common::smtp_server::SmtpServer;
+use hub::brief::job::BriefJob;
+use hub::schedule::DailyJob;
 use hub::store::{BulkValue as V, NewCost, Store};
 use serde_json::Value;
 use std::sync::Arc;
@@ -717,6 +720,7 @@ async fn once_across_restart_body(db: &TestDb) {
     let state = hub.running.as_ref().unwrap().state.clone();
     let jobs: Vec<Arc<dyn hub::schedule::DailyJob>> = vec![Arc::new(hub::brief::job::BriefJob {
         service: state.brief.clone(),
+        email_fallback: true,
     })];
     tokio::join!(
         hub::schedule::tick(&state, &jobs),
@@ -776,3 +780,714 @@ async fn chat_brief_is_the_real_brief_body(db: &TestDb) {
 both_dbs!(chat_brief_is_the_real_brief, |db: &TestDb| {
     chat_brief_is_the_real_brief_body(db)
 });
+
+// ---- The scheduled brief: once per slot, LLM once, fallbacks, concurrency ----
+
+/// People whose 00:00 UTC brief is always due today. The hub's own
+/// scheduler sends no briefs here ([brief] enabled = false); the tests run
+/// their own job with its own settings.
+fn people(ids: &[&str]) -> String {
+    let mut out = "[brief]\nenabled = false\n".to_string();
+    for id in ids {
+        out.push_str(&format!(
+            "[[people]]\nid = \"{id}\"\nrole = \"member\"\ntime_zone = \"UTC\"\nbrief_time = \"00:00\"\npush = [\"console\"]\n"
+        ));
+    }
+    out
+}
+
+fn job_config(llm: Option<(&str, u64)>) -> briefs::BriefConfig {
+    let mut cfg = briefs::BriefConfig {
+        templates_dir: String::new(),
+        ..Default::default()
+    };
+    if let Some((base, timeout_ms)) = llm {
+        cfg.llm = briefs::LlmConfig {
+            enabled: true,
+            base_url: base.to_string(),
+            api_key: KEY.into(),
+            timeout_ms,
+            usd_per_1k_input: 0.15,
+            usd_per_1k_output: 0.6,
+            ..Default::default()
+        };
+    }
+    cfg
+}
+
+fn brief_job(cfg: &briefs::BriefConfig) -> Arc<BriefJob> {
+    Arc::new(BriefJob {
+        service: Arc::new(hub::brief::BriefService::new(cfg)),
+        email_fallback: true,
+    })
+}
+
+fn today_slot(person: &str) -> hub::schedule::Slot {
+    hub::schedule::due_slot(person, chrono_tz::UTC, chrono::NaiveTime::MIN, Utc::now())
+        .expect("a 00:00 UTC slot is always due")
+}
+
+/// The stored `fields` of a person's only brief: its renderings.
+async fn brief_renderings(store: &Store, person: &str) -> Value {
+    let ids = store.notification_ids(person, "brief").await.unwrap();
+    assert_eq!(ids.len(), 1, "{person}: {ids:?}");
+    let row: (String,) = sqlx::query_as("SELECT fields FROM notifications WHERE id = $1")
+        .bind(&ids[0])
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    serde_json::from_str::<Value>(&row.0).unwrap()["preformatted"].clone()
+}
+
+async fn concurrent_runs_of_one_slot_ask_the_llm_once_body(db: &TestDb) {
+    let llm = OpenAiServer::start(Mode::Slow(std::time::Duration::from_millis(400))).await;
+    let hub = TestHub::start(db, &people(&["early"]), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    // Two instances' jobs (or two ticks) at the same slot at the same time.
+    let (a, b) = (
+        brief_job(&job_config(Some((&llm.base, 5_000)))),
+        brief_job(&job_config(Some((&llm.base, 5_000)))),
+    );
+    let person = state.dir.person("early").unwrap();
+    let slot = today_slot("early");
+    let (ra, rb) = tokio::join!(a.run(&state, person, &slot), b.run(&state, person, &slot));
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(llm.requests().len(), 1, "the LLM was asked once");
+    let ids = hub
+        .store()
+        .notification_ids("early", "brief")
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "one brief");
+    let lines = summary_cost(hub.store()).await;
+    assert_eq!(lines.iter().map(|l| l.records).sum::<u64>(), 1, "one cost");
+    // Later ticks find the slot done.
+    a.run(&state, person, &slot).await.unwrap();
+    assert_eq!(llm.requests().len(), 1);
+    drop(state);
+    hub.stop().await;
+}
+both_dbs!(
+    concurrent_runs_of_one_slot_ask_the_llm_once,
+    |db: &TestDb| { concurrent_runs_of_one_slot_ask_the_llm_once_body(db) }
+);
+
+async fn a_broken_template_falls_back_and_the_llm_is_asked_once_body(db: &TestDb) {
+    let llm = OpenAiServer::start(Mode::Answer("All calm.".into(), 100, 10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("brief")).unwrap();
+    std::fs::write(dir.path().join("brief/discord.md.hbs"), "{{no_such_field}}").unwrap();
+    std::fs::write(
+        dir.path().join("brief/telegram.html.hbs"),
+        "<b>edited</b> {{trunc summary 100}}",
+    )
+    .unwrap();
+    let mut cfg = job_config(Some((&llm.base, 5_000)));
+    cfg.templates_dir = dir.path().display().to_string();
+    let job = brief_job(&cfg);
+    let hub = TestHub::start(db, &people(&["early"]), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let person = state.dir.person("early").unwrap();
+    let slot = today_slot("early");
+    // As the scheduler would: a run, then the next tick's run.
+    job.run(&state, person, &slot).await.unwrap();
+    job.run(&state, person, &slot).await.unwrap();
+    assert_eq!(llm.requests().len(), 1);
+    assert_eq!(
+        summary_cost(hub.store())
+            .await
+            .iter()
+            .map(|l| l.records)
+            .sum::<u64>(),
+        1
+    );
+    let r = brief_renderings(hub.store(), "early").await;
+    // The broken format went out from the built-in template, the others
+    // (edited or not) as usual, with the summary.
+    let discord = r["discord_markdown"].as_str().unwrap();
+    assert!(discord.starts_with("**Brief for early**"), "{discord}");
+    assert!(discord.contains("*All calm.*"), "{discord}");
+    assert_eq!(r["telegram_html"], "<b>edited</b> All calm.");
+    assert!(r["plain_text"].as_str().unwrap().contains("All calm."));
+    drop(state);
+    hub.stop().await;
+}
+both_dbs!(
+    a_broken_template_falls_back_and_the_llm_is_asked_once,
+    |db: &TestDb| { a_broken_template_falls_back_and_the_llm_is_asked_once_body(db) }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_are_briefed_concurrently() {
+    // Each summary takes 1.5 s: one after the other, two people take 3 s.
+    let llm = OpenAiServer::start(Mode::Slow(std::time::Duration::from_millis(1_500))).await;
+    let db = TestDb::sqlite().await;
+    let hub = TestHub::start(&db, &people(&["early", "also"]), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let mut cfg = job_config(Some((&llm.base, 5_000)));
+    cfg.enabled = true;
+    let jobs: Vec<Arc<dyn DailyJob>> = vec![brief_job(&cfg)];
+    let started = std::time::Instant::now();
+    hub::schedule::tick_at(&state, &jobs, Utc::now()).await;
+    let took = started.elapsed();
+    for p in ["early", "also"] {
+        assert_eq!(
+            hub.store()
+                .notification_ids(p, "brief")
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{p}"
+        );
+    }
+    assert!(
+        took < std::time::Duration::from_millis(2_700),
+        "briefs waited on each other: {took:?}"
+    );
+    drop(state);
+    hub.stop().await;
+    db.finish().await;
+}
+
+async fn the_next_brief_starts_where_the_last_one_ended_body(db: &TestDb) {
+    let hub = TestHub::start(db, &people(&["early"]), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let person = state.dir.person("early").unwrap();
+    // Yesterday's brief, built late (a catch-up): its window ends at its
+    // own time, yesterday 00:00 UTC, long before it was claimed.
+    let today = Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let due = yesterday.and_time(chrono::NaiveTime::MIN).and_utc();
+    let slot = hub::schedule::Slot {
+        person: "early".into(),
+        date: yesterday,
+        due_at: due,
+    };
+    brief_job(&job_config(None))
+        .run(&state, person, &slot)
+        .await
+        .unwrap();
+    // A task created in between: after yesterday's window, before now.
+    let created = ms(due) + 60_000;
+    hub.store()
+        .bulk_insert(
+            "tasks",
+            &[
+                "title",
+                "status",
+                "priority",
+                "created_by",
+                "created_at",
+                "updated_at",
+            ],
+            &[vec![
+                V::Text("In the gap".into()),
+                V::Text("created".into()),
+                V::Text("low".into()),
+                V::Text("early".into()),
+                V::Int(created),
+                V::Int(created),
+            ]],
+        )
+        .await
+        .unwrap();
+    let (status, b) = hub.get("/api/v1/brief?person=early").await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        b["period"]["since"],
+        due.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(b["activity"]["tasks_created"], 1, "{b}");
+    drop(state);
+    hub.stop().await;
+}
+both_dbs!(
+    the_next_brief_starts_where_the_last_one_ended,
+    |db: &TestDb| { the_next_brief_starts_where_the_last_one_ended_body(db) }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brief_whose_chat_channel_fails_goes_out_by_email() {
+    let smtp = SmtpServer::start();
+    let db = TestDb::sqlite().await;
+    let extra = format!(
+        "{}[brief]\nenabled = false\n[[people]]\nid = \"fay\"\nemail = \"fay@example.com\"\ntime_zone = \"UTC\"\nbrief_time = \"00:00\"\npush = [\"telegram\"]\nidentities = {{ telegram = \"77\" }}\n",
+        smtp.toml()
+    );
+    let telegram = ScriptedAdapter::new(
+        routing::ChannelKind::Telegram,
+        vec![Err(adapters::SendError::permanent(
+            "Forbidden: bot was blocked by the user",
+        ))],
+    );
+    let hub = TestHub::start(&db, &extra, vec![telegram.clone()]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let person = state.dir.person("fay").unwrap();
+    brief_job(&job_config(None))
+        .run(&state, person, &today_slot("fay"))
+        .await
+        .unwrap();
+    let raw = smtp.wait_for(1).await.remove(0);
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("fay@example.com")
+    );
+    assert!(
+        m.subject().unwrap().starts_with("Brief for fay"),
+        "{:?}",
+        m.subject()
+    );
+    assert!(m.body_text(0).unwrap().contains("ACTIVITY since"));
+    assert_eq!(
+        telegram.calls.lock().unwrap().len(),
+        1,
+        "telegram was tried first"
+    );
+    drop(state);
+    hub.stop().await;
+    db.finish().await;
+}
+
+// ---- A past date shows that day's state ----
+
+async fn a_past_date_shows_that_days_state_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    let store = hub.store();
+    let u = until();
+    let h = |n: i64| ms(u - Duration::hours(n));
+    let later = ms(u + Duration::hours(1));
+    let task = |id: i64,
+                title: &str,
+                status: &str,
+                due: Option<i64>,
+                created: i64,
+                completed: Option<i64>| {
+        vec![
+            V::Int(id),
+            V::Text(title.into()),
+            V::Text(status.into()),
+            V::Text("urgent".into()),
+            V::Text("person".into()),
+            V::Text("ceo".into()),
+            due.map_or(V::NullInt, V::Int),
+            V::Text("ceo".into()),
+            V::Int(created),
+            V::Int(created),
+            completed.map_or(V::NullInt, V::Int),
+        ]
+    };
+    store
+        .bulk_insert(
+            "tasks",
+            &[
+                "id",
+                "title",
+                "status",
+                "priority",
+                "assignee_kind",
+                "assignee_id",
+                "due_at",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "completed_at",
+            ],
+            &[
+                // Open at the cut-off, overdue and past its SLA; done since.
+                task(
+                    10,
+                    "Done later",
+                    "completed",
+                    Some(utc(2025, 7, 5, 0, 0)),
+                    h(30),
+                    Some(later),
+                ),
+                // Open at the cut-off (no due date); done since.
+                task(12, "Done later too", "completed", None, h(1), Some(later)),
+                // Did not exist yet at the cut-off.
+                task(
+                    11,
+                    "Created later",
+                    "in_progress",
+                    Some(utc(2025, 7, 1, 0, 0)),
+                    later,
+                    None,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let decision = |kind: &str, status: &str, decided: Option<i64>, created: i64| {
+        vec![
+            V::Text(kind.into()),
+            V::Text("context".into()),
+            V::Text(status.into()),
+            V::Text("agent:coder".into()),
+            decided.map_or(V::NullInt, V::Int),
+            V::Int(created),
+        ]
+    };
+    store
+        .bulk_insert(
+            "decisions",
+            &[
+                "kind",
+                "context",
+                "status",
+                "requested_by",
+                "decided_at",
+                "created_at",
+            ],
+            &[
+                decision("decided-later", "approved", Some(later), h(2)),
+                decision("asked-later", "pending", None, later),
+                decision("still-pending", "pending", None, h(1)),
+            ],
+        )
+        .await
+        .unwrap();
+    let (status, b) = hub.get("/api/v1/brief?date=2025-07-10&person=ceo").await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        b["mine"],
+        serde_json::json!({"open": 2, "overdue": 1}),
+        "{b}"
+    );
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        (b["overdue"]["total"].as_i64(), ids(&b["overdue"]["tasks"])),
+        (Some(1), vec![10])
+    );
+    assert_eq!(
+        (
+            b["sla_breaches"]["total"].as_i64(),
+            ids(&b["sla_breaches"]["tasks"])
+        ),
+        (Some(1), vec![10])
+    );
+    let kinds: Vec<&str> = b["pending_decisions"]["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(b["pending_decisions"]["total"], 2);
+    assert_eq!(kinds, ["decided-later", "still-pending"]);
+    // Today's brief sees today's state: 11 is open and overdue, 10 and 12 done.
+    let (_, now) = hub.get("/api/v1/brief?person=ceo").await;
+    assert_eq!(ids(&now["overdue"]["tasks"]), vec![11]);
+    assert_eq!(now["mine"], serde_json::json!({"open": 1, "overdue": 1}));
+    assert_eq!(now["pending_decisions"]["total"], 2);
+    hub.stop().await;
+}
+both_dbs!(a_past_date_shows_that_days_state, |db: &TestDb| {
+    a_past_date_shows_that_days_state_body(db)
+});
+
+// ---- Config ----
+
+#[test]
+fn negative_or_non_finite_budgets_are_refused_naming_the_key() {
+    for (toml, key) in [
+        (
+            "[[projects]]\nid = \"app\"\nbudget_usd = -1.0\n",
+            "projects.app.budget_usd",
+        ),
+        (
+            "[[agents]]\nid = \"coder\"\ndaily_budget_usd = -0.5\n",
+            "agents.coder.daily_budget_usd",
+        ),
+        (
+            "[[agents]]\nid = \"coder\"\ndaily_budget_usd = nan\n",
+            "agents.coder.daily_budget_usd",
+        ),
+        (
+            "[[projects]]\nid = \"app\"\nbudget_usd = inf\n",
+            "projects.app.budget_usd",
+        ),
+    ] {
+        let err = hub::config::Config::from_toml(toml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains("budget"), "{toml}: {err}");
+    }
+    assert!(
+        hub::config::Config::from_toml(
+            "[[projects]]\nid = \"app\"\nbudget_usd = 0.0\n[[agents]]\nid = \"a\"\ndaily_budget_usd = 2.5\n"
+        )
+        .is_ok()
+    );
+}
+
+// ---- orkhub brief --preview: the built binary ----
+
+struct Preview {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn preview(config: &std::path::Path, args: &[&str]) -> Preview {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orkhub"))
+        .arg("--config")
+        .arg(config)
+        .arg("brief")
+        .args(args)
+        .env_remove("ORKHUB_CONFIG")
+        .env_remove("ORKHUB_LOG")
+        .env("ORKHUB_LOG", "error")
+        .output()
+        .expect("run orkhub");
+    Preview {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Rows in every table a preview could write to.
+async fn written(store: &Store) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in [
+        "costs",
+        "people",
+        "preferences",
+        "agents",
+        "projects",
+        "scheduled_runs",
+        "notifications",
+        "deliveries",
+        "audit_log",
+        "button_tokens",
+    ] {
+        let n: (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap_or((-1,));
+        out.push(n.0);
+    }
+    out
+}
+
+async fn cli_preview_body(db: &TestDb) {
+    let llm = OpenAiServer::start(Mode::Answer("Preview summary.".into(), 100, 10)).await;
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    seed(hub.store()).await;
+    hub.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    // People, agents and projects here differ from the database's: a
+    // preview must not write them (the hub seeds at its start).
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\n[log]\nlevel = \"error\"\n[brief]\ntemplates_dir = \"\"\n[brief.llm]\nenabled = true\nbase_url = \"{}\"\napi_key = \"{KEY}\"\ntimeout_ms = 5000\nusd_per_1k_input = 0.15\n[[people]]\nid = \"newcomer\"\n[[agents]]\nid = \"new-agent\"\n",
+            db.url(),
+            llm.base
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&db.url(), 2).await.unwrap();
+    let before = written(&store).await;
+
+    let text = preview(
+        &config,
+        &["--preview", "--person", "ceo", "--date", "2025-07-10"],
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout
+            .starts_with("Brief for ceo — 2025-07-10 (Europe/Kyiv)"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("OVERDUE (2)"), "{}", text.stdout);
+
+    let json = preview(
+        &config,
+        &["--preview", "--format", "json", "--date", "2025-07-10"],
+    );
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let b: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (b["person"].as_str(), b["overdue"]["total"].as_i64()),
+        (Some("ceo"), Some(2))
+    );
+    assert_eq!(f(&b["budget"]["month_forecast_usd"]), 166.9867);
+    assert_eq!(b["summary"], Value::Null, "no LLM without --summary");
+
+    let slack = preview(
+        &config,
+        &[
+            "--preview",
+            "--format",
+            "slack-blocks",
+            "--date",
+            "2025-07-10",
+        ],
+    );
+    assert_eq!(slack.code, 0, "{}", slack.stderr);
+    assert!(
+        serde_json::from_str::<Vec<Value>>(&slack.stdout).is_ok(),
+        "{}",
+        slack.stdout
+    );
+
+    // Read-only: nothing written, the LLM never asked.
+    assert!(llm.requests().is_empty());
+    assert_eq!(written(&store).await, before);
+
+    let bad = preview(&config, &["--preview", "--format", "bogus"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("\"bogus\"")
+            && bad.stderr.contains("slack-blocks")
+            && bad.stderr.contains("json"),
+        "{}",
+        bad.stderr
+    );
+    let bad_date = preview(&config, &["--preview", "--date", "10/07/2025"]);
+    assert_eq!(bad_date.code, 2, "{}", bad_date.stderr);
+    assert!(
+        bad_date.stderr.contains("YYYY-MM-DD"),
+        "{}",
+        bad_date.stderr
+    );
+    let future = preview(&config, &["--preview", "--date", "2999-01-01"]);
+    assert_eq!(future.code, 1);
+    assert!(
+        future.stderr.contains("--date: 2999-01-01 is after today"),
+        "{}",
+        future.stderr
+    );
+    let nobody = preview(&config, &["--preview", "--person", "newcomer"]);
+    assert_eq!(nobody.code, 1);
+    assert!(
+        nobody.stderr.contains("no person \"newcomer\""),
+        "{}",
+        nobody.stderr
+    );
+    assert_eq!(written(&store).await, before);
+
+    // --summary opts in: one LLM call, its cost recorded.
+    let with = preview(&config, &["--preview", "--summary", "--date", "2025-07-10"]);
+    assert_eq!(with.code, 0, "{}", with.stderr);
+    assert!(with.stdout.contains("Preview summary."), "{}", with.stdout);
+    assert_eq!(llm.requests().len(), 1);
+    let after = written(&store).await;
+    assert_eq!(after[0], before[0] + 1, "one cost row");
+    assert_eq!(after[1..], before[1..]);
+    store.close().await;
+}
+both_dbs!(cli_preview, |db: &TestDb| cli_preview_body(db));
+
+#[test]
+fn cli_preview_refuses_a_missing_database_without_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let db = dir.path().join("nowhere/hub.db");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let out = preview(&config, &["--preview"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("no database at"), "{}", out.stderr);
+    assert!(!db.exists());
+}
+
+// ---- Slot reservations (the brief claims its slot before building it) ----
+
+async fn slot_reservations_body(db: &TestDb) {
+    let store = db.store();
+    let now = hub::store::now_ms();
+    let n = notification_for("p");
+    // Reserved: no one else gets it, and ticks see it as taken.
+    assert!(
+        store
+            .reserve_slot("brief", "p:1", "a", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reserve_slot("brief", "p:1", "b", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(store.slot_done("brief", "p:1").await.unwrap());
+    // Given back after a failure: free at once.
+    store.release_slot("brief", "p:1", "b").await.unwrap();
+    assert!(
+        store.slot_done("brief", "p:1").await.unwrap(),
+        "only its holder gives it back"
+    );
+    store.release_slot("brief", "p:1", "a").await.unwrap();
+    assert!(!store.slot_done("brief", "p:1").await.unwrap());
+    // A lease that ran out (its builder crashed) is taken over, and the
+    // first holder can no longer complete it.
+    assert!(
+        store
+            .reserve_slot("brief", "p:1", "a", now - 10_000, now - 1)
+            .await
+            .unwrap()
+    );
+    assert!(!store.slot_done("brief", "p:1").await.unwrap());
+    assert!(
+        store
+            .reserve_slot("brief", "p:1", "b", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(!store.queue_brief("p:1", "a", now, &n, &[]).await.unwrap());
+    assert!(
+        store
+            .queue_brief("p:1", "b", now - 5, &n, &[])
+            .await
+            .unwrap()
+    );
+    // Done: never reserved again, whatever the clock says.
+    assert!(
+        !store
+            .reserve_slot("brief", "p:1", "c", now + 10_000_000, now + 20_000_000)
+            .await
+            .unwrap()
+    );
+    assert!(store.slot_done("brief", "p:1").await.unwrap());
+    assert_eq!(store.notification_ids("p", "brief").await.unwrap().len(), 1);
+    assert_eq!(
+        store.last_brief_until("p", now).await.unwrap(),
+        Some(now - 5)
+    );
+}
+both_dbs!(slot_reservations, |db: &TestDb| slot_reservations_body(db));
+
+fn notification_for(person: &str) -> hub::store::NewNotification {
+    hub::store::NewNotification {
+        id: format!("n_{person}_brief"),
+        source: "system".into(),
+        kind: "brief".into(),
+        urgency: "info",
+        recipient_kind: "person",
+        recipient_id: person.into(),
+        project_id: None,
+        title: None,
+        body: "brief".into(),
+        fields_json: "{}".into(),
+        decision_id: None,
+        dedupe_key: None,
+        duplicate: false,
+        created_at: 1,
+    }
+}

@@ -4,8 +4,8 @@
 //!
 //! - [`plan`]: event × policy × preferences → delivery steps.
 //! - [`is_quiet`] / [`quiet_ends_after`]: quiet hours against real instants.
-//! - [`next_local_time`] / [`local_date`]: daily slots (digest, brief) in the
-//!   person's zone, DST-correct.
+//! - [`next_local_time`] / [`local_date`] / [`local_instant`]: daily slots
+//!   (digest, brief) and brief windows in the person's zone, DST-correct.
 
 mod channel;
 mod plan;
@@ -21,5 +21,5 @@ pub use plan::{Event, Plan, Step, Timing, plan, with_email_fallback};
 pub use policy::RoutingPolicy;
 pub use prefs::{Preferences, QuietHours};
 pub use quiet::{is_quiet, quiet_ends_after};
-pub use schedule::{local_date, next_local_time};
+pub use schedule::{local_date, local_instant, next_local_time};
 pub use urgency::{UnknownUrgency, Urgency};

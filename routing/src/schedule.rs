@@ -11,6 +11,15 @@ pub fn local_date(tz: Tz, at: DateTime<Utc>) -> NaiveDate {
     zone::wall_clock(tz, at).date()
 }
 
+/// The instant the wall clock in `tz` reads `time` on `date`, by the one
+/// rule every daily slot and every brief window uses (see `zone::resolve`):
+/// in a fold the earlier instant, in a spring-forward gap the reading shifted
+/// forward by the gap's length (03:30 in Kyiv's 03:00→04:00 gap is 04:30).
+/// None only at the edges of chrono's calendar.
+pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    zone::resolve(tz, date.and_time(time))
+}
+
 /// The next instant strictly after `after` whose wall clock in `tz` reads
 /// `local`.
 ///
@@ -25,7 +34,7 @@ pub fn next_local_time(tz: Tz, local: NaiveTime, after: DateTime<Utc>) -> DateTi
     // Four days always contain the answer, since a slot recurs within 26 hours.
     let mut day = today.pred_opt().unwrap_or(today);
     for _ in 0..4 {
-        if let Some(at) = zone::resolve(tz, day.and_time(local))
+        if let Some(at) = local_instant(tz, day, local)
             && at > after
         {
             return at;
@@ -142,6 +151,19 @@ mod tests {
         assert_eq!(
             next_local_time(New_York, hm(1, 30), first),
             utc(2026, 11, 2, 6, 30)
+        );
+    }
+
+    #[test]
+    fn local_instant_is_the_rule_next_local_time_fires_by() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 29).expect("date");
+        assert_eq!(
+            local_instant(Kyiv, day, hm(3, 30)),
+            Some(next_local_time(Kyiv, hm(3, 30), utc(2026, 3, 28, 12, 0)))
+        );
+        assert_eq!(
+            local_instant(Kyiv, day, hm(3, 30)),
+            Some(utc(2026, 3, 29, 1, 30))
         );
     }
 

@@ -102,6 +102,10 @@ pub enum EmailConfigError {
     #[error("adapters.email.host is empty: set the SMTP server's host name")]
     NoHost,
     #[error(
+        "adapters.email.host = {0:?} has whitespace inside it: a host name is one word, e.g. \"smtp.example.com\""
+    )]
+    HostWithSpaces(String),
+    #[error(
         "adapters.email.from = {value:?} is not an email address ({reason}); e.g. \"orkhub <orkhub@example.com>\""
     )]
     BadFrom { value: String, reason: String },
@@ -116,6 +120,12 @@ pub enum EmailConfigError {
 }
 
 impl EmailConfig {
+    /// The host as connected to and as its certificate is checked against:
+    /// surrounding whitespace from the file does not count.
+    pub fn host(&self) -> &str {
+        self.host.trim()
+    }
+
     pub fn port(&self) -> u16 {
         if self.port == 0 {
             self.tls.default_port()
@@ -141,8 +151,11 @@ impl EmailConfig {
     /// Every setting checked at start, so a bad one fails the start with its
     /// key named instead of failing each delivery later.
     pub fn validate(&self) -> Result<(), EmailConfigError> {
-        if self.host.trim().is_empty() {
+        if self.host().is_empty() {
             return Err(EmailConfigError::NoHost);
+        }
+        if self.host().chars().any(char::is_whitespace) {
+            return Err(EmailConfigError::HostWithSpaces(self.host.clone()));
         }
         self.from_mailbox()?;
         if self.username.is_some() && self.password.is_none() {
@@ -189,6 +202,21 @@ mod tests {
             ..EmailConfig::default()
         };
         assert_eq!(no_host.validate(), Err(EmailConfigError::NoHost));
+        let spaced = EmailConfig {
+            host: "smtp example.com".into(),
+            ..EmailConfig::default()
+        };
+        let e = spaced.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("adapters.email.host") && e.contains("smtp example.com"),
+            "{e}"
+        );
+        let padded = EmailConfig {
+            host: " smtp.example.com ".into(),
+            ..EmailConfig::default()
+        };
+        assert!(padded.validate().is_ok());
+        assert_eq!(padded.host(), "smtp.example.com");
         assert!(EmailConfig::default().validate().is_ok());
     }
 

@@ -32,18 +32,9 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn from_config(cfg: &EmailConfig) -> Result<Smtp, EmailConfigError> {
-        let tls_params = || {
-            TlsParameters::new(cfg.host.clone()).map_err(|e| EmailConfigError::Tls {
-                host: cfg.host.clone(),
-                reason: e.to_string(),
-            })
-        };
-        let tls = match cfg.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Starttls => Tls::Required(tls_params()?),
-            TlsMode::Tls => Tls::Wrapper(tls_params()?),
-        };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.trim())
+        let host = cfg.host();
+        let tls = tls(cfg)?;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(cfg.port())
             .tls(tls)
             .timeout(Some(cfg.timeout()));
@@ -55,6 +46,25 @@ impl Smtp {
             exchange_timeout: cfg.timeout(),
         })
     }
+}
+
+/// The connection's TLS settings, for the same trimmed host the connection
+/// goes to: a padded " smtp.example.com " from the file would otherwise
+/// connect to the trimmed name and then check the certificate against the
+/// padded one (which no certificate carries).
+fn tls(cfg: &EmailConfig) -> Result<Tls, EmailConfigError> {
+    let host = cfg.host();
+    let params = || {
+        TlsParameters::new(host.to_string()).map_err(|e| EmailConfigError::Tls {
+            host: host.to_string(),
+            reason: e.to_string(),
+        })
+    };
+    Ok(match cfg.tls {
+        TlsMode::None => Tls::None,
+        TlsMode::Starttls => Tls::Required(params()?),
+        TlsMode::Tls => Tls::Wrapper(params()?),
+    })
 }
 
 #[async_trait]
@@ -133,6 +143,25 @@ pub fn new_message_id(from: &Mailbox) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_padded_host_is_trimmed_for_the_certificate_check_too() {
+        // The name the certificate is checked against must be the name
+        // connected to (rustls refuses " smtp.example.com " at connect time).
+        for mode in [TlsMode::Starttls, TlsMode::Tls] {
+            let cfg = EmailConfig {
+                host: "  smtp.example.com \t".into(),
+                tls: mode,
+                ..EmailConfig::default()
+            };
+            let domain = match tls(&cfg).unwrap() {
+                Tls::Required(p) | Tls::Wrapper(p) => p.domain().to_string(),
+                _ => panic!("{mode:?}: no TLS parameters"),
+            };
+            assert_eq!(domain, "smtp.example.com", "{mode:?}");
+            assert!(Smtp::from_config(&cfg).is_ok());
+        }
+    }
 
     fn parts() -> Parts {
         Parts {

@@ -1,5 +1,7 @@
-//! Template helpers for figures and times. Their output is digits and
-//! punctuation that is inert in every format.
+//! Template helpers for figures, times and free text. Figures and times
+//! come out as digits and punctuation that are inert in every format; a
+//! missing figure (null, or not a finite number) is shown as "—" rather than
+//! failing the whole brief.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -13,9 +15,85 @@ pub fn register(hb: &mut Handlebars<'_>) {
     hb.register_helper("local", Box::new(local));
     hb.register_helper("inc", Box::new(inc));
     hb.register_helper("day", Box::new(day));
+    hb.register_helper("trunc", Box::new(trunc));
 }
 
-/// `{{usd x}}` → `$12.34`
+/// `{{trunc text 200}}`: free text (a task title, a decision's context) on
+/// one line, escaped for the format, at most 200 characters *as written*
+/// (escaping can make a character five), ending in "…" when cut. The cut
+/// is made before escaping, so an entity or a backslash escape is never
+/// split. Null is empty; a number is written as it is.
+fn trunc(
+    h: &Helper,
+    r: &Handlebars,
+    _: &Context,
+    rc: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("trunc", 0))?
+        .value();
+    let max =
+        h.param(1)
+            .and_then(|p| p.value().as_u64())
+            .ok_or(RenderErrorReason::InvalidParamType(
+                "a maximum length (trunc text N)",
+            ))? as usize;
+    let text = match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let escape = |s: &str| -> String {
+        if rc.is_disable_escape() {
+            s.to_string()
+        } else {
+            r.get_escape_fn()(s)
+        }
+    };
+    out.write(&fit(&one_line, max, escape))?;
+    Ok(())
+}
+
+/// `text` escaped, cut so that the escaped text plus "…" is at most `max`
+/// characters. Escaped length only grows with the prefix, so the longest
+/// prefix that fits is found by bisection.
+pub(crate) fn fit(text: &str, max: usize, escape: impl Fn(&str) -> String) -> String {
+    let whole = escape(text);
+    if whole.chars().count() <= max {
+        return whole;
+    }
+    let ends: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let room = max.saturating_sub(1);
+    let (mut lo, mut hi) = (0usize, ends.len() - 1);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if escape(&text[..ends[mid]]).chars().count() <= room {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut cut = escape(text[..ends[lo]].trim_end());
+    if max > 0 {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Shown where a figure is missing.
+pub const NO_FIGURE: &str = "—";
+
+/// `{{usd x}}` → `$12.34`; `—` when x is null or not finite.
 fn usd(
     h: &Helper,
     _: &Handlebars,
@@ -23,12 +101,14 @@ fn usd(
     _: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let x = number(h)?;
-    out.write(&format!("${x:.2}"))?;
+    match figure(h)? {
+        Some(x) => out.write(&format!("${x:.2}"))?,
+        None => out.write(NO_FIGURE)?,
+    }
     Ok(())
 }
 
-/// `{{pct x}}` → `45.0%`
+/// `{{pct x}}` → `45.0%`; `—` when x is null or not finite.
 fn pct(
     h: &Helper,
     _: &Handlebars,
@@ -36,9 +116,28 @@ fn pct(
     _: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let x = number(h)?;
-    out.write(&format!("{x:.1}%"))?;
+    match figure(h)? {
+        Some(x) => out.write(&format!("{x:.1}%"))?,
+        None => out.write(NO_FIGURE)?,
+    }
     Ok(())
+}
+
+/// A figure to show: None for null (an optional figure that is absent, e.g.
+/// a percentage of a budget that is not set) and for NaN/infinity (serde
+/// writes those as null too). A value of another type is a template bug.
+fn figure(h: &Helper) -> Result<Option<f64>, RenderErrorReason> {
+    let v = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("figure", 0))?
+        .value();
+    if v.is_null() {
+        return Ok(None);
+    }
+    let x = v
+        .as_f64()
+        .ok_or(RenderErrorReason::InvalidParamType("a number"))?;
+    Ok(x.is_finite().then_some(x))
 }
 
 /// `{{inc n}}` → n + 1 (for 1-based list numbers).
@@ -104,4 +203,28 @@ fn day(
         .map_err(|_| RenderErrorReason::InvalidParamType("an RFC 3339 time"))?;
     out.write(&t.format("%Y-%m-%d").to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::escape;
+
+    #[test]
+    fn fit_counts_the_escaped_text_and_never_splits_an_escape() {
+        assert_eq!(fit("short", 10, escape::html), "short");
+        // Each '&' is five characters escaped: two fit with the ellipsis.
+        assert_eq!(fit("&&&&&", 12, escape::html), "&amp;&amp;…");
+        assert_eq!(fit("a*b*c*d", 6, escape::discord), "a\\*b…");
+        assert_eq!(fit("abcdef", 4, handlebars::no_escape), "abc…");
+        for max in 0..40 {
+            let out = fit("<x> & \"y\" <!channel> **z**", max, escape::html);
+            assert!(out.chars().count() <= max.max(1), "{max}: {out}");
+            let body = out.trim_end_matches('…');
+            // Every '&' still starts a whole entity.
+            for (i, _) in body.match_indices('&') {
+                assert!(body[i..].contains(';'), "{max}: split entity in {out}");
+            }
+        }
+    }
 }

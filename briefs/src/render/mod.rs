@@ -3,7 +3,14 @@
 //! shows in the next brief without a rebuild; a missing file falls back to
 //! the template built into the binary. Each format gets its own registry
 //! with its own escape function (see [`escape`]).
+//!
+//! Two modes: [`Renderer::render`] is strict and returns the first error
+//! (for `orkhub brief --preview`, where the person editing a template wants
+//! to see it); [`Renderer::render_for_send`] / [`Renderer::render_all`]
+//! use the built-in template for a format whose file does not render, so one
+//! broken file never stops the brief on every channel (logged once).
 
+mod blocks;
 pub mod escape;
 mod helpers;
 
@@ -11,7 +18,9 @@ use crate::error::BriefError;
 use crate::model::Brief;
 use commands::message::formats;
 use handlebars::Handlebars;
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// An output format of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,81 +106,129 @@ impl Format {
 #[derive(Debug, Clone, Default)]
 pub struct Renderer {
     templates_dir: Option<PathBuf>,
+    /// Template failures already logged ("file: error"), so a broken file
+    /// is reported once rather than in every brief of every person.
+    reported: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Renderer {
     pub fn new(templates_dir: Option<PathBuf>) -> Renderer {
-        Renderer { templates_dir }
-    }
-
-    /// The template text for `format`: the file if present, else built-in.
-    fn template(&self, format: Format) -> Result<(String, String), BriefError> {
-        if let Some(dir) = &self.templates_dir {
-            let path = dir.join("brief").join(format.file());
-            match std::fs::read_to_string(&path) {
-                Ok(text) => return Ok((path.display().to_string(), text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(BriefError::TemplateFile {
-                        path: path.display().to_string(),
-                        message: e.to_string(),
-                    });
-                }
-            }
+        Renderer {
+            templates_dir,
+            reported: Arc::default(),
         }
-        Ok((
-            format!("built-in {}", format.file()),
-            format.builtin().to_string(),
-        ))
     }
 
+    /// The edited template for `format`, if there is a file: (path, text).
+    fn edited(&self, format: Format) -> Result<Option<(String, String)>, BriefError> {
+        let Some(dir) = &self.templates_dir else {
+            return Ok(None);
+        };
+        let path = dir.join("brief").join(format.file());
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some((path.display().to_string(), text))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BriefError::TemplateFile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Strict: the edited template if there is one, else the built-in; any
+    /// error is returned.
     pub fn render(&self, brief: &Brief, format: Format) -> Result<String, BriefError> {
-        let (name, text) = self.template(format)?;
-        let mut hb = Handlebars::new();
-        // A typo in a field name is an error, not an empty string.
-        hb.set_strict_mode(true);
-        hb.register_escape_fn(format.escape_fn());
-        helpers::register(&mut hb);
-        hb.register_template_string("brief", text)
-            .map_err(|e| BriefError::Template {
-                file: name.clone(),
-                message: e.to_string(),
-            })?;
-        let out = hb
-            .render("brief", brief)
-            .map_err(|e| BriefError::Template {
-                file: name,
-                message: e.to_string(),
-            })?;
-        if format == Format::SlackBlocks {
-            // Block Kit is JSON: refuse to hand an adapter something Slack
-            // would reject, and send it compact.
-            let v: serde_json::Value =
-                serde_json::from_str(&out).map_err(|e| BriefError::InvalidOutput {
-                    format: format.key(),
-                    message: e.to_string(),
-                })?;
-            if !v.is_array() {
-                return Err(BriefError::InvalidOutput {
-                    format: format.key(),
-                    message: "expected a JSON array of blocks".into(),
-                });
-            }
-            return Ok(v.to_string());
+        match self.edited(format)? {
+            Some((name, text)) => render_source(&name, &text, brief, format),
+            None => render_builtin(brief, format),
         }
-        Ok(tidy(&out))
     }
 
-    /// Every format, keyed as `RichMessage::preformatted` expects.
+    /// For sending: like [`Renderer::render`], but an edited template that
+    /// cannot be read or does not render gives way to the built-in one
+    /// (logged once per file and error). Only a broken built-in fails.
+    pub fn render_for_send(&self, brief: &Brief, format: Format) -> Result<String, BriefError> {
+        let edited = self.edited(format).and_then(|e| {
+            e.map(|(name, text)| render_source(&name, &text, brief, format))
+                .transpose()
+        });
+        match edited {
+            Ok(Some(out)) => return Ok(out),
+            Ok(None) => {}
+            Err(e) => self.report(format, &e),
+        }
+        render_builtin(brief, format)
+    }
+
+    fn report(&self, format: Format, e: &BriefError) {
+        let key = e.to_string();
+        let first = self
+            .reported
+            .lock()
+            .map(|mut seen| seen.insert(key))
+            .unwrap_or(true);
+        if first {
+            tracing::error!(format = format.key(), error = %e, "brief template does not render; the built-in one is used instead (logged once)");
+        }
+    }
+
+    /// Every format for sending, keyed as `RichMessage::preformatted` expects.
     pub fn render_all(
         &self,
         brief: &Brief,
     ) -> Result<std::collections::BTreeMap<String, String>, BriefError> {
         Format::ALL
             .iter()
-            .map(|f| Ok((f.key().to_string(), self.render(brief, *f)?)))
+            .map(|f| Ok((f.key().to_string(), self.render_for_send(brief, *f)?)))
             .collect()
     }
+}
+
+fn render_builtin(brief: &Brief, format: Format) -> Result<String, BriefError> {
+    render_source(
+        &format!("built-in {}", format.file()),
+        format.builtin(),
+        brief,
+        format,
+    )
+}
+
+/// Render one template text; `name` is what errors call it.
+fn render_source(
+    name: &str,
+    text: &str,
+    brief: &Brief,
+    format: Format,
+) -> Result<String, BriefError> {
+    let mut hb = Handlebars::new();
+    // A typo in a field name is an error, not an empty string.
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(format.escape_fn());
+    helpers::register(&mut hb);
+    let err = |e: &dyn std::fmt::Display| BriefError::Template {
+        file: name.to_string(),
+        message: e.to_string(),
+    };
+    hb.register_template_string("brief", text)
+        .map_err(|e| err(&e))?;
+    let out = hb.render("brief", brief).map_err(|e| err(&e))?;
+    if format == Format::SlackBlocks {
+        // Block Kit is JSON: refuse to hand an adapter something Slack
+        // would reject, and send it compact and within Slack's limits.
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| BriefError::InvalidOutput {
+                format: format.key(),
+                message: e.to_string(),
+            })?;
+        let serde_json::Value::Array(list) = v else {
+            return Err(BriefError::InvalidOutput {
+                format: format.key(),
+                message: "expected a JSON array of blocks".into(),
+            });
+        };
+        return Ok(serde_json::Value::Array(blocks::fit(list)).to_string());
+    }
+    Ok(tidy(&out))
 }
 
 /// Collapse the blank lines templates leave around block helpers: at most

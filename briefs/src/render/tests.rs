@@ -180,3 +180,171 @@ fn an_edited_template_is_used_without_a_rebuild_and_a_missing_one_falls_back() {
     assert!(e.contains("telegram.html.hbs"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Text far past every platform limit, full of markup for every format.
+fn long_hostile(n: usize) -> String {
+    "<b>&</b> *_~`|> @everyone <!channel> \\ \"q\" ".repeat(n)
+}
+
+/// A brief whose every free-text field is thousands of characters of
+/// markup, with as many list rows as the list limit allows and many
+/// agents and projects.
+fn long_brief() -> Brief {
+    let mut b = hostile_brief();
+    let long = long_hostile(200);
+    b.person_name = long.clone();
+    b.summary = Some(long.clone());
+    let task = b.overdue.tasks[0].clone();
+    b.overdue.tasks = (0..10)
+        .map(|i| TaskRow {
+            id: 1_000_000 + i,
+            title: long.clone(),
+            assignee: Some(long.clone()),
+            ..task.clone()
+        })
+        .collect();
+    b.overdue.total = 123_456;
+    b.sla_breaches.tasks = b.overdue.tasks.clone();
+    let d = b.pending_decisions.decisions[0].clone();
+    b.pending_decisions.decisions = (0..10)
+        .map(|i| crate::model::PendingDecision {
+            id: 2_000_000 + i,
+            kind: long.clone(),
+            context: long.clone(),
+            requested_by: long.clone(),
+            ..d.clone()
+        })
+        .collect();
+    let a = b.budget.agents[0].clone();
+    b.budget.agents = (0..60)
+        .map(|i| crate::model::AgentSpend {
+            agent_id: format!("{i}{long}"),
+            ..a.clone()
+        })
+        .collect();
+    b.budget.top_spenders = b.budget.agents[..5].to_vec();
+    b.budget.over_daily_budget = b.budget.agents.iter().map(|a| a.agent_id.clone()).collect();
+    let p = b.budget.projects[0].clone();
+    b.budget.projects = (0..60)
+        .map(|i| crate::model::ProjectSpend {
+            name: format!("{i}{long}"),
+            ..p.clone()
+        })
+        .collect();
+    let an = b.anomalies[0].clone();
+    b.anomalies = (0..30)
+        .map(|_| crate::model::Anomaly {
+            message: long.clone(),
+            ..an.clone()
+        })
+        .collect();
+    b
+}
+
+#[test]
+fn long_hostile_text_stays_within_every_platforms_limits() {
+    let b = long_brief();
+    let r = Renderer::new(None);
+    for format in Format::ALL {
+        let out = r.render(&b, format).unwrap();
+        // Numbers are never cut.
+        assert!(out.contains("1000009"), "{format:?}: a task id was cut");
+        assert!(out.contains("2000009"), "{format:?}: a decision id was cut");
+        assert!(out.contains("123456"), "{format:?}: a total was cut");
+        assert!(out.contains('…'), "{format:?}: nothing was cut");
+        // No line grows with the text (every free-text field is cut);
+        // Block Kit is one line of JSON, checked per block below.
+        let longest = out.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(
+            format == Format::SlackBlocks || longest < 2500,
+            "{format:?}: a line of {longest} characters"
+        );
+        match format {
+            Format::SlackBlocks => {
+                let blocks: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+                for block in &blocks {
+                    let text = block["text"]["text"].as_str().unwrap();
+                    let limit = if block["type"] == "header" { 150 } else { 3000 };
+                    assert!(text.chars().count() <= limit, "{block}");
+                    assert!(!text.contains("<!channel>") && !text.contains("<b>"));
+                }
+            }
+            Format::TelegramHtml | Format::EmailHtml => {
+                assert!(!out.contains("<!channel>") && !out.contains("<b>&"));
+                // Every '&' starts a whole entity: none was cut in half.
+                for (i, _) in out.match_indices('&') {
+                    let rest = &out[i..];
+                    let end = rest.find(';').unwrap_or(usize::MAX);
+                    assert!(
+                        end <= 6,
+                        "{format:?}: a split entity at {}",
+                        &rest[..20.min(rest.len())]
+                    );
+                }
+            }
+            Format::SlackMrkdwn => assert!(!out.contains("<!channel>") && !out.contains("<b>")),
+            Format::DiscordMarkdown => {
+                assert!(!out.contains("@everyone"));
+                assert!(out.contains("\\<b\\>&\\</b\\> \\*\\_\\~\\`\\|\\>"));
+                // No escape was cut from what it escapes: an odd run of
+                // backslashes before a cut would escape the ellipsis.
+                for (i, _) in out.match_indices('…') {
+                    let run = out[..i].chars().rev().take_while(|c| *c == '\\').count();
+                    assert!(run % 2 == 0, "a dangling backslash before a cut");
+                }
+            }
+            Format::PlainText => assert!(out.contains("<b>&</b>")),
+        }
+    }
+}
+
+#[test]
+fn a_broken_template_falls_back_when_sending_and_fails_a_preview() {
+    let dir = std::env::temp_dir().join(format!("orkhub-brief-broken-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("brief")).unwrap();
+    std::fs::write(dir.join("brief/discord.md.hbs"), "{{no_such_field}}").unwrap();
+    std::fs::write(dir.join("brief/slack.blocks.json.hbs"), "not json").unwrap();
+    std::fs::write(
+        dir.join("brief/telegram.html.hbs"),
+        "<i>{{person_name}}</i>",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.clone()));
+    let b = hostile_brief();
+    // A preview shows the error, naming the file.
+    let e = r
+        .render(&b, Format::DiscordMarkdown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("discord.md.hbs") && e.contains("no_such_field"),
+        "{e}"
+    );
+    assert!(r.render(&b, Format::SlackBlocks).is_err());
+    // Sending: the built-in for the broken ones, the edited one where it works.
+    let all = r.render_all(&b).unwrap();
+    assert!(all["discord_markdown"].contains("**Overdue** (1)"));
+    assert!(all["slack_blocks"].starts_with('['));
+    assert_eq!(
+        all["telegram_html"],
+        "<i>&lt;b&gt;bold&lt;/b&gt; &amp; *_~ &lt;!channel&gt; @everyone</i>"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_figure_is_a_dash_not_an_error() {
+    // A negative budget (config refuses one; a database may still hold
+    // one) is truthy in {{#if budget_usd}} while used_pct is null.
+    let mut b = hostile_brief();
+    b.budget.projects[0].budget_usd = Some(-5.0);
+    b.budget.projects[0].used_pct = None;
+    b.budget.month_budget_usd = Some(-5.0);
+    b.budget.month_used_pct = None;
+    b.budget.top_spenders[0].daily_budget_usd = Some(-1.0);
+    b.budget.top_spenders[0].today_pct = None;
+    for format in Format::ALL {
+        let out = Renderer::new(None).render(&b, format).unwrap();
+        assert!(out.contains("(—)"), "{format:?}: {out}");
+    }
+}

@@ -7,11 +7,12 @@
 pub mod job;
 
 use crate::store::{NewCost, Store, StoreError};
-use briefs::{Brief, BriefConfig, BriefError, Format, Renderer, Summarizer, Window};
+use briefs::{Brief, BriefConfig, BriefError, Renderer, Summarizer, Window};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use commands::message::formats;
 use commands::{Button, ButtonStyle, RichMessage};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +102,11 @@ impl BriefService {
             Window::new(person, tz, date, time, now, last, &self.cfg)
                 .map_err(|e| BriefFailure::BadDate(e.to_string()))
         };
-        // The cut-off decides which earlier brief counts as "the last one".
+        // The cut-off decides which earlier brief counts as "the last one";
+        // this one starts where that one's window ended.
         let until = window(None)?.until;
         let last = store
-            .last_brief_at(person, until.timestamp_millis())
+            .last_brief_until(person, until.timestamp_millis())
             .await?
             .map(crate::store::from_ms);
         let w = window(last)?;
@@ -112,21 +114,20 @@ impl BriefService {
         Ok(briefs::build(&w, &p.display_name, &input, &self.cfg))
     }
 
-    /// Ask the LLM for a summary paragraph when configured. On any failure
-    /// or timeout the brief stays as it is (logged once, here); on success
-    /// its token use is recorded as a cost of the configured agent.
-    pub async fn add_summary(&self, store: &Store, brief: &mut Brief) {
+    /// Whether an LLM summary is configured.
+    pub fn has_llm(&self) -> bool {
+        self.summarizer.is_some()
+    }
+
+    /// Ask the LLM for a summary paragraph when configured, given the
+    /// brief's plain text. On any failure or timeout the brief stays as it
+    /// is (logged once, here); on success its token use is recorded as a
+    /// cost of the configured agent.
+    pub async fn add_summary(&self, store: &Store, brief: &mut Brief, plain_text: &str) {
         let Some(summarizer) = &self.summarizer else {
             return;
         };
-        let text = match self.renderer.render(brief, Format::PlainText) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(person = %brief.person, error = %e, "brief goes out without an LLM summary");
-                return;
-            }
-        };
-        match summarizer.summarize(&text).await {
+        match summarizer.summarize(plain_text).await {
             Ok(s) => {
                 brief.summary = Some(s.text.clone());
                 let cost = NewCost {
@@ -149,40 +150,38 @@ impl BriefService {
         }
     }
 
-    /// The brief as a message: every format pre-rendered, the plain text as
-    /// its text, and Approve/Deny buttons for each listed pending decision.
-    pub async fn message(&self, store: &Store, brief: &Brief) -> Result<RichMessage, BriefFailure> {
-        let preformatted = self.renderer.render_all(brief)?;
-        let text = preformatted
-            .get(formats::PLAIN_TEXT)
-            .cloned()
-            .unwrap_or_default();
-        let mut m = RichMessage {
-            title: Some(format!("Brief for {} — {}", brief.person_name, brief.date)),
-            text,
-            preformatted,
-            ..Default::default()
-        };
+    /// Every format as sent: an edited template that does not render gives
+    /// way to the built-in one (see `Renderer::render_for_send`).
+    pub fn render_all(&self, brief: &Brief) -> Result<BTreeMap<String, String>, BriefFailure> {
+        Ok(self.renderer.render_all(brief)?)
+    }
+
+    /// Approve/Deny buttons for each listed pending decision.
+    pub async fn buttons(&self, store: &Store, brief: &Brief) -> Result<Vec<Button>, BriefFailure> {
+        let mut out = Vec::new();
         for d in &brief.pending_decisions.decisions {
             let tokens = commands::mint_decision_buttons(store, d.id)
                 .await
                 .map_err(BriefFailure::Buttons)?;
-            m = m
-                .with_button(Button {
-                    label: format!("Approve #{}", d.id),
-                    token: tokens.approve,
-                    style: ButtonStyle::Primary,
-                })
-                .with_button(Button {
-                    label: format!("Deny #{}", d.id),
-                    token: tokens.deny,
-                    style: ButtonStyle::Danger,
-                });
+            out.push(Button {
+                label: format!("Approve #{}", d.id),
+                token: tokens.approve,
+                style: ButtonStyle::Primary,
+            });
+            out.push(Button {
+                label: format!("Deny #{}", d.id),
+                token: tokens.deny,
+                style: ButtonStyle::Danger,
+            });
         }
-        Ok(m)
+        Ok(out)
     }
 
-    /// Data, summary and message: the brief as it is sent.
+    /// Data, renderings, buttons, summary: the brief as a message, as it is
+    /// sent — every format pre-rendered, the plain text as its text. All
+    /// that can fail is done before the LLM is asked, so a failure never
+    /// throws away a summary that was paid for; with a summary the formats
+    /// are rendered again to hold it.
     pub async fn compose(
         &self,
         store: &Store,
@@ -191,8 +190,28 @@ impl BriefService {
         now: DateTime<Utc>,
     ) -> Result<(Brief, RichMessage), BriefFailure> {
         let mut brief = self.data(store, person, date, now).await?;
-        self.add_summary(store, &mut brief).await;
-        let message = self.message(store, &brief).await?;
+        let mut rendered = self.render_all(&brief)?;
+        let buttons = self.buttons(store, &brief).await?;
+        if self.has_llm() {
+            let plain = rendered
+                .get(formats::PLAIN_TEXT)
+                .cloned()
+                .unwrap_or_default();
+            self.add_summary(store, &mut brief, &plain).await;
+            if brief.summary.is_some() {
+                rendered = self.render_all(&brief)?;
+            }
+        }
+        let message = RichMessage {
+            title: Some(format!("Brief for {} — {}", brief.person_name, brief.date)),
+            text: rendered
+                .get(formats::PLAIN_TEXT)
+                .cloned()
+                .unwrap_or_default(),
+            preformatted: rendered,
+            buttons,
+            ..Default::default()
+        };
         Ok((brief, message))
     }
 }

@@ -2,6 +2,16 @@
 //! out once a day at each person's digest time, as one message on their
 //! digest channel (email by default). See `store::digests` for why every
 //! held item lands in exactly one digest.
+//!
+//! Nothing stays held for ever:
+//! - a person whose digest channel is the web feed holds nothing new (the
+//!   feed already has every item), but items held before they switched still
+//!   get their digest slot: one web-only digest marks them digested;
+//! - items held for a person no longer in config.toml are found when the
+//!   scheduler starts, logged, and marked `skipped` with the reason in
+//!   `last_error`. Each was published on the web feed when it was accepted
+//!   (routing always plans the feed first), so it is still on the record;
+//!   only the digest that would have repeated it is dropped.
 
 pub mod build;
 
@@ -127,9 +137,12 @@ impl DigestJob {
     }
 
     /// If the digest channel fails for good: the person's push channels,
-    /// then email (the same rule as for pushes).
+    /// then email (the same rule as for pushes). The web feed does not fail.
     fn fallbacks(&self, person: &PersonEntry, channel: &str) -> Vec<ChannelKind> {
         let mut chain: Vec<ChannelKind> = Vec::new();
+        if channel == ChannelKind::Web.as_str() {
+            return chain;
+        }
         for &c in &person.prefs.push {
             if c != ChannelKind::Web && !chain.contains(&c) {
                 chain.push(c);
@@ -141,6 +154,24 @@ impl DigestJob {
         chain.retain(|c| c.as_str() != channel);
         chain
     }
+}
+
+/// Held items of people no longer in config.toml: no digest slot will ever
+/// come for them. Marked `skipped` (see the module comment), logged per person.
+pub async fn release_orphans(state: &AppState) -> anyhow::Result<u64> {
+    let mut released = 0;
+    for person in state.store.held_people().await? {
+        if state.dir.person(&person).is_some() {
+            continue;
+        }
+        let reason = format!(
+            "held for the digest of {person:?}, who is no longer in config.toml; the item stays on the web feed"
+        );
+        let n = state.store.release_held(&person, &reason, now_ms()).await?;
+        tracing::warn!(person = %person, items = n, "held digest items of a person no longer in config.toml were released (status skipped); they remain on the web feed");
+        released += n;
+    }
+    Ok(released)
 }
 
 /// Whether `date` (the person's local date) is one of their digest days;
@@ -157,8 +188,15 @@ impl DailyJob for DigestJob {
     }
 
     fn local_time(&self, person: &PersonEntry) -> Option<NaiveTime> {
-        // A web-only digest is the feed itself: nothing is held for it.
-        (person.prefs.digest_channel != ChannelKind::Web).then_some(person.digest_time)
+        // Also for a web-only digest: nothing new is held for it, but items
+        // held before the person switched to the web must not wait for ever.
+        Some(person.digest_time)
+    }
+
+    async fn on_start(&self, state: &AppState) {
+        if let Err(e) = release_orphans(state).await {
+            tracing::error!(error = %e, "looking for held items of people no longer configured failed; they stay held until the next start");
+        }
     }
 
     async fn run(&self, state: &AppState, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()> {

@@ -1,17 +1,20 @@
 //! Per-person daily jobs — the info digest and the morning brief — run at
 //! each person's own local time. The loop here only decides *when*; each job
-//! claims its `(job, person:date)` slot in the same transaction that queues
-//! its deliveries, so a restart around the due time (or a second instance on
-//! the same PostgreSQL) neither repeats a slot nor drops it.
+//! claims its `(job, person:date)` slot once (see the jobs), so a restart
+//! around the due time (or a second instance on the same PostgreSQL) neither
+//! repeats a slot nor drops it. People are served concurrently, a few at a
+//! time, so one person's slow brief (an LLM at its timeout) does not hold up
+//! everyone else's.
 
 pub mod slots;
 
-pub use slots::{Slot, due_slot, next_due};
+pub use slots::{Slot, due_slot, due_slots, next_due};
 
 use crate::api::AppState;
 use crate::directory::PersonEntry;
 use async_trait::async_trait;
 use chrono::{NaiveTime, Utc};
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -26,10 +29,28 @@ pub trait DailyJob: Send + Sync + 'static {
     /// The person's local time for this job; None: they do not get it.
     fn local_time(&self, person: &PersonEntry) -> Option<NaiveTime>;
 
-    /// Do the slot's work, claiming it (`Store::claim_slot`) in the same
-    /// transaction that queues the work. Errors are retried on the next tick.
+    /// How long after its due time yesterday's slot is still run when it
+    /// was missed (the hub was down across midnight). Today's slot is run
+    /// whenever the hub is up later the same local day.
+    fn catch_up(&self) -> chrono::Duration {
+        DEFAULT_CATCH_UP
+    }
+
+    /// Once when the scheduler starts, before the first tick.
+    async fn on_start(&self, _state: &AppState) {}
+
+    /// Do the slot's work, claiming it once (see `Store::claim_slot` and
+    /// `Store::reserve_slot`). Errors are retried on the next tick.
     async fn run(&self, state: &AppState, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()>;
 }
+
+/// [`DailyJob::catch_up`] unless a job says otherwise.
+pub const DEFAULT_CATCH_UP: chrono::Duration = chrono::Duration::hours(2);
+
+/// People whose slots are run at once in one tick: enough that a few slow
+/// briefs do not delay the rest, few enough not to flood the database pool
+/// or the LLM endpoint.
+pub const MAX_CONCURRENT_PEOPLE: usize = 8;
 
 /// How often the loop looks again even when nothing is due: picks up clock
 /// jumps and bounds the wait after a failed run.
@@ -44,6 +65,9 @@ pub fn spawn(
     tokio::spawn(async move {
         if jobs.is_empty() {
             return;
+        }
+        for job in &jobs {
+            job.on_start(&state).await;
         }
         loop {
             tick(&state, &jobs).await;
@@ -75,25 +99,39 @@ pub async fn tick(state: &AppState, jobs: &[Arc<dyn DailyJob>]) {
 
 /// [`tick`] as if the clock read `now` (tests drive the schedule with it).
 pub async fn tick_at(state: &AppState, jobs: &[Arc<dyn DailyJob>], now: chrono::DateTime<Utc>) {
-    for person in state.dir.people() {
-        for job in jobs {
-            let Some(local) = job.local_time(person) else {
-                continue;
-            };
-            let Some(slot) = due_slot(&person.id, person.prefs.time_zone, local, now) else {
-                continue;
-            };
-            match state.store.slot_done(job.name(), &slot.key()).await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(job = job.name(), person = %person.id, error = %e, "checking a scheduled run failed");
+    futures::stream::iter(state.dir.people())
+        .for_each_concurrent(MAX_CONCURRENT_PEOPLE, |person| async move {
+            // One person's slots in order: yesterday's missed one before
+            // today's, so today's brief starts where yesterday's ended.
+            for job in jobs {
+                let Some(local) = job.local_time(person) else {
                     continue;
+                };
+                let slots = due_slots(
+                    &person.id,
+                    person.prefs.time_zone,
+                    local,
+                    now,
+                    job.catch_up(),
+                );
+                for slot in slots {
+                    run_slot(state, job.as_ref(), person, &slot).await;
                 }
             }
-            if let Err(e) = job.run(state, person, &slot).await {
-                tracing::error!(job = job.name(), person = %person.id, slot = %slot.key(), error = %e, "scheduled run failed; will retry");
-            }
+        })
+        .await;
+}
+
+async fn run_slot(state: &AppState, job: &dyn DailyJob, person: &PersonEntry, slot: &Slot) {
+    match state.store.slot_done(job.name(), &slot.key()).await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(job = job.name(), person = %person.id, error = %e, "checking a scheduled run failed");
+            return;
         }
+    }
+    if let Err(e) = job.run(state, person, slot).await {
+        tracing::error!(job = job.name(), person = %person.id, slot = %slot.key(), error = %e, "scheduled run failed; will retry");
     }
 }

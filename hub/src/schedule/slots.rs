@@ -50,6 +50,35 @@ pub fn due_slot(person: &str, tz: Tz, local: NaiveTime, now: DateTime<Utc>) -> O
     })
 }
 
+/// The slots due at `now`: today's (see [`due_slot`]), preceded by
+/// yesterday's when it fell due no more than `catch_up` ago — a hub that was
+/// down from 23:45 to 00:05 still sends the 23:50 brief. The caller skips
+/// those already done. Yesterday's instant comes from the same resolver as
+/// every other slot (`routing::local_instant`).
+pub fn due_slots(
+    person: &str,
+    tz: Tz,
+    local: NaiveTime,
+    now: DateTime<Utc>,
+    catch_up: chrono::Duration,
+) -> Vec<Slot> {
+    let mut out = Vec::with_capacity(2);
+    let today = routing::local_date(tz, now);
+    if let Some(yesterday) = today.pred_opt()
+        && let Some(due) = routing::local_instant(tz, yesterday, local)
+        && due <= now
+        && now - due <= catch_up
+    {
+        out.push(Slot {
+            person: person.to_string(),
+            date: yesterday,
+            due_at: due,
+        });
+    }
+    out.extend(due_slot(person, tz, local, now));
+    out
+}
+
 /// When `local` next falls due in `tz` after `now`.
 pub fn next_due(tz: Tz, local: NaiveTime, now: DateTime<Utc>) -> DateTime<Utc> {
     routing::next_local_time(tz, local, now)
@@ -112,6 +141,80 @@ mod tests {
         let s = due_slot("ceo", kyiv, t(3, 30), utc(2026, 3, 29, 3, 0)).unwrap();
         assert_eq!(s.date, NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         assert_eq!(s.due_at, utc(2026, 3, 29, 1, 30));
+    }
+
+    #[test]
+    fn a_slot_missed_across_midnight_runs_within_the_catch_up() {
+        let two_hours = chrono::Duration::hours(2);
+        let keys = |now| -> Vec<(String, DateTime<Utc>)> {
+            due_slots("ceo", chrono_tz::UTC, t(23, 50), now, two_hours)
+                .into_iter()
+                .map(|s| (s.key(), s.due_at))
+                .collect()
+        };
+        // Down 23:45–00:05: at 00:05 yesterday's 23:50 slot is due.
+        assert_eq!(
+            keys(utc(2026, 7, 2, 0, 5)),
+            vec![("ceo:2026-07-01".to_string(), utc(2026, 7, 1, 23, 50))]
+        );
+        // Exactly two hours later still; a minute after, no longer.
+        assert_eq!(keys(utc(2026, 7, 2, 1, 50)).len(), 1);
+        assert!(keys(utc(2026, 7, 2, 1, 51)).is_empty());
+        // On the day itself, only today's.
+        assert_eq!(
+            keys(utc(2026, 7, 1, 23, 55)),
+            vec![("ceo:2026-07-01".to_string(), utc(2026, 7, 1, 23, 50))]
+        );
+        // A 09:00 slot: yesterday's is long past the catch-up.
+        let nine = due_slots(
+            "ceo",
+            chrono_tz::UTC,
+            t(9, 0),
+            utc(2026, 7, 2, 9, 30),
+            two_hours,
+        );
+        assert_eq!(nine.len(), 1);
+        assert_eq!(nine[0].key(), "ceo:2026-07-02");
+        // In a zone: 23:50 Kyiv on 1 July is 20:50 UTC; down until 22:00 UTC
+        // (01:00 Kyiv on 2 July).
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        let s = due_slots("ceo", kyiv, t(23, 50), utc(2026, 7, 1, 22, 0), two_hours);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].date, s[0].due_at),
+            (
+                NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+                utc(2026, 7, 1, 20, 50)
+            )
+        );
+    }
+
+    #[test]
+    fn the_brief_window_ends_when_the_scheduler_fires_in_a_gap() {
+        // 03:30 does not exist in Kyiv on 29 March 2026: the slot fires at
+        // 04:30 local, and that day's brief covers up to the same instant.
+        let kyiv: Tz = "Europe/Kyiv".parse().unwrap();
+        let slot = due_slot("ceo", kyiv, t(3, 30), utc(2026, 3, 29, 12, 0)).unwrap();
+        let w = briefs::Window::new(
+            "ceo",
+            kyiv,
+            slot.date,
+            t(3, 30),
+            utc(2026, 3, 30, 12, 0),
+            None,
+            &briefs::BriefConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(w.until, slot.due_at);
+        // And yesterday's catch-up slot on the next day resolves the same.
+        let caught = due_slots(
+            "ceo",
+            kyiv,
+            t(3, 30),
+            utc(2026, 3, 30, 0, 0),
+            chrono::Duration::hours(24),
+        );
+        assert_eq!(caught[0].due_at, slot.due_at);
     }
 
     #[test]

@@ -39,13 +39,13 @@ impl Store {
             open_edges,
         ) = futures::try_join!(
             self.brief_activity(since, until),
-            self.brief_mine(&w.person, w.overdue_before_ms),
-            self.brief_overdue(w.overdue_before_ms, list_limit),
+            self.brief_mine(&w.person, w.overdue_before_ms, as_of(w)),
+            self.brief_overdue(w.overdue_before_ms, as_of(w), list_limit),
             self.brief_sla(w, list_limit),
             self.brief_spend(w),
             self.brief_agents(),
             self.brief_projects(),
-            self.brief_pending(list_limit),
+            self.brief_pending(as_of(w), list_limit),
             self.brief_failures(w.week_start.timestamp_millis(), until),
             self.brief_open_edges(),
         )?;
@@ -84,16 +84,19 @@ impl Store {
             }};
         }
         timed!("activity", self.brief_activity(since, until));
-        timed!("mine", self.brief_mine(&w.person, w.overdue_before_ms));
+        timed!(
+            "mine",
+            self.brief_mine(&w.person, w.overdue_before_ms, as_of(w))
+        );
         timed!(
             "overdue",
-            self.brief_overdue(w.overdue_before_ms, list_limit)
+            self.brief_overdue(w.overdue_before_ms, as_of(w), list_limit)
         );
         timed!("sla", self.brief_sla(w, list_limit));
         timed!("spend", self.brief_spend(w));
         timed!("agents", self.brief_agents());
         timed!("projects", self.brief_projects());
-        timed!("pending", self.brief_pending(list_limit));
+        timed!("pending", self.brief_pending(as_of(w), list_limit));
         timed!(
             "failures",
             self.brief_failures(w.week_start.timestamp_millis(), until)
@@ -102,8 +105,11 @@ impl Store {
         Ok(out)
     }
 
-    /// When `person`'s last brief before `before_ms` was claimed, if ever.
-    pub async fn last_brief_at(
+    /// Where `person`'s last brief before `before_ms` ended its window, if
+    /// they had one: the next brief's activity starts exactly there, so
+    /// nothing between two briefs falls in neither. (Runs from before the
+    /// window end was stored count from when they were claimed.)
+    pub async fn last_brief_until(
         &self,
         person: &str,
         before_ms: i64,
@@ -111,8 +117,9 @@ impl Store {
         // Slots are "person:date"; ';' sorts right after ':', so this range
         // is exactly this person's slots (no LIKE, so '%' in an id is harmless).
         let row: (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(claimed_at) FROM scheduled_runs \
-             WHERE job = 'brief' AND slot >= $1 AND slot < $2 AND claimed_at < $3",
+            "SELECT MAX(COALESCE(covered_until, claimed_at)) FROM scheduled_runs \
+             WHERE job = 'brief' AND slot >= $1 AND slot < $2 AND lease_until IS NULL \
+               AND COALESCE(covered_until, claimed_at) < $3",
         )
         .bind(format!("{person}:"))
         .bind(format!("{person};"))
@@ -142,44 +149,64 @@ impl Store {
         })
     }
 
-    async fn brief_mine(&self, person: &str, overdue_before: i64) -> Result<MyTasks, StoreError> {
-        let r = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_at < $2 THEN 1 ELSE 0 END), 0) FROM tasks \
-             WHERE assignee_id = $1 AND assignee_kind = 'person' AND status <> 'completed'",
-        )
-        .bind(person)
-        .bind(overdue_before)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(MyTasks {
-            open: r.try_get(0)?,
-            overdue: r.try_get(1)?,
-        })
+    /// The reader's open tasks (as of a past cut-off: see [`as_of`]).
+    async fn brief_mine(
+        &self,
+        person: &str,
+        overdue_before: i64,
+        past: Option<i64>,
+    ) -> Result<MyTasks, StoreError> {
+        let mut mine = MyTasks::default();
+        for state in task_states(past, 3) {
+            let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_at < $2 THEN 1 ELSE 0 END), 0) FROM tasks \
+                 WHERE assignee_id = $1 AND assignee_kind = 'person' AND {state}"
+            )))
+            .bind(person)
+            .bind(overdue_before);
+            let r = match past {
+                Some(until) => r.bind(until),
+                None => r,
+            }
+            .fetch_one(&self.pool)
+            .await?;
+            mine.open += r.try_get::<i64, _>(0)?;
+            mine.overdue += r.try_get::<i64, _>(1)?;
+        }
+        Ok(mine)
     }
 
     async fn brief_overdue(
         &self,
         before: i64,
+        past: Option<i64>,
         limit: i64,
     ) -> Result<(Vec<TaskRow>, i64), StoreError> {
-        let filter = "status <> 'completed' AND due_at IS NOT NULL AND due_at < $1";
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY due_at, id LIMIT $2"
-        )))
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let total: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM tasks WHERE {filter}"
-        )))
-        .bind(before)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((
-            rows.iter().map(task_row).collect::<Result<_, _>>()?,
-            total.0,
-        ))
+        let mut list = Vec::new();
+        let mut total = 0;
+        for state in task_states(past, 2) {
+            let filter = format!("{state} AND due_at IS NOT NULL AND due_at < $1");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY due_at, id LIMIT {limit}"
+            )))
+            .bind(before);
+            let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM tasks WHERE {filter}"
+            )))
+            .bind(before);
+            let (rows, count) = match past {
+                Some(until) => (rows.bind(until), count.bind(until)),
+                None => (rows, count),
+            };
+            for r in &rows.fetch_all(&self.pool).await? {
+                list.push(task_row(r)?);
+            }
+            total += count.fetch_one(&self.pool).await?.0;
+        }
+        // Earliest due first across both reads, at most `limit`.
+        list.sort_by_key(|t| (t.due_at, t.id));
+        list.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok((list, total))
     }
 
     /// Per priority, so each half is a range of the partial
@@ -187,29 +214,40 @@ impl Store {
     async fn brief_sla(&self, w: &Window, limit: i64) -> Result<(Vec<TaskRow>, i64), StoreError> {
         let mut list = Vec::new();
         let mut total = 0;
+        let past = as_of(w);
         for (priority, before) in [
             ("urgent", w.sla_urgent_before.timestamp_millis()),
             ("high", w.sla_high_before.timestamp_millis()),
         ] {
-            let filter = "status <> 'completed' AND priority = $1 AND created_at < $2";
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY created_at, id LIMIT $3"
-            )))
-            .bind(priority)
-            .bind(before)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-            let n: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM tasks WHERE {filter}"
-            )))
-            .bind(priority)
-            .bind(before)
-            .fetch_one(&self.pool)
-            .await?;
-            total += n.0;
-            for r in &rows {
-                list.push(task_row(r)?);
+            // Created before the SLA cut-off is created before the brief's:
+            // the open-now half needs no bound of its own.
+            let states: &[&str] = match past {
+                None => &["status <> 'completed'"],
+                Some(_) => &[
+                    "status <> 'completed'",
+                    "status = 'completed' AND completed_at >= $3",
+                ],
+            };
+            for state in states {
+                let filter = format!("{state} AND priority = $1 AND created_at < $2");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY created_at, id LIMIT {limit}"
+                )))
+                .bind(priority)
+                .bind(before);
+                let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM tasks WHERE {filter}"
+                )))
+                .bind(priority)
+                .bind(before);
+                let (rows, count) = match past {
+                    Some(until) if filter.contains("$3") => (rows.bind(until), count.bind(until)),
+                    _ => (rows, count),
+                };
+                for r in &rows.fetch_all(&self.pool).await? {
+                    list.push(task_row(r)?);
+                }
+                total += count.fetch_one(&self.pool).await?.0;
             }
         }
         // Oldest first across both priorities, at most `limit`.
@@ -328,32 +366,49 @@ impl Store {
             .collect()
     }
 
-    async fn brief_pending(&self, limit: i64) -> Result<(Vec<DecisionRow>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, context, requested_by, task_id, created_at FROM decisions \
-             WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let total: (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM decisions WHERE status = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
-        let list = rows
-            .iter()
-            .map(|r| {
-                Ok(DecisionRow {
+    /// Decisions pending at the cut-off: still pending now, and (for a past
+    /// cut-off) those decided since, created before it.
+    async fn brief_pending(
+        &self,
+        past: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<DecisionRow>, i64), StoreError> {
+        let states: &[&str] = match past {
+            None => &["status = 'pending'"],
+            Some(_) => &[
+                "status = 'pending' AND created_at < $1",
+                "status <> 'pending' AND decided_at >= $1 AND created_at < $1",
+            ],
+        };
+        let mut list = Vec::new();
+        let mut total = 0;
+        for state in states {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, kind, context, requested_by, task_id, created_at FROM decisions \
+                 WHERE {state} ORDER BY created_at, id LIMIT {limit}"
+            )));
+            let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM decisions WHERE {state}"
+            )));
+            let (rows, count) = match past {
+                Some(until) => (rows.bind(until), count.bind(until)),
+                None => (rows, count),
+            };
+            for r in &rows.fetch_all(&self.pool).await? {
+                list.push(DecisionRow {
                     id: r.try_get(0)?,
                     kind: r.try_get(1)?,
                     context: r.try_get(2)?,
                     requested_by: r.try_get(3)?,
                     task_id: r.try_get(4)?,
                     created_at: from_ms(r.try_get(5)?),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok((list, total.0))
+                });
+            }
+            total += count.fetch_one(&self.pool).await?.0;
+        }
+        list.sort_by_key(|d| (d.created_at, d.id));
+        list.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok((list, total))
     }
 
     async fn brief_failures(&self, from: i64, until: i64) -> Result<Vec<FailureRow>, StoreError> {
@@ -420,6 +475,32 @@ impl Store {
             }
             edges.retain(|(a, b)| !done.contains(a) && !done.contains(b));
         }
+    }
+}
+
+/// The cut-off to reconstruct task and decision state at, for a brief whose
+/// window ended before it was built (a past `?date=`, a catch-up): tasks
+/// created after it are left out and tasks completed (decisions decided)
+/// after it count as still open (pending). None for a brief of now, whose
+/// reads stay on the open-task indexes alone.
+///
+/// What the schema cannot reconstruct is as of now: a task's status,
+/// priority, assignee and due date; agents' heartbeats, statuses, active
+/// task counts and budgets; project budgets; dependency cycles.
+fn as_of(w: &Window) -> Option<i64> {
+    (w.until < w.generated_at).then(|| w.until.timestamp_millis())
+}
+
+/// The task filters for "open at the cut-off": open now (created before a
+/// past cut-off), and for a past cut-off also completed at or after it. `n`
+/// is the placeholder number the cut-off is bound to.
+fn task_states(past: Option<i64>, n: usize) -> Vec<String> {
+    match past {
+        None => vec!["status <> 'completed'".to_string()],
+        Some(_) => vec![
+            format!("status <> 'completed' AND created_at < ${n}"),
+            format!("status = 'completed' AND completed_at >= ${n} AND created_at < ${n}"),
+        ],
     }
 }
 
@@ -499,18 +580,21 @@ impl Store {
         )
     }
 
-    /// Claim `("brief", slot)` and queue the brief's notification and
-    /// deliveries in one transaction. False: the slot was already claimed
-    /// (by an earlier run or another instance) and nothing was written.
+    /// Complete `by`'s reservation of `("brief", slot)` (see
+    /// [`Store::reserve_slot`]), recording the window's end, and queue the
+    /// brief's notification and deliveries — one transaction. False: the
+    /// reservation was lost (its lease ran out and another instance took
+    /// the slot over) and nothing was written.
     pub async fn queue_brief(
         &self,
         slot: &str,
         by: &str,
+        covered_until_ms: i64,
         notification: &super::NewNotification,
         deliveries: &[super::NewDelivery],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !Self::claim_slot(&mut tx, "brief", slot, by, super::now_ms()).await? {
+        if !Self::complete_slot(&mut tx, "brief", slot, by, Some(covered_until_ms)).await? {
             tx.rollback().await?;
             return Ok(false);
         }

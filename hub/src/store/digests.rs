@@ -50,6 +50,36 @@ impl Store {
         }))
     }
 
+    /// Everyone with items held for a digest.
+    pub async fn held_people(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT person_id FROM deliveries WHERE status = 'held' AND person_id IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Give up `person`'s held items: `skipped`, with `reason` kept as the
+    /// delivery's last error. How many there were.
+    pub async fn release_held(
+        &self,
+        person: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'skipped', last_error = $1, updated_at = $2 \
+             WHERE person_id = $3 AND status = 'held'",
+        )
+        .bind(reason)
+        .bind(now_ms)
+        .bind(person)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The notifications a digest holds (its record; used by the tests).
     pub async fn digest_items(&self, digest_id: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(

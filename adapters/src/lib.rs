@@ -24,7 +24,10 @@ use routing::ChannelKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     pub address: String,
-    /// Reply in this thread / to this message, where the platform has threads.
+    /// Go under this earlier message (in its thread, or as a reply to it),
+    /// where the platform has threads or replies: the ID this adapter gave
+    /// for it in [`Sent::platform_message_id`]. A message in another chat
+    /// is not replied to.
     pub thread: Option<String>,
     /// The address is a person's own ID on the platform (a direct message),
     /// not a chat's: platforms where the two differ (Discord) open the DM.

@@ -729,3 +729,35 @@ async fn a_bad_discord_setting_fails_the_start_naming_the_key() {
     assert!(err.contains("public_key"), "{err}");
     db.finish().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_replies_to_the_message_it_answers_in_the_same_channel() {
+    let server = DiscordServer::start(&[OPS]).await;
+    let discord = adapter(&server, |_| {});
+    let to = Destination::to(OPS.to_string());
+    let first = discord
+        .send(&to, &commands::RichMessage::text("Deploy started"))
+        .await
+        .unwrap();
+    let reply = Destination {
+        thread: first.platform_message_id.clone(),
+        ..to.clone()
+    };
+    discord
+        .send(&reply, &commands::RichMessage::text("Deploy finished"))
+        .await
+        .unwrap();
+    // A message in another channel is not replied to (Discord refuses it).
+    let elsewhere = Destination {
+        thread: Some(format!("{}:1", OPS + 1)),
+        ..to.clone()
+    };
+    discord
+        .send(&elsewhere, &commands::RichMessage::text("unrelated"))
+        .await
+        .unwrap();
+    let msgs = server.messages(OPS);
+    assert_eq!(msgs[0].reply_to, None);
+    assert_eq!(msgs[1].reply_to, Some(msgs[0].id));
+    assert_eq!(msgs[2].reply_to, None);
+}

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 struct SlowAdapter {
     delay: Duration,
     sent: Mutex<Vec<(String, Instant)>>,
+    /// The message each send was to go under, by text.
+    threads: Mutex<Vec<(String, Option<String>)>>,
     started: tokio::sync::Notify,
 }
 
@@ -26,6 +28,7 @@ impl SlowAdapter {
         Arc::new(SlowAdapter {
             delay,
             sent: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
             started: tokio::sync::Notify::new(),
         })
     }
@@ -45,8 +48,12 @@ impl Adapter for SlowAdapter {
     fn kind(&self) -> ChannelKind {
         ChannelKind::Telegram
     }
-    async fn send(&self, _: &Destination, m: &RichMessage) -> Result<Sent, SendError> {
+    async fn send(&self, to: &Destination, m: &RichMessage) -> Result<Sent, SendError> {
         self.started.notify_one();
+        self.threads
+            .lock()
+            .unwrap()
+            .push((m.text.clone(), to.thread.clone()));
         tokio::time::sleep(self.delay).await;
         let mut sent = self.sent.lock().unwrap();
         sent.push((m.text.clone(), Instant::now()));
@@ -239,5 +246,42 @@ both_dbs!(
         );
         drop(store);
         reopened.close().await;
+    }
+);
+
+both_dbs!(
+    a_reply_claimed_with_the_message_it_answers_goes_under_it,
+    |db: &TestDb| async move {
+        let slow = SlowAdapter::new(Duration::from_millis(500));
+        let hub = TestHub::start(db, "", vec![slow.clone()]).await;
+        // While the chat is busy with m0, the question and its follow-up
+        // queue up behind it and are then claimed together.
+        notify(&hub, "dana", "m0").await;
+        tokio::time::timeout(Duration::from_secs(5), slow.started.notified())
+            .await
+            .expect("m0 is being sent");
+        let question = notify(&hub, "dana", "question").await;
+        let (status, body) = hub
+            .post(
+                "/api/v1/notifications",
+                json!({"to": "dana", "urgency": "urgent", "text": "follow-up", "reply_to": question}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        hub.settled(body["id"].as_str().unwrap()).await;
+        let question_message = delivery(&hub, &question, "telegram").await["platform_message_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let threads = slow.threads.lock().unwrap().clone();
+        assert_eq!(
+            threads,
+            vec![
+                ("m0".to_string(), None),
+                ("question".to_string(), None),
+                ("follow-up".to_string(), Some(question_message)),
+            ]
+        );
+        hub.stop().await;
     }
 );

@@ -503,8 +503,9 @@ async fn adapter_threads_replies_and_edits_by_conversation() {
         ..Default::default()
     })
     .unwrap();
+    // The message answered is named by the ID this adapter gave it.
     let to = Destination {
-        thread: Some("1700000000.000100".into()),
+        thread: Some("C100:1700000000.000100".into()),
         ..Destination::to("C100")
     };
     let sent = slack
@@ -513,6 +514,16 @@ async fn adapter_threads_replies_and_edits_by_conversation() {
         .unwrap();
     let call = &server.posted()[0];
     assert_eq!(call.body["thread_ts"], "1700000000.000100");
+    // A message in another conversation has no thread here.
+    let elsewhere = Destination {
+        thread: Some("C999:1700000000.000100".into()),
+        ..Destination::to("C100")
+    };
+    slack
+        .send(&elsewhere, &commands::RichMessage::text("not threaded"))
+        .await
+        .unwrap();
+    assert!(server.posted()[1].body.get("thread_ts").is_none());
     let id = sent.platform_message_id.unwrap();
     assert!(id.starts_with("C100:"), "{id}");
     slack
@@ -937,3 +948,73 @@ async fn socket_command(server: &SlackServer, envelope: &str, text: &str) {
         "{ack}"
     );
 }
+
+both_dbs!(
+    an_agents_follow_up_goes_into_the_thread_of_the_message_it_answers,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (s, first) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "text": "Deploy started"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{first}");
+        let first_id = first["id"].as_str().unwrap();
+        let settled = hub.settled(first_id).await;
+        let message_id = settled["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "slack")
+            .and_then(|d| d["platform_message_id"].as_str())
+            .unwrap()
+            .to_string();
+        let (_, first_ts) = message_id.split_once(':').unwrap();
+        let (s, reply) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "text": "Deploy finished", "reply_to": first_id}),
+            )
+            .await;
+        assert_eq!(s, 201, "{reply}");
+        hub.settled(reply["id"].as_str().unwrap()).await;
+        let posted = server.posted();
+        let started = posted
+            .iter()
+            .find(|c| {
+                c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Deploy started"))
+            })
+            .expect("the first message");
+        let finished = posted
+            .iter()
+            .find(|c| {
+                c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Deploy finished"))
+            })
+            .expect("the follow-up");
+        assert!(started.body.get("thread_ts").is_none());
+        assert_eq!(finished.body["thread_ts"], first_ts, "{:?}", finished.body);
+
+        // A follow-up to nothing is refused, naming it, and nothing is written.
+        let (s, err) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "text": "orphan", "reply_to": "n_nope"}),
+            )
+            .await;
+        assert_eq!(s, 404, "{err}");
+        assert!(err.to_string().contains("reply_to"), "{err}");
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE body = 'orphan'")
+                .fetch_one(hub.store().pool())
+                .await
+                .unwrap();
+        assert_eq!(n, 0);
+        hub.stop().await;
+    }
+);

@@ -911,3 +911,39 @@ identities = { telegram = "424242" }
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    a_follow_up_is_sent_as_a_reply_to_the_message_it_answers,
+    |db: &TestDb| async move {
+        let (tg, hub) = start(db, FAST).await;
+        let (s, first) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "text": "Deploy started"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{first}");
+        let first_id = first["id"].as_str().unwrap();
+        hub.settled(first_id).await;
+        let (s, reply) = hub
+            .post(
+                "/api/v1/messages",
+                json!({"channel": "ops", "text": "Deploy finished", "reply_to": first_id}),
+            )
+            .await;
+        assert_eq!(s, 201, "{reply}");
+        hub.settled(reply["id"].as_str().unwrap()).await;
+        let msgs = tg.messages(OPS_GROUP);
+        let started = msgs
+            .iter()
+            .find(|m| m.text.contains("Deploy started"))
+            .unwrap();
+        let finished = msgs
+            .iter()
+            .find(|m| m.text.contains("Deploy finished"))
+            .unwrap();
+        assert_eq!(started.reply_to, None);
+        assert_eq!(finished.reply_to, Some(started.id));
+        hub.stop().await;
+    }
+);

@@ -162,7 +162,13 @@ impl Adapter for DiscordAdapter {
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
         let rendered = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
         let channel = self.channel(to).await?;
-        let reply_to = to.thread.as_deref().and_then(config::snowflake);
+        // A reply only within the same channel (Discord refuses others).
+        let reply_to = to
+            .thread
+            .as_deref()
+            .and_then(|t| send::parse_message_ref(t).ok())
+            .filter(|(c, _)| *c == channel)
+            .map(|(_, m)| m);
         let key = partial::key(
             &channel.to_string(),
             &(&rendered.parts, format!("{:?}", rendered.components)),

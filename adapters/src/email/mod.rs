@@ -78,7 +78,8 @@ impl Adapter for EmailAdapter {
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
         let parts = self.parts(message)?;
-        let id = self.send_parts(to, &parts, None).await?;
+        // A follow-up is threaded under the email it answers (its Message-ID).
+        let id = self.send_parts(to, &parts, to.thread.as_deref()).await?;
         Ok(Sent {
             platform_message_id: Some(id),
         })
@@ -154,5 +155,36 @@ mod tests {
         );
         assert!(mails[1].contains("approved by ceo"));
         assert!(!mails[1].contains(&format!("Message-ID: {original}")));
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_is_threaded_under_the_email_it_answers() {
+        let rec = Arc::new(Recorder::default());
+        let a = EmailAdapter::with_transport(
+            "hub@example.com".parse().unwrap(),
+            Templates::embedded(),
+            rec.clone(),
+        );
+        let to = Destination::to("ceo@example.com");
+        let first = a
+            .send(&to, &RichMessage::titled("Deploy", "started"))
+            .await
+            .unwrap()
+            .platform_message_id
+            .unwrap();
+        let reply = Destination {
+            thread: Some(first.clone()),
+            ..to.clone()
+        };
+        a.send(&reply, &RichMessage::titled("Deploy", "finished"))
+            .await
+            .unwrap();
+        let mails = rec.0.lock().unwrap().clone();
+        assert!(!mails[0].contains("In-Reply-To"), "{}", mails[0]);
+        assert!(
+            mails[1].contains(&format!("In-Reply-To: {first}")),
+            "{}",
+            mails[1]
+        );
     }
 }

@@ -72,6 +72,13 @@ fn split_message_id(id: &str) -> Result<(&str, &str), SendError> {
     }
 }
 
+/// The thread a message goes into: the `ts` of the message it answers, when
+/// that one is in the same conversation.
+fn thread_ts(to: &Destination) -> Option<&str> {
+    let (channel, ts) = split_message_id(to.thread.as_deref()?).ok()?;
+    (channel == to.address).then_some(ts)
+}
+
 #[async_trait]
 impl Adapter for SlackAdapter {
     fn kind(&self) -> ChannelKind {
@@ -83,7 +90,7 @@ impl Adapter for SlackAdapter {
         self.pace.wait(&to.address).await;
         let (channel, ts) = self
             .api
-            .post(&to.address, to.thread.as_deref(), &r.text, &r.blocks)
+            .post(&to.address, thread_ts(to), &r.text, &r.blocks)
             .await?;
         Ok(Sent {
             platform_message_id: Some(format!("{channel}:{ts}")),

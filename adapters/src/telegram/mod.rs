@@ -219,9 +219,15 @@ impl Adapter for TelegramAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        let reply_to = to
+            .thread
+            .as_deref()
+            .and_then(|t| send::parse_message_ref(t).ok())
+            .filter(|(chat, _)| send::recipient(&to.address).is_ok_and(|c| c == *chat))
+            .map(|(_, id)| id.0.to_string());
         let id = self
             .sender
-            .send(&to.address, to.thread.as_deref(), message)
+            .send(&to.address, reply_to.as_deref(), message)
             .await?;
         Ok(Sent {
             platform_message_id: Some(id),

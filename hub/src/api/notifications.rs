@@ -40,6 +40,10 @@ pub struct NotificationIn {
     /// Repeats with the same key within the dedupe window are suppressed.
     #[serde(default)]
     pub dedupe_key: Option<String>,
+    /// The ID of a notification this one follows up: in each chat that got
+    /// that one, this goes into its thread (or as a reply to it).
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 fn default_kind() -> String {
@@ -59,6 +63,9 @@ pub struct MessageIn {
     pub text: String,
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// As for notifications: a follow-up goes under the message it answers.
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 pub async fn create(
@@ -84,6 +91,7 @@ pub async fn create(
     {
         return Err(ApiError::not_found(format!("project {p:?} not found")));
     }
+    check_reply_to(&state, &n.reply_to).await?;
     let sub = Submission {
         source: caller.agent_id.clone(),
         kind: n.kind,
@@ -92,7 +100,7 @@ pub async fn create(
         project_id: n.project,
         title: n.title,
         body: n.text,
-        fields_json: extras(n.fields),
+        fields_json: extras(n.fields, n.reply_to),
         decision_id: None,
         dedupe_key: n.dedupe_key,
         idempotency: idempotency(&headers, &body)?,
@@ -130,6 +138,7 @@ pub async fn message(
             ));
         }
     };
+    check_reply_to(&state, &m.reply_to).await?;
     let sub = Submission {
         source: caller.agent_id.clone(),
         kind: "message".into(),
@@ -138,7 +147,7 @@ pub async fn message(
         project_id: None,
         title: m.title,
         body: m.text,
-        fields_json: extras(m.fields),
+        fields_json: extras(m.fields, m.reply_to),
         decision_id: None,
         dedupe_key: None,
         idempotency: idempotency(&headers, &body)?,
@@ -188,9 +197,20 @@ fn check_text(title: &Option<String>, text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn extras(fields: Vec<Field>) -> String {
+/// A `reply_to` must name a notification that exists.
+async fn check_reply_to(state: &AppState, reply_to: &Option<String>) -> Result<(), ApiError> {
+    match reply_to {
+        Some(id) if !state.store.notification_exists(id).await? => Err(ApiError::not_found(
+            format!("reply_to: notification {id:?} not found"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn extras(fields: Vec<Field>, reply_to: Option<String>) -> String {
     serde_json::to_string(&Extras {
         fields,
+        reply_to,
         ..Default::default()
     })
     .unwrap_or_else(|_| "{}".into())

@@ -147,13 +147,7 @@ pub fn outbox_rows(
     email_fallback: bool,
 ) -> (NewNotification, Vec<NewDelivery>) {
     let id = new_id("n");
-    let fields_json = serde_json::to_string(&Extras {
-        fields: message.fields.clone(),
-        buttons: message.buttons.clone(),
-        footer: message.footer.clone(),
-        preformatted: message.preformatted.clone(),
-    })
-    .unwrap_or_else(|_| "{}".into());
+    let fields_json = serde_json::to_string(&Extras::of(message)).unwrap_or_else(|_| "{}".into());
     let notification = NewNotification {
         id: id.clone(),
         source: "system".into(),

@@ -92,10 +92,9 @@ impl DigestJob {
         let (text, html) = self.templates.digest(&view)?;
         let message = build::message(&view, text, html);
         let extras = crate::dispatch::message::Extras {
-            fields: message.fields.clone(),
             buttons: Vec::new(),
             footer: None,
-            preformatted: message.preformatted.clone(),
+            ..crate::dispatch::message::Extras::of(&message)
         };
         let digest_id = new_id("n");
         let notification = NewNotification {

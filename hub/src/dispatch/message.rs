@@ -17,16 +17,36 @@ pub struct Extras {
     /// Template-rendered variants per format (briefs, digests).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub preformatted: BTreeMap<String, String>,
+    /// The notification this one answers: where the platform has threads
+    /// or replies, it goes under that one's message in the same chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
-pub fn message_for(d: &ClaimedDelivery) -> RichMessage {
+impl Extras {
+    /// What `message` carries besides title and text, for storing with it.
+    pub fn of(message: &RichMessage) -> Extras {
+        Extras {
+            fields: message.fields.clone(),
+            buttons: message.buttons.clone(),
+            footer: message.footer.clone(),
+            preformatted: message.preformatted.clone(),
+            reply_to: None,
+        }
+    }
+}
+
+/// The message to send for a claimed delivery, and the notification it
+/// answers, if any.
+pub fn message_for(d: &ClaimedDelivery) -> (RichMessage, Option<String>) {
     let extras: Extras = serde_json::from_str(&d.fields_json).unwrap_or_default();
-    RichMessage {
+    let message = RichMessage {
         title: d.title.clone(),
         text: d.body.clone(),
         fields: extras.fields,
         buttons: extras.buttons,
         footer: extras.footer,
         preformatted: extras.preformatted,
-    }
+    };
+    (message, extras.reply_to)
 }

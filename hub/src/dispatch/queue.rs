@@ -11,6 +11,7 @@ use crate::ingest::plan::{join_channels, split_channels};
 use crate::store::{ClaimedDelivery, NewDelivery, StoreError, now_ms};
 use adapters::{Destination, SendError};
 use routing::ChannelKind;
+use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
 
 /// What a chat's queue does after one delivery.
@@ -34,13 +35,16 @@ impl Dispatcher {
         sent: &mpsc::UnboundedSender<SentRecord>,
     ) -> Result<(), StoreError> {
         let margin = (self.config.lease_secs as i64) * 1000 / 4;
+        // What this queue sent, by notification: a reply claimed together
+        // with the message it answers goes under it too.
+        let mut threads: HashMap<String, String> = HashMap::new();
         let mut rest = queue.into_iter();
         while let Some(d) = rest.next() {
             if *stop.borrow() || now_ms() + margin > d.lease_until {
                 let ids: Vec<String> = std::iter::once(d).chain(rest).map(|d| d.id).collect();
                 return self.store.release(&ids, now_ms()).await;
             }
-            if let Next::WaitUntil(at) = self.deliver(&d, sent).await? {
+            if let Next::WaitUntil(at) = self.deliver(&d, sent, &mut threads).await? {
                 let ids: Vec<String> = rest.map(|d| d.id).collect();
                 if !ids.is_empty() {
                     self.store.release(&ids, at).await?;
@@ -56,6 +60,7 @@ impl Dispatcher {
         &self,
         d: &ClaimedDelivery,
         sent: &mpsc::UnboundedSender<SentRecord>,
+        threads: &mut HashMap<String, String>,
     ) -> Result<Next, StoreError> {
         let channel: Option<ChannelKind> = d.channel.parse().ok();
         let Some(adapter) = channel.and_then(|c| self.adapters.get(&c)) else {
@@ -64,12 +69,22 @@ impl Dispatcher {
             self.dead(d, &reason).await?;
             return Ok(Next::Continue);
         };
-        let message = message_for(d);
+        let (message, reply_to) = message_for(d);
         // A delivery with a person is addressed to their own platform ID.
-        let to = match d.person_id {
+        let mut to = match d.person_id {
             Some(_) => Destination::person(d.address.clone()),
             None => Destination::to(d.address.clone()),
         };
+        if let Some(parent) = reply_to.filter(|_| d.op == "send") {
+            to.thread = match threads.get(&parent) {
+                Some(id) => Some(id.clone()),
+                None => {
+                    self.store
+                        .thread_target(&parent, &d.channel, &d.address)
+                        .await?
+                }
+            };
+        }
         let started = std::time::Instant::now();
         let result = match (d.op.as_str(), &d.target_message_id) {
             ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),
@@ -83,6 +98,9 @@ impl Dispatcher {
         let e = match result {
             Ok(platform_message_id) => {
                 count(d, "sent");
+                if let Some(id) = &platform_message_id {
+                    threads.insert(d.notification_id.clone(), id.clone());
+                }
                 let decision_id = d
                     .decision_id
                     .filter(|_| d.op == "send" && d.kind == DECISION_REQUESTED);

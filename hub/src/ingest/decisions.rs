@@ -114,11 +114,5 @@ pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
 }
 
 fn extras(m: &RichMessage) -> String {
-    serde_json::to_string(&Extras {
-        fields: m.fields.clone(),
-        buttons: m.buttons.clone(),
-        footer: m.footer.clone(),
-        preformatted: m.preformatted.clone(),
-    })
-    .unwrap_or_else(|_| "{}".into())
+    serde_json::to_string(&Extras::of(m)).unwrap_or_else(|_| "{}".into())
 }

@@ -242,6 +242,34 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
+    pub async fn notification_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// The platform's ID of notification `parent`'s message in this chat,
+    /// for a reply to go under it (`None`: it never reached this chat).
+    pub async fn thread_target(
+        &self,
+        parent: &str,
+        channel: &str,
+        address: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT platform_message_id FROM deliveries WHERE notification_id = $1 AND channel = $2 AND address = $3 \
+             AND op = 'send' AND status = 'sent' AND platform_message_id IS NOT NULL ORDER BY id LIMIT 1",
+        )
+        .bind(parent)
+        .bind(channel)
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     pub async fn notification(
         &self,
         id: &str,

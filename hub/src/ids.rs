@@ -14,6 +14,12 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{ms:012x}{seq:08x}{r:08x}")
 }
 
+/// The smallest ID [`new_id`] can make with `prefix` at `ms` or later: the
+/// lower bound of a range of IDs by time.
+pub fn first_id_at(prefix: &str, ms: i64) -> String {
+    format!("{prefix}_{:012x}", ms.max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +30,13 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted, ids, "made in order, all distinct");
         assert!(ids[0].starts_with("n_") && ids[0].len() == 30);
+    }
+
+    #[test]
+    fn first_id_at_bounds_the_ids_made_from_then_on() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let id = super::new_id("d");
+        assert!(super::first_id_at("d", before) <= id);
+        assert!(super::first_id_at("d", before + 1000) > id);
     }
 }

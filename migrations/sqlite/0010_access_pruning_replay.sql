@@ -7,7 +7,3 @@ ALTER TABLE people ADD COLUMN removed_at BIGINT;
 -- Idempotency-Key answers older than server.idempotency_ttl_secs are pruned
 -- in the background, by this.
 CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
-
--- The live feed resumes after a reconnect (Last-Event-ID) by replaying the
--- web events recorded since: web deliveries that were sent, by time.
-CREATE INDEX deliveries_web_sent ON deliveries(sent_at) WHERE channel = 'web' AND status = 'sent';

@@ -142,20 +142,16 @@ async fn replay(
     let since = cursor.at_ms.saturating_sub(REPLAY_SLACK_MS);
     let mut out = Vec::new();
     let mut keys = HashSet::new();
-    let mut after: Option<(i64, String)> = None;
+    let mut after: Option<String> = None;
     loop {
         let page = state
             .store
-            .recorded_feed_events(
-                since,
-                after.as_ref().map(|(at, id)| (*at, id.as_str())),
-                recipient,
-                PAGE,
-            )
+            .recorded_feed_events(since, after.as_deref(), recipient, PAGE)
             .await?;
         let full = page.len() as i64 == PAGE;
         for rec in page {
-            after = Some((rec.sent_at, rec.delivery_id.clone()));
+            after = Some(rec.delivery_id.clone());
+            let sent_at = rec.sent_at;
             if rec.feed_id == cursor.feed_id && rec.edited == cursor.edited {
                 continue;
             }
@@ -169,7 +165,7 @@ async fn replay(
             }
             let ev = feed_event(rec);
             keys.insert((ev.id.clone(), ev.edited));
-            out.push(sse_event(after.as_ref().map_or(0, |a| a.0), &ev));
+            out.push(sse_event(sent_at, &ev));
         }
         if !full {
             return Ok((out, keys));

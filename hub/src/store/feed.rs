@@ -65,14 +65,16 @@ pub struct RecordedFeedEvent {
 
 impl Store {
     /// The feed events recorded at or after `since_ms` (for one recipient,
-    /// if given), oldest first, at most `limit`; `after` continues a page
-    /// from the last event of the previous one (its sent_at and delivery
-    /// ID). The same on both engines: every web event, whichever instance
-    /// published it, is a sent web delivery.
+    /// if given), in the order they were made, at most `limit`; `after`
+    /// continues a page from the last event of the previous one (its
+    /// delivery ID). The same on both engines: every web event, whichever
+    /// instance published it, is a sent web delivery. Read by delivery ID,
+    /// which starts with the time it was made: the primary key serves the
+    /// range, so ingest keeps no index of its own for a reconnect's sake.
     pub async fn recorded_feed_events(
         &self,
         since_ms: i64,
-        after: Option<(i64, &str)>,
+        after: Option<&str>,
         recipient: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RecordedFeedEvent>, StoreError> {
@@ -80,17 +82,16 @@ impl Store {
              CASE WHEN d.op = 'edit' THEN d.target_message_id ELSE d.platform_message_id END, \
              d.sent_at, n.title, n.body, n.fields, d.id \
              FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-             WHERE d.channel = 'web' AND d.status = 'sent' AND d.sent_at >= $1 \
-             AND (d.sent_at > $2 OR (d.sent_at = $2 AND d.id > $3))";
-        let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
+             WHERE d.id >= $1 AND d.id > $2 AND d.id < 'e' AND d.channel = 'web' AND d.status = 'sent'";
+        let from = crate::ids::first_id_at("d", since_ms);
+        let after = after.unwrap_or("");
         let rows = match recipient {
             Some(r) => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{SELECT} AND d.address = $5 ORDER BY d.sent_at, d.id LIMIT $4"
+                    "{SELECT} AND d.address = $4 ORDER BY d.id LIMIT $3"
                 )))
-                .bind(since_ms)
-                .bind(after_at)
-                .bind(after_id)
+                .bind(from)
+                .bind(after)
                 .bind(limit)
                 .bind(r)
                 .fetch_all(&self.pool)
@@ -98,11 +99,10 @@ impl Store {
             }
             None => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{SELECT} ORDER BY d.sent_at, d.id LIMIT $4"
+                    "{SELECT} ORDER BY d.id LIMIT $3"
                 )))
-                .bind(since_ms)
-                .bind(after_at)
-                .bind(after_id)
+                .bind(from)
+                .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?

@@ -70,104 +70,89 @@ async fn seed(store: &Store) {
             completed.map_or(V::NullInt, V::Int),
         ]
     };
-    store
-        .bulk_insert(
-            "tasks",
-            &[
-                "id",
-                "title",
-                "status",
-                "priority",
-                "assignee_kind",
-                "assignee_id",
-                "due_at",
-                "created_by",
-                "created_at",
-                "updated_at",
-                "completed_at",
-            ],
-            &[
-                // Overdue (due 1 July), mine.
-                task(
-                    1,
-                    "Old <promise>",
-                    "in_progress",
-                    "medium",
-                    Some(("person", "ceo")),
-                    Some(utc(2025, 7, 1, 0, 0)),
-                    utc(2025, 6, 1, 0, 0),
-                    None,
-                ),
-                // Overdue (due 9 July), urgent and 6 h old: an SLA breach; coder is on it.
-                task(
-                    2,
-                    "Fix prod",
-                    "in_progress",
-                    "urgent",
-                    Some(("agent", "coder")),
-                    Some(utc(2025, 7, 9, 0, 0)),
-                    h(6),
-                    None,
-                ),
-                // Due today: not overdue.
-                task(
-                    3,
-                    "Due today",
-                    "ready",
-                    "low",
-                    None,
-                    Some(utc(2025, 7, 10, 0, 0)),
-                    utc(2025, 6, 1, 0, 0),
-                    None,
-                ),
-                // Completed in the window; its old due date does not count.
-                task(
-                    4,
-                    "Finished",
-                    "completed",
-                    "medium",
-                    None,
-                    Some(utc(2025, 6, 1, 0, 0)),
-                    utc(2025, 5, 1, 0, 0),
-                    Some(h(2)),
-                ),
-                // High but 2 h old: within its SLA; mine, not overdue.
-                task(
-                    5,
-                    "High fresh",
-                    "assigned",
-                    "high",
-                    Some(("person", "ceo")),
-                    None,
-                    h(2),
-                    None,
-                ),
-                // High and 25 h old: a breach; builder holds it.
-                task(
-                    6,
-                    "High stale",
-                    "assigned",
-                    "high",
-                    Some(("agent", "builder")),
-                    None,
-                    h(25),
-                    None,
-                ),
-                // Created after the cut-off: not in this brief's activity.
-                task(
-                    7,
-                    "Future",
-                    "created",
-                    "medium",
-                    None,
-                    None,
-                    ms(u + Duration::hours(1)),
-                    None,
-                ),
-            ],
-        )
-        .await
-        .unwrap();
+    insert_tasks(
+        store,
+        &[
+            // Overdue (due 1 July), mine.
+            task(
+                1,
+                "Old <promise>",
+                "in_progress",
+                "medium",
+                Some(("person", "ceo")),
+                Some(utc(2025, 7, 1, 0, 0)),
+                utc(2025, 6, 1, 0, 0),
+                None,
+            ),
+            // Overdue (due 9 July), urgent and 6 h old: an SLA breach; coder is on it.
+            task(
+                2,
+                "Fix prod",
+                "in_progress",
+                "urgent",
+                Some(("agent", "coder")),
+                Some(utc(2025, 7, 9, 0, 0)),
+                h(6),
+                None,
+            ),
+            // Due today: not overdue.
+            task(
+                3,
+                "Due today",
+                "ready",
+                "low",
+                None,
+                Some(utc(2025, 7, 10, 0, 0)),
+                utc(2025, 6, 1, 0, 0),
+                None,
+            ),
+            // Completed in the window; its old due date does not count.
+            task(
+                4,
+                "Finished",
+                "completed",
+                "medium",
+                None,
+                Some(utc(2025, 6, 1, 0, 0)),
+                utc(2025, 5, 1, 0, 0),
+                Some(h(2)),
+            ),
+            // High but 2 h old: within its SLA; mine, not overdue.
+            task(
+                5,
+                "High fresh",
+                "assigned",
+                "high",
+                Some(("person", "ceo")),
+                None,
+                h(2),
+                None,
+            ),
+            // High and 25 h old: a breach; builder holds it.
+            task(
+                6,
+                "High stale",
+                "assigned",
+                "high",
+                Some(("agent", "builder")),
+                None,
+                h(25),
+                None,
+            ),
+            // Created after the cut-off: not in this brief's activity.
+            task(
+                7,
+                "Future",
+                "created",
+                "medium",
+                None,
+                None,
+                ms(u + Duration::hours(1)),
+                None,
+            ),
+        ],
+    )
+    .await;
     // Through the API's own insert, which also keeps the daily roll-up the
     // brief reads whole days from.
     let costs = [
@@ -1079,47 +1064,32 @@ async fn a_past_date_shows_that_days_state_body(db: &TestDb) {
             completed.map_or(V::NullInt, V::Int),
         ]
     };
-    store
-        .bulk_insert(
-            "tasks",
-            &[
-                "id",
-                "title",
-                "status",
-                "priority",
-                "assignee_kind",
-                "assignee_id",
-                "due_at",
-                "created_by",
-                "created_at",
-                "updated_at",
-                "completed_at",
-            ],
-            &[
-                // Open at the cut-off, overdue and past its SLA; done since.
-                task(
-                    10,
-                    "Done later",
-                    "completed",
-                    Some(utc(2025, 7, 5, 0, 0)),
-                    h(30),
-                    Some(later),
-                ),
-                // Open at the cut-off (no due date); done since.
-                task(12, "Done later too", "completed", None, h(1), Some(later)),
-                // Did not exist yet at the cut-off.
-                task(
-                    11,
-                    "Created later",
-                    "in_progress",
-                    Some(utc(2025, 7, 1, 0, 0)),
-                    later,
-                    None,
-                ),
-            ],
-        )
-        .await
-        .unwrap();
+    insert_tasks(
+        store,
+        &[
+            // Open at the cut-off, overdue and past its SLA; done since.
+            task(
+                10,
+                "Done later",
+                "completed",
+                Some(utc(2025, 7, 5, 0, 0)),
+                h(30),
+                Some(later),
+            ),
+            // Open at the cut-off (no due date); done since.
+            task(12, "Done later too", "completed", None, h(1), Some(later)),
+            // Did not exist yet at the cut-off.
+            task(
+                11,
+                "Created later",
+                "in_progress",
+                Some(utc(2025, 7, 1, 0, 0)),
+                later,
+                None,
+            ),
+        ],
+    )
+    .await;
     let decision = |kind: &str, status: &str, decided: Option<i64>, created: i64| {
         vec![
             V::Text(kind.into()),
@@ -1490,4 +1460,26 @@ fn notification_for(person: &str) -> hub::store::NewNotification {
         duplicate: false,
         created_at: 1,
     }
+}
+
+/// Insert task rows (columns in the order below) as they would stand in the
+/// database, bypassing the command layer.
+async fn insert_tasks(store: &Store, rows: &[Vec<V>]) {
+    const TASK_COLUMNS: &[&str] = &[
+        "id",
+        "title",
+        "status",
+        "priority",
+        "assignee_kind",
+        "assignee_id",
+        "due_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ];
+    store
+        .bulk_insert("tasks", TASK_COLUMNS, rows)
+        .await
+        .unwrap();
 }

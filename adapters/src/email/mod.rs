@@ -119,14 +119,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn edit_sends_a_threaded_update_email() {
+    /// An adapter whose mail goes to a [`Recorder`].
+    fn recording_adapter() -> (EmailAdapter, Arc<Recorder>) {
         let rec = Arc::new(Recorder::default());
         let a = EmailAdapter::with_transport(
             "hub@example.com".parse().unwrap(),
             Templates::embedded(),
             rec.clone(),
         );
+        (a, rec)
+    }
+
+    #[tokio::test]
+    async fn edit_sends_a_threaded_update_email() {
+        let (a, rec) = recording_adapter();
         let to = Destination::to("ceo@example.com");
         let sent = a
             .send(&to, &RichMessage::titled("Ship v2?", "pending"))
@@ -159,12 +165,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_follow_up_is_threaded_under_the_email_it_answers() {
-        let rec = Arc::new(Recorder::default());
-        let a = EmailAdapter::with_transport(
-            "hub@example.com".parse().unwrap(),
-            Templates::embedded(),
-            rec.clone(),
-        );
+        let (a, rec) = recording_adapter();
         let to = Destination::to("ceo@example.com");
         let first = a
             .send(&to, &RichMessage::titled("Deploy", "started"))

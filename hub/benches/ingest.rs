@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Sustained durable ingest with many concurrent clients.
     let stored_before = running.store.notification_count().await?;
+    let held_before = running.store.delivery_counts().await?;
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(secs);
@@ -118,10 +119,25 @@ async fn main() -> anyhow::Result<()> {
     // Only the ingest side so far: the dispatcher's backlog is measured next.
     let cpu_ingest = cpu::spent(&cpu_before, &cpu::by_thread());
     let stored = running.store.notification_count().await? - stored_before;
+    let held_before = held_before.get("held").copied().unwrap_or(0);
+    let held = running
+        .store
+        .delivery_counts()
+        .await?
+        .get("held")
+        .copied()
+        .unwrap_or(0)
+        - held_before;
     println!(
-        "ingest: {:.0} notifications/s durable ({accepted} accepted in {elapsed:.1} s by {clients} clients, {} failed, {stored} stored)",
+        "ingest: {:.0} notifications/s durable ({accepted} accepted in {elapsed:.1} s by {clients} clients, {} failed, {stored} stored, {held} held for a digest)",
         accepted as f64 / elapsed,
         failed.load(Ordering::Relaxed)
+    );
+    // The figure counts only complete work: every accepted `info` item is
+    // stored and held for the recipient's digest.
+    anyhow::ensure!(
+        stored == accepted as i64 && held == stored,
+        "accepted {accepted}, but {stored} stored and {held} held for a digest"
     );
     // Let the dispatcher catch up before measuring latency.
     let drain = Instant::now();

@@ -242,6 +242,19 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
+    /// How many deliveries stand in each status (for the benchmark's check
+    /// that every accepted notification was planned and stored in full).
+    pub async fn delivery_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect()
+    }
+
     pub async fn notification_exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 FROM notifications WHERE id = $1")
             .bind(id)

@@ -90,6 +90,16 @@ struct Inner {
     fail_next: HashMap<String, VecDeque<u16>>,
 }
 
+impl Inner {
+    /// A new callback query ID, open until answerCallbackQuery answers it.
+    fn open_query(&mut self) -> String {
+        self.next_query += 1;
+        let qid = format!("q{}", self.next_query);
+        self.open_queries.insert(qid.clone());
+        qid
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     inner: Mutex<Inner>,
@@ -267,9 +277,7 @@ impl TelegramServer {
                 .get(&(chat, message_id))
                 .map(|m| m.text.clone())
                 .unwrap_or_default();
-            i.next_query += 1;
-            let qid = format!("q{}", i.next_query);
-            i.open_queries.insert(qid.clone());
+            let qid = i.open_query();
             let u = json!({
                 "update_id": i.next_update_id,
                 "callback_query": {
@@ -292,9 +300,7 @@ impl TelegramServer {
     /// sends one on an inline message (only `inline_message_id`).
     pub fn push_inline_callback(&self, from: i64, data: &str) -> Value {
         let update = self.with(|i| {
-            i.next_query += 1;
-            let qid = format!("q{}", i.next_query);
-            i.open_queries.insert(qid.clone());
+            let qid = i.open_query();
             let u = json!({
                 "update_id": i.next_update_id,
                 "callback_query": {

@@ -56,12 +56,13 @@ pub struct SlackConfig {
 pub struct SlackConfigError(pub String);
 
 /// Secrets never leave the process through a printed config (`orkhub
-/// config`); only whether one is set shows.
+/// check-config`); only whether one is set shows.
 fn redact<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(if value.is_empty() { "" } else { "<redacted>" })
+    s.serialize_str(shown(value))
 }
 
-/// What a secret shows in a log line: only whether it is set.
+/// What a secret shows, in a printed config or a log line: only whether it
+/// is set.
 fn shown(secret: &str) -> &'static str {
     if secret.is_empty() { "" } else { "<redacted>" }
 }

@@ -49,6 +49,15 @@ impl TelegramError {
             TelegramError::Config(_) | TelegramError::Client(_) => false,
         }
     }
+
+    /// How long Telegram asked to wait before the next call (a 429's
+    /// `retry_after`), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            TelegramError::Request { error, .. } => error.retry_after(),
+            TelegramError::Config(_) | TelegramError::Client(_) => None,
+        }
+    }
 }
 
 pub(crate) fn api_url(config: &TelegramConfig) -> Result<reqwest::Url, TelegramError> {

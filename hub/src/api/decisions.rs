@@ -9,14 +9,11 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
-use crate::store::DecisionEdit;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use commands::{
-    Actor, AuditEntry, Backend, Decision, DecisionOutcome, NewDecision, Scope, ServiceError,
-};
+use commands::{Actor, AuditEntry, Backend, DecisionOutcome, NewDecision, Scope, ServiceError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -153,12 +150,6 @@ pub async fn resolve(
     let mut body = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     body["edits"] = json!(edits);
     Ok(Json(body).into_response())
-}
-
-/// What every copy of a resolved decision is edited to (see
-/// [`crate::ingest::decisions::resolution_edit`]).
-pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
-    crate::ingest::decisions::resolution_edit(decision)
 }
 
 /// The commands crate's scopes among the key's.

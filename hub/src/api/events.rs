@@ -16,13 +16,12 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::dispatch::message::Extras;
+use crate::dispatch::message::stored_message;
 use crate::store::RecordedFeedEvent;
 use adapters::web::FeedEvent;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use commands::RichMessage;
 use futures::Stream;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -175,19 +174,12 @@ async fn replay(
 
 /// A recorded event as the feed shows it (the same message the live event had).
 fn feed_event(rec: RecordedFeedEvent) -> FeedEvent {
-    let extras: Extras = serde_json::from_str(&rec.fields_json).unwrap_or_default();
+    let (message, _) = stored_message(rec.title, rec.body, &rec.fields_json);
     FeedEvent {
         id: rec.feed_id,
         recipient: rec.recipient,
         edited: rec.edited,
-        message: RichMessage {
-            title: rec.title,
-            text: rec.body,
-            fields: extras.fields,
-            buttons: extras.buttons,
-            footer: extras.footer,
-            preformatted: extras.preformatted,
-        },
+        message,
     }
 }
 

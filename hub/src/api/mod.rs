@@ -12,7 +12,6 @@ mod notifications;
 mod tasks;
 mod telemetry;
 
-pub use decisions::resolution_edit;
 pub use error::ApiError;
 
 use crate::directory::Directory;

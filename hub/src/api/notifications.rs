@@ -208,12 +208,12 @@ async fn check_reply_to(state: &AppState, reply_to: &Option<String>) -> Result<(
 }
 
 fn extras(fields: Vec<Field>, reply_to: Option<String>) -> String {
-    serde_json::to_string(&Extras {
+    Extras {
         fields,
         reply_to,
         ..Default::default()
-    })
-    .unwrap_or_else(|_| "{}".into())
+    }
+    .to_json()
 }
 
 fn idempotency(headers: &HeaderMap, body: &[u8]) -> Result<Option<(String, String)>, ApiError> {

@@ -147,7 +147,7 @@ pub fn outbox_rows(
     email_fallback: bool,
 ) -> (NewNotification, Vec<NewDelivery>) {
     let id = new_id("n");
-    let fields_json = serde_json::to_string(&Extras::of(message)).unwrap_or_else(|_| "{}".into());
+    let fields_json = Extras::of(message).to_json();
     let notification = NewNotification {
         id: id.clone(),
         source: "system".into(),

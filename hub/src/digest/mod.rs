@@ -107,7 +107,7 @@ impl DigestJob {
             project_id: None,
             title: message.title.clone(),
             body: message.text.clone(),
-            fields_json: serde_json::to_string(&extras)?,
+            fields_json: extras.to_json(),
             decision_id: None,
             dedupe_key: None,
             duplicate: false,

@@ -34,19 +34,34 @@ impl Extras {
             reply_to: None,
         }
     }
+
+    /// As stored in a notification's `fields` column.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
 }
 
-/// The message to send for a claimed delivery, and the notification it
-/// answers, if any.
-pub fn message_for(d: &ClaimedDelivery) -> (RichMessage, Option<String>) {
-    let extras: Extras = serde_json::from_str(&d.fields_json).unwrap_or_default();
+/// The message a stored notification carries (its title, body and
+/// `fields` column), and the notification it answers, if any.
+pub fn stored_message(
+    title: Option<String>,
+    body: String,
+    fields_json: &str,
+) -> (RichMessage, Option<String>) {
+    let extras: Extras = serde_json::from_str(fields_json).unwrap_or_default();
     let message = RichMessage {
-        title: d.title.clone(),
-        text: d.body.clone(),
+        title,
+        text: body,
         fields: extras.fields,
         buttons: extras.buttons,
         footer: extras.footer,
         preformatted: extras.preformatted,
     };
     (message, extras.reply_to)
+}
+
+/// The message to send for a claimed delivery, and the notification it
+/// answers, if any.
+pub fn message_for(d: &ClaimedDelivery) -> (RichMessage, Option<String>) {
+    stored_message(d.title.clone(), d.body.clone(), &d.fields_json)
 }

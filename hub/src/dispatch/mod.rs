@@ -25,9 +25,6 @@ use tokio::task::JoinSet;
 
 pub type Adapters = HashMap<ChannelKind, Arc<dyn Adapter>>;
 
-/// The notification kind of a decision request (its copies carry buttons).
-const DECISION_REQUESTED: &str = "decision.requested";
-
 pub struct Dispatcher {
     pub store: Store,
     pub adapters: Adapters,

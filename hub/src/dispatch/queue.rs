@@ -2,10 +2,10 @@
 //! A queue runs on its own: a chat the platform paces (one message a second
 //! on Slack, twenty a minute in a Telegram group) holds up only itself.
 
+use super::Dispatcher;
 use super::backoff;
 use super::message::message_for;
 use super::recorder::SentRecord;
-use super::{DECISION_REQUESTED, Dispatcher};
 use crate::ids::new_id;
 use crate::ingest::plan::{join_channels, split_channels};
 use crate::store::{ClaimedDelivery, NewDelivery, StoreError, now_ms};
@@ -103,7 +103,7 @@ impl Dispatcher {
                 }
                 let decision_id = d
                     .decision_id
-                    .filter(|_| d.op == "send" && d.kind == DECISION_REQUESTED);
+                    .filter(|_| d.op == "send" && d.kind == crate::ingest::decisions::REQUESTED);
                 // The receiver lives until every queue is done; if it were
                 // gone the row stays `sending` and is sent again: never lost.
                 let _ = sent.send(SentRecord {

@@ -106,7 +106,7 @@ async fn edit_late_requests(
         else {
             continue;
         };
-        let edit = crate::api::resolution_edit(&decision);
+        let edit = crate::ingest::decisions::resolution_edit(&decision);
         if store.queue_decision_edits_for(&edit, &deliveries).await? > 0 {
             wake.notify_one();
         }

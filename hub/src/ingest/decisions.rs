@@ -12,7 +12,7 @@ use crate::directory::Directory;
 use crate::dispatch::message::Extras;
 use crate::ids::new_id;
 use crate::store::{DecisionEdit, NewDelivery, NewNotification};
-use commands::{Decision, DecisionButtons, RichMessage};
+use commands::{Decision, DecisionButtons};
 use routing::RoutingPolicy;
 use serde_json::json;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ impl DecisionNotices {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Announcement {
         let message = commands::decision_message(decision, buttons);
-        let fields_json = extras(&message);
+        let fields_json = Extras::of(&message).to_json();
         let now_ms = now.timestamp_millis();
         // An agent's request is that agent's notification; a person's (or
         // the hub's, for an escalation) is the system's.
@@ -72,13 +72,9 @@ impl DecisionNotices {
             };
             let (routed, mut ds) =
                 plan::person_deliveries(&self.dir, &self.policy, person, &id, &event);
-            out.answers.push(json!({
-                "id": id,
-                "to": person,
-                "urgency": routed.urgency,
-                "duplicate": false,
-                "deliveries": ds.iter().map(|d| json!({"id": d.id, "channel": d.channel, "status": d.status})).collect::<Vec<_>>(),
-            }));
+            let mut answer = super::answer_body(&id, routed.urgency, false, &ds);
+            answer["to"] = json!(person);
+            out.answers.push(answer);
             out.notifications.push(NewNotification {
                 id,
                 source: source.to_string(),
@@ -109,10 +105,6 @@ pub fn resolution_edit(decision: &Decision) -> DecisionEdit {
         source: "system".into(),
         title: message.title.clone(),
         body: message.text.clone(),
-        fields_json: extras(&message),
+        fields_json: Extras::of(&message).to_json(),
     }
-}
-
-fn extras(m: &RichMessage) -> String {
-    serde_json::to_string(&Extras::of(m)).unwrap_or_else(|_| "{}".into())
 }

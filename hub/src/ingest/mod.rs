@@ -15,7 +15,7 @@ pub mod plan;
 pub mod prune;
 
 use crate::directory::Directory;
-use crate::dispatch::message::Extras;
+use crate::dispatch::message::stored_message;
 use crate::ids::new_id;
 use crate::store::{IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError};
 use adapters::web::{FeedEvent, WebAdapter};
@@ -218,12 +218,7 @@ impl Writer {
                 self.recent
                     .insert((recipient_id.clone(), k.clone()), now_ms);
             }
-            let body = json!({
-                "id": id,
-                "urgency": urgency,
-                "duplicate": duplicate,
-                "deliveries": ds.iter().map(|d| json!({"id": d.id, "channel": d.channel, "status": d.status})).collect::<Vec<_>>(),
-            });
+            let body = answer_body(&id, urgency, duplicate, &ds);
             let answer = Answer { status: 201, body };
             if let Some((key, hash)) = &s.idempotency {
                 keys_in_batch.insert((s.source.clone(), key.clone()), replies.len());
@@ -354,6 +349,21 @@ impl Writer {
     }
 }
 
+/// The API's answer for an accepted notification: its ID, urgency, and
+/// each delivery planned for it.
+fn answer_body(
+    id: &str,
+    urgency: Urgency,
+    duplicate: bool,
+    ds: &[NewDelivery],
+) -> serde_json::Value {
+    let deliveries: Vec<_> = ds
+        .iter()
+        .map(|d| json!({"id": d.id, "channel": d.channel, "status": d.status}))
+        .collect();
+    json!({"id": id, "urgency": urgency, "duplicate": duplicate, "deliveries": deliveries})
+}
+
 /// Mark the web deliveries in `ds` that are due now as published at commit,
 /// and queue their feed events.
 fn publish_at_commit(
@@ -371,15 +381,7 @@ fn publish_at_commit(
         d.status = "sent";
         let message = message
             .get_or_insert_with(|| {
-                let extras: Extras = serde_json::from_str(&s.fields_json).unwrap_or_default();
-                RichMessage {
-                    title: s.title.clone(),
-                    text: s.body.clone(),
-                    fields: extras.fields,
-                    buttons: extras.buttons,
-                    footer: extras.footer,
-                    preformatted: extras.preformatted,
-                }
+                stored_message(s.title.clone(), s.body.clone(), &s.fields_json).0
             })
             .clone();
         feed.push(FeedEvent {

@@ -168,12 +168,8 @@ impl Registration {
                     return;
                 }
                 Err(e) if e.is_retryable() => {
-                    let asked = match &e {
-                        TelegramError::Request { error, .. } => error.retry_after(),
-                        _ => None,
-                    };
                     wait = (wait * 2).min(MAX_REGISTRATION_BACKOFF);
-                    wait = wait.max(asked.unwrap_or_default());
+                    wait = wait.max(e.retry_after().unwrap_or_default());
                     tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "telegram: registration failed again");
                 }
                 Err(e) => {

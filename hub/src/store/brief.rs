@@ -219,16 +219,7 @@ impl Store {
             ("urgent", w.sla_urgent_before.timestamp_millis()),
             ("high", w.sla_high_before.timestamp_millis()),
         ] {
-            // Created before the SLA cut-off is created before the brief's:
-            // the open-now half needs no bound of its own.
-            let states: &[&str] = match past {
-                None => &["status <> 'completed'"],
-                Some(_) => &[
-                    "status <> 'completed'",
-                    "status = 'completed' AND completed_at >= $3",
-                ],
-            };
-            for state in states {
+            for state in task_states(past, 3) {
                 let filter = format!("{state} AND priority = $1 AND created_at < $2");
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY created_at, id LIMIT {limit}"
@@ -241,8 +232,8 @@ impl Store {
                 .bind(priority)
                 .bind(before);
                 let (rows, count) = match past {
-                    Some(until) if filter.contains("$3") => (rows.bind(until), count.bind(until)),
-                    _ => (rows, count),
+                    Some(until) => (rows.bind(until), count.bind(until)),
+                    None => (rows, count),
                 };
                 for r in &rows.fetch_all(&self.pool).await? {
                     list.push(task_row(r)?);

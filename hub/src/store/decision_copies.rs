@@ -27,23 +27,7 @@ const RECIPIENTS: &str = "SELECT id FROM people WHERE role IN ('owner', 'admin')
 impl Store {
     /// Everyone who may approve a decision of `kind` (see [`RECIPIENTS`]).
     pub async fn decision_recipients(&self, kind: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(RECIPIENTS)
-            .bind(kind)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// [`Store::decision_recipients`] inside the decision's transaction.
-    pub(super) async fn decision_recipients_in(
-        tx: &mut Transaction<'_, Any>,
-        kind: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(RECIPIENTS)
-            .bind(kind)
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        decision_recipients(&self.pool, kind).await
     }
 
     /// How many edits of this decision's copies are queued or done.
@@ -105,6 +89,22 @@ impl Store {
         let rows = sent_copies(&mut **tx, edit.decision_id).await?;
         write_edits(tx, edit, &rows).await
     }
+}
+
+/// [`Store::decision_recipients`] on any executor: the decision's own
+/// transaction reads them when it is created.
+pub(super) async fn decision_recipients<'e, E>(
+    executor: E,
+    kind: &str,
+) -> Result<Vec<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let rows: Vec<(String,)> = sqlx::query_as(RECIPIENTS)
+        .bind(kind)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The sent copies of a decision's requests, with what an edit needs.

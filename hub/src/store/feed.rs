@@ -78,36 +78,20 @@ impl Store {
         recipient: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RecordedFeedEvent>, StoreError> {
-        const SELECT: &str = "SELECT d.op, d.address, \
+        let rows = sqlx::query(
+            "SELECT d.op, d.address, \
              CASE WHEN d.op = 'edit' THEN d.target_message_id ELSE d.platform_message_id END, \
              d.sent_at, n.title, n.body, n.fields, d.id \
              FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-             WHERE d.id >= $1 AND d.id > $2 AND d.id < 'e' AND d.channel = 'web' AND d.status = 'sent'";
-        let from = crate::ids::first_id_at("d", since_ms);
-        let after = after.unwrap_or("");
-        let rows = match recipient {
-            Some(r) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{SELECT} AND d.address = $4 ORDER BY d.id LIMIT $3"
-                )))
-                .bind(from)
-                .bind(after)
-                .bind(limit)
-                .bind(r)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{SELECT} ORDER BY d.id LIMIT $3"
-                )))
-                .bind(from)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+             WHERE d.id >= $1 AND d.id > $2 AND d.id < 'e' AND d.channel = 'web' AND d.status = 'sent' \
+             AND ($4 IS NULL OR d.address = $4) ORDER BY d.id LIMIT $3",
+        )
+        .bind(crate::ids::first_id_at("d", since_ms))
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .bind(recipient)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             // A send recorded without its message ID has nothing to resume by.

@@ -2,6 +2,7 @@
 //! (WAL) on first start, and run that engine's migrations.
 
 use super::{Dialect, Store, StoreError};
+use crate::config::redact_url;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,7 +16,7 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let open_err = |source| StoreError::Open {
-            url: redact(url),
+            url: redact_url(url),
             source,
         };
         let (dialect, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -38,7 +39,7 @@ impl Store {
             return Err(open_err(sqlx::Error::Configuration(
                 format!(
                     "unsupported database URL {:?}: use sqlite://FILE or postgres://...",
-                    redact(url)
+                    redact_url(url)
                 )
                 .into(),
             )));
@@ -103,11 +104,6 @@ fn loopback_without_tls(url: &str) -> String {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}sslmode=disable")
-}
-
-/// A URL without its password, for error messages and logs.
-fn redact(url: &str) -> String {
-    crate::config::redact_url(url)
 }
 
 #[cfg(test)]

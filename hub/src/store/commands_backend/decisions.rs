@@ -10,7 +10,7 @@ use commands::{
     Resolution,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 
 /// The columns [`decision_from_row`] reads, in every decision query.
 macro_rules! decision_columns {
@@ -52,24 +52,27 @@ fn new_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-const INSERT_TOKEN: &str =
-    "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)";
-
-/// A new button token for `verb` on a decision, inside its transaction.
-async fn insert_token_in(
-    tx: &mut Transaction<'static, Any>,
+/// A new button token for `verb` on a decision (in the decision's
+/// transaction when it is created with it).
+async fn insert_token<'e, E>(
+    executor: E,
     verb: &str,
     decision_id: i64,
-) -> Result<String, BackendError> {
+) -> Result<String, BackendError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     let token = new_token();
-    sqlx::query(INSERT_TOKEN)
-        .bind(&token)
-        .bind(verb)
-        .bind(decision_id.to_string())
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await
-        .map_err(db("storing a button token"))?;
+    sqlx::query(
+        "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&token)
+    .bind(verb)
+    .bind(decision_id.to_string())
+    .bind(now_ms())
+    .execute(executor)
+    .await
+    .map_err(db("storing a button token"))?;
     Ok(token)
 }
 
@@ -148,12 +151,13 @@ impl Store {
             && decision.status == DecisionStatus::Pending
         {
             // The transaction has written: these reads are safe on SQLite too.
-            let candidates = Store::decision_recipients_in(&mut tx, &decision.kind)
-                .await
-                .map_err(store("reading who may decide"))?;
+            let candidates =
+                crate::store::decision_copies::decision_recipients(&mut *tx, &decision.kind)
+                    .await
+                    .map_err(store("reading who may decide"))?;
             let buttons = DecisionButtons {
-                approve: insert_token_in(&mut tx, "approve", decision.id).await?,
-                deny: insert_token_in(&mut tx, "deny", decision.id).await?,
+                approve: insert_token(&mut *tx, "approve", decision.id).await?,
+                deny: insert_token(&mut *tx, "deny", decision.id).await?,
             };
             let sent = notices.requested(&decision, Some(&buttons), &candidates, now);
             self.insert_notifications_in(&mut tx, &sent.notifications, &sent.deliveries)
@@ -228,16 +232,7 @@ impl Store {
             ButtonAction::Approve { decision_id } => ("approve", decision_id),
             ButtonAction::Deny { decision_id } => ("deny", decision_id),
         };
-        let token = new_token();
-        sqlx::query(INSERT_TOKEN)
-            .bind(&token)
-            .bind(verb)
-            .bind(decision_id.to_string())
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(db("storing a button token"))?;
-        Ok(token)
+        insert_token(&self.pool, verb, *decision_id).await
     }
 
     /// Tokens do not expire: a button on an old message stays safe to press

@@ -4,17 +4,10 @@
 mod common;
 use adapters::SendError;
 use common::TestDb;
-use common::server::{ScriptedAdapter, TestHub, make_key};
+use common::server::{ScriptedAdapter, TestHub, channel_statuses, delivery, make_key};
 use routing::ChannelKind;
 use serde_json::json;
 use std::time::Duration;
-
-async fn next_console(hub: &mut TestHub) -> String {
-    tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
-        .await
-        .expect("console line within 5 s")
-        .expect("console open")
-}
 
 both_dbs!(urgent_reaches_sse_and_console, |db: &TestDb| {
     async move {
@@ -34,7 +27,7 @@ both_dbs!(urgent_reaches_sse_and_console, |db: &TestDb| {
             .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["urgency"], "urgent");
-        let line = next_console(&mut hub).await;
+        let line = hub.next_console().await;
         assert!(
             line.contains("to ceo: Prod down | db <unreachable> & co"),
             "{line}"
@@ -81,24 +74,8 @@ both_dbs!(
             .await;
         assert_eq!(s, 201);
         let info = hub.settled(info["id"].as_str().unwrap()).await;
-        let channels: Vec<(String, String)> = info["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["channel"].as_str().unwrap().into(),
-                    d["status"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            channels,
-            vec![
-                ("web".into(), "sent".into()),
-                ("email".into(), "held".into())
-            ]
-        );
+        let channels = channel_statuses(&info);
+        assert_eq!(channels, vec![("web", "sent"), ("email", "held")]);
         let (_, fyi) = hub
             .post(
                 "/api/v1/notifications",
@@ -350,13 +327,7 @@ both_dbs!(
             "every message, in order"
         );
         let first = hub.settled(&ids[0]).await;
-        let tgd = first["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["channel"] == "telegram")
-            .unwrap()
-            .clone();
+        let tgd = delivery(&first, "telegram");
         assert_eq!(
             (tgd["status"].as_str(), tgd["attempts"].as_i64()),
             (Some("sent"), Some(2))
@@ -381,11 +352,11 @@ both_dbs!(
                 json!({"to": "dana", "urgency": "urgent", "text": "are you there"}),
             )
             .await;
-        let line = next_console(&mut hub).await;
+        let line = hub.next_console().await;
         assert!(line.contains("to dana: are you there"), "{line}");
         let st = hub.settled(b["id"].as_str().unwrap()).await;
         let ds = st["deliveries"].as_array().unwrap();
-        let tgd = ds.iter().find(|d| d["channel"] == "telegram").unwrap();
+        let tgd = delivery(&st, "telegram");
         assert_eq!(tgd["status"], "dead");
         assert!(tgd["last_error"].as_str().unwrap().contains("blocked"));
         assert!(
@@ -402,15 +373,9 @@ both_dbs!(
         let fail = || Err(SendError::transient("connection reset"));
         let tg = ScriptedAdapter::new(ChannelKind::Telegram, vec![fail(), fail(), fail()]);
         let hub = TestHub::start(db, "", vec![tg.clone()]).await;
-        let (_, b) = hub
-            .post(
-                "/api/v1/notifications",
-                json!({"to": "dana", "urgency": "urgent", "text": "x"}),
-            )
-            .await;
-        let st = hub.settled(b["id"].as_str().unwrap()).await;
+        let st = hub.urgent_settled("dana", "x").await;
         let ds = st["deliveries"].as_array().unwrap();
-        let tgd = ds.iter().find(|d| d["channel"] == "telegram").unwrap();
+        let tgd = delivery(&st, "telegram");
         assert_eq!(
             (tgd["status"].as_str(), tgd["attempts"].as_i64()),
             (Some("dead"), Some(3))
@@ -440,11 +405,7 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 201);
-        assert!(
-            next_console(&mut hub)
-                .await
-                .contains("to #eng: standup in 5")
-        );
+        assert!(hub.next_console().await.contains("to #eng: standup in 5"));
         let (s, c) = hub.post("/api/v1/costs", json!({"model": "gpt-x", "tokens_in": 10, "tokens_out": 5, "usd": 0.25, "project": "website"})).await;
         assert_eq!(s, 201, "{c}");
         let (s, _) = hub
@@ -465,15 +426,7 @@ both_dbs!(
             .unwrap()
             .unwrap();
         assert_eq!(hb.1, "idle");
-        let m = hub
-            .http
-            .get(format!("{}/metrics", hub.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = hub.metrics().await;
         assert!(m.contains("orkhub_http_requests_total"), "{m}");
         assert!(m.contains("orkhub_deliveries_total"), "{m}");
         // The live feed, published at commit, is counted like any send.
@@ -509,17 +462,7 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 201, "{info}");
-        let channels: Vec<(&str, &str)> = info["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["channel"].as_str().unwrap(),
-                    d["status"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let channels = channel_statuses(&info);
         assert_eq!(channels, [("web", "sent"), ("telegram", "held")], "{info}");
         let (address,): (String,) = sqlx::query_as(
             "SELECT address FROM deliveries WHERE status = 'held' AND person_id = 'dana'",
@@ -545,10 +488,7 @@ both_dbs!(
         assert_eq!(s, 404, "{e}");
         let msg = e["error"]["message"].as_str().unwrap();
         assert!(msg.contains("task_id") && msg.contains("4242"), "{msg}");
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM costs")
-            .fetch_one(hub.store().pool())
-            .await
-            .unwrap();
+        let n = hub.count("SELECT COUNT(*) FROM costs").await;
         assert_eq!(n, 0, "nothing written");
         let (_, t) = hub.post("/api/v1/tasks", json!({"title": "Train"})).await;
         let (s, c) = hub
@@ -645,15 +585,7 @@ both_dbs!(
             "every accepted request is stored, no refused one is"
         );
         // Both show on /metrics.
-        let metrics = hub
-            .http
-            .get(format!("{}/metrics", hub.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = hub.metrics().await;
         assert!(
             metrics.contains("orkhub_ingest_refused_total{reason=\"queue_full\"}"),
             "{metrics}"

@@ -214,25 +214,15 @@ async fn seed(store: &Store) {
             V::Int(created),
         ]
     };
-    store
-        .bulk_insert(
-            "decisions",
-            &[
-                "kind",
-                "context",
-                "status",
-                "requested_by",
-                "decided_at",
-                "created_at",
-            ],
-            &[
-                decision("deploy", "pending", None, h(5)),
-                decision("spend", "approved", Some(h(3)), h(30)),
-                decision("hire", "denied", Some(h(25)), h(30)),
-            ],
-        )
-        .await
-        .unwrap();
+    insert_decisions(
+        store,
+        &[
+            decision("deploy", "pending", None, h(5)),
+            decision("spend", "approved", Some(h(3)), h(30)),
+            decision("hire", "denied", Some(h(25)), h(30)),
+        ],
+    )
+    .await;
     let failure = |agent: &str, task: i64, reason: &str, at: i64| {
         vec![
             V::Text(agent.into()),
@@ -1100,25 +1090,15 @@ async fn a_past_date_shows_that_days_state_body(db: &TestDb) {
             V::Int(created),
         ]
     };
-    store
-        .bulk_insert(
-            "decisions",
-            &[
-                "kind",
-                "context",
-                "status",
-                "requested_by",
-                "decided_at",
-                "created_at",
-            ],
-            &[
-                decision("decided-later", "approved", Some(later), h(2)),
-                decision("asked-later", "pending", None, later),
-                decision("still-pending", "pending", None, h(1)),
-            ],
-        )
-        .await
-        .unwrap();
+    insert_decisions(
+        store,
+        &[
+            decision("decided-later", "approved", Some(later), h(2)),
+            decision("asked-later", "pending", None, later),
+            decision("still-pending", "pending", None, h(1)),
+        ],
+    )
+    .await;
     let (status, b) = hub.get("/api/v1/brief?date=2025-07-10&person=ceo").await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(
@@ -1480,6 +1460,21 @@ async fn insert_tasks(store: &Store, rows: &[Vec<V>]) {
     ];
     store
         .bulk_insert("tasks", TASK_COLUMNS, rows)
+        .await
+        .unwrap();
+}
+
+async fn insert_decisions(store: &Store, rows: &[Vec<V>]) {
+    const DECISION_COLUMNS: &[&str] = &[
+        "kind",
+        "context",
+        "status",
+        "requested_by",
+        "decided_at",
+        "created_at",
+    ];
+    store
+        .bulk_insert("decisions", DECISION_COLUMNS, rows)
         .await
         .unwrap();
 }

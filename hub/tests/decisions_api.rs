@@ -23,24 +23,6 @@ push = ["console"]
 id = "reviewer"
 "##;
 
-/// A key for another agent than the test key's `builder`.
-async fn key_for(hub: &TestHub, agent: &str, scopes: &[&str]) -> String {
-    let (id, key, hash) = hub::api::auth::generate_key();
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    hub.store()
-        .insert_key(&id, agent, &hash, &scopes, None, "test")
-        .await
-        .expect("key");
-    key
-}
-
-async fn next_console(hub: &mut TestHub) -> String {
-    tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
-        .await
-        .expect("console line within 5 s")
-        .expect("console open")
-}
-
 async fn next_feed(
     feed: &mut tokio::sync::broadcast::Receiver<adapters::web::FeedEvent>,
 ) -> adapters::web::FeedEvent {
@@ -48,14 +30,6 @@ async fn next_feed(
         .await
         .expect("feed event within 5 s")
         .expect("feed open")
-}
-
-async fn count(hub: &TestHub, sql: &'static str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(hub.store().pool())
-        .await
-        .expect("count");
-    n
 }
 
 both_dbs!(
@@ -108,7 +82,7 @@ both_dbs!(
         assert_eq!(recipients, ["ceo", "ops"]);
         // ... and on the console.
         // (Two chats are sent to side by side: either may come first.)
-        let lines = [next_console(&mut hub).await, next_console(&mut hub).await];
+        let lines = [hub.next_console().await, hub.next_console().await];
         for who in ["ceo", "ops"] {
             assert!(
                 lines
@@ -143,7 +117,7 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 403, "{own}");
-        let reviewer = key_for(&hub, "reviewer", &["decisions:resolve"]).await;
+        let reviewer = hub.key_for("reviewer", &["decisions:resolve"]).await;
         let (s, resolved) = hub
             .post_with(
                 &format!("/api/v1/decisions/{id}/resolve"),
@@ -177,7 +151,7 @@ both_dbs!(
         edited.sort();
         assert_eq!(edited, ["ceo", "ops"]);
         for _ in 0..2 {
-            let line = next_console(&mut hub).await;
+            let line = hub.next_console().await;
             assert!(
                 line.contains("[console] edit #") && line.contains("Approved by agent:reviewer"),
                 "{line}"
@@ -185,7 +159,7 @@ both_dbs!(
         }
         let mut sent = 0;
         for _ in 0..200 {
-            sent = count(&hub, "SELECT COUNT(*) FROM deliveries WHERE op = 'edit' AND status = 'sent' AND target_message_id IS NOT NULL").await;
+            sent = hub.count("SELECT COUNT(*) FROM deliveries WHERE op = 'edit' AND status = 'sent' AND target_message_id IS NOT NULL").await;
             if sent == 4 {
                 break;
             }
@@ -193,11 +167,8 @@ both_dbs!(
         }
         assert_eq!(sent, 4);
         assert_eq!(
-            count(
-                &hub,
-                "SELECT COUNT(*) FROM notifications WHERE kind = 'decision.resolved'"
-            )
-            .await,
+            hub.count("SELECT COUNT(*) FROM notifications WHERE kind = 'decision.resolved'")
+                .await,
             2
         );
 
@@ -223,24 +194,19 @@ both_dbs!(
         assert_eq!(after["reasoning"], "tests are green");
         assert_eq!(after["decided_at"], resolved["decided_at"]);
         assert_eq!(
-            count(&hub, "SELECT COUNT(*) FROM deliveries WHERE op = 'edit'").await,
+            hub.count("SELECT COUNT(*) FROM deliveries WHERE op = 'edit'")
+                .await,
             4,
             "no second round of edits"
         );
         assert_eq!(
-            count(
-                &hub,
-                "SELECT COUNT(*) FROM audit_log WHERE action = 'decision.resolve'"
-            )
-            .await,
+            hub.count("SELECT COUNT(*) FROM audit_log WHERE action = 'decision.resolve'")
+                .await,
             1
         );
         assert_eq!(
-            count(
-                &hub,
-                "SELECT COUNT(*) FROM audit_log WHERE action = 'decision.create'"
-            )
-            .await,
+            hub.count("SELECT COUNT(*) FROM audit_log WHERE action = 'decision.create'")
+                .await,
             1
         );
         hub.stop().await;
@@ -327,15 +293,12 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 422, "{b}");
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM decisions").await, 0);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM notifications").await, 0);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM button_tokens").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM decisions").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM notifications").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM button_tokens").await, 0);
         assert_eq!(
-            count(
-                &hub,
-                "SELECT COUNT(*) FROM audit_log WHERE resource LIKE 'decision%'"
-            )
-            .await,
+            hub.count("SELECT COUNT(*) FROM audit_log WHERE resource LIKE 'decision%'")
+                .await,
             0
         );
         hub.stop().await;
@@ -464,7 +427,7 @@ both_dbs!(
         assert_eq!(s, 404, "{e}");
         let (s, e) = hub.get("/api/v1/tasks/777").await;
         assert_eq!(s, 404, "{e}");
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM tasks").await, 2);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM tasks").await, 2);
         hub.stop().await;
     }
 );
@@ -481,9 +444,9 @@ both_dbs!(
             .post_with("/api/v1/decisions", &hub.key, body.clone(), Some("ship-v3"))
             .await;
         assert_eq!(s, 503, "{failed}");
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM decisions").await, 0);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM notifications").await, 0);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM button_tokens").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM decisions").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM notifications").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM button_tokens").await, 0);
         common::heal_deliveries(db).await;
 
         let (s, created) = hub
@@ -524,7 +487,7 @@ both_dbs!(
             .await;
         assert_eq!(s, 201, "{again}");
         assert_eq!(again["id"], created["id"]);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM decisions").await, 1);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM decisions").await, 1);
         hub.stop().await;
     }
 );

@@ -32,15 +32,7 @@ async fn the_last_failed_try_counts_as_dead() {
         .await;
     assert_eq!(status, 201, "{body}");
     hub.settled(body["id"].as_str().unwrap()).await;
-    let scrape = hub
-        .http
-        .get(format!("{}/metrics", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = hub.metrics().await;
     assert_eq!(
         (
             counter(&scrape, "telegram", "retry"),

@@ -10,7 +10,7 @@ use adapters::discord::{DiscordAdapter, DiscordConfig};
 use adapters::{Adapter, Destination};
 use common::TestDb;
 use common::discord_server::{APPLICATION_ID, DiscordServer, TOKEN, shown};
-use common::server::TestHub;
+use common::server::{TestHub, delivery};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -53,15 +53,6 @@ async fn start(db: &TestDb, extra: &str) -> (DiscordServer, TestHub) {
     )
     .await;
     (server, hub)
-}
-
-fn delivery<'a>(status: &'a Value, channel: &str) -> &'a Value {
-    status["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == channel)
-        .unwrap_or_else(|| panic!("no {channel} delivery in {status}"))
 }
 
 fn command(id: &str, user: u64, channel: u64, data: Value) -> String {
@@ -121,16 +112,6 @@ async fn post_at(
 
 async fn interact(hub: &TestHub, server: &DiscordServer, body: &str) -> (u16, Value) {
     post_at(hub, server, body, Some(DiscordServer::now())).await
-}
-
-async fn task_titles(hub: &TestHub) -> Vec<String> {
-    let (_, tasks) = hub.get("/api/v1/tasks").await;
-    tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap().to_string())
-        .collect()
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -231,9 +212,7 @@ async fn decision_in_discord(hub: &TestHub, server: &DiscordServer) -> (i64, u64
         )
         .await;
     assert_eq!(s, 201, "{d}");
-    for n in d["notifications"].as_array().unwrap() {
-        hub.settled(n["id"].as_str().unwrap()).await;
-    }
+    hub.settled_all(&d).await;
     let dm = server.dm_channel(CHIEF).expect("DM opened");
     let sent = server.messages(dm);
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -312,18 +291,7 @@ both_dbs!(
     |db: &TestDb| async move {
         let (server, hub) = start(db, "").await;
         let (id, dm, message, _) = decision_in_discord(&hub, &server).await;
-        let (key_id, key, hash) = hub::api::auth::generate_key();
-        hub.store()
-            .insert_key(
-                &key_id,
-                "reviewer",
-                &hash,
-                &["decisions:resolve".to_string()],
-                None,
-                "test",
-            )
-            .await
-            .unwrap();
+        let key = hub.key_for("reviewer", &["decisions:resolve"]).await;
         let (s, b) = hub
             .post_with(
                 &format!("/api/v1/decisions/{id}/resolve"),
@@ -368,13 +336,13 @@ both_dbs!(
             "{content}"
         );
         assert_eq!(
-            task_titles(&hub).await,
+            hub.task_titles().await,
             vec!["Fix <login> **now** @everyone".to_string()]
         );
         // The same interaction again is not run twice: the first answer.
         let (_, again) = interact(&hub, &server, &body).await;
         assert_eq!(again, b);
-        assert_eq!(task_titles(&hub).await.len(), 1);
+        assert_eq!(hub.task_titles().await.len(), 1);
 
         // A mistyped command gets the grammar's suggestion, privately.
         let (_, b) = interact(
@@ -401,7 +369,7 @@ both_dbs!(
             b["data"]["content"].as_str().unwrap().contains("know you"),
             "{b}"
         );
-        assert_eq!(task_titles(&hub).await.len(), 1);
+        assert_eq!(hub.task_titles().await.len(), 1);
         let audit = hub.store().audit_for("discord:31337").await.unwrap();
         assert!(
             audit
@@ -437,7 +405,7 @@ both_dbs!(
         let (s, b) = post_at(&hub, &server, &body, Some(DiscordServer::now() - 360)).await;
         assert_eq!(s, 401, "{b}");
         assert!(b.as_str().unwrap().contains("300"), "{b}");
-        assert!(task_titles(&hub).await.is_empty());
+        assert!(hub.task_titles().await.is_empty());
         // The valid PING still works: the endpoint is healthy.
         let (s, _) = interact(&hub, &server, r#"{"type":1}"#).await;
         assert_eq!(s, 200);
@@ -479,7 +447,7 @@ both_dbs!(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(server.webhook_calls().len(), 1);
-        assert_eq!(task_titles(&hub).await, vec!["Slow one".to_string()]);
+        assert_eq!(hub.task_titles().await, vec!["Slow one".to_string()]);
         hub.stop().await;
     }
 );
@@ -586,13 +554,7 @@ both_dbs!(
     |db: &TestDb| async move {
         let (server, mut hub) = start(db, "").await;
         server.close_dms(CHIEF);
-        let (_, n) = hub
-            .post(
-                "/api/v1/notifications",
-                json!({"to": "chief", "urgency": "urgent", "text": "server on fire"}),
-            )
-            .await;
-        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let status = hub.urgent_settled("chief", "server on fire").await;
         let d = delivery(&status, "discord");
         assert_eq!(d["status"], "dead", "{status}");
         assert!(
@@ -600,10 +562,7 @@ both_dbs!(
             "{status}"
         );
         assert_eq!(delivery(&status, "console")["status"], "sent", "{status}");
-        let line = tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let line = hub.next_console().await;
         assert!(line.contains("server on fire"), "{line}");
         // One attempt only: a refusal is not retried.
         assert_eq!(server.rejections().len(), 1);

@@ -7,7 +7,7 @@ use adapters::email::{EmailAdapter, EmailConfig, TlsMode};
 use adapters::{Adapter, Destination, SendError};
 use commands::RichMessage;
 use common::TestDb;
-use common::server::{ScriptedAdapter, TestHub};
+use common::server::{ScriptedAdapter, TestHub, channel_statuses, delivery};
 use common::smtp_server::SmtpServer;
 use mail_parser::MessageParser;
 use routing::ChannelKind;
@@ -30,16 +30,6 @@ async fn urgent(hub: &TestHub, to: &str, title: &str, text: &str) -> serde_json:
     hub.settled(body["id"].as_str().unwrap()).await
 }
 
-fn email_delivery(status: &serde_json::Value) -> serde_json::Value {
-    status["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "email")
-        .cloned()
-        .unwrap_or_else(|| panic!("no email delivery in {status}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_email_is_multipart_with_headers_and_escaped_html() {
     let smtp = SmtpServer::start();
@@ -47,7 +37,7 @@ async fn push_email_is_multipart_with_headers_and_escaped_html() {
     let hub = TestHub::start(&db, &format!("{}{MIA}", smtp.toml()), vec![]).await;
     let hostile = "<script>alert('x')</script> costs & \"fees\" went up";
     let status = urgent(&hub, "mia", "Budget <b>alert</b>", hostile).await;
-    let d = email_delivery(&status);
+    let d = delivery(&status, "email");
     assert_eq!(d["status"], "sent", "{status}");
 
     let raw = smtp.wait_for(1).await.remove(0);
@@ -105,7 +95,7 @@ async fn a_4xx_is_retried_and_then_delivered_once() {
     );
     let hub = TestHub::start(&db, &extra, vec![]).await;
     let status = urgent(&hub, "tina", "Greylisted", "second time lucky").await;
-    let d = email_delivery(&status);
+    let d = delivery(&status, "email");
     assert_eq!(d["status"], "sent", "{status}");
     assert_eq!(d["attempts"], 2, "one 451, then 250: {status}");
     assert!(d["last_error"].is_null(), "{status}");
@@ -125,7 +115,7 @@ both_dbs!(
         let extra = format!("{}{}", smtp.toml(), person("rex", "reject@example.com"));
         let hub = TestHub::start(db, &extra, vec![]).await;
         let status = urgent(&hub, "rex", "Nope", "will bounce").await;
-        let d = email_delivery(&status);
+        let d = delivery(&status, "email");
         assert_eq!(d["status"], "dead", "{status}");
         assert_eq!(d["attempts"], 1, "a 5xx is not retried: {status}");
         let err = d["last_error"].as_str().unwrap();
@@ -165,25 +155,9 @@ async fn a_failing_chat_channel_falls_back_to_email() {
     );
     let hub = TestHub::start(&db, &extra, vec![telegram.clone()]).await;
     let status = urgent(&hub, "tom", "Deploy failed", "prod is down").await;
-    let by_channel: Vec<(String, String)> = status["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["channel"].as_str().unwrap().into(),
-                d["status"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    assert!(
-        by_channel.contains(&("telegram".into(), "dead".into())),
-        "{status}"
-    );
-    assert!(
-        by_channel.contains(&("email".into(), "sent".into())),
-        "{status}"
-    );
+    let by_channel = channel_statuses(&status);
+    assert!(by_channel.contains(&("telegram", "dead")), "{status}");
+    assert!(by_channel.contains(&("email", "sent")), "{status}");
     let raw = smtp.wait_for(1).await.remove(0);
     let m = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(

@@ -105,18 +105,7 @@ async fn an_edit_dispatched_by_one_instance_reaches_viewers_on_both() {
 
     // Resolved through b: the edit of the web copy goes through the outbox,
     // whichever instance's dispatcher takes it.
-    let (key_id, key, hash) = hub::api::auth::generate_key();
-    b.store()
-        .insert_key(
-            &key_id,
-            "reviewer",
-            &hash,
-            &["decisions:resolve".to_string()],
-            None,
-            "test",
-        )
-        .await
-        .unwrap();
+    let key = b.key_for("reviewer", &["decisions:resolve"]).await;
     let (s, resolved) = b
         .post_with(
             &format!("/api/v1/decisions/{id}/resolve"),

@@ -6,14 +6,6 @@ use common::TestDb;
 use common::server::TestHub;
 use serde_json::json;
 
-async fn count(hub: &TestHub, sql: &'static str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(hub.store().pool())
-        .await
-        .expect("count");
-    n
-}
-
 both_dbs!(a_retried_cost_is_recorded_once, |db: &TestDb| async move {
     let hub = TestHub::start(db, "", vec![]).await;
     let cost = json!({"model": "gpt-x", "tokens_in": 10, "tokens_out": 5, "usd": 0.25});
@@ -39,12 +31,12 @@ both_dbs!(a_retried_cost_is_recorded_once, |db: &TestDb| async move {
     );
     let again: serde_json::Value = res.json().await.unwrap();
     assert_eq!(again, first, "the first answer, replayed");
-    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 1);
+    assert_eq!(hub.count("SELECT COUNT(*) FROM costs").await, 1);
 
     // Without the key, a second post is a second cost.
     let (s, _) = hub.post("/api/v1/costs", cost.clone()).await;
     assert_eq!(s, 201);
-    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 2);
+    assert_eq!(hub.count("SELECT COUNT(*) FROM costs").await, 2);
 
     // The same key for a different request is refused, and writes nothing.
     let (s, e) = hub
@@ -57,7 +49,7 @@ both_dbs!(a_retried_cost_is_recorded_once, |db: &TestDb| async move {
         .await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(e["error"]["code"], "idempotency_key_reused");
-    assert_eq!(count(&hub, "SELECT COUNT(*) FROM costs").await, 2);
+    assert_eq!(hub.count("SELECT COUNT(*) FROM costs").await, 2);
     hub.stop().await;
 });
 
@@ -83,7 +75,7 @@ both_dbs!(
             created.iter().all(|b| b["id"] == created[0]["id"]),
             "{answers:?}"
         );
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM tasks").await, 1);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM tasks").await, 1);
         // Once answered, a retry replays.
         let (s, again) = hub
             .post_with("/api/v1/tasks", &hub.key, body, Some("task-7"))
@@ -107,10 +99,7 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 401);
-        assert_eq!(
-            count(&hub, "SELECT COUNT(*) FROM idempotency_keys").await,
-            0
-        );
+        assert_eq!(hub.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
         // A client error is an answer too: the retry gets the same 422.
         let (s, e1) = hub
             .post_with("/api/v1/tasks", &hub.key, json!({"title": ""}), Some("k2"))
@@ -121,7 +110,7 @@ both_dbs!(
             .await;
         assert_eq!(s, 422);
         assert_eq!(e1, e2);
-        assert_eq!(count(&hub, "SELECT COUNT(*) FROM tasks").await, 0);
+        assert_eq!(hub.count("SELECT COUNT(*) FROM tasks").await, 0);
         hub.stop().await;
     }
 );
@@ -208,15 +197,7 @@ both_dbs!(
             .await
             .expect("stops when told")
             .unwrap();
-        let metrics = hub
-            .http
-            .get(format!("{}/metrics", hub.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = hub.metrics().await;
         assert!(
             metrics.contains("orkhub_idempotency_keys_pruned_total"),
             "{metrics}"

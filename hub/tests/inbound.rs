@@ -49,9 +49,7 @@ both_dbs!(
             .expect("approve button")
             .token
             .clone();
-        for n in d["notifications"].as_array().unwrap() {
-            hub.settled(n["id"].as_str().unwrap()).await;
-        }
+        hub.settled_all(&d).await;
 
         // An unknown platform user is refused politely, audited, and changes nothing.
         let r = hub::inbound::handle(&state, &press("999", &approve), None)

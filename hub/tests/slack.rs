@@ -6,7 +6,7 @@
 mod common;
 use adapters::slack::inbound::sign;
 use common::TestDb;
-use common::server::TestHub;
+use common::server::{TestHub, delivery};
 use common::slack_server::{BOT_TOKEN, SlackServer};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -380,9 +380,7 @@ async fn decision_in_slack(
             .to_string()
     };
     // Wait until the dispatcher recorded the platform message ID.
-    for n in d["notifications"].as_array().unwrap() {
-        hub.settled(n["id"].as_str().unwrap()).await;
-    }
+    hub.settled_all(&d).await;
     let (conversation, ts) = server.first_post_to("U777").unwrap();
     // Slack opened the DM: edits must address the conversation, not the user.
     assert_eq!(conversation, "D777");
@@ -461,12 +459,7 @@ both_dbs!(
         let hub = start(db, &server, "").await;
         let (id, channel, ts, _, _) = decision_in_slack(&hub, &server).await;
         // Another agent decides (the requester may not answer its own request).
-        let (key_id, key, hash) = hub::api::auth::generate_key();
-        let scopes = vec!["decisions:resolve".to_string()];
-        hub.store()
-            .insert_key(&key_id, "reviewer", &hash, &scopes, None, "test")
-            .await
-            .unwrap();
+        let key = hub.key_for("reviewer", &["decisions:resolve"]).await;
         let (s, b) = hub
             .post_with(
                 &format!("/api/v1/decisions/{id}/resolve"),
@@ -549,17 +542,6 @@ async fn adapter_threads_replies_and_edits_by_conversation() {
         !e.is_retryable() && e.to_string().contains("message_not_found"),
         "{e}"
     );
-}
-
-/// The Slack delivery of a notification (channels also get the web feed).
-fn slack_delivery(n: &Value) -> Value {
-    n["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "slack")
-        .unwrap_or_else(|| panic!("no slack delivery: {n}"))
-        .clone()
 }
 
 async fn send_to_channel(hub: &TestHub, channel: &str, text: &str) -> String {
@@ -658,7 +640,7 @@ both_dbs!(
         let hub = start(db, &server, "").await;
         let id = send_to_channel(&hub, "gone", "hello").await;
         let n = hub.settled(&id).await;
-        let d = slack_delivery(&n);
+        let d = delivery(&n, "slack");
         assert_eq!(d["status"], "dead", "{n}");
         assert!(
             d["last_error"]
@@ -671,7 +653,7 @@ both_dbs!(
         let id = send_to_channel(&hub, "ops", "hello").await;
         let n = hub.settled(&id).await;
         assert!(
-            slack_delivery(&n)["last_error"]
+            delivery(&n, "slack")["last_error"]
                 .as_str()
                 .unwrap()
                 .contains("is_archived"),
@@ -689,7 +671,7 @@ async fn server_errors_are_retried_and_a_bad_token_is_permanent() {
     let hub = start(&db, &server, "").await;
     let id = send_to_channel(&hub, "ops", "after the outage").await;
     let n = hub.settled(&id).await;
-    assert_eq!(slack_delivery(&n)["status"], "sent", "{n}");
+    assert_eq!(delivery(&n, "slack")["status"], "sent", "{n}");
     assert_eq!(server.posted().len(), 1);
     hub.stop().await;
 
@@ -700,9 +682,9 @@ async fn server_errors_are_retried_and_a_bad_token_is_permanent() {
     let hub = TestHub::start(&db, &extra, vec![]).await;
     let id = send_to_channel(&hub, "ops", "x").await;
     let n = hub.settled(&id).await;
-    assert_eq!(slack_delivery(&n)["status"], "dead", "{n}");
+    assert_eq!(delivery(&n, "slack")["status"], "dead", "{n}");
     assert!(
-        slack_delivery(&n)["last_error"]
+        delivery(&n, "slack")["last_error"]
             .as_str()
             .unwrap()
             .contains("invalid_auth"),
@@ -796,7 +778,7 @@ both_dbs!(
         }
         for id in &ids {
             let n = hub.settled(id).await;
-            assert_eq!(slack_delivery(&n)["status"], "sent", "{n}");
+            assert_eq!(delivery(&n, "slack")["status"], "sent", "{n}");
         }
         let calls: Vec<_> = server
             .calls("chat.postMessage")
@@ -833,7 +815,7 @@ both_dbs!(
         let hub = start(db, &server, "").await;
         let id = send_to_channel(&hub, "quiet", "hello?").await;
         let n = hub.settled(&id).await;
-        let d = slack_delivery(&n);
+        let d = delivery(&n, "slack");
         assert_eq!(d["status"], "dead", "{n}");
         let error = d["last_error"].as_str().unwrap();
         assert!(error.contains("not_in_channel"), "{n}");
@@ -963,12 +945,8 @@ both_dbs!(
         assert_eq!(s, 201, "{first}");
         let first_id = first["id"].as_str().unwrap();
         let settled = hub.settled(first_id).await;
-        let message_id = settled["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["channel"] == "slack")
-            .and_then(|d| d["platform_message_id"].as_str())
+        let message_id = delivery(&settled, "slack")["platform_message_id"]
+            .as_str()
             .unwrap()
             .to_string();
         let (_, first_ts) = message_id.split_once(':').unwrap();
@@ -1009,11 +987,9 @@ both_dbs!(
             .await;
         assert_eq!(s, 404, "{err}");
         assert!(err.to_string().contains("reply_to"), "{err}");
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE body = 'orphan'")
-                .fetch_one(hub.store().pool())
-                .await
-                .unwrap();
+        let n = hub
+            .count("SELECT COUNT(*) FROM notifications WHERE body = 'orphan'")
+            .await;
         assert_eq!(n, 0);
         hub.stop().await;
     }

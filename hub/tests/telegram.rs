@@ -5,7 +5,7 @@
 
 mod common;
 use common::TestDb;
-use common::server::TestHub;
+use common::server::{TestHub, delivery};
 use common::telegram_server::{BOT_USERNAME, TelegramServer};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -48,15 +48,6 @@ async fn start(db: &TestDb, adapter_extra: &str) -> (TelegramServer, TestHub) {
     )
     .await;
     (tg, hub)
-}
-
-fn delivery<'a>(status: &'a Value, channel: &str) -> &'a Value {
-    status["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == channel)
-        .unwrap_or_else(|| panic!("no {channel} delivery in {status}"))
 }
 
 both_dbs!(
@@ -119,9 +110,7 @@ both_dbs!(
             .await;
         assert_eq!(s, 201, "{d}");
         let id = d["id"].as_i64().unwrap();
-        for n in d["notifications"].as_array().unwrap() {
-            hub.settled(n["id"].as_str().unwrap()).await;
-        }
+        hub.settled_all(&d).await;
         let sent = tg.messages(CHIEF);
         assert_eq!(sent.len(), 1, "{sent:?}");
         let m = sent[0].clone();
@@ -278,9 +267,7 @@ both_dbs!(
             )
             .await;
         let id = d["id"].as_i64().unwrap();
-        for n in d["notifications"].as_array().unwrap() {
-            hub.settled(n["id"].as_str().unwrap()).await;
-        }
+        hub.settled_all(&d).await;
         let m = tg.messages(CHIEF)[0].clone();
         let approve = m.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
             .as_str()
@@ -433,13 +420,7 @@ both_dbs!(
     |db: &TestDb| async move {
         let (tg, mut hub) = start(db, "").await;
         tg.block(CHIEF);
-        let (_, n) = hub
-            .post(
-                "/api/v1/notifications",
-                json!({"to": "chief", "urgency": "urgent", "text": "server on fire"}),
-            )
-            .await;
-        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let status = hub.urgent_settled("chief", "server on fire").await;
         let t = delivery(&status, "telegram");
         assert_eq!(t["status"], "dead", "{status}");
         assert!(
@@ -450,10 +431,7 @@ both_dbs!(
             "{status}"
         );
         assert_eq!(delivery(&status, "console")["status"], "sent", "{status}");
-        let line = tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let line = hub.next_console().await;
         assert!(line.contains("server on fire"), "{line}");
         // One attempt only: a block is not retried.
         assert_eq!(tg.calls("sendMessage").len(), 1);
@@ -598,9 +576,7 @@ async fn pressed_message_is_edited_even_without_an_outbox_record() {
         )
         .await;
     let id = d["id"].as_i64().unwrap();
-    for n in d["notifications"].as_array().unwrap() {
-        hub.settled(n["id"].as_str().unwrap()).await;
-    }
+    hub.settled_all(&d).await;
     let chief_copy = tg.messages(CHIEF)[0].clone();
     let approve =
         chief_copy.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
@@ -673,20 +649,10 @@ both_dbs!(
         assert_eq!(group[0].reply_to, cmd["message"]["message_id"].as_i64());
         let audit = hub.store().audit_for("telegram:31337").await.unwrap();
         assert!(audit.is_empty(), "no refusal audited: {audit:?}");
-        assert!(task_titles(&hub).await.is_empty());
+        assert!(hub.task_titles().await.is_empty());
         hub.stop().await;
     }
 );
-
-async fn task_titles(hub: &TestHub) -> Vec<String> {
-    let (_, tasks) = hub.get("/api/v1/tasks").await;
-    tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap().to_string())
-        .collect()
-}
 
 both_dbs!(
     webhook_mode_registers_the_webhook_at_start,
@@ -765,13 +731,13 @@ both_dbs!(
         assert_eq!((a, b), (200, 200));
         assert_eq!(deliver(&hub, &update).await, 200);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(task_titles(&hub).await, vec!["Only once".to_string()]);
+        assert_eq!(hub.task_titles().await, vec!["Only once".to_string()]);
         let replies = tg.messages(CHIEF);
         assert_eq!(replies.len(), 1, "{replies:?}");
         // Another update with the same text is another command.
         let again = tg.message_update(CHIEF, CHIEF, "/task new Only once");
         assert_eq!(deliver(&hub, &again).await, 200);
-        assert_eq!(task_titles(&hub).await.len(), 2);
+        assert_eq!(hub.task_titles().await.len(), 2);
         hub.stop().await;
     }
 );
@@ -832,13 +798,7 @@ both_dbs!(
         tg.fail_next("setMyCommands", &[500]);
         let hub = TestHub::start(db, &format!("{}{CHIEF_TOML}", tg.config("")), vec![]).await;
         // Outbound works at once.
-        let (_, n) = hub
-            .post(
-                "/api/v1/notifications",
-                json!({"to": "chief", "urgency": "urgent", "text": "during the outage"}),
-            )
-            .await;
-        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let status = hub.urgent_settled("chief", "during the outage").await;
         assert_eq!(delivery(&status, "telegram")["status"], "sent", "{status}");
         // Registration is retried in the background until it succeeds, and
         // commands are read once the bot knows its name.
@@ -885,13 +845,7 @@ identities = { telegram = "424242" }
 "#;
         let mut hub =
             TestHub::start(db, &format!("{}{CHIEF_TOML}{ghost}", tg.config("")), vec![]).await;
-        let (_, n) = hub
-            .post(
-                "/api/v1/notifications",
-                json!({"to": "ghost", "urgency": "urgent", "text": "are you there?"}),
-            )
-            .await;
-        let status = hub.settled(n["id"].as_str().unwrap()).await;
+        let status = hub.urgent_settled("ghost", "are you there?").await;
         let t = delivery(&status, "telegram");
         assert_eq!(t["status"], "dead", "{status}");
         assert!(
@@ -903,10 +857,7 @@ identities = { telegram = "424242" }
         );
         assert_eq!(t["attempts"], 1, "not retried: {status}");
         assert_eq!(delivery(&status, "console")["status"], "sent", "{status}");
-        let line = tokio::time::timeout(Duration::from_secs(5), hub.console.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let line = hub.next_console().await;
         assert!(line.contains("are you there?"), "{line}");
         hub.stop().await;
     }

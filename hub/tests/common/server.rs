@@ -146,6 +146,72 @@ impl TestHub {
         panic!("notification {id} did not settle");
     }
 
+    /// Wait until each notification of a just-requested decision settled,
+    /// so every copy (and its platform message ID) is there.
+    pub async fn settled_all(&self, decision: &serde_json::Value) {
+        for n in decision["notifications"].as_array().unwrap() {
+            self.settled(n["id"].as_str().unwrap()).await;
+        }
+    }
+
+    /// Post an urgent notification (its answer unchecked) and wait until it
+    /// settled: the settled notification.
+    pub async fn urgent_settled(&self, to: &str, text: &str) -> serde_json::Value {
+        let (_, n) = self
+            .post(
+                "/api/v1/notifications",
+                serde_json::json!({"to": to, "urgency": "urgent", "text": text}),
+            )
+            .await;
+        self.settled(n["id"].as_str().unwrap()).await
+    }
+
+    /// The next line the console adapter printed.
+    pub async fn next_console(&mut self) -> String {
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.console.recv())
+            .await
+            .expect("console line within 5 s")
+            .expect("console open")
+    }
+
+    /// The Prometheus scrape of /metrics.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The single number a `SELECT COUNT(*) ...` returns.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.store().pool())
+            .await
+            .expect("count");
+        n
+    }
+
+    /// The titles of the tasks the API lists.
+    pub async fn task_titles(&self) -> Vec<String> {
+        let (_, tasks) = self.get("/api/v1/tasks").await;
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// A key for another agent than the test key's `builder` (an agent may
+    /// not answer its own decision request).
+    pub async fn key_for(&self, agent: &str, scopes: &[&str]) -> String {
+        agent_key(self.store(), agent, scopes).await
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
@@ -153,14 +219,44 @@ impl TestHub {
     }
 }
 
+/// A key for `builder`, the test key's agent, with only `scopes`.
 pub async fn make_key(store: &hub::store::Store, scopes: &[&str]) -> String {
+    agent_key(store, "builder", scopes).await
+}
+
+async fn agent_key(store: &hub::store::Store, agent: &str, scopes: &[&str]) -> String {
     let (id, key, hash) = hub::api::auth::generate_key();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     store
-        .insert_key(&id, "builder", &hash, &scopes, None, "test")
+        .insert_key(&id, agent, &hash, &scopes, None, "test")
         .await
         .expect("key");
     key
+}
+
+/// The delivery of a notification on `channel`.
+pub fn delivery<'a>(status: &'a serde_json::Value, channel: &str) -> &'a serde_json::Value {
+    status["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == channel)
+        .unwrap_or_else(|| panic!("no {channel} delivery in {status}"))
+}
+
+/// A notification's deliveries as (channel, status), in order.
+pub fn channel_statuses(status: &serde_json::Value) -> Vec<(&str, &str)> {
+    status["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["channel"].as_str().unwrap(),
+                d["status"].as_str().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// An adapter that answers from a script (then succeeds), recording every

@@ -12,7 +12,7 @@ use adapters::console::{ConsoleAdapter, ConsoleOutput};
 use adapters::web::WebAdapter;
 use routing::ChannelKind;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -35,19 +35,6 @@ pub struct Running {
     writer: JoinHandle<()>,
     dispatcher: JoinHandle<()>,
     listeners: Vec<JoinHandle<()>>,
-}
-
-/// The process-wide Prometheus recorder (a recorder can be installed once).
-fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
-    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> {
@@ -93,9 +80,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         dir: dir.clone(),
         keys: Arc::new(api::auth::KeyCache::default()),
         web: web.clone(),
-        metrics: metrics_handle(),
+        metrics: crate::telemetry::metrics_handle(),
         wake: wake.clone(),
         body_limit: config.server.body_limit_bytes,
+        sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),
     });
     let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
     for a in platforms.adapters {
@@ -139,15 +127,17 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone(), config.server.body_limit_bytes).merge(platforms.routes);
-    let mut server_stop = stop_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let app = api::router(state.clone(), config.server.body_limit_bytes)
+        .merge(platforms.routes)
+        .layer(axum::middleware::from_fn(
+            crate::server::close::when_body_unread,
+        ));
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        app,
+        config.server.limits(),
+        stop_rx,
+    ));
     tracing::info!(%addr, database = %config.database.url.split('@').next_back().unwrap_or(""), "orkhub is listening");
     Ok(Running {
         addr,

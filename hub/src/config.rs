@@ -2,6 +2,8 @@
 //! `ORKHUB_*` environment variable (`ORKHUB_DATABASE__URL`, double underscore
 //! between levels). Defaults let `orkhub serve` run with no platform tokens.
 
+mod locate;
+
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use routing::{ChannelKind, Urgency};
@@ -37,6 +39,17 @@ pub struct ServerConfig {
     /// How long the answer to a request with an Idempotency-Key is kept
     /// for its retries; older ones are pruned in the background.
     pub idempotency_ttl_secs: u64,
+    /// A client must finish sending a request's headers within this long
+    /// after connecting (or after its previous answer); else the connection
+    /// is closed.
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing moves either way for this long is
+    /// closed. Live feed streams are not: they write a keep-alive comment
+    /// every quarter of this (at most 15 s apart).
+    pub idle_timeout_secs: u64,
+    /// Open connections at most; more wait to be accepted until one closes.
+    /// Keep it below the process's file descriptor limit (`ulimit -n`).
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +58,19 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             body_limit_bytes: 1024 * 1024,
             idempotency_ttl_secs: 24 * 60 * 60,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 512,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
         }
     }
 }
@@ -356,6 +382,76 @@ pub enum ConfigError {
         .0.display()
     )]
     Missing(std::path::PathBuf),
+    /// Any of the above, where the file says it.
+    #[error("config: {}:{line}: {message}", .file.display())]
+    At {
+        file: std::path::PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// The config's top-level tables: what a key named in a message starts with.
+const TABLES: &[&str] = &[
+    "server",
+    "database",
+    "log",
+    "routing",
+    "outbox",
+    "ingest",
+    "adapters",
+    "people",
+    "agents",
+    "projects",
+    "channels",
+    "approvers",
+    "brief",
+    "tls",
+];
+
+/// The line of `file` that `message` (an error naming a config key, as
+/// every validation message does) is about, if the file writes that key.
+pub fn line_for(file: &Path, message: &str) -> Option<usize> {
+    let key = locate::key_in_message(message, TABLES)?;
+    locate::line_of(&std::fs::read_to_string(file).ok()?, &key)
+}
+
+impl ConfigError {
+    /// This error with the line of `file` it is about, when it can be told:
+    /// figment names the key (for an unknown one, its table), validations
+    /// name it in their message.
+    fn at(self, file: &Path) -> ConfigError {
+        let (line, message) = match &self {
+            ConfigError::Parse(e) => {
+                // Only an error in this file (not in an ORKHUB_* variable).
+                let from_file = e
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.source.as_ref())
+                    .and_then(|s| s.file_path())
+                    .is_some();
+                let mut key = e.path.clone();
+                if let figment::error::Kind::UnknownField(name, _) = &e.kind {
+                    key.push(name.clone());
+                }
+                let line = std::fs::read_to_string(file)
+                    .ok()
+                    .filter(|_| from_file)
+                    .and_then(|text| locate::line_of(&text, &key));
+                (line, e.to_string())
+            }
+            ConfigError::Invalid(m) => (line_for(file, m), m.clone()),
+            _ => (None, String::new()),
+        };
+        match line {
+            Some(line) => ConfigError::At {
+                file: file.to_path_buf(),
+                line,
+                message,
+            },
+            None => self,
+        }
+    }
 }
 
 impl Config {
@@ -379,6 +475,13 @@ impl Config {
     }
 
     fn load_file(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_file_unlocated(path).map_err(|e| match path {
+            Some(p) => e.at(p),
+            None => e,
+        })
+    }
+
+    fn load_file_unlocated(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = path {
             // file_exact: Toml::file would search the parent directories
@@ -478,6 +581,15 @@ impl Config {
                 "server.idempotency_ttl_secs = {}: must be at least 60",
                 self.server.idempotency_ttl_secs
             ));
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return bad("server.header_read_timeout_secs must be above 0".into());
+        }
+        if self.server.idle_timeout_secs == 0 {
+            return bad("server.idle_timeout_secs must be above 0".into());
+        }
+        if self.server.max_connections == 0 {
+            return bad("server.max_connections must be above 0".into());
         }
         if self.ingest.queue == 0 || self.ingest.max_batch == 0 {
             return bad("ingest.queue and ingest.max_batch must be above 0".into());

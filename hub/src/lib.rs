@@ -15,5 +15,7 @@ pub mod ingest;
 pub mod platforms;
 pub mod schedule;
 pub mod seed;
+pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod wal_checkpoints;

@@ -138,6 +138,25 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
+            // What `serve` checks before it connects anywhere, with the
+            // file and line of the key at fault when the file has it.
+            let file = cli
+                .config
+                .clone()
+                .or_else(|| found.then(|| PathBuf::from(DEFAULT_CONFIG)));
+            let checked = hub::store::Store::check_url(&config.database.url)
+                .map_err(|e| anyhow::anyhow!("database.url: {e}"))
+                .and_then(|()| hub::platforms::check(&config));
+            if let Err(e) = checked {
+                let message = format!("{e:#}");
+                match file
+                    .as_deref()
+                    .and_then(|f| Some((f, hub::config::line_for(f, &message)?)))
+                {
+                    Some((f, line)) => anyhow::bail!("config: {}:{line}: {message}", f.display()),
+                    None => anyhow::bail!("config: {message}"),
+                }
+            }
             // Secrets are redacted by the config's serialization.
             println!("{}", toml_like(&config)?);
             for w in config.warnings() {
@@ -361,12 +380,17 @@ fn toml_like(config: &Config) -> anyhow::Result<String> {
 }
 
 fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ORKHUB_LOG")
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal: piped into a file or a
+    // journal, escape codes are noise (tracing-subscriber would write them).
+    let colour = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),

@@ -128,7 +128,8 @@ pub async fn stream(
         }
     });
     let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live);
-    Ok(Sse::new(futures::StreamExt::take_until(events, stopped)).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(futures::StreamExt::take_until(events, stopped))
+        .keep_alive(KeepAlive::new().interval(state.sse_keep_alive)))
 }
 
 /// The recorded events after `cursor` (less the one it names), as SSE

@@ -1,9 +1,9 @@
-//! GET /healthz, GET /metrics (Prometheus text), and request counting.
+//! GET /healthz and GET /metrics (Prometheus text; what is recorded and
+//! described is in `crate::telemetry`).
 
 use super::AppState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
@@ -31,16 +31,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-pub async fn count_requests(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    let res = next.run(req).await;
-    metrics::counter!("orkhub_http_requests_total", "route" => route, "method" => method, "status" => res.status().as_u16().to_string()).increment(1);
-    res
 }

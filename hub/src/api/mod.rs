@@ -55,6 +55,9 @@ pub struct Shared {
     pub wake: Arc<tokio::sync::Notify>,
     /// server.body_limit_bytes, for handlers that read a body themselves.
     pub body_limit: usize,
+    /// How often a live feed stream writes a keep-alive comment (kept
+    /// below the server's idle timeout, see `server::sse_keep_alive`).
+    pub sse_keep_alive: std::time::Duration,
     /// Builds and renders daily briefs (templates, optional LLM summary).
     pub brief: Arc<crate::brief::BriefService>,
 }
@@ -86,7 +89,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/brief", get(brief::show))
         .merge(reserved)
-        .layer(axum::middleware::from_fn(health::count_requests))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe_request))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -13,6 +13,7 @@ use adapters::{Destination, SendError};
 use routing::ChannelKind;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 /// What a chat's queue does after one delivery.
 enum Next {
@@ -44,7 +45,22 @@ impl Dispatcher {
                 let ids: Vec<String> = std::iter::once(d).chain(rest).map(|d| d.id).collect();
                 return self.store.release(&ids, now_ms()).await;
             }
-            if let Next::WaitUntil(at) = self.deliver(&d, sent, &mut threads).await? {
+            // Everything logged about this attempt (and by the adapter
+            // while sending) carries which notification and chat it is.
+            let span = tracing::info_span!(
+                "delivery",
+                notification = %d.notification_id,
+                delivery = %d.id,
+                adapter = %d.channel,
+                chat = %d.address,
+                op = %d.op,
+                attempt = d.attempts,
+            );
+            let next = self
+                .deliver(&d, sent, &mut threads)
+                .instrument(span)
+                .await?;
+            if let Next::WaitUntil(at) = next {
                 let ids: Vec<String> = rest.map(|d| d.id).collect();
                 if !ids.is_empty() {
                     self.store.release(&ids, at).await?;
@@ -85,6 +101,7 @@ impl Dispatcher {
                 }
             };
         }
+        tracing::debug!("sending");
         let started = std::time::Instant::now();
         let result = match (d.op.as_str(), &d.target_message_id) {
             ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),
@@ -97,6 +114,7 @@ impl Dispatcher {
             .record(started.elapsed().as_secs_f64());
         let e = match result {
             Ok(platform_message_id) => {
+                tracing::debug!(platform_message_id = platform_message_id.as_deref(), "sent");
                 count(d, "sent");
                 if let Some(id) = &platform_message_id {
                     threads.insert(d.notification_id.clone(), id.clone());

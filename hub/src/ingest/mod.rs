@@ -93,7 +93,16 @@ impl Ingest {
             }
             mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
         })?;
-        rx.await.map_err(|_| IngestError::Closed)?
+        let answer = rx.await.map_err(|_| IngestError::Closed)??;
+        // In the request's span: ties the request to the notification ID
+        // and delivery IDs the dispatcher's `delivery` spans carry.
+        tracing::debug!(
+            notification = %answer.body["id"],
+            deliveries = %answer.body["deliveries"],
+            status = answer.status,
+            "notification stored"
+        );
+        Ok(answer)
     }
 }
 

@@ -50,8 +50,7 @@ pub async fn start(
         return Ok(());
     }
     let adapter = Arc::new(DiscordAdapter::new(config).context("discord")?);
-    let check = SignatureCheck::new(&config.public_key)
-        .map_err(|e| anyhow::anyhow!("discord: adapters.discord.public_key: {e}"))?;
+    let check = check_public_key(config)?;
     let registered = adapter
         .register_commands(&commands::discord_application_commands())
         .await
@@ -70,6 +69,12 @@ pub async fn start(
     platforms.routes = std::mem::take(&mut platforms.routes).merge(routes);
     tracing::info!(commands = registered, endpoint = %config.interactions_path, "discord adapter started");
     Ok(())
+}
+
+/// The interactions' signature key, checked (also by `orkhub check-config`).
+pub(super) fn check_public_key(config: &DiscordConfig) -> anyhow::Result<SignatureCheck> {
+    SignatureCheck::new(&config.public_key)
+        .map_err(|e| anyhow::anyhow!("discord: adapters.discord.public_key: {e}"))
 }
 
 struct Discord {

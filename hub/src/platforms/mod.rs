@@ -61,3 +61,25 @@ pub async fn start(
     }
     Ok(platforms)
 }
+
+/// Every check [`start`] makes before it connects anywhere, for `orkhub
+/// check-config`: each enabled platform's settings, as its adapter is built
+/// (tokens' shape, addresses, keys, TLS files), without a request sent.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let a = &config.adapters;
+    if a.telegram.enabled {
+        adapters::telegram::TelegramAdapter::new(&a.telegram).context("telegram")?;
+    }
+    if a.slack.enabled {
+        adapters::slack::SlackAdapter::new(&a.slack).context("slack")?;
+    }
+    if a.discord.enabled {
+        adapters::discord::DiscordAdapter::new(&a.discord).context("discord")?;
+        discord::check_public_key(&a.discord)?;
+    }
+    if a.email.enabled {
+        adapters::email::EmailAdapter::from_config(&a.email).context("email")?;
+    }
+    Ok(())
+}

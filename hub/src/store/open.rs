@@ -10,7 +10,37 @@ use std::time::Duration;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// A URL of no engine the store speaks.
+fn unsupported(url: &str) -> StoreError {
+    StoreError::Open {
+        url: redact_url(url),
+        source: sqlx::Error::Configuration(
+            format!(
+                "unsupported database URL {:?}: use sqlite://FILE or postgres://...",
+                redact_url(url)
+            )
+            .into(),
+        ),
+    }
+}
+
 impl Store {
+    /// What [`Store::open`] checks of `url` before it connects (the engine,
+    /// the URL's syntax and options), without connecting or creating
+    /// anything: for `orkhub check-config`.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        sqlx::any::install_default_drivers();
+        let known = ["postgres://", "postgresql://", "sqlite:"];
+        if !known.iter().any(|p| url.starts_with(p)) {
+            return Err(unsupported(url));
+        }
+        AnyConnectOptions::from_str(url).map_err(|source| StoreError::Open {
+            url: redact_url(url),
+            source,
+        })?;
+        Ok(())
+    }
+
     /// Open (and migrate) the database at `url`: `sqlite://path/to/file.db` or
     /// `postgres://...`. A SQLite file and its folder are created if missing.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -36,13 +66,7 @@ impl Store {
             let sep = if url.contains('?') { '&' } else { '?' };
             (Dialect::Sqlite, format!("{url}{sep}mode=rwc"))
         } else {
-            return Err(open_err(sqlx::Error::Configuration(
-                format!(
-                    "unsupported database URL {:?}: use sqlite://FILE or postgres://...",
-                    redact_url(url)
-                )
-                .into(),
-            )));
+            return Err(unsupported(url));
         };
         let options = AnyConnectOptions::from_str(&url).map_err(open_err)?;
         let pool = AnyPoolOptions::new()

@@ -65,8 +65,14 @@ impl TestHub {
             Some((before, after)) => (String::new(), format!("{before}{outbox}{after}")),
             None => (outbox.to_string(), extra_toml.to_string()),
         };
+        // The same for [server]: a test's own table adds to these.
+        let server = "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n";
+        let (server, extra_toml) = match extra_toml.split_once("[server]\n") {
+            Some((before, after)) => (String::new(), format!("{before}{server}{after}")),
+            None => (server.to_string(), extra_toml),
+        };
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_bytes = 65536\n[database]\nurl = \"{}\"\n{outbox}{brief}{extra_toml}\n{PEOPLE}",
+            "{server}[database]\nurl = \"{}\"\n{outbox}{brief}{extra_toml}\n{PEOPLE}",
             db.url()
         );
         let config = Config::from_toml(&toml).expect("test config");

@@ -11,6 +11,7 @@ mod error;
 mod partial;
 pub mod slack;
 pub mod telegram;
+pub mod tls;
 pub mod web;
 
 pub use error::SendError;

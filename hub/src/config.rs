@@ -28,6 +28,17 @@ pub struct Config {
     /// Extra approvers per decision kind, besides owners and admins.
     pub approvers: BTreeMap<String, Vec<String>>,
     pub brief: briefs::BriefConfig,
+    pub tls: TlsConfig,
+}
+
+/// Trust for outbound TLS (SMTP, platform APIs, the LLM endpoint): the
+/// system's CA store, plus this bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// A PEM file of CA certificates trusted besides the system's, for
+    /// every adapter that does not name its own `ca_file`.
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -498,8 +509,26 @@ impl Config {
             )
             .extract()
             .map_err(Box::new)?;
+        let config = config.with_inherited_tls();
         config.validate()?;
         Ok(config)
+    }
+
+    /// Each adapter without a `ca_file` of its own trusts `[tls] ca_file`.
+    fn with_inherited_tls(mut self) -> Config {
+        let shared = &self.tls.ca_file;
+        let a = &mut self.adapters;
+        for own in [
+            &mut a.email.ca_file,
+            &mut a.telegram.ca_file,
+            &mut a.slack.ca_file,
+            &mut a.discord.ca_file,
+        ] {
+            if own.is_none() {
+                own.clone_from(shared);
+            }
+        }
+        self
     }
 
     /// Parse a config from TOML text (no environment), for tests.
@@ -508,6 +537,7 @@ impl Config {
             .merge(Toml::string(text))
             .extract()
             .map_err(Box::new)?;
+        let config = config.with_inherited_tls();
         config.validate()?;
         Ok(config)
     }

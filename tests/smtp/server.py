@@ -9,11 +9,15 @@ file). Replies are scripted by the recipient's local part:
   tempfail...@       451 4.3.0 mailbox busy                  (every try)
   anything else      250
 
-Usage: server.py PORT DIR. Prints "READY" once it accepts connections.
+Usage: server.py PORT DIR [MODE CERT KEY]. MODE "starttls" offers and
+requires STARTTLS, "tls" speaks TLS from the first byte; CERT and KEY are
+the server's PEM certificate chain and key. Prints "READY" once it accepts
+connections.
 """
 
 import asyncio
 import os
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -53,7 +57,18 @@ def main():
     port = int(sys.argv[1])
     outdir = sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
-    controller = Controller(Handler(outdir), hostname="127.0.0.1", port=port)
+    tls = {}
+    if len(sys.argv) > 3:
+        mode, cert, key = sys.argv[3], sys.argv[4], sys.argv[5]
+        # PROTOCOL_TLS (not _SERVER): the controller's own readiness check
+        # connects through the same context as a client.
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        if mode == "starttls":
+            tls = {"tls_context": ctx, "require_starttls": True}
+        else:
+            tls = {"ssl_context": ctx}
+    controller = Controller(Handler(outdir), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print("READY", flush=True)
     try:

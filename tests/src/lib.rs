@@ -13,3 +13,4 @@ pub mod openai_server;
 pub mod slack_server;
 pub mod smtp_server;
 pub mod telegram_server;
+pub mod tls;

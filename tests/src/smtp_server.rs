@@ -4,7 +4,7 @@
 //! script's header). aiosmtpd is installed on first use if missing.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -52,9 +52,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// How the test server secures its connections.
+pub enum Tls<'a> {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS offered and required, with this certificate chain and key (PEM files).
+    Starttls { cert: &'a Path, key: &'a Path },
+    /// TLS from the first byte ("SMTPS").
+    Implicit { cert: &'a Path, key: &'a Path },
+}
+
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        Self::start_with(Tls::None)
+    }
+
+    pub fn start_with(tls: Tls<'_>) -> SmtpServer {
         ensure_aiosmtpd();
+        let tls_args: Vec<std::ffi::OsString> = match tls {
+            Tls::None => vec![],
+            Tls::Starttls { cert, key } => {
+                vec!["starttls".into(), cert.into(), key.into()]
+            }
+            Tls::Implicit { cert, key } => vec!["tls".into(), cert.into(), key.into()],
+        };
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp/server.py");
         let dir = tempfile::tempdir().expect("tempdir");
         // A port freed a moment ago can be taken by someone else: try a few.
@@ -64,6 +85,7 @@ impl SmtpServer {
                 .arg(&script)
                 .arg(port.to_string())
                 .arg(dir.path())
+                .args(&tls_args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

@@ -38,6 +38,9 @@ pub struct DiscordConfig {
     pub global_per_second: u32,
     /// Timeout of one API call.
     pub request_timeout_ms: u64,
+    /// A PEM bundle of CA certificates trusted for `api_url` besides the
+    /// system's (a proxy with a private CA). Unset: `[tls] ca_file` applies.
+    pub ca_file: Option<String>,
 }
 
 /// A setting that keeps the Discord adapter from starting; names the key.
@@ -66,6 +69,7 @@ impl Default for DiscordConfig {
             channel_interval_ms: 1_000,
             global_per_second: 50,
             request_timeout_ms: 10_000,
+            ca_file: None,
         }
     }
 }

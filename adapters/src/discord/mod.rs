@@ -63,7 +63,16 @@ impl DiscordAdapter {
             DiscordConfigError("adapters.discord.application_id is not a snowflake".into())
         })?;
         // serenity's limiter ignores the base URL: off, and paced here.
+        // serenity's own client would trust only the Mozilla roots compiled
+        // into reqwest: the same client with the roots of crate::tls.
+        let trust = crate::tls::Trust::load(config.ca_file.as_deref(), "adapters.discord.ca_file")
+            .map_err(|e| DiscordConfigError(e.to_string()))?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(trust.client_config())
+            .build()
+            .map_err(|e| DiscordConfigError(format!("adapters.discord: HTTP client: {e}")))?;
         let http = HttpBuilder::new(&config.token)
+            .client(client)
             .proxy(config.api_url.clone())
             .ratelimiter_disabled(true)
             .application_id(ApplicationId::new(application))

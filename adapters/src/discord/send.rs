@@ -228,7 +228,8 @@ pub fn classify(e: serenity::Error) -> SendError {
                 _ => SendError::permanent(format!("Discord refused: {what}")),
             }
         }
-        Error::Http(HttpError::Request(e)) => SendError::transient(format!("network: {e}")),
+        Error::Http(HttpError::Request(e)) => crate::tls::refused(&e, "adapters.discord.ca_file")
+            .unwrap_or_else(|| SendError::transient(format!("network: {e}"))),
         // An answer we could not read (a proxy's error page, a cut body).
         Error::Json(e) => SendError::transient(format!("unreadable answer from Discord: {e}")),
         Error::Io(e) => SendError::transient(format!("I/O: {e}")),

@@ -52,6 +52,10 @@ pub struct EmailConfig {
     /// Where `email/*.hbs` templates are read from at send time; a missing
     /// directory or file falls back to the copies built into the binary.
     pub templates_dir: String,
+    /// A PEM bundle of CA certificates trusted for the SMTP server's TLS
+    /// certificate besides the system's (a relay with a private CA). Unset:
+    /// `[tls] ca_file` applies.
+    pub ca_file: Option<String>,
 }
 
 impl Default for EmailConfig {
@@ -66,6 +70,7 @@ impl Default for EmailConfig {
             from: "orkhub <orkhub@localhost>".into(),
             timeout_secs: 30,
             templates_dir: "templates".into(),
+            ca_file: None,
         }
     }
 }
@@ -92,6 +97,7 @@ impl fmt::Debug for EmailConfig {
             .field("from", &self.from)
             .field("timeout_secs", &self.timeout_secs)
             .field("templates_dir", &self.templates_dir)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -117,6 +123,8 @@ pub enum EmailConfigError {
     NoTimeout,
     #[error("adapters.email: TLS setup for {host:?} failed: {reason}")]
     Tls { host: String, reason: String },
+    #[error(transparent)]
+    CaFile(#[from] crate::tls::TlsError),
 }
 
 impl EmailConfig {

@@ -6,10 +6,11 @@
 use super::config::{EmailConfig, EmailConfigError, TlsMode};
 use super::render::Parts;
 use crate::SendError;
+use crate::tls::Trust;
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// What the adapter needs from a mail transport. lettre's SMTP and stub
@@ -54,11 +55,28 @@ impl Smtp {
 /// padded one (which no certificate carries).
 fn tls(cfg: &EmailConfig) -> Result<Tls, EmailConfigError> {
     let host = cfg.host();
+    if cfg.tls == TlsMode::None {
+        return Ok(Tls::None);
+    }
+    // lettre would trust only the Mozilla roots compiled into it: give it
+    // the system's store and the configured bundle instead (crate::tls).
+    let trust = Trust::load(cfg.ca_file.as_deref(), "adapters.email.ca_file")?;
+    let setup = |e: lettre::transport::smtp::Error| EmailConfigError::Tls {
+        host: host.to_string(),
+        reason: e.to_string(),
+    };
     let params = || {
-        TlsParameters::new(host.to_string()).map_err(|e| EmailConfigError::Tls {
-            host: host.to_string(),
-            reason: e.to_string(),
-        })
+        let mut b = TlsParameters::builder(host.to_string()).certificate_store(
+            if trust.uses_builtin_roots() {
+                CertificateStore::WebpkiRoots
+            } else {
+                CertificateStore::None
+            },
+        );
+        for c in trust.certificates() {
+            b = b.add_root_certificate(Certificate::from_der(c.to_vec()).map_err(setup)?);
+        }
+        b.build_rustls().map_err(setup)
     };
     Ok(match cfg.tls {
         TlsMode::None => Tls::None,
@@ -84,6 +102,13 @@ impl MailTransport for Smtp {
 /// reply code and the server's text ("permanent error (550): 5.1.1 no such
 /// user"), which is what a person reading the delivery record needs.
 pub fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    if let Some(reason) = crate::tls::certificate_error(&e) {
+        // The same certificate will be refused on every retry: a setup
+        // problem for a person to fix, so the delivery is dead at once.
+        return SendError::permanent(format!(
+            "the SMTP server's TLS certificate was refused ({reason}): trust its CA with adapters.email.ca_file or [tls] ca_file, or set adapters.email.host to a name the certificate carries"
+        ));
+    }
     if e.is_permanent() {
         SendError::permanent(format!("SMTP server refused the message: {e}"))
     } else if e.is_transient() {

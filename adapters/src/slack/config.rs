@@ -48,6 +48,9 @@ pub struct SlackConfig {
     /// Socket Mode: seconds between attempts to (re)connect after
     /// apps.connections.open or the WebSocket failed, or a connection dropped.
     pub socket_reconnect_secs: u64,
+    /// A PEM bundle of CA certificates trusted for `api_url` besides the
+    /// system's (a proxy with a private CA). Unset: `[tls] ca_file` applies.
+    pub ca_file: Option<String>,
 }
 
 /// A setting that keeps the Slack adapter from starting; names the key.
@@ -87,6 +90,7 @@ impl std::fmt::Debug for SlackConfig {
             )
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("socket_reconnect_secs", &self.socket_reconnect_secs)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -107,6 +111,7 @@ impl Default for SlackConfig {
             channel_messages_per_second: 1,
             request_timeout_ms: 10_000,
             socket_reconnect_secs: 5,
+            ca_file: None,
         }
     }
 }

@@ -35,9 +35,11 @@ impl SlackAdapter {
     /// Build the client for `config` (checked first, naming any bad key).
     pub fn new(config: &SlackConfig) -> Result<Self, SlackConfigError> {
         config.check()?;
+        let trust = crate::tls::Trust::load(config.ca_file.as_deref(), "adapters.slack.ca_file")
+            .map_err(|e| SlackConfigError(e.to_string()))?;
         Ok(SlackAdapter {
             api: WebApi::new(
-                send::connector(&config.api_url),
+                send::connector(&config.api_url, &trust),
                 &config.bot_token,
                 Duration::from_millis(config.request_timeout_ms.max(1)),
             ),

@@ -11,7 +11,9 @@
 use crate::SendError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slack_morphism::errors::SlackClientError;
+use slack_morphism::errors::{
+    SlackClientError, SlackClientHttpProtocolError, SlackClientSystemError,
+};
 use slack_morphism::prelude::*;
 use std::time::Duration;
 
@@ -54,11 +56,16 @@ struct Posted {
 #[derive(Deserialize)]
 struct Ignored {}
 
-/// Build the HTTP connector: rustls with ring, webpki roots, and plain http
-/// allowed (proxies and test servers on 127.0.0.1).
-pub fn connector(api_url: &str) -> Connector {
+/// Build the HTTP connector: rustls with ring, the roots of [`crate::tls`]
+/// (the system's and the configured bundle), and plain http allowed
+/// (proxies and test servers on 127.0.0.1).
+pub fn connector(api_url: &str, trust: &crate::tls::Trust) -> Connector {
+    let mut tls = trust.client_config();
+    // hyper-rustls sets ALPN itself from enable_http1/2 (and refuses a
+    // config that already has some).
+    tls.alpn_protocols.clear();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()
@@ -202,6 +209,14 @@ pub fn classify(what: &str, e: &SlackClientError) -> SendError {
                 // 4xx other than 429: a wrong api_url, a proxy refusing us.
                 SendError::permanent(reason)
             }
+        }
+        // A certificate that failed verification: the same on every retry.
+        SlackClientError::HttpProtocolError(SlackClientHttpProtocolError { cause: Some(c) })
+        | SlackClientError::SystemError(SlackClientSystemError { cause: Some(c), .. })
+            if crate::tls::certificate_error(c.as_ref()).is_some() =>
+        {
+            crate::tls::refused(c.as_ref(), "adapters.slack.ca_file")
+                .unwrap_or_else(|| SendError::permanent(format!("slack {what}: {c}")))
         }
         // Connection refused or reset, TLS, a garbled answer mid-outage.
         other => SendError::transient(format!("slack {what}: {}", first_line(&other.to_string()))),

@@ -45,7 +45,9 @@ pub async fn listen(
     requests: mpsc::Sender<SocketRequest>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let client = Arc::new(SlackClient::new(send::connector(&config.api_url)));
+    let trust = crate::tls::Trust::load(config.ca_file.as_deref(), "adapters.slack.ca_file")
+        .map_err(|e| e.to_string())?;
+    let client = Arc::new(SlackClient::new(send::connector(&config.api_url, &trust)));
     let env = Arc::new(
         SlackClientEventsListenerEnvironment::new(client).with_user_state(Sink {
             requests,

@@ -43,6 +43,10 @@ pub struct TelegramConfig {
     /// Long-poll wait per getUpdates call, in seconds.
     pub poll_timeout_secs: u32,
     pub limits: RateLimits,
+    /// A PEM bundle of CA certificates trusted for `api_url` besides the
+    /// system's (a self-hosted Bot API server or proxy with a private CA).
+    /// Unset: `[tls] ca_file` applies.
+    pub ca_file: Option<String>,
 }
 
 impl Default for TelegramConfig {
@@ -58,6 +62,7 @@ impl Default for TelegramConfig {
             webhook_secret: String::new(),
             poll_timeout_secs: 10,
             limits: RateLimits::default(),
+            ca_file: None,
         }
     }
 }
@@ -78,6 +83,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("bot_username", &self.bot_username)
             .field("mode", &self.mode)
             .field("webhook_path", &self.webhook_path)
+            .field("ca_file", &self.ca_file)
             .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &"<redacted>")
             .field("poll_timeout_secs", &self.poll_timeout_secs)

@@ -69,6 +69,23 @@ pub(crate) fn api_url(config: &TelegramConfig) -> Result<reqwest::Url, TelegramE
     })
 }
 
+/// teloxide's own client settings (timeouts, TELOXIDE_PROXY), trusting
+/// the roots of [`crate::tls`] instead of the Mozilla roots compiled in.
+fn http_client(config: &TelegramConfig) -> Result<reqwest::Client, TelegramError> {
+    let trust = crate::tls::Trust::load(config.ca_file.as_deref(), "adapters.telegram.ca_file")
+        .map_err(|e| TelegramError::Client(e.to_string()))?;
+    let mut builder =
+        teloxide_core::net::default_reqwest_settings().use_preconfigured_tls(trust.client_config());
+    if let Ok(proxy) = std::env::var("TELOXIDE_PROXY") {
+        let proxy = reqwest::Proxy::all(&proxy)
+            .map_err(|e| TelegramError::Client(format!("TELOXIDE_PROXY = {proxy:?}: {e}")))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| TelegramError::Client(e.to_string()))
+}
+
 pub struct TelegramAdapter {
     sender: Sender,
 }
@@ -78,7 +95,8 @@ impl TelegramAdapter {
     /// runtime). Makes no request yet.
     pub fn new(config: &TelegramConfig) -> Result<TelegramAdapter, TelegramError> {
         config.validate()?;
-        let bot = Bot::new(&config.token).set_api_url(api_url(config)?);
+        let bot =
+            Bot::with_client(&config.token, http_client(config)?).set_api_url(api_url(config)?);
         // No retry inside Throttle: a 429 goes back to the dispatcher, whose
         // wait survives restarts and keeps the chat's later messages behind.
         let settings = Settings::default()

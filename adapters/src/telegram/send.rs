@@ -139,7 +139,8 @@ pub fn classify(e: RequestError) -> SendError {
             reason: format!("Telegram rate limit (429), retry after {}s", s.seconds()),
             retry_after: Some(Duration::from_secs(u64::from(s.seconds()))),
         },
-        RequestError::Network(e) => SendError::transient(format!("network: {e}")),
+        RequestError::Network(e) => crate::tls::refused(&*e, "adapters.telegram.ca_file")
+            .unwrap_or_else(|| SendError::transient(format!("network: {e}"))),
         RequestError::Io(e) => SendError::transient(format!("I/O: {e}")),
         // Not the Bot API answering (a proxy error page, a cut response).
         RequestError::InvalidJson { raw, .. } => SendError::transient(format!(

@@ -160,18 +160,23 @@ fn read_bundle(path: &str, key: &str) -> Result<Vec<CertificateDer<'static>>, Tl
 /// its causes) is: an unknown issuer, a name the certificate does not
 /// carry, an expired certificate. `None` for every other failure.
 pub fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(e);
-    while let Some(err) = next {
+    // An io::Error's source() skips the error it wraps (it answers that
+    // error's source), and hyper/tokio-rustls nest io::Errors: look into
+    // what each wraps as well as at its source.
+    let mut pending = vec![e];
+    while let Some(err) = pending.pop() {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return why_refused(tls);
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return why_refused(tls);
+            pending.push(inner);
         }
-        next = err.source();
+        if let Some(source) = err.source() {
+            pending.push(source);
+        }
     }
     None
 }

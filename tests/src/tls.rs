@@ -53,3 +53,46 @@ impl TestCa {
         }
     }
 }
+
+/// A TLS front for a plain-HTTP test server: accepts TLS on 127.0.0.1 with
+/// `cert` and passes the decrypted bytes to `upstream` (`127.0.0.1:PORT`),
+/// as a reverse proxy with a private certificate would. Returns its port;
+/// runs until the test's runtime ends.
+pub async fn tls_front(cert: &ServerCert, upstream: String) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
+        .expect("read cert")
+        .collect::<Result<_, _>>()
+        .expect("parse cert");
+    let key = PrivateKeyDer::from_pem_file(&cert.key).expect("key");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake here.
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    port
+}

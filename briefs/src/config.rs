@@ -65,6 +65,10 @@ pub struct LlmConfig {
     pub usd_per_1k_output: f64,
     /// The agent id the cost is recorded under.
     pub cost_agent: String,
+    /// A PEM bundle of CA certificates trusted for `base_url` besides the
+    /// system's (a local or company endpoint with a private CA). Unset:
+    /// `[tls] ca_file` applies.
+    pub ca_file: Option<String>,
 }
 
 /// The key never leaves in serialized form (`orkhub check-config` prints
@@ -85,6 +89,7 @@ impl Default for LlmConfig {
             usd_per_1k_input: 0.0,
             usd_per_1k_output: 0.0,
             cost_agent: "orkhub-brief".into(),
+            ca_file: None,
         }
     }
 }

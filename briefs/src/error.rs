@@ -31,4 +31,6 @@ pub enum SummaryError {
     Api(String),
     #[error("the LLM answered without any text")]
     Empty,
+    #[error("the LLM client could not be set up: {0}")]
+    Setup(String),
 }

@@ -30,6 +30,30 @@ went well. No markup, no lists, no greetings.";
 pub struct Summarizer {
     client: Client<OpenAIConfig>,
     cfg: LlmConfig,
+    /// Why the HTTP client with `ca_file` could not be built (the file went
+    /// away or is not PEM since the start checked it): every summary then
+    /// fails with it, and the brief goes out without one.
+    setup: Option<String>,
+}
+
+/// The HTTP client: reqwest 0.13 as async-openai uses it, whose rustls
+/// checks certificates with the system's verifier (rustls-platform-verifier,
+/// the system store on Linux); `ca_file` adds roots to it.
+fn http_client(cfg: &LlmConfig) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = cfg
+        .ca_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let bad = |e: &dyn std::fmt::Display| format!("brief.llm.ca_file = {path:?}: {e}");
+        let pem = std::fs::read(path).map_err(|e| bad(&e))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(&e))? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 impl Summarizer {
@@ -39,14 +63,22 @@ impl Summarizer {
         let config = OpenAIConfig::new()
             .with_api_key(cfg.api_key.clone())
             .with_api_base(cfg.base_url.trim_end_matches('/').to_string());
+        let (client, setup) = match http_client(cfg) {
+            Ok(http) => (Client::with_config(config).with_http_client(http), None),
+            Err(e) => (Client::with_config(config), Some(e)),
+        };
         Summarizer {
-            client: Client::with_config(config),
+            client,
             cfg: cfg.clone(),
+            setup,
         }
     }
 
     /// Summarise `brief_text` (the plain-text rendering).
     pub async fn summarize(&self, brief_text: &str) -> Result<Summary, SummaryError> {
+        if let Some(e) = &self.setup {
+            return Err(SummaryError::Setup(e.clone()));
+        }
         let timeout = Duration::from_millis(self.cfg.timeout_ms);
         match tokio::time::timeout(timeout, self.ask(brief_text)).await {
             Ok(result) => result,

@@ -523,6 +523,7 @@ impl Config {
             &mut a.telegram.ca_file,
             &mut a.slack.ca_file,
             &mut a.discord.ca_file,
+            &mut self.brief.llm.ca_file,
         ] {
             if own.is_none() {
                 own.clone_from(shared);
@@ -611,6 +612,15 @@ impl Config {
                 "server.idempotency_ttl_secs = {}: must be at least 60",
                 self.server.idempotency_ttl_secs
             ));
+        }
+        // The LLM client is built without failing (a bad bundle would only
+        // lose summaries): its CA bundle is checked here, at start and by
+        // check-config.
+        adapters::tls::Trust::load(self.tls.ca_file.as_deref(), "tls.ca_file")
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if self.brief.llm.enabled {
+            adapters::tls::Trust::load(self.brief.llm.ca_file.as_deref(), "brief.llm.ca_file")
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         if self.server.header_read_timeout_secs == 0 {
             return bad("server.header_read_timeout_secs must be above 0".into());

@@ -123,3 +123,31 @@ fn the_database_url_is_checked_without_connecting() {
     assert!(ok, "{stderr}");
     assert!(!dir.path().join("data").exists());
 }
+
+#[test]
+fn a_ca_bundle_that_is_missing_or_not_pem_is_named_with_its_line() {
+    let (ok, _, stderr) = run(
+        &format!("{BASE}[tls]\nca_file = \"missing.pem\"\n"),
+        "check-config",
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("config.toml:6:")
+            && stderr.contains("tls.ca_file")
+            && stderr.contains("missing.pem"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.pem"), "not a certificate").unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("{BASE}[brief.llm]\nenabled = true\nca_file = \"junk.pem\"\n"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = run_in(dir.path(), "check-config");
+    assert!(!ok);
+    assert!(
+        stderr.contains("config.toml:7:") && stderr.contains("brief.llm.ca_file"),
+        "{stderr}"
+    );
+}

@@ -131,3 +131,36 @@ async fn discord_trusts_a_private_ca_through_its_ca_file() {
         .unwrap_err();
     assert_refused(e, "adapters.discord.ca_file");
 }
+
+#[tokio::test]
+async fn the_llm_endpoint_trusts_a_private_ca_through_its_ca_file() {
+    use common::openai_server::{KEY, Mode, OpenAiServer};
+    let server = OpenAiServer::start(Mode::Answer("All calm.".into(), 10, 3)).await;
+    let (authority, port) = behind_tls(&server.base).await;
+    let config = |ca_file: Option<String>| briefs::LlmConfig {
+        enabled: true,
+        base_url: format!("https://localhost:{port}/v1"),
+        api_key: KEY.into(),
+        timeout_ms: 3_000,
+        ca_file,
+        ..Default::default()
+    };
+    let summary = briefs::Summarizer::new(&config(ca(&authority.ca_file)))
+        .summarize("the brief")
+        .await
+        .expect("a summary through the TLS front");
+    assert_eq!(summary.text, "All calm.");
+    // Without the bundle the endpoint is not trusted: no summary (the
+    // brief goes out without one).
+    let e = briefs::Summarizer::new(&config(None))
+        .summarize("the brief")
+        .await
+        .unwrap_err();
+    assert!(server.requests.lock().unwrap().len() == 1, "{e}");
+    // A bundle that is not there: the summarizer says so.
+    let e = briefs::Summarizer::new(&config(Some("/nonexistent/ca.pem".into())))
+        .summarize("the brief")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("brief.llm.ca_file"), "{e}");
+}

@@ -97,7 +97,9 @@ both_dbs!(
             let (status, body) = hub.get("/api/v1/tasks").await;
             assert_eq!(status, 200, "{body}");
             assert!(
-                t.elapsed() < Duration::from_millis(500),
+                // Measured ~5 ms (26 ms at most) in a debug build; the bound
+                // leaves room for a loaded machine.
+                t.elapsed() < Duration::from_millis(1000),
                 "a request took {:?} beside 500 idle connections",
                 t.elapsed()
             );

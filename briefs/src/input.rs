@@ -29,12 +29,14 @@ pub struct BriefInput {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyTasks {
     pub open: i64,
     pub overdue: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityCounts {
     pub tasks_created: i64,
     pub tasks_completed: i64,
@@ -44,6 +46,7 @@ pub struct ActivityCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskRow {
     pub id: i64,
     pub title: String,

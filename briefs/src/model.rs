@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Brief {
     pub person: String,
     pub person_name: String,
@@ -30,18 +31,23 @@ pub struct Brief {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = BriefPeriod))]
 pub struct Period {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = BriefTaskList))]
 pub struct TaskList {
     pub total: i64,
     pub tasks: Vec<TaskRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Budget {
     pub today_usd: f64,
     pub month_usd: f64,
@@ -59,6 +65,7 @@ pub struct Budget {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentSpend {
     pub agent_id: String,
     pub today_usd: f64,
@@ -72,6 +79,7 @@ pub struct AgentSpend {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectSpend {
     pub project_id: String,
     pub name: String,
@@ -85,6 +93,7 @@ pub struct ProjectSpend {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentHealth {
     pub agent_id: String,
     pub status: String,
@@ -97,12 +106,14 @@ pub struct AgentHealth {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionList {
     pub total: i64,
     pub decisions: Vec<PendingDecision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingDecision {
     pub id: i64,
     pub kind: String,
@@ -116,6 +127,7 @@ pub struct PendingDecision {
 /// Something unusual: `kind` is `spend_spike`, `repeated_failure` or
 /// `dependency_cycle`; `message` says it in one plain-text line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     pub kind: String,
     pub message: String,

@@ -26,6 +26,7 @@ pub const WEIGHT_COST: f64 = 0.10;
 
 /// One candidate's component scores; the whole list is the recorded reasoning.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentScore {
     pub agent_id: String,
     pub capability: f64,

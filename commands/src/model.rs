@@ -146,6 +146,7 @@ pub struct AgentStats {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskStatus {
     Created,
     Planning,
@@ -200,6 +201,7 @@ impl FromStr for TaskStatus {
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     Low,
     #[default]
@@ -251,6 +253,7 @@ impl FromStr for Priority {
 /// Who a task is assigned to: a person (by orkhub handle) or an agent (by id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Assignee {
     Person(String),
     Agent(String),
@@ -289,6 +292,7 @@ impl fmt::Display for Assignee {
 pub const MAX_TITLE_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     pub id: i64,
     pub title: String,
@@ -356,6 +360,7 @@ pub struct Assignment {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DecisionStatus {
     Pending,
     Approved,
@@ -392,6 +397,7 @@ impl FromStr for DecisionStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DecisionOutcome {
     Approve,
     Deny,
@@ -415,6 +421,7 @@ impl DecisionOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub id: i64,
     /// e.g. `deploy`, `spend`, `assignment`; approvers are configured per kind.

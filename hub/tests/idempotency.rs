@@ -205,3 +205,66 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    replayed_notifications_and_messages_say_so,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        for (path, body) in [
+            (
+                "/api/v1/notifications",
+                json!({"to": "ceo", "urgency": "fyi", "text": "once"}),
+            ),
+            (
+                "/api/v1/messages",
+                json!({"channel": "eng", "text": "once"}),
+            ),
+        ] {
+            let key = format!("replay-{path}");
+            let send = || {
+                hub.http
+                    .post(format!("{}{path}", hub.base))
+                    .bearer_auth(&hub.key)
+                    .header("Idempotency-Key", &key)
+                    .json(&body)
+                    .send()
+            };
+            let first = send().await.unwrap();
+            assert_eq!(first.status(), 201);
+            assert!(
+                first.headers().get("idempotent-replayed").is_none(),
+                "{path}: the first answer is not a replay"
+            );
+            let first: serde_json::Value = first.json().await.unwrap();
+            let again = send().await.unwrap();
+            assert_eq!(again.status(), 201);
+            assert_eq!(
+                again
+                    .headers()
+                    .get("idempotent-replayed")
+                    .map(|v| v.as_bytes()),
+                Some(&b"true"[..]),
+                "{path}"
+            );
+            assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+        }
+        // Two at once: one does the work, the other (in the same ingest
+        // batch or the next) is the replay, and says so.
+        let send = || {
+            hub.http
+                .post(format!("{}/api/v1/notifications", hub.base))
+                .bearer_auth(&hub.key)
+                .header("Idempotency-Key", "together")
+                .json(&json!({"to": "ceo", "urgency": "fyi", "text": "twice at once"}))
+                .send()
+        };
+        let (a, b) = tokio::join!(send(), send());
+        let replayed: Vec<bool> = [a.unwrap(), b.unwrap()]
+            .iter()
+            .map(|r| r.headers().contains_key("idempotent-replayed"))
+            .collect();
+        assert_eq!(replayed.iter().filter(|r| **r).count(), 1, "{replayed:?}");
+        assert_eq!(hub.count("SELECT COUNT(*) FROM notifications").await, 3);
+        hub.stop().await;
+    }
+);

@@ -7,15 +7,17 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::json::ApiQuery;
 use crate::brief::BriefFailure;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BriefQuery {
     pub date: Option<String>,
     pub person: Option<String>,
@@ -25,10 +27,26 @@ fn bad_request(m: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/brief",
+    tag = "brief",
+    params(
+        BriefQuery
+    ),
+    responses(
+        (status = 200, description = "The brief's data, the structure every template renders (no LLM summary)", body = briefs::Brief),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["brief:read"]))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<BriefQuery>,
+    ApiQuery(q): ApiQuery<BriefQuery>,
 ) -> Result<Response, ApiError> {
     caller.require("brief:read")?;
     let date = match q.date.as_deref() {

@@ -8,19 +8,17 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::json::Body;
+use super::json::{ApiPath, Body};
+use super::limits;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use commands::{Actor, AuditEntry, Backend, DecisionOutcome, NewDecision, Scope, ServiceError};
 use serde::Deserialize;
 use serde_json::json;
 
-const MAX_KIND: usize = 100;
-const MAX_CONTEXT: usize = 64 * 1024;
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionIn {
     /// e.g. "deploy", "spend"; approvers are configured per kind.
@@ -32,7 +30,7 @@ pub struct DecisionIn {
     pub task_id: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveIn {
     pub outcome: DecisionOutcome,
@@ -40,34 +38,46 @@ pub struct ResolveIn {
     pub reasoning: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/decisions",
+    tag = "decisions",
+    request_body = DecisionIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "Pending, and sent to every approver", body = DecisionRequested),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["decisions:write"]))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Body(d): Body<DecisionIn>,
 ) -> Result<Response, ApiError> {
     caller.require("decisions:write")?;
+    limits::text("kind", &d.kind, limits::KIND)?;
+    limits::text("context", &d.context, limits::TEXT)?;
+    limits::list("options", &d.options, limits::OPTIONS)?;
+    limits::each("options", &d.options, limits::OPTION)?;
     let kind = d.kind.trim().to_string();
-    if kind.is_empty() || kind.len() > MAX_KIND {
-        return Err(ApiError::invalid(format!(
-            "kind: must be 1 to {MAX_KIND} characters"
-        )));
+    if kind.is_empty() {
+        return Err(ApiError::invalid("kind: must not be empty"));
     }
     let context = d.context.trim().to_string();
     if context.is_empty() {
         return Err(ApiError::invalid("context: must not be empty"));
     }
-    if context.len() > MAX_CONTEXT {
-        return Err(ApiError::invalid(format!(
-            "context: over the {MAX_CONTEXT}-byte limit"
-        )));
-    }
-    if d.options
-        .iter()
-        .any(|o| o.trim().is_empty() || o.len() > 200)
-    {
-        return Err(ApiError::invalid(
-            "options: each option must be 1 to 200 characters",
-        ));
+    if d.options.iter().any(|o| o.trim().is_empty()) {
+        return Err(ApiError::invalid("options: an option must not be empty"));
     }
     if let Some(t) = d.task_id
         && state.store.task(t).await.map_err(backend_error)?.is_none()
@@ -103,20 +113,53 @@ pub async fn create(
     }
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": decision.id,
-            "status": decision.status,
-            "kind": decision.kind,
-            "notifications": sent,
-        })),
+        Json(DecisionRequested {
+            id: decision.id,
+            status: decision.status,
+            kind: decision.kind,
+            notifications: sent,
+        }),
     )
         .into_response())
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DecisionRequested {
+    pub id: i64,
+    pub status: commands::DecisionStatus,
+    pub kind: String,
+    /// One notification per approver, each with its planned deliveries.
+    #[schema(value_type = Vec<crate::ingest::Accepted>)]
+    pub notifications: Vec<serde_json::Value>,
+}
+
+/// The resolved decision, and how many delivered copies are being edited.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Resolved {
+    #[serde(flatten)]
+    pub decision: commands::Decision,
+    pub edits: i64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/decisions/{id}",
+    tag = "decisions",
+    params(
+        ("id" = i64, Path, description = "The ID")
+    ),
+    responses(
+        (status = 200, description = "The decision and its outcome", body = commands::Decision),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["decisions:read"]))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     caller.require("decisions:read")?;
     match state.store.decision(id).await.map_err(backend_error)? {
@@ -125,13 +168,36 @@ pub async fn show(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/decisions/{id}/resolve",
+    tag = "decisions",
+    request_body = ResolveIn,
+    params(
+        ("id" = i64, Path, description = "The ID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 200, description = "Resolved; every delivered copy is being edited", body = Resolved),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["decisions:resolve"]))
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(r): Body<ResolveIn>,
 ) -> Result<Response, ApiError> {
     caller.require("decisions:resolve")?;
+    limits::opt("reasoning", r.reasoning.as_deref(), limits::NOTE)?;
     let actor = Actor::agent(caller.agent_id.clone(), scopes(&caller));
     let decision = commands::resolve_decision(&state.store, &actor, id, r.outcome, r.reasoning)
         .await
@@ -147,9 +213,7 @@ pub async fn resolve(
             0
         });
     state.wake.notify_one();
-    let mut body = serde_json::to_value(&decision).map_err(ApiError::internal)?;
-    body["edits"] = json!(edits);
-    Ok(Json(body).into_response())
+    Ok(Json(Resolved { decision, edits }).into_response())
 }
 
 /// The commands crate's scopes among the key's.

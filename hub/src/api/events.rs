@@ -16,10 +16,11 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::json::ApiQuery;
 use crate::dispatch::message::stored_message;
 use crate::store::RecordedFeedEvent;
 use adapters::web::FeedEvent;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -35,7 +36,8 @@ pub const REPLAY_SLACK_MS: i64 = 1_000;
 pub const REPLAY_LIMIT: usize = 10_000;
 const PAGE: i64 = 1_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
     pub recipient: Option<String>,
 }
@@ -79,11 +81,27 @@ fn sse_event(at_ms: i64, ev: &FeedEvent) -> Event {
         .data(data)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        Filter,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (`<ms>.<m|e>.<feed id>`)")
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: `message` and `edit` events whose data is a FeedEvent; `lagged` when events were missed; keep-alive comments", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["events:read"]))
+)]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(filter): Query<Filter>,
+    ApiQuery(filter): ApiQuery<Filter>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     caller.require("events:read")?;
     let cursor = match headers.get("last-event-id") {

@@ -1,14 +1,21 @@
-//! A JSON body extractor whose errors name the problem: malformed JSON → 400,
-//! a wrong or missing field → 422 naming the field, too large → 413, not
-//! JSON → 415, a NUL character in any string → 422 (PostgreSQL's text cannot
-//! hold one; let through, it would fail the whole ingest batch it lands in).
+//! The API's extractors, whose refusals are all in the API's JSON error
+//! shape (axum's own rejections answer in plain text):
+//!
+//! - [`Body`]: malformed JSON → 400, anything but a JSON object → 422, a
+//!   wrong, wrong-typed or missing field → 422 naming the field, too large →
+//!   413, not JSON → 415, a NUL character in any string → 422 (PostgreSQL's
+//!   text cannot hold one; let through, it would fail the whole ingest batch
+//!   it lands in).
+//! - [`ApiPath`]: a path segment that is not an ID → 404 naming it.
+//! - [`ApiQuery`]: a query string that does not fit → 422 naming the parameter.
 
 use super::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 pub struct Body<T>(pub T);
 
@@ -17,6 +24,19 @@ where
     T: DeserializeOwned,
     S: Send + Sync,
 {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        parse(&bytes).map(Body)
+    }
+}
+
+/// The raw bytes of a JSON body (Content-Type checked, size limited), for
+/// handlers that also hash the body (Idempotency-Key); [`parse`] them.
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -34,33 +54,104 @@ where
                 ApiError::new(r.status(), "bad_request", r.body_text())
             }
         })?;
-        if has_nul_escape(&bytes) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_text",
-                "the body holds a NUL character (\\u0000) in a string; text cannot contain one",
-            ));
-        }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(match &rejection {
-                JsonRejection::JsonDataError(e) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_field",
-                    // serde_path_to_error puts the field path first: "recipient: missing field ..."
-                    std::error::Error::source(e)
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| e.body_text()),
-                ),
-                JsonRejection::JsonSyntaxError(e) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    std::error::Error::source(e)
-                        .map(|s| format!("malformed JSON: {s}"))
-                        .unwrap_or_else(|| e.body_text()),
-                ),
-                other => ApiError::new(other.status(), "bad_request", other.body_text()),
-            }),
+        Ok(JsonBytes(bytes))
+    }
+}
+
+/// Parse a request body into `T`. The body is read as a JSON value first
+/// and must be an object: serde's derived structs would otherwise accept an
+/// array as their fields in order (`["approve"]` as `{"outcome":
+/// "approve"}`), and `deny_unknown_fields` does not stop that. Reading the
+/// value first also makes a wrong-typed enum value a field error (422), not
+/// the syntax error serde_json reports when it reads the struct directly.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_text",
+            "the body holds a NUL character (\\u0000) in a string; text cannot contain one",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("malformed JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::invalid(format!(
+            "the body must be a JSON object ({{\"field\": value, …}}), not {}",
+            json_kind(&value)
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ApiError::invalid(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
+}
+
+/// "an array", "a string", … for messages about a value of the wrong kind.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One path parameter (an ID), parsed with `FromStr`. A segment that does
+/// not parse names nothing that can exist: 404 naming it, in JSON.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: std::str::FromStr,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| ApiError::new(r.status(), "bad_request", r.body_text()))?;
+        raw.parse().map(ApiPath).map_err(|_| {
+            ApiError::not_found(format!(
+                "{raw:?} in {} is not an ID (IDs here are whole numbers that fit 64 bits)",
+                parts.uri.path()
+            ))
+        })
+    }
+}
+
+/// The query string, deserialized into `T`; a parameter that does not fit
+/// (unknown, wrong type) → 422 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(ApiQuery(q)),
+            Err(r) => Err(ApiError::invalid(format!(
+                "query string: {}",
+                std::error::Error::source(&r)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| r.body_text())
+            ))),
         }
     }
 }
@@ -104,7 +195,8 @@ fn has_nul_escape(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::has_nul_escape;
+    use super::{has_nul_escape, parse};
+    use serde::Deserialize;
 
     #[test]
     fn only_an_escaped_nul_counts() {
@@ -112,5 +204,30 @@ mod tests {
         assert!(has_nul_escape(br#"{"text":"\\\u0000"}"#));
         assert!(!has_nul_escape(br#"{"text":"\\u0000"}"#));
         assert!(!has_nul_escape(br#"{"text":"u0000 \u0001"}"#));
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Two {
+        #[allow(dead_code)]
+        a: String,
+        #[allow(dead_code)]
+        b: Option<u8>,
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        // serde_json alone reads this array as the struct's fields.
+        assert!(serde_json::from_str::<Two>(r#"["x", 1]"#).is_ok());
+        for bad in [r#"["x", 1]"#, "\"x\"", "5", "null", "true"] {
+            let e = parse::<Two>(bad.as_bytes()).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, "invalid"), "{bad}");
+            assert!(e.message.contains("must be a JSON object"), "{bad}: {e:?}");
+        }
+        let e = parse::<Two>(br#"{"a": "x", "b": "one"}"#).unwrap_err();
+        assert_eq!(e.status.as_u16(), 422);
+        assert!(e.message.starts_with("b: invalid type"), "{e:?}");
+        let e = parse::<Two>(br#"{"a": "x", "#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, "malformed_json"));
     }
 }

@@ -5,10 +5,13 @@ mod brief;
 mod decisions;
 mod error;
 mod events;
+mod fallback;
 mod health;
 mod idempotency;
 mod json;
+mod limits;
 mod notifications;
+pub mod openapi;
 mod tasks;
 mod telemetry;
 
@@ -88,7 +91,12 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/messages", post(notifications::message))
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/brief", get(brief::show))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(reserved)
+        // After every route: a wrong method on a known path, and an unknown
+        // path, answer in the API's JSON error shape too.
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .fallback(fallback::no_route)
         .layer(axum::middleware::from_fn(crate::telemetry::observe_request))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

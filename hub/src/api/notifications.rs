@@ -5,22 +5,21 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::json::Body;
+use super::json::{ApiPath, JsonBytes};
+use super::limits;
 use crate::dispatch::message::Extras;
 use crate::ingest::plan::Recipient;
 use crate::ingest::{Answer, IngestError, Submission};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use commands::Field;
 use routing::Urgency;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-const MAX_TEXT: usize = 64 * 1024;
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationIn {
     /// A person's handle.
@@ -33,7 +32,7 @@ pub struct NotificationIn {
     #[serde(default)]
     pub title: Option<String>,
     pub text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field_objects")]
     pub fields: Vec<Field>,
     #[serde(default)]
     pub project: Option<String>,
@@ -50,7 +49,7 @@ fn default_kind() -> String {
     "notification".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
     /// A channel ID (`channel`) or a person's handle (`person`): exactly one.
@@ -61,30 +60,55 @@ pub struct MessageIn {
     #[serde(default)]
     pub title: Option<String>,
     pub text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field_objects")]
     pub fields: Vec<Field>,
     /// As for notifications: a follow-up goes under the message it answers.
     #[serde(default)]
     pub reply_to: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications",
+    tag = "notifications",
+    request_body = NotificationIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "Stored with its planned deliveries (a replay carries idempotent-replayed: true)", body = crate::ingest::Accepted),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 503, description = "Busy (Retry-After) or the database is unavailable", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["notifications:write"]))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     caller.require("notifications:write")?;
-    let Body(n): Body<NotificationIn> = parse(&headers, body.clone()).await?;
+    let n: NotificationIn = super::json::parse(&body)?;
+    limits::text("to", &n.to, limits::ID)?;
+    limits::text("kind", &n.kind, limits::KIND)?;
+    limits::opt("project", n.project.as_deref(), limits::ID)?;
+    limits::opt("dedupe_key", n.dedupe_key.as_deref(), limits::DEDUPE_KEY)?;
+    check_common(&n.title, &n.text, &n.fields, &n.reply_to)?;
     if state.dir.person(&n.to).is_none() {
         return Err(ApiError::not_found(format!(
             "person {:?} not found (declare them under [[people]] in config.toml)",
             n.to
         )));
     }
-    check_text(&n.title, &n.text)?;
-    if n.kind.trim().is_empty() || n.kind.len() > 100 {
-        return Err(ApiError::invalid("kind: must be 1 to 100 characters"));
+    if n.kind.trim().is_empty() {
+        return Err(ApiError::invalid("kind: must not be empty"));
     }
     if let Some(p) = &n.project
         && !state.store.project_exists(p).await?
@@ -108,15 +132,38 @@ pub async fn create(
     submit(&state, sub).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    tag = "notifications",
+    request_body = MessageIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "Stored with its planned deliveries (a replay carries idempotent-replayed: true)", body = crate::ingest::Accepted),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 503, description = "Busy (Retry-After) or the database is unavailable", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["messages:write"]))
+)]
 pub async fn message(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     caller.require("messages:write")?;
-    let Body(m): Body<MessageIn> = parse(&headers, body.clone()).await?;
-    check_text(&m.title, &m.text)?;
+    let m: MessageIn = super::json::parse(&body)?;
+    limits::opt("channel", m.channel.as_deref(), limits::ID)?;
+    limits::opt("person", m.person.as_deref(), limits::ID)?;
+    check_common(&m.title, &m.text, &m.fields, &m.reply_to)?;
     let recipient = match (m.channel, m.person) {
         (Some(c), None) => {
             if state.dir.channel(&c).is_none() {
@@ -155,10 +202,25 @@ pub async fn message(
     submit(&state, sub).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/{id}",
+    tag = "notifications",
+    params(
+        ("id" = String, Path, description = "The notification's ID (`n_…`)")
+    ),
+    responses(
+        (status = 200, description = "The notification and every delivery", body = NotificationStatus),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["notifications:read"]))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require("notifications:read")?;
     let Some((n, deliveries)) = state.store.notification(&id).await? else {
@@ -166,35 +228,54 @@ pub async fn show(
             "notification {id:?} not found"
         )));
     };
-    Ok(Json(serde_json::json!({"notification": n, "deliveries": deliveries})).into_response())
+    Ok(Json(NotificationStatus {
+        notification: n,
+        deliveries,
+    })
+    .into_response())
 }
 
-async fn parse<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Body<T>, ApiError> {
-    let mut req = axum::http::Request::new(axum::body::Body::from(body));
-    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
-        req.headers_mut()
-            .insert(axum::http::header::CONTENT_TYPE, ct.clone());
-    }
-    <Body<T> as axum::extract::FromRequest<()>>::from_request(req, &()).await
+/// `GET /api/v1/notifications/{id}`: the notification and its deliveries.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct NotificationStatus {
+    pub notification: crate::store::NotificationRecord,
+    pub deliveries: Vec<crate::store::DeliveryStatus>,
 }
 
-fn check_text(title: &Option<String>, text: &str) -> Result<(), ApiError> {
+/// What notifications and messages share: text, title, fields, reply_to.
+fn check_common(
+    title: &Option<String>,
+    text: &str,
+    fields: &[Field],
+    reply_to: &Option<String>,
+) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::invalid("text: must not be empty"));
     }
-    if text.len() > MAX_TEXT {
-        return Err(ApiError::invalid(format!(
-            "text: {} bytes is over the {MAX_TEXT}-byte limit",
-            text.len()
-        )));
-    }
-    if title.as_ref().is_some_and(|t| t.len() > 1024) {
-        return Err(ApiError::invalid("title: over the 1024-byte limit"));
-    }
-    Ok(())
+    limits::text("text", text, limits::TEXT)?;
+    limits::opt("title", title.as_deref(), limits::TITLE)?;
+    limits::fields(fields)?;
+    limits::opt("reply_to", reply_to.as_deref(), limits::ID)
+}
+
+/// `fields` as a list of `{"name", "value"}` objects. `Field`'s derived
+/// deserializer alone would also take `["name", "value"]` (serde reads a
+/// sequence as a struct's fields in order).
+fn field_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Field>, D::Error> {
+    let items = Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?;
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if let Some(k) = m.keys().find(|k| *k != "name" && *k != "value") {
+                return Err(serde::de::Error::custom(format!(
+                    "entry {i}: unknown field `{k}`, expected `name` and `value`"
+                )));
+            }
+            serde_json::from_value(serde_json::Value::Object(m))
+                .map_err(|e| serde::de::Error::custom(format!("entry {i}: {e}")))
+        })
+        .collect()
 }
 
 /// A `reply_to` must name a notification that exists.
@@ -237,11 +318,25 @@ fn idempotency(headers: &HeaderMap, body: &[u8]) -> Result<Option<(String, Strin
 
 async fn submit(state: &AppState, sub: Submission) -> Result<Response, ApiError> {
     match state.ingest.submit(sub).await {
-        Ok(Answer { status, body }) => Ok((
-            StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-            Json(body),
-        )
-            .into_response()),
+        Ok(Answer {
+            status,
+            body,
+            replayed,
+        }) => {
+            let mut r = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                Json(body),
+            )
+                .into_response();
+            if replayed {
+                // As the idempotency layer marks the other POSTs' replays.
+                r.headers_mut().insert(
+                    "idempotent-replayed",
+                    axum::http::HeaderValue::from_static("true"),
+                );
+            }
+            Ok(r)
+        }
         Err(e @ IngestError::KeyReuse(_)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",

@@ -7,23 +7,24 @@ use super::AppState;
 use super::auth::Caller;
 use super::decisions::{scopes, service_error};
 use super::error::ApiError;
-use super::json::Body;
+use super::json::{ApiPath, ApiQuery, Body};
+use super::limits;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use commands::assign::AgentScore;
 use commands::{
-    Actor, AssignResult, AssignTo, Assignee, Backend, MoveTarget, Priority, ServiceError,
-    TaskDraft, TaskFilter, TaskStatus,
+    Actor, AssignResult, AssignTo, Assignee, Backend, Decision, MoveTarget, Priority, ServiceError,
+    Task, TaskDraft, TaskFilter, TaskStatus,
 };
 use serde::Deserialize;
-use serde_json::json;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskIn {
     pub title: String,
@@ -40,7 +41,8 @@ pub struct TaskIn {
     pub capabilities: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(default)]
@@ -55,7 +57,7 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveIn {
     /// `start`, `review`, `done`, `block`, `unblock`, or a status name.
@@ -64,14 +66,14 @@ pub struct MoveIn {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIn {
     /// `@who`, `agent:id`, or `auto`.
     pub to: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepIn {
     pub needs: i64,
@@ -81,12 +83,38 @@ fn actor(caller: &Caller) -> Actor {
     Actor::agent(caller.agent_id.clone(), scopes(caller))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    request_body = TaskIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "Created", body = commands::Task),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["tasks:write"]))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Body(t): Body<TaskIn>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:write")?;
+    limits::text("title", &t.title, limits::TASK_TITLE)?;
+    limits::opt("priority", t.priority.as_deref(), limits::WORD)?;
+    limits::opt("assignee", t.assignee.as_deref(), limits::ID)?;
+    limits::opt("project", t.project.as_deref(), limits::ID)?;
+    limits::list("capabilities", &t.capabilities, limits::CAPABILITIES)?;
+    limits::each("capabilities", &t.capabilities, limits::CAPABILITY)?;
     let priority = match &t.priority {
         Some(p) => p
             .parse::<Priority>()
@@ -116,12 +144,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(task)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    params(
+        ListQuery
+    ),
+    responses(
+        (status = 200, description = "Open tasks (and completed ones if asked), newest first", body = TaskList),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["tasks:read"]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:read")?;
+    limits::opt("status", q.status.as_deref(), limits::WORD)?;
+    limits::opt("project", q.project.as_deref(), limits::ID)?;
+    limits::opt("assignee", q.assignee.as_deref(), limits::ID)?;
     let status = match &q.status {
         Some(s) => Some(
             s.parse::<TaskStatus>()
@@ -143,28 +190,67 @@ pub async fn list(
     let tasks = commands::list_tasks(&state.store, &actor(&caller), &filter)
         .await
         .map_err(service_error)?;
-    Ok(Json(json!({ "tasks": tasks })).into_response())
+    Ok(Json(TaskList { tasks }).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    tag = "tasks",
+    params(
+        ("id" = i64, Path, description = "The ID")
+    ),
+    responses(
+        (status = 200, description = "The task and the tasks it needs", body = TaskWithNeeds),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["tasks:read"]))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:read")?;
     let (task, needs) = commands::show_task(&state.store, &actor(&caller), id)
         .await
         .map_err(service_error)?;
-    Ok(Json(json!({ "task": task, "needs": needs })).into_response())
+    Ok(Json(TaskWithNeeds { task, needs }).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/move",
+    tag = "tasks",
+    request_body = MoveIn,
+    params(
+        ("id" = i64, Path, description = "The ID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 200, description = "Moved", body = Moved),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["tasks:write"]))
+)]
 pub async fn move_to(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(m): Body<MoveIn>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:write")?;
+    limits::text("to", &m.to, limits::WORD)?;
+    limits::opt("note", m.note.as_deref(), limits::NOTE)?;
     let target = match m.to.trim().to_lowercase().as_str() {
         "start" => MoveTarget::To(TaskStatus::InProgress),
         "review" => MoveTarget::To(TaskStatus::Review),
@@ -180,16 +266,44 @@ pub async fn move_to(
     let r = commands::move_task(&state.store, &actor(&caller), id, target, m.note)
         .await
         .map_err(service_error)?;
-    Ok(Json(json!({ "task": r.task, "from": r.from, "promoted": r.promoted })).into_response())
+    Ok(Json(Moved {
+        task: r.task,
+        from: r.from,
+        promoted: r.promoted,
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/assign",
+    tag = "tasks",
+    request_body = AssignIn,
+    params(
+        ("id" = i64, Path, description = "The ID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 200, description = "Assigned, or (auto with no capable agent) escalated to a person as a decision", body = Assigned),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["tasks:write"]))
+)]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(a): Body<AssignIn>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:write")?;
+    limits::text("to", &a.to, limits::ID)?;
     let to = if a.to.trim().eq_ignore_ascii_case("auto") {
         AssignTo::Auto
     } else {
@@ -203,22 +317,50 @@ pub async fn assign(
             task,
             record,
             scores,
-        } => json!({ "result": "assigned", "task": task, "record": record, "scores": scores }),
+        } => Assigned::Assigned {
+            task,
+            record,
+            scores,
+        },
         AssignResult::Escalated {
             task,
             decision,
             scores,
-        } => {
-            json!({ "result": "escalated", "task": task, "decision": decision, "scores": scores })
-        }
+        } => Assigned::Escalated {
+            task,
+            decision,
+            scores,
+        },
     };
     Ok(Json(body).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/deps",
+    tag = "tasks",
+    request_body = DepIn,
+    params(
+        ("id" = i64, Path, description = "The ID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "The dependency is recorded", body = DependencyAdded),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
+    ),
+    security(("api_key" = ["tasks:write"]))
+)]
 pub async fn add_dependency(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(d): Body<DepIn>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:write")?;
@@ -227,9 +369,60 @@ pub async fn add_dependency(
         .map_err(service_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "task": r.task, "needs": r.needs, "promoted": r.promoted })),
+        Json(DependencyAdded {
+            task: r.task,
+            needs: r.needs,
+            promoted: r.promoted,
+        }),
     )
         .into_response())
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TaskWithNeeds {
+    pub task: Task,
+    /// The tasks this one needs (its dependencies).
+    pub needs: Vec<Task>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Moved {
+    pub task: Task,
+    /// The status it left.
+    pub from: TaskStatus,
+    /// Tasks that became ready because this one completed.
+    pub promoted: Vec<Task>,
+}
+
+/// `result: "assigned"` or, for `auto` with no capable agent,
+/// `result: "escalated"` with the pending decision that asks a person.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Assigned {
+    Assigned {
+        task: Task,
+        /// For `auto`: the recorded decision with every candidate's scores.
+        record: Option<Decision>,
+        scores: Vec<AgentScore>,
+    },
+    Escalated {
+        task: Task,
+        decision: Decision,
+        scores: Vec<AgentScore>,
+    },
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DependencyAdded {
+    pub task: Task,
+    pub needs: Task,
+    /// Set when the task became ready because everything it needs is done.
+    pub promoted: Option<Task>,
 }
 
 /// `@alice`, `alice` or `agent:coder` → a person or an agent, as chat does

@@ -5,14 +5,14 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
+use super::limits;
 use crate::store::{NewCost, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CostIn {
     pub model: String,
@@ -27,12 +27,34 @@ pub struct CostIn {
     pub task_id: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/costs",
+    tag = "agents",
+    request_body = CostIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 201, description = "Recorded", body = CostRecorded),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["costs:write"]))
+)]
 pub async fn cost(
     State(state): State<AppState>,
     caller: Caller,
     Body(c): Body<CostIn>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<CostRecorded>), ApiError> {
     caller.require("costs:write")?;
+    limits::text("model", &c.model, limits::MODEL)?;
+    limits::opt("project", c.project.as_deref(), limits::ID)?;
     if c.model.trim().is_empty() {
         return Err(ApiError::invalid("model: must not be empty"));
     }
@@ -69,10 +91,25 @@ pub async fn cost(
             at: now_ms(),
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(CostRecorded { id })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CostRecorded {
+    /// The cost record's ID.
+    pub id: i64,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct HeartbeatRecorded {
+    pub agent: String,
+    pub status: String,
+    /// When it was recorded (RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatIn {
     /// active, idle or offline.
@@ -86,12 +123,33 @@ fn active() -> String {
     "active".into()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/heartbeat",
+    tag = "agents",
+    request_body = HeartbeatIn,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer (1 to 255 visible ASCII characters)")
+    ),
+    responses(
+        (status = 200, description = "Recorded", body = HeartbeatRecorded),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
+        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = ["heartbeat:write"]))
+)]
 pub async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
     Body(h): Body<HeartbeatIn>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<HeartbeatRecorded>, ApiError> {
     caller.require("heartbeat:write")?;
+    limits::text("status", &h.status, limits::WORD)?;
+    limits::opt("note", h.note.as_deref(), limits::NOTE)?;
     if !["active", "idle", "offline"].contains(&h.status.as_str()) {
         return Err(ApiError::invalid(format!(
             "status: {:?} is not one of active, idle, offline",
@@ -103,7 +161,9 @@ pub async fn heartbeat(
         .store
         .heartbeat(&caller.agent_id, &h.status, h.note.as_deref(), at)
         .await?;
-    Ok(Json(
-        json!({"agent": caller.agent_id, "status": h.status, "at": at}),
-    ))
+    Ok(Json(HeartbeatRecorded {
+        agent: caller.agent_id,
+        status: h.status,
+        at: crate::rfc3339::format_ms(at),
+    }))
 }

@@ -14,7 +14,6 @@ use crate::ids::new_id;
 use crate::store::{DecisionEdit, NewDelivery, NewNotification};
 use commands::{Decision, DecisionButtons};
 use routing::RoutingPolicy;
-use serde_json::json;
 use std::sync::Arc;
 
 /// The event kind of a decision's request to an approver.
@@ -72,9 +71,13 @@ impl DecisionNotices {
             };
             let (routed, mut ds) =
                 plan::person_deliveries(&self.dir, &self.policy, person, &id, &event);
-            let mut answer = super::answer_body(&id, routed.urgency, false, &ds);
-            answer["to"] = json!(person);
-            out.answers.push(answer);
+            out.answers.push(super::answer_body(
+                &id,
+                routed.urgency,
+                false,
+                &ds,
+                Some(person),
+            ));
             out.notifications.push(NewNotification {
                 id,
                 source: source.to_string(),

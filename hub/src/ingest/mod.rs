@@ -22,7 +22,6 @@ use adapters::web::{FeedEvent, WebAdapter};
 use commands::RichMessage;
 use plan::Recipient;
 use routing::{RoutingPolicy, Urgency};
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -49,6 +48,9 @@ pub struct Submission {
 pub struct Answer {
     pub status: u16,
     pub body: serde_json::Value,
+    /// The first answer to an earlier request with the same Idempotency-Key
+    /// (answered with `idempotent-replayed: true`), not new work.
+    pub replayed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,8 +229,12 @@ impl Writer {
                 self.recent
                     .insert((recipient_id.clone(), k.clone()), now_ms);
             }
-            let body = answer_body(&id, urgency, duplicate, &ds);
-            let answer = Answer { status: 201, body };
+            let body = answer_body(&id, urgency, duplicate, &ds, None);
+            let answer = Answer {
+                status: 201,
+                body,
+                replayed: false,
+            };
             if let Some((key, hash)) = &s.idempotency {
                 keys_in_batch.insert((s.source.clone(), key.clone()), replies.len());
                 idem.push(IdempotencyRecord {
@@ -321,7 +327,10 @@ impl Writer {
     ) -> Result<Option<Answer>, IngestError> {
         if let Some(i) = in_batch.get(&(agent.to_string(), key.to_string())) {
             return match &replies[*i].1 {
-                Ok(a) => Ok(Some(a.clone())),
+                Ok(a) => Ok(Some(Answer {
+                    replayed: true,
+                    ..a.clone()
+                })),
                 Err(_) => Ok(None),
             };
         }
@@ -332,6 +341,7 @@ impl Writer {
             Some(stored) => Ok(Some(Answer {
                 status: stored.status_code,
                 body: serde_json::from_str(&stored.body).unwrap_or(serde_json::Value::Null),
+                replayed: true,
             })),
             None => Ok(None),
         }
@@ -360,17 +370,54 @@ impl Writer {
 
 /// The API's answer for an accepted notification: its ID, urgency, and
 /// each delivery planned for it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The notification's ID (`n_…`), for `GET /api/v1/notifications/{id}`.
+    pub id: String,
+    pub urgency: Urgency,
+    /// A repeat of the same `dedupe_key` within the dedupe window: stored,
+    /// but not sent again.
+    pub duplicate: bool,
+    pub deliveries: Vec<PlannedDelivery>,
+    /// For a decision's requests: the approver this copy is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// One delivery as planned when the notification was accepted.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PlannedDelivery {
+    pub id: String,
+    /// `web`, `console`, `telegram`, `slack`, `discord` or `email`.
+    pub channel: String,
+    /// `pending` (due now or after quiet hours), `sent` (the live feed,
+    /// published at commit) or `held` (for the digest).
+    pub status: String,
+}
+
 fn answer_body(
     id: &str,
     urgency: Urgency,
     duplicate: bool,
     ds: &[NewDelivery],
+    to: Option<&str>,
 ) -> serde_json::Value {
-    let deliveries: Vec<_> = ds
-        .iter()
-        .map(|d| json!({"id": d.id, "channel": d.channel, "status": d.status}))
-        .collect();
-    json!({"id": id, "urgency": urgency, "duplicate": duplicate, "deliveries": deliveries})
+    let answer = Accepted {
+        id: id.to_string(),
+        urgency,
+        duplicate,
+        deliveries: ds
+            .iter()
+            .map(|d| PlannedDelivery {
+                id: d.id.clone(),
+                channel: d.channel.clone(),
+                status: d.status.to_string(),
+            })
+            .collect(),
+        to: to.map(str::to_string),
+    };
+    // Strings, booleans and an enum: serializing cannot fail.
+    serde_json::to_value(answer).unwrap_or_default()
 }
 
 /// Mark the web deliveries in `ds` that are due now as published at commit,

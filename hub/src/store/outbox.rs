@@ -34,7 +34,7 @@ pub struct ClaimedDelivery {
 }
 
 /// One delivery's state, for GET /api/v1/notifications/{id}.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryStatus {
     pub id: String,
     pub channel: String,
@@ -44,11 +44,13 @@ pub struct DeliveryStatus {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub platform_message_id: Option<String>,
+    #[serde(serialize_with = "crate::rfc3339::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<i64>,
 }
 
 /// A stored notification, for GET /api/v1/notifications/{id}.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct NotificationRecord {
     pub id: String,
     pub source: String,
@@ -59,6 +61,8 @@ pub struct NotificationRecord {
     pub title: Option<String>,
     pub body: String,
     pub duplicate: bool,
+    #[serde(serialize_with = "crate::rfc3339::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 

@@ -88,11 +88,22 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
     }
 }
 
+/// Spend summed in whole micro-dollars, so that sums and budget checks are
+/// exact: the hub stores money as micro-dollars and hands each figure over
+/// as the double nearest it, which rounds back to the same integer.
 #[derive(Default)]
 struct Sums {
-    today: f64,
-    month: f64,
-    week: f64,
+    today: i64,
+    month: i64,
+    week: i64,
+}
+
+fn micros(usd: f64) -> i64 {
+    (usd * 1_000_000.0).round() as i64
+}
+
+fn dollars(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
 }
 
 fn budget(window: &Window, input: &BriefInput) -> Budget {
@@ -107,9 +118,9 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
                 .or_default(),
             &mut total,
         ] {
-            s.today += r.today_usd;
-            s.month += r.month_usd;
-            s.week += r.week_usd;
+            s.today += micros(r.today_usd);
+            s.month += micros(r.month_usd);
+            s.week += micros(r.week_usd);
         }
     }
     let elapsed = window.month_elapsed();
@@ -127,16 +138,18 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
         .into_iter()
         .map(|id| {
             let s = by_agent.get(id);
-            let today = s.map_or(0.0, |s| s.today);
+            let today_micros = s.map_or(0, |s| s.today);
+            let today = dollars(today_micros);
             let daily = budgets.get(id).copied().flatten();
             AgentSpend {
                 agent_id: id.to_string(),
                 today_usd: usd(today),
-                month_usd: usd(s.map_or(0.0, |s| s.month)),
+                month_usd: usd(dollars(s.map_or(0, |s| s.month))),
                 daily_budget_usd: daily,
                 today_pct: daily.filter(|b| *b > 0.0).map(|b| pct(today / b * 100.0)),
-                avg_7d_usd: usd(s.map_or(0.0, |s| s.week) / 7.0),
-                over_budget: daily.is_some_and(|b| today > b),
+                avg_7d_usd: usd(dollars(s.map_or(0, |s| s.week)) / 7.0),
+                // Exact: both sides in whole micro-dollars.
+                over_budget: daily.is_some_and(|b| today_micros > micros(b)),
             }
         })
         .collect();
@@ -145,12 +158,12 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
         .iter()
         .map(|p| {
             let s = by_project.get(p.id.as_str());
-            let month = s.map_or(0.0, |s| s.month);
+            let month = dollars(s.map_or(0, |s| s.month));
             let f = forecast(month);
             ProjectSpend {
                 project_id: p.id.clone(),
                 name: p.name.clone(),
-                today_usd: usd(s.map_or(0.0, |s| s.today)),
+                today_usd: usd(dollars(s.map_or(0, |s| s.today))),
                 month_usd: usd(month),
                 budget_usd: p.budget_usd,
                 used_pct: p
@@ -163,7 +176,8 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
         })
         .collect();
     let budgeted: Vec<f64> = input.projects.iter().filter_map(|p| p.budget_usd).collect();
-    let month_budget = (!budgeted.is_empty()).then(|| budgeted.iter().sum::<f64>());
+    let month_budget =
+        (!budgeted.is_empty()).then(|| dollars(budgeted.iter().map(|b| micros(*b)).sum::<i64>()));
     let mut top_spenders: Vec<AgentSpend> = agents
         .iter()
         .filter(|a| a.today_usd > 0.0)
@@ -175,15 +189,16 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
             .then(a.agent_id.cmp(&b.agent_id))
     });
     top_spenders.truncate(5);
+    let total_month = dollars(total.month);
     Budget {
-        today_usd: usd(total.today),
+        today_usd: usd(dollars(total.today)),
         top_spenders,
-        month_usd: usd(total.month),
-        month_forecast_usd: forecast(total.month),
+        month_usd: usd(total_month),
+        month_forecast_usd: forecast(total_month),
         month_budget_usd: month_budget,
         month_used_pct: month_budget
             .filter(|b| *b > 0.0)
-            .map(|b| pct(total.month / b * 100.0)),
+            .map(|b| pct(total_month / b * 100.0)),
         over_daily_budget: agents
             .iter()
             .filter(|a| a.over_budget)
@@ -295,6 +310,32 @@ mod tests {
             month_usd: month,
             week_usd: week,
         }
+    }
+
+    #[test]
+    fn spend_at_exactly_the_budget_is_not_over_it() {
+        // $0.1 + $0.2 on two projects is $0.3 to the cent; summed as doubles
+        // it is 0.30000000000000004 and read as over a $0.30 budget.
+        let input = BriefInput {
+            agents: vec![agent("coder", Some(0.3), Some(5), 1)],
+            spend: vec![
+                spend("coder", Some("a"), 0.1, 0.1, 0.0),
+                spend("coder", Some("b"), 0.2, 0.2, 0.0),
+            ],
+            ..Default::default()
+        };
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        let coder = &b.budget.agents[0];
+        assert_eq!(coder.today_usd, 0.3);
+        assert!(!coder.over_budget, "{coder:?}");
+        assert!(b.budget.over_daily_budget.is_empty());
+        // One micro-dollar more is over.
+        let mut input = input;
+        input
+            .spend
+            .push(spend("coder", None, 0.000_001, 0.000_001, 0.0));
+        let b = build(&window(), "CEO", &input, &BriefConfig::default());
+        assert!(b.budget.agents[0].over_budget);
     }
 
     #[test]

@@ -64,9 +64,10 @@ pub struct TaskRow {
 pub struct SpendRow {
     pub agent_id: String,
     pub project_id: Option<String>,
-    /// `[day_start, until)`
+    /// `[day_start, until]` (a cost stamped in the cut-off's millisecond
+    /// was recorded before the brief began)
     pub today_usd: f64,
-    /// `[month_start, until)`
+    /// `[month_start, until]`
     pub month_usd: f64,
     /// `[week_start, day_start)`: the seven full days before today.
     pub week_usd: f64,

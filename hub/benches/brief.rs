@@ -283,7 +283,8 @@ async fn seed_costs(store: &Store, rng: &mut StdRng, now_ms: i64, n: usize) -> a
             V::Text("gpt-4o-mini".into()),
             V::Int(tokens_in),
             V::Int(tokens_in / 4),
-            V::Float(f64::from(rng.random_range(1..5000u32)) / 10_000.0),
+            // $0.0001 to $0.5 in micro-dollars.
+            V::Int(i64::from(rng.random_range(1..5000u32)) * 100),
             V::Int(at),
         ]);
         if rows.len() == 50_000 || i + 1 == n {
@@ -296,7 +297,7 @@ async fn seed_costs(store: &Store, rng: &mut StdRng, now_ms: i64, n: usize) -> a
                         "model",
                         "tokens_in",
                         "tokens_out",
-                        "usd",
+                        "usd_micros",
                         "at",
                     ],
                     &rows,

@@ -464,7 +464,8 @@ async fn spend_equals_the_raw_rows_in_every_zone_body(db: &TestDb) {
             let sum = |from: i64, to: i64| -> f64 {
                 rows.iter()
                     .filter(|r| r.0 == agent && r.1.as_deref() == project)
-                    .filter(|r| r.3 >= from && r.3 < to.min(cut))
+                    // Up to the cut-off's millisecond included.
+                    .filter(|r| r.3 >= from && r.3 < if to == cut { cut + 1 } else { to })
                     .map(|r| r.2)
                     .sum()
             };

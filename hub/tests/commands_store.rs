@@ -157,12 +157,12 @@ async fn add_cost(
     at: i64,
 ) {
     sqlx::query(
-        "INSERT INTO costs (agent_id, project_id, model, usd, at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO costs (agent_id, project_id, model, usd_micros, at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(agent)
     .bind(project)
     .bind(model)
-    .bind(usd)
+    .bind(hub::store::micros_from_usd(usd).unwrap())
     .bind(at)
     .execute(store.pool())
     .await

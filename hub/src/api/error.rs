@@ -57,12 +57,31 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait when the database does not answer:
+/// a restart or failover usually takes a few.
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            crate::store::StoreError::Invalid(_) => ApiError::invalid(e.to_string()),
+            // An outage, not a fault in the request or the data: say when
+            // to come back.
+            ref unavailable if unavailable.is_unavailable() => ApiError {
+                retry_after_secs: Some(DATABASE_RETRY_AFTER_SECS),
+                ..ApiError::unavailable(unavailable)
+            },
             other => ApiError::unavailable(other),
         }
+    }
+}
+
+impl ApiError {
+    /// The same error, its message starting with what could not be done.
+    pub fn context(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
     }
 }
 

@@ -344,6 +344,8 @@ async fn submit(state: &AppState, sub: Submission) -> Result<Response, ApiError>
         )),
         Err(e @ IngestError::Full(_)) => Err(ApiError::busy(e.to_string(), 1)),
         Err(e @ IngestError::Closed) => Err(ApiError::unavailable(e)),
-        Err(e @ IngestError::Store(_)) => Err(ApiError::unavailable(e)),
+        Err(IngestError::Store(e)) => {
+            Err(ApiError::from(e).context("could not store the notification"))
+        }
     }
 }

@@ -58,8 +58,11 @@ pub async fn cost(
     if c.model.trim().is_empty() {
         return Err(ApiError::invalid("model: must not be empty"));
     }
-    if !c.usd.is_finite() || c.usd < 0.0 {
-        return Err(ApiError::invalid("usd: must be a finite number ≥ 0"));
+    if crate::store::micros_from_usd(c.usd).is_none() {
+        return Err(ApiError::invalid(format!(
+            "usd: must be a number from 0 to {} (stored to the micro-dollar)",
+            crate::store::MAX_COST_USD
+        )));
     }
     if c.tokens_in < 0 || c.tokens_out < 0 {
         return Err(ApiError::invalid("tokens_in/tokens_out: must be ≥ 0"));

@@ -43,11 +43,14 @@ impl Dispatcher {
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let (sent_tx, sent_rx) = mpsc::unbounded_channel();
+        let held = recorder::Held::default();
         let recorder = tokio::spawn(recorder::run(
             this.store.clone(),
             this.wake.clone(),
             sent_rx,
+            held.clone(),
         ));
+        let outcomes = recorder::Outcomes { tx: sent_tx, held };
         let mut running: JoinSet<()> = JoinSet::new();
         // Claimed queues waiting for a free slot.
         let mut ready: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
@@ -61,7 +64,7 @@ impl Dispatcher {
             let mut claimed_any = false;
             let claimed_at = now_ms();
             if ready.is_empty() && running.len() < slots {
-                match this.claim(claimed_at).await {
+                match this.claim(claimed_at, &outcomes.held).await {
                     Ok(queues) => {
                         claimed_any = !queues.is_empty();
                         ready.extend(queues);
@@ -75,7 +78,7 @@ impl Dispatcher {
                 let Some(queue) = ready.pop_front() else {
                     break;
                 };
-                let (this, stop, sent) = (this.clone(), stop.clone(), sent_tx.clone());
+                let (this, stop, sent) = (this.clone(), stop.clone(), outcomes.clone());
                 running.spawn(async move {
                     if let Err(e) = this.send_queue(queue, &stop, &sent).await {
                         // The rows keep their lease and are claimed again
@@ -109,18 +112,24 @@ impl Dispatcher {
             tracing::error!(error = %e, "could not put unsent deliveries back; they are sent after their lease ends");
         }
         while running.join_next().await.is_some() {}
-        drop(sent_tx);
+        drop(outcomes);
         let _ = recorder.await;
         tracing::info!("dispatcher stopped");
     }
 
     /// Claim due deliveries and group them into one queue per chat, each in
     /// the order the messages were accepted.
-    async fn claim(&self, now: i64) -> Result<Vec<Vec<ClaimedDelivery>>, StoreError> {
+    async fn claim(
+        &self,
+        now: i64,
+        held: &recorder::Held,
+    ) -> Result<Vec<Vec<ClaimedDelivery>>, StoreError> {
         let lease = now + (self.config.lease_secs as i64) * 1000;
         let claimed = self
             .store
-            .claim_due(now, lease, self.config.batch_size as i64)
+            .claim_due(now, lease, self.config.batch_size as i64, |id| {
+                held.contains(id)
+            })
             .await?;
         let mut queues: Vec<Vec<ClaimedDelivery>> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();

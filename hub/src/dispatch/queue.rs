@@ -5,14 +5,14 @@
 use super::Dispatcher;
 use super::backoff;
 use super::message::message_for;
-use super::recorder::SentRecord;
+use super::recorder::{Outcomes, SentRecord};
 use crate::ids::new_id;
 use crate::ingest::plan::{join_channels, split_channels};
 use crate::store::{ClaimedDelivery, NewDelivery, StoreError, now_ms};
 use adapters::{Destination, SendError};
 use routing::ChannelKind;
 use std::collections::HashMap;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 /// What a chat's queue does after one delivery.
@@ -33,7 +33,7 @@ impl Dispatcher {
         &self,
         queue: Vec<ClaimedDelivery>,
         stop: &watch::Receiver<bool>,
-        sent: &mpsc::UnboundedSender<SentRecord>,
+        sent: &Outcomes,
     ) -> Result<(), StoreError> {
         let margin = (self.config.lease_secs as i64) * 1000 / 4;
         // What this queue sent, by notification: a reply claimed together
@@ -75,7 +75,7 @@ impl Dispatcher {
     async fn deliver(
         &self,
         d: &ClaimedDelivery,
-        sent: &mpsc::UnboundedSender<SentRecord>,
+        sent: &Outcomes,
         threads: &mut HashMap<String, String>,
     ) -> Result<Next, StoreError> {
         let channel: Option<ChannelKind> = d.channel.parse().ok();
@@ -122,9 +122,7 @@ impl Dispatcher {
                 let decision_id = d
                     .decision_id
                     .filter(|_| d.op == "send" && d.kind == crate::ingest::decisions::REQUESTED);
-                // The receiver lives until every queue is done; if it were
-                // gone the row stays `sending` and is sent again: never lost.
-                let _ = sent.send(SentRecord {
+                sent.sent(SentRecord {
                     delivery_id: d.id.clone(),
                     platform_message_id,
                     decision_id,

@@ -4,8 +4,8 @@
 //! keeps out of ingest's way on the database's write lock.
 
 use crate::store::{Store, StoreError, now_ms};
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
@@ -19,6 +19,50 @@ pub struct SentRecord {
     pub decision_id: Option<i64>,
 }
 
+/// Sends made whose outcome is not in the database yet. While the database
+/// is away their leases run out; the next claim takes such a row again
+/// (which keeps it leased, and keeps the chat's later messages behind it)
+/// but must not send it twice: the claim leaves out what is held here.
+#[derive(Clone, Default)]
+pub struct Held(Arc<Mutex<HashSet<String>>>);
+
+impl Held {
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.lock().is_ok_and(|h| h.contains(id))
+    }
+
+    fn hold(&self, id: &str) {
+        if let Ok(mut h) = self.0.lock() {
+            h.insert(id.to_string());
+        }
+    }
+
+    /// After the outcomes are committed, not before: see `claim_due`.
+    fn recorded(&self, batch: &[SentRecord]) {
+        if let Ok(mut h) = self.0.lock() {
+            for r in batch {
+                h.remove(&r.delivery_id);
+            }
+        }
+    }
+}
+
+/// Where a queue hands a send it made: held, then written by [`run`].
+#[derive(Clone)]
+pub struct Outcomes {
+    pub tx: mpsc::UnboundedSender<SentRecord>,
+    pub held: Held,
+}
+
+impl Outcomes {
+    pub fn sent(&self, record: SentRecord) {
+        self.held.hold(&record.delivery_id);
+        // The receiver lives until every queue is done; if it were gone
+        // the row stays `sending` and is sent again: never lost.
+        let _ = self.tx.send(record);
+    }
+}
+
 /// Most sends written in one statement.
 const MAX_BATCH: usize = 500;
 /// Wait before writing again after the database refused a batch.
@@ -30,7 +74,12 @@ const GIVE_UP_WHEN_STOPPING: u32 = 3;
 /// empty. A batch the database refuses is kept and written again: a send is
 /// never forgotten while the process lives (after a crash the rows are still
 /// `sending` and go out again: delivery is at-least-once).
-pub async fn run(store: Store, wake: Arc<Notify>, mut rx: mpsc::UnboundedReceiver<SentRecord>) {
+pub async fn run(
+    store: Store,
+    wake: Arc<Notify>,
+    mut rx: mpsc::UnboundedReceiver<SentRecord>,
+    held: Held,
+) {
     let mut batch: Vec<SentRecord> = Vec::new();
     let mut failures = 0;
     loop {
@@ -48,6 +97,7 @@ pub async fn run(store: Store, wake: Arc<Notify>, mut rx: mpsc::UnboundedReceive
         }
         match write(&store, &wake, &batch).await {
             Ok(()) => {
+                held.recorded(&batch);
                 batch.clear();
                 failures = 0;
             }
@@ -101,7 +151,7 @@ async fn edit_late_requests(
     for (decision_id, deliveries) in by_decision {
         let decision = commands::Backend::decision(store, decision_id)
             .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| StoreError::Shared(e.to_string()))?;
         let Some(decision) = decision.filter(|d| d.status != commands::DecisionStatus::Pending)
         else {
             continue;

@@ -302,9 +302,7 @@ impl Writer {
         }
         for (reply, result) in replies {
             let result = match (result, &stored) {
-                (Ok(a), Err(e)) if a.status == 201 => {
-                    Err(IngestError::Store(StoreError::Corrupt(e.to_string())))
-                }
+                (Ok(a), Err(e)) if a.status == 201 => Err(IngestError::Store(e.shared())),
                 (r, _) => r,
             };
             let _ = reply.send(result);

@@ -259,7 +259,11 @@ impl Store {
         let month = w.month_start.timestamp_millis();
         let week = w.week_start.timestamp_millis();
         let from = month.min(week);
-        let until = w.until.timestamp_millis();
+        // Up to and including the cut-off's millisecond: a cost answered
+        // 201 in the same millisecond the brief starts (stamped by the same
+        // clock) was recorded before it and belongs in it. Without this, a
+        // brief right after 20,000 costs of $0.0001 showed 1.9999.
+        let until = w.until.timestamp_millis() + 1;
         let pieces = spend_pieces(from, until, &[day, month, week]);
         let sums = futures::future::try_join_all(
             pieces
@@ -267,45 +271,50 @@ impl Store {
                 .map(|p| self.spend_piece(p.from, p.to, p.whole_days)),
         )
         .await?;
-        let mut rows: std::collections::BTreeMap<(String, Option<String>), SpendRow> =
+        // Summed exactly in micro-dollars; dollars only at the end.
+        type Micros = (i64, i64, i64);
+        let mut rows: std::collections::BTreeMap<(String, Option<String>), Micros> =
             std::collections::BTreeMap::new();
         for (piece, sums) in pieces.iter().zip(sums) {
-            for (agent_id, project_id, usd) in sums {
-                let e = rows
-                    .entry((agent_id.clone(), project_id.clone()))
-                    .or_insert_with(|| SpendRow {
-                        agent_id,
-                        project_id,
-                        today_usd: 0.0,
-                        month_usd: 0.0,
-                        week_usd: 0.0,
-                    });
+            for (agent_id, project_id, micros) in sums {
+                let (today, week_, month_) = rows.entry((agent_id, project_id)).or_default();
                 if piece.from >= day {
-                    e.today_usd += usd;
+                    *today += micros;
                 } else if piece.from >= week {
-                    e.week_usd += usd;
+                    *week_ += micros;
                 }
                 if piece.from >= month {
-                    e.month_usd += usd;
+                    *month_ += micros;
                 }
             }
         }
-        Ok(rows.into_values().collect())
+        Ok(rows
+            .into_iter()
+            .map(|((agent_id, project_id), (today, week, month))| SpendRow {
+                agent_id,
+                project_id,
+                today_usd: super::usd_from_micros(today),
+                month_usd: super::usd_from_micros(month),
+                week_usd: super::usd_from_micros(week),
+            })
+            .collect())
     }
 
-    /// Spend per agent and project over [from, to): from the roll-up when
-    /// the piece is whole UTC days, else from the cost rows.
+    /// Spend in micro-dollars per agent and project over [from, to): from
+    /// the roll-up when the piece is whole UTC days, else from the cost rows.
     async fn spend_piece(
         &self,
         from: i64,
         to: i64,
         whole_days: bool,
-    ) -> Result<Vec<(String, Option<String>, f64)>, StoreError> {
+    ) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
+        // CAST: PostgreSQL sums BIGINT as NUMERIC, which the Any driver
+        // cannot read.
         let sql = if whole_days {
-            "SELECT agent_id, NULLIF(project_id, ''), SUM(usd) FROM cost_daily \
+            "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT) FROM cost_daily \
              WHERE day >= $1 AND day < $2 GROUP BY agent_id, project_id"
         } else {
-            "SELECT agent_id, project_id, SUM(usd) FROM costs \
+            "SELECT agent_id, project_id, CAST(SUM(usd_micros) AS BIGINT) FROM costs \
              WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
         };
         let rows = sqlx::query(sql)

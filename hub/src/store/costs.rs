@@ -11,6 +11,31 @@ pub(super) fn utc_day(at_ms: i64) -> i64 {
     at_ms.div_euclid(DAY_MS) * DAY_MS
 }
 
+/// Micro-dollars in a dollar. Money is stored and summed as integer
+/// micro-dollars: a sum of any number of costs is exact on both engines
+/// (floating-point sums drift, and differently with the order of rows).
+pub const MICROS_PER_USD: i64 = 1_000_000;
+
+/// The largest cost one record may carry, in dollars: far above any real
+/// figure, and its micro-dollars stay clear of `i64` overflow in sums of
+/// millions of records.
+pub const MAX_COST_USD: f64 = 1_000_000_000.0;
+
+/// `usd` as whole micro-dollars, rounded to the nearest; `None` for a
+/// figure that is not a finite amount in [0, [`MAX_COST_USD`]].
+pub fn micros_from_usd(usd: f64) -> Option<i64> {
+    (usd.is_finite() && (0.0..=MAX_COST_USD).contains(&usd))
+        .then(|| (usd * MICROS_PER_USD as f64).round() as i64)
+}
+
+/// Dollars for display and the brief's model. Exact sums converted once
+/// at the edge: the result is the double nearest the exact decimal figure,
+/// so two equal figures compare equal and a larger one compares larger
+/// (a budget check on these values is exact).
+pub fn usd_from_micros(micros: i64) -> f64 {
+    micros as f64 / MICROS_PER_USD as f64
+}
+
 #[derive(Debug, Clone)]
 pub struct NewCost {
     pub agent_id: String,
@@ -19,6 +44,7 @@ pub struct NewCost {
     pub model: String,
     pub tokens_in: i64,
     pub tokens_out: i64,
+    /// As reported; stored rounded to the nearest micro-dollar.
     pub usd: f64,
     pub at: i64,
 }
@@ -27,9 +53,15 @@ impl Store {
     /// Record a cost and add it to its day's roll-up in one transaction, so
     /// the brief's sums (which read the roll-up) always agree with `costs`.
     pub async fn insert_cost(&self, c: &NewCost) -> Result<i64, StoreError> {
+        let micros = micros_from_usd(c.usd).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "usd: {} is not an amount between 0 and {MAX_COST_USD}",
+                c.usd
+            ))
+        })?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO costs (agent_id, project_id, task_id, model, tokens_in, tokens_out, usd, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO costs (agent_id, project_id, task_id, model, tokens_in, tokens_out, usd_micros, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&c.agent_id)
         .bind(&c.project_id)
@@ -37,20 +69,20 @@ impl Store {
         .bind(&c.model)
         .bind(c.tokens_in)
         .bind(c.tokens_out)
-        .bind(c.usd)
+        .bind(micros)
         .bind(c.at)
         .fetch_one(&mut *tx)
         .await?;
         let id = row.try_get::<i64, _>(0)?;
         sqlx::query(
-            "INSERT INTO cost_daily (day, agent_id, project_id, usd, n) VALUES ($1, $2, $3, $4, 1) \
+            "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
              ON CONFLICT (day, agent_id, project_id) \
-             DO UPDATE SET usd = cost_daily.usd + excluded.usd, n = cost_daily.n + 1",
+             DO UPDATE SET usd_micros = cost_daily.usd_micros + excluded.usd_micros, n = cost_daily.n + 1",
         )
         .bind(utc_day(c.at))
         .bind(&c.agent_id)
         .bind(c.project_id.as_deref().unwrap_or(""))
-        .bind(c.usd)
+        .bind(micros)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -59,15 +91,15 @@ impl Store {
 
     /// Recompute the whole daily roll-up from `costs` (after rows were
     /// loaded around [`Store::insert_cost`], as the benchmark's bulk seed
-    /// does). Migration 0008 runs the same statement once.
+    /// does). Migrations 0008 and 0020 run the same statement once.
     pub async fn rebuild_cost_daily(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM cost_daily")
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO cost_daily (day, agent_id, project_id, usd, n) \
-             SELECT (at / 86400000) * 86400000, agent_id, COALESCE(project_id, ''), SUM(usd), COUNT(*) \
+            "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) \
+             SELECT (at / 86400000) * 86400000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
              FROM costs GROUP BY (at / 86400000) * 86400000, agent_id, COALESCE(project_id, '')",
         )
         .execute(&mut *tx)
@@ -119,5 +151,27 @@ impl Store {
                 .map(|t| (t, r.try_get(1).unwrap_or_default())),
             None => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_round_to_micro_dollars_and_back() {
+        assert_eq!(micros_from_usd(0.0001), Some(100));
+        assert_eq!(micros_from_usd(0.25), Some(250_000));
+        assert_eq!(micros_from_usd(0.000_000_4), Some(0));
+        assert_eq!(micros_from_usd(-0.01), None);
+        assert_eq!(micros_from_usd(f64::NAN), None);
+        assert_eq!(micros_from_usd(MAX_COST_USD * 2.0), None);
+        // 20,000 × $0.0001 as integers is exactly $2; as doubles it is not.
+        let exact: i64 = (0..20_000)
+            .map(|_| micros_from_usd(0.0001).unwrap_or(0))
+            .sum();
+        assert_eq!(usd_from_micros(exact), 2.0);
+        let drifted: f64 = (0..20_000).map(|_| 0.0001).sum();
+        assert_ne!(drifted, 2.0);
     }
 }

@@ -29,7 +29,7 @@ pub use audit::AuditRow;
 pub use brief::BriefPerson;
 pub use bulk::BulkValue;
 pub use channels::{ChannelSeed, PreferencesSeed};
-pub use costs::NewCost;
+pub use costs::{MAX_COST_USD, MICROS_PER_USD, NewCost, micros_from_usd, usd_from_micros};
 pub use decision_copies::DecisionEdit;
 pub use digests::{DigestRun, HeldItem};
 pub use error::StoreError;

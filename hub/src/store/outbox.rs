@@ -69,39 +69,103 @@ pub struct NotificationRecord {
 // Due, unleased (or lease expired) deliveries, oldest first — except one
 // whose chat has an earlier delivery still waiting for a retry or being sent
 // elsewhere: per-chat order is kept across rounds, not only within one.
-const CLAIM_SQLITE: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
-     WHERE id IN (SELECT c.id FROM deliveries c WHERE c.status IN ('pending','sending') AND c.next_attempt_at <= $2 \
+// Oldest by ID, the order messages were accepted in: a message put back or
+// retried is due later than the ones queued behind it, so ordering by due
+// time let the LIMIT take a chat's later messages without its earlier one
+// (a chat received #12, #18, #13, #19, … in hub/tests/multi_instance.rs).
+// The partial index `deliveries_live_id` (migration 0020) walks live rows in
+// ID order, so the claim stops after LIMIT rows instead of sorting them all.
+// Of the candidates, a delivery is claimed only with every earlier one of
+// its chat still in the outbox: one SKIP LOCKED passed over holds the later
+// ones back to the next round.
+const CLAIM_SQL: &str = "WITH cand AS MATERIALIZED (SELECT c.id, c.channel, c.address FROM deliveries c \
+     WHERE c.status IN ('pending','sending') AND c.next_attempt_at <= $2 \
      AND (c.lease_until IS NULL OR c.lease_until < $2) \
      AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = c.channel AND e.address = c.address \
          AND e.status IN ('pending','sending') AND e.id < c.id AND (e.next_attempt_at > $2 OR e.lease_until >= $2)) \
-     ORDER BY c.next_attempt_at, c.id LIMIT $3) RETURNING id";
-const CLAIM_POSTGRES: &str = "UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
-     WHERE id IN (SELECT c.id FROM deliveries c WHERE c.status IN ('pending','sending') AND c.next_attempt_at <= $2 \
-     AND (c.lease_until IS NULL OR c.lease_until < $2) \
-     AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = c.channel AND e.address = c.address \
-         AND e.status IN ('pending','sending') AND e.id < c.id AND (e.next_attempt_at > $2 OR e.lease_until >= $2)) \
-     ORDER BY c.next_attempt_at, c.id LIMIT $3 FOR UPDATE OF c SKIP LOCKED) RETURNING id";
+     ORDER BY c.id LIMIT $3 {lock}) \
+     UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+     WHERE id IN (SELECT x.id FROM cand x WHERE NOT EXISTS (SELECT 1 FROM deliveries e \
+         WHERE e.channel = x.channel AND e.address = x.address AND e.status IN ('pending','sending') \
+         AND e.id < x.id AND e.id NOT IN (SELECT id FROM cand))) RETURNING id";
+
+/// The claim on each engine: PostgreSQL locks the candidates so two
+/// instances never take the same row.
+fn claim_sql(dialect: Dialect) -> String {
+    CLAIM_SQL.replace(
+        "{lock}",
+        match dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE OF c SKIP LOCKED",
+        },
+    )
+}
+
+static CLAIM_SQLITE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| claim_sql(Dialect::Sqlite));
+static CLAIM_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| claim_sql(Dialect::Postgres));
+
+/// The transaction-level advisory lock every PostgreSQL claim takes (any
+/// constant shared by all instances; this one spells "orkhub" in hex).
+const CLAIM_LOCK: i64 = 0x6f726b687562;
 
 impl Store {
     /// Claim up to `limit` due deliveries until `lease_until`, oldest first.
+    /// `held(id)`: this instance sent that delivery already and its outcome
+    /// is not recorded yet (the database was away); such a row is claimed
+    /// again only to keep it leased, and is not returned to be sent twice.
     pub async fn claim_due(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
+        held: impl Fn(&str) -> bool,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let claim = match self.dialect {
-            Dialect::Sqlite => CLAIM_SQLITE,
-            Dialect::Postgres => CLAIM_POSTGRES,
+        let rows = match self.dialect {
+            // One writer: the claim sees every earlier claim.
+            Dialect::Sqlite => {
+                sqlx::query(AssertSqlSafe(CLAIM_SQLITE.as_str()))
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            // Several instances: the NOT EXISTS that holds a chat's later
+            // messages back behind an earlier one in flight cannot see
+            // another instance's claim until it commits, and SKIP LOCKED
+            // would skip that earlier row while it is locked — two
+            // instances would then send one chat's messages side by side.
+            // Claims therefore run one at a time across all instances,
+            // under a lock released at commit: each claim's statement
+            // starts after the previous claim committed and sees its
+            // leases (READ COMMITTED takes a snapshot per statement). A
+            // claim is one short statement, so waiting for the lock costs
+            // milliseconds; a killed instance's lock goes with its session.
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = sqlx::query(AssertSqlSafe(CLAIM_POSTGRES.as_str()))
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
         };
-        let ids: Vec<String> = sqlx::query(claim)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
+        // Checked before the rows are read back, and the read takes only
+        // rows still `sending`: a held send's record either landed before
+        // this check (the read sees it `sent`) or it is still held here.
+        let ids: Vec<String> = rows
             .iter()
             .map(|r| r.try_get::<String, _>(0))
+            .filter(|id| !id.as_ref().is_ok_and(|id| held(id)))
             .collect::<Result<_, _>>()?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -109,7 +173,7 @@ impl Store {
         let sql = format!(
             "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
              n.kind, d.throttled, d.created_at, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-             WHERE d.id IN ({}) ORDER BY d.id",
+             WHERE d.status = 'sending' AND d.id IN ({}) ORDER BY d.id",
             placeholders::list(self.dialect, 1, ids.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod tcp_proxy;
 
 // The platform stand-ins live in the workspace's `tests/` crate; each test
 // file uses some of them.

@@ -109,7 +109,7 @@ impl Store {
                   AND t.assignee_id = a.id AND t.status = 'completed') AS completed, \
                (SELECT COUNT(*) FROM agent_task_failures f WHERE f.agent_id = a.id) AS failed, \
                (SELECT COUNT(*) FROM costs c WHERE c.agent_id = a.id) AS cost_records, \
-               (SELECT COALESCE(SUM(c.usd), 0.0) FROM costs c WHERE c.agent_id = a.id) AS spent \
+               (SELECT CAST(COALESCE(SUM(c.usd_micros), 0) AS BIGINT) FROM costs c WHERE c.agent_id = a.id) AS spent \
              FROM agents a ORDER BY a.id",
         )
         .fetch_all(&self.pool)
@@ -120,9 +120,10 @@ impl Store {
                 let agent = agent_from_row(row)?;
                 let completed = count(row, "completed")?;
                 let cost_records = count(row, "cost_records")?;
-                let spent: f64 = row
-                    .try_get("spent")
-                    .map_err(db("reading agent statistics"))?;
+                let spent = crate::store::usd_from_micros(
+                    row.try_get("spent")
+                        .map_err(db("reading agent statistics"))?,
+                );
                 let stats = AgentStats {
                     active_tasks: count(row, "active_tasks")?,
                     completed,

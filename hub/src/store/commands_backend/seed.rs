@@ -354,7 +354,7 @@ impl Store {
                         id: person.to_string(),
                     }
                 }
-                _ => StoreError::Sql(e),
+                _ => StoreError::from(e),
             })?
             .rows_affected();
             if n > 0 {

@@ -151,3 +151,21 @@ fn a_ca_bundle_that_is_missing_or_not_pem_is_named_with_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_webhook_path_over_the_api_is_refused_by_check_config_and_serve() {
+    // serve used to panic building the router ("Overlapping method route").
+    let text = format!(
+        "{BASE}[brief]\nenabled = false\n[adapters.slack]\nenabled = true\nbot_token = \"xoxb-1\"\nsigning_secret = \"s\"\ncommands_path = \"/api/v1/notifications\"\napi_url = \"http://127.0.0.1:9/api\"\n"
+    );
+    let (ok, _, stderr) = run(&text, "check-config");
+    assert!(!ok);
+    assert!(
+        stderr.contains("config.toml:11:") && stderr.contains("adapters.slack.commands_path"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&text, "serve");
+    assert!(!ok);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("adapters.slack.commands_path"), "{stderr}");
+}

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod email;
+mod paths;
 mod telegram;
 
 /// What the configured platforms add to the hub.
@@ -37,6 +38,8 @@ pub async fn start(
     state: &AppState,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
+    // Before any route is built: axum panics on overlapping routes.
+    paths::check(config)?;
     let mut platforms = Platforms::default();
     // One line per platform; each returns at once when it is not enabled.
     telegram::start(
@@ -67,6 +70,7 @@ pub async fn start(
 /// (tokens' shape, addresses, keys, TLS files), without a request sent.
 pub fn check(config: &Config) -> anyhow::Result<()> {
     use anyhow::Context;
+    paths::check(config)?;
     let a = &config.adapters;
     if a.telegram.enabled {
         adapters::telegram::TelegramAdapter::new(&a.telegram).context("telegram")?;

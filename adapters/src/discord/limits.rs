@@ -71,7 +71,10 @@ impl Pace {
         Pace {
             size: size.max(1),
             window: window.max(Duration::from_millis(1)),
-            spacing: Duration::from_secs(1) / global_per_second.max(1),
+            // 2 % wider than the limit: Discord counts arrivals, and a
+            // request that travels faster than the one before it would
+            // otherwise put one too many into some second.
+            spacing: Duration::from_secs(1) / global_per_second.max(1) * 51 / 50,
             state: Mutex::new(State {
                 channels: HashMap::new(),
                 next_global: Instant::now(),
@@ -202,6 +205,6 @@ mod tests {
             pace.wait(&c.to_string()).await;
         }
         let ms = start.elapsed().as_millis();
-        assert!((1000..1150).contains(&ms), "{ms}");
+        assert!((1020..1150).contains(&ms), "{ms}");
     }
 }

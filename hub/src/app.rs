@@ -85,7 +85,11 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         body_limit: config.server.body_limit_bytes,
         sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),
     });
+    // Bound before any platform is asked anything: a platform that is slow
+    // or failing at start never holds the API closed (see `checks` below).
+    let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
+    let checks = platforms.checks;
     for a in platforms.adapters {
         adapters.insert(a.kind(), a);
     }
@@ -125,7 +129,6 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         listeners.push(checkpoints);
     }
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
     let app = api::router(state.clone(), config.server.body_limit_bytes)
         .merge(platforms.routes)
@@ -139,7 +142,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         stop_rx,
     ));
     tracing::info!(%addr, database = %config.database.url.split('@').next_back().unwrap_or(""), "orkhub is listening");
-    Ok(Running {
+    let running = Running {
         addr,
         state,
         store,
@@ -149,7 +152,14 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         writer,
         dispatcher,
         listeners,
-    })
+    };
+    // The API answers meanwhile; a platform that refuses its configuration
+    // (a wrong token) still fails the start, after a clean stop.
+    if let Err(e) = futures::future::try_join_all(checks).await {
+        running.shutdown().await;
+        return Err(e);
+    }
+    Ok(running)
 }
 
 impl Running {

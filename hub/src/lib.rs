@@ -13,6 +13,7 @@ pub mod ids;
 pub mod inbound;
 pub mod ingest;
 pub mod platforms;
+pub mod replies;
 pub mod rfc3339;
 pub mod schedule;
 pub mod seed;

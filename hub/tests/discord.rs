@@ -42,7 +42,7 @@ bindings = { discord = "820000000000000001" }
 "#;
 
 /// Pacing raised so tests reach the stand-in's own 429s.
-const FAST: &str = "channel_burst = 100\nchannel_interval_ms = 1\n";
+const FAST: &str = "channel_burst = 100\nchannel_window_ms = 1\n";
 
 async fn start(db: &TestDb, extra: &str) -> (DiscordServer, TestHub) {
     let server = DiscordServer::start(&[OPS]).await;
@@ -580,7 +580,7 @@ fn adapter(server: &DiscordServer, extra: impl FnOnce(&mut DiscordConfig)) -> Di
         public_key: server.public_key(),
         api_url: server.url.clone(),
         channel_burst: 100,
-        channel_interval_ms: 1,
+        channel_window_ms: 1,
         ..Default::default()
     };
     extra(&mut config);

@@ -679,18 +679,43 @@ async fn server_errors_are_retried_and_a_bad_token_is_permanent() {
         "[adapters.slack]\nenabled = true\nbot_token = \"xoxb-wrong\"\nsigning_secret = \"{SECRET}\"\napi_url = \"{}\"\n{PEOPLE}",
         server.api_url()
     );
-    let hub = TestHub::start(&db, &extra, vec![]).await;
-    let id = send_to_channel(&hub, "ops", "x").await;
-    let n = hub.settled(&id).await;
-    assert_eq!(delivery(&n, "slack")["status"], "dead", "{n}");
+    let posts_before = server.calls("chat.postMessage").len();
+    // auth.test at start: a bot token Slack refuses fails the start,
+    // naming the key, instead of every message going dead later.
+    let e = common::server::start_error(&db, &extra).await;
+    let shown = format!("{e:#}");
     assert!(
-        delivery(&n, "slack")["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("invalid_auth"),
-        "{n}"
+        shown.contains("invalid_auth") && shown.contains("adapters.slack.bot_token"),
+        "{shown}"
     );
-    hub.stop().await;
+    assert_eq!(
+        server.calls("chat.postMessage").len(),
+        posts_before,
+        "nothing was sent with the refused token"
+    );
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_mode_app_token_slack_refuses_fails_the_start() {
+    let db = TestDb::sqlite().await;
+    let server = SlackServer::start(&["C100"]).await;
+    server.serve_socket_mode().await;
+    // (A token that is not xapp-… at all is refused by the config check.)
+    for (token, code) in [("xapp-revoked", "invalid_auth")] {
+        let extra = format!(
+            "[adapters.slack]\nenabled = true\nbot_token = \"{BOT_TOKEN}\"\nsigning_secret = \"{SECRET}\"\napi_url = \"{}\"\nmode = \"socket\"\napp_token = \"{token}\"\n{PEOPLE}",
+            server.api_url()
+        );
+        let e = common::server::start_error(&db, &extra).await;
+        let shown = format!("{e:#}");
+        assert!(
+            shown.contains(code) && shown.contains("adapters.slack.app_token"),
+            "{shown}"
+        );
+    }
+    // A passing outage of apps.connections.open does not stop the start
+    // (see socket_mode_keeps_reconnecting_until_it_is_connected).
     db.finish().await;
 }
 

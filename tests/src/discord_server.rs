@@ -89,8 +89,24 @@ struct Budget {
     sent: VecDeque<Instant>,
 }
 
+/// Discord's documented limits, when enforced (`enforce_documented_limits`):
+/// each channel's message bucket — 5 per 5 s, counted from the first
+/// message after a reset and refilled all at once at the reset — and the
+/// bot-wide 50 requests a second.
+#[derive(Default)]
+struct Documented {
+    /// Channel → (when its bucket resets, messages used since).
+    buckets: HashMap<u64, (Instant, u32)>,
+    global: VecDeque<Instant>,
+}
+
+pub const BUCKET_SIZE: u32 = 5;
+pub const BUCKET_PERIOD: Duration = Duration::from_secs(5);
+pub const GLOBAL_PER_SECOND: usize = 50;
+
 #[derive(Default)]
 struct Inner {
+    documented: Option<Documented>,
     channels: HashSet<u64>,
     forbidden: HashSet<u64>,
     closed_dms: HashSet<u64>,
@@ -234,6 +250,17 @@ impl DiscordServer {
     /// `user` does not accept DMs from the bot: 403 on sending there.
     pub fn close_dms(&self, user: u64) {
         self.with(|i| i.closed_dms.insert(user));
+    }
+
+    /// Hold message creation to Discord's documented limits from now on
+    /// (see [`Documented`]), with `X-RateLimit-*` headers on every answer.
+    pub fn enforce_documented_limits(&self) {
+        self.with(|i| i.documented = Some(Documented::default()));
+    }
+
+    /// How many message creations were answered 429.
+    pub fn rate_limited(&self) -> usize {
+        self.with(|i| i.rejections.iter().filter(|r| r.status == 429).count())
     }
 
     /// Allow `max` messages per `window` in `channel`, then 429.
@@ -524,6 +551,43 @@ async fn create_message(
         return reject(&mut i, "create_message", Some(channel), 50035, r);
     }
     let now = Instant::now();
+    // The bucket's state after this message, for the X-RateLimit headers.
+    let mut bucket_headers = None;
+    if let Some(d) = &mut i.documented {
+        while d
+            .global
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            d.global.pop_front();
+        }
+        if d.global.len() >= GLOBAL_PER_SECOND {
+            let wait = (Duration::from_secs(1) - now.duration_since(d.global[0])).as_secs_f64();
+            let mut r = rate_limited(wait);
+            r.headers_mut()
+                .insert("x-ratelimit-global", HeaderValue::from_static("true"));
+            r.headers_mut()
+                .insert("x-ratelimit-scope", HeaderValue::from_static("global"));
+            return reject(&mut i, "create_message", Some(channel), 0, r);
+        }
+        let b = d.buckets.entry(channel).or_insert((now, BUCKET_SIZE));
+        if now >= b.0 {
+            *b = (now + BUCKET_PERIOD, 0);
+        }
+        if b.1 >= BUCKET_SIZE {
+            let wait = (b.0 - now).as_secs_f64();
+            return reject(
+                &mut i,
+                "create_message",
+                Some(channel),
+                0,
+                rate_limited(wait),
+            );
+        }
+        b.1 += 1;
+        bucket_headers = Some((BUCKET_SIZE - b.1, (b.0 - now).as_secs_f64()));
+        d.global.push_back(now);
+    }
     if let Some(b) = i.budgets.get_mut(&channel) {
         while b
             .sent
@@ -569,7 +633,21 @@ async fn create_message(
     let out = message_json(&posted);
     i.order.push((channel, posted.id));
     i.messages.insert((channel, posted.id), posted);
-    axum::Json(out).into_response()
+    let mut r = axum::Json(out).into_response();
+    if let Some((remaining, reset_after)) = bucket_headers {
+        let h = r.headers_mut();
+        for (k, v) in [
+            ("x-ratelimit-limit", BUCKET_SIZE.to_string()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-reset-after", format!("{reset_after:.3}")),
+            ("x-ratelimit-bucket", "channel-messages".into()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(k, v);
+            }
+        }
+    }
+    r
 }
 
 async fn edit_message(

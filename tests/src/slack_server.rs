@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The app-level token Socket Mode's apps.connections.open accepts; another
+/// `xapp-` token is `invalid_auth`, a bot token `not_allowed_token_type`.
+pub const APP_TOKEN: &str = "xapp-test";
 
 /// One Web API call as the server saw it.
 #[derive(Debug, Clone)]
@@ -386,6 +389,9 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
                 error("not_allowed_token_type"),
                 "not_allowed_token_type".into(),
             );
+        }
+        Some(t) if wants_app_token && t != APP_TOKEN => {
+            return (error("invalid_auth"), "invalid_auth".into());
         }
         Some(t) if !wants_app_token && t != BOT_TOKEN => {
             return (error("invalid_auth"), "invalid_auth".into());

@@ -11,7 +11,12 @@
 //! webhook is set (setWebhook / deleteWebhook / getWebhookInfo), as the
 //! real API refuses it. Scripted server errors (5xx) stand in for an
 //! outage. Every call is recorded (method + params) for the tests to
-//! inspect.
+//! inspect. With [`TelegramServer::enforce_documented_limits`] sendMessage
+//! is held to the Bot FAQ's limits — 1 message a second in a private chat
+//! (positive ID), 20 a minute in a group, supergroup or channel (negative
+//! ID), 30 a second overall, over sliding windows — and answered 429
+//! "Too Many Requests: retry after N" with `parameters.retry_after` N (whole
+//! seconds until the window has room), so a test catches over-pacing.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -59,6 +64,41 @@ pub struct Rejection {
     pub at: Instant,
 }
 
+/// Loopback jitter forgiven on a documented window: a message arriving this
+/// much early is not counted as over the limit (a sender 5 % too fast over
+/// a second still is).
+pub const LIMIT_GRACE: Duration = Duration::from_millis(30);
+
+/// The documented limits, when enforced: each sent message's arrival, per
+/// chat and bot-wide.
+#[derive(Default)]
+struct Documented {
+    chats: HashMap<i64, VecDeque<Instant>>,
+    global: VecDeque<Instant>,
+}
+
+/// Room for one more message in a sliding window holding `sent`: `None`
+/// when there is, else how long until there is.
+fn window_wait(
+    sent: &mut VecDeque<Instant>,
+    max: usize,
+    window: Duration,
+    now: Instant,
+) -> Option<Duration> {
+    let window = window.saturating_sub(LIMIT_GRACE);
+    while sent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        sent.pop_front();
+    }
+    if sent.len() < max {
+        return None;
+    }
+    let oldest = sent[sent.len() - max];
+    Some(window.saturating_sub(now.duration_since(oldest)))
+}
+
 /// A chat's send budget: at most `max` messages per `window`; beyond it a
 /// 429 with `retry_after` seconds.
 struct Budget {
@@ -88,6 +128,11 @@ struct Inner {
     webhook: Option<Value>,
     /// Scripted HTTP errors for the next calls of a method (lowercase).
     fail_next: HashMap<String, VecDeque<u16>>,
+    /// Set by `enforce_documented_limits`.
+    documented: Option<Documented>,
+    /// How long the next call of a method (lowercase) is held before it is
+    /// answered: a slow or hanging Bot API.
+    delay_next: HashMap<String, Duration>,
 }
 
 impl Inner {
@@ -203,6 +248,12 @@ impl TelegramServer {
         });
     }
 
+    /// Hold the next call of `method` for `wait` before answering it (with
+    /// whatever `fail_next` scripted, or normally).
+    pub fn delay_next(&self, method: &str, wait: Duration) {
+        self.with(|i| i.delay_next.insert(method.to_ascii_lowercase(), wait));
+    }
+
     /// A webhook left over from an earlier run (as setWebhook would leave it).
     pub fn set_webhook(&self, url: &str) {
         self.with(|i| i.webhook = Some(json!({"url": url})));
@@ -231,6 +282,22 @@ impl TelegramServer {
                 },
             )
         });
+    }
+
+    /// Hold sendMessage to Telegram's documented limits from now on (see
+    /// the module docs).
+    pub fn enforce_documented_limits(&self) {
+        self.with(|i| i.documented = Some(Documented::default()));
+    }
+
+    /// How many sends were answered 429.
+    pub fn rate_limited(&self) -> usize {
+        self.with(|i| i.rejections.iter().filter(|r| r.code == 429).count())
+    }
+
+    /// Arrival times of the messages stored in `chat`, in order.
+    pub fn sent_at(&self, chat: i64) -> Vec<Instant> {
+        self.messages(chat).iter().map(|m| m.sent_at).collect()
     }
 
     /// Queue a text message from a user, as getUpdates would deliver it.
@@ -480,6 +547,10 @@ async fn handle(
         .fail_next
         .get_mut(&lower)
         .and_then(VecDeque::pop_front);
+    let delay = shared.inner.lock().unwrap().delay_next.remove(&lower);
+    if let Some(wait) = delay {
+        tokio::time::sleep(wait).await;
+    }
     let result = match lower.as_str() {
         _ if scripted.is_some() => {
             let code = scripted.unwrap_or(500);
@@ -690,6 +761,29 @@ fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
     let chat = known_chat(i, p)?;
     if i.blocked.contains(&chat) {
         return Err(err(403, "Forbidden: bot was blocked by the user"));
+    }
+    if let Some(d) = &mut i.documented {
+        let now = Instant::now();
+        let (max, window) = if chat > 0 {
+            (1, Duration::from_secs(1))
+        } else {
+            (20, Duration::from_secs(60))
+        };
+        let per_chat = d.chats.entry(chat).or_default();
+        let wait = window_wait(per_chat, max, window, now)
+            .into_iter()
+            .chain(window_wait(&mut d.global, 30, Duration::from_secs(1), now))
+            .max();
+        if let Some(wait) = wait {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(ApiErr {
+                code: 429,
+                description: format!("Too Many Requests: retry after {secs}"),
+                retry_after: Some(secs.max(1)),
+            });
+        }
+        d.chats.entry(chat).or_default().push_back(now);
+        d.global.push_back(now);
     }
     if let Some(b) = i.budgets.get_mut(&chat) {
         let now = Instant::now();

@@ -30,10 +30,16 @@ pub struct DiscordConfig {
     /// ("thinking…") and the result is edited in afterwards (Discord waits
     /// 3 s for the first answer).
     pub ack_deadline_ms: u64,
-    /// Messages kept per channel: `channel_burst` at once, then one every
-    /// `channel_interval_ms` (Discord's per-channel bucket: 5 per 5 s).
+    /// Discord's per-channel message bucket: `channel_burst` messages per
+    /// `channel_window_ms` (5 per 5 s), refilled all at once at the reset.
+    /// Discord's `X-RateLimit-Remaining` / `Reset-After` answers take over
+    /// once it has sent them.
     pub channel_burst: u32,
-    pub channel_interval_ms: u64,
+    pub channel_window_ms: u64,
+    /// No longer used (the bucket refills at once, not one per interval);
+    /// still read so that older config files load.
+    #[serde(skip_serializing)]
+    pub channel_interval_ms: Option<u64>,
     /// Requests per second across the bot (Discord's global limit is 50).
     pub global_per_second: u32,
     /// Timeout of one API call.
@@ -66,7 +72,8 @@ impl Default for DiscordConfig {
             interactions_path: "/discord/interactions".into(),
             ack_deadline_ms: 2_500,
             channel_burst: 5,
-            channel_interval_ms: 1_000,
+            channel_window_ms: 5_000,
+            channel_interval_ms: None,
             global_per_second: 50,
             request_timeout_ms: 10_000,
             ca_file: None,
@@ -130,8 +137,8 @@ impl DiscordConfig {
                 self.ack_deadline_ms
             ));
         }
-        if self.channel_burst == 0 || self.channel_interval_ms == 0 || self.global_per_second == 0 {
-            return Err("adapters.discord.channel_burst, channel_interval_ms and global_per_second must be above 0".into());
+        if self.channel_burst == 0 || self.channel_window_ms == 0 || self.global_per_second == 0 {
+            return Err("adapters.discord.channel_burst, channel_window_ms and global_per_second must be above 0".into());
         }
         Ok(())
     }

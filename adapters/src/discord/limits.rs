@@ -3,16 +3,16 @@
 //!
 //! serenity's own rate limiter sends every request to discord.com whatever
 //! base URL is configured, so it is off (see CRATE-NOTES) and the pacing is
-//! kept here: a per-channel bucket (Discord allows about 5 messages per 5 s
-//! in one channel) and the bot-wide 50 requests per second.
+//! kept here: each channel's message bucket (5 per 5 s, refilled all at once
+//! when it resets, kept in step with Discord's `X-RateLimit-Remaining` and
+//! `X-RateLimit-Reset-After`) and the bot-wide 50 requests per second.
+//! A burst of 5 then one a second — what governor's GCRA gives — puts up to
+//! 9 messages into some 5 s and gets 429s.
 
-use governor::clock::DefaultClock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
-use std::num::NonZeroU32;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Characters of a message's `content`.
 pub const MAX_CONTENT_CHARS: usize = 2000;
@@ -26,72 +26,185 @@ pub const MAX_CUSTOM_ID: usize = 100;
 pub const EPHEMERAL: u64 = 1 << 6;
 /// How old (or how far ahead) an interaction's signed timestamp may be.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
-/// When Discord answers 429 the wait it names is in its body and headers,
-/// which serenity drops when its own limiter is off; this is the longest a
-/// per-channel bucket takes to refill, so waiting it is always enough there.
+/// When a 429 states no wait at all (neither body nor headers), a full
+/// channel bucket: waiting that is always enough there.
 pub const RETRY_AFTER_429: Duration = Duration::from_secs(5);
-/// Channels remembered by the limiter before idle ones are forgotten.
+/// Channels remembered before those whose bucket has reset are forgotten.
 const MAX_TRACKED_CHANNELS: usize = 10_000;
+/// Our own estimate of a bucket's reset (before Discord's headers say) is
+/// this much later than our clock suggests: Discord's window starts when
+/// the request arrives, a moment after we send it.
+const RESET_MARGIN: Duration = Duration::from_millis(50);
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
-type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
+/// What Discord said about a bucket in an answer's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketState {
+    pub remaining: u32,
+    pub reset_after: Duration,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    remaining: u32,
+    /// When the bucket refills; `None` until its first message.
+    reset_at: Option<Instant>,
+}
 
 /// Pacing of message sends: per channel and bot-wide.
 pub struct Pace {
-    channels: Keyed,
-    global: Direct,
+    size: u32,
+    window: Duration,
+    /// Bot-wide: requests no closer than this.
+    spacing: Duration,
+    state: Mutex<State>,
+}
+
+struct State {
+    channels: HashMap<String, Bucket>,
+    next_global: Instant,
 }
 
 impl Pace {
-    /// `burst` messages per channel at once, then one per `interval`;
-    /// `global_per_second` requests across all channels.
-    pub fn new(burst: u32, interval: Duration, global_per_second: u32) -> Self {
-        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let per_channel = Quota::with_period(interval.max(Duration::from_millis(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst);
-        let global =
-            Quota::per_second(NonZeroU32::new(global_per_second).unwrap_or(NonZeroU32::MIN));
+    /// `size` messages per channel per `window`; `global_per_second`
+    /// requests across all channels, evenly spaced.
+    pub fn new(size: u32, window: Duration, global_per_second: u32) -> Self {
         Pace {
-            channels: RateLimiter::keyed(per_channel),
-            global: RateLimiter::direct(global),
+            size: size.max(1),
+            window: window.max(Duration::from_millis(1)),
+            // 2 % wider than the limit: Discord counts arrivals, and a
+            // request that travels faster than the one before it would
+            // otherwise put one too many into some second.
+            spacing: Duration::from_secs(1) / global_per_second.max(1) * 51 / 50,
+            state: Mutex::new(State {
+                channels: HashMap::new(),
+                next_global: Instant::now(),
+            }),
         }
     }
 
-    /// Wait until `channel` may get another message.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Poisoned only if a send panicked mid-update; the state is usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait until `channel` may get another message, and take its slot;
+    /// then a bot-wide one.
     pub async fn wait(&self, channel: &str) {
-        if self.channels.len() > MAX_TRACKED_CHANNELS {
-            self.channels.retain_recent();
+        loop {
+            let wait_until = {
+                let mut s = self.state();
+                let now = Instant::now();
+                if s.channels.len() > MAX_TRACKED_CHANNELS {
+                    s.channels
+                        .retain(|_, b| b.reset_at.is_some_and(|r| r > now));
+                }
+                let size = self.size;
+                let b = s.channels.entry(channel.to_string()).or_insert(Bucket {
+                    remaining: size,
+                    reset_at: None,
+                });
+                if b.reset_at.is_some_and(|r| r <= now) {
+                    *b = Bucket {
+                        remaining: size,
+                        reset_at: None,
+                    };
+                }
+                if b.remaining > 0 {
+                    b.remaining -= 1;
+                    if b.reset_at.is_none() {
+                        b.reset_at = Some(now + self.window + RESET_MARGIN);
+                    }
+                    None
+                } else {
+                    b.reset_at
+                }
+            };
+            match wait_until {
+                None => break,
+                Some(at) => tokio::time::sleep_until(at).await,
+            }
         }
-        self.channels.until_key_ready(&channel.to_string()).await;
-        self.global.until_ready().await;
+        self.wait_global().await;
+    }
+
+    /// What Discord's answer said about `channel`'s bucket (its headers, or
+    /// a 429's wait): it replaces our own estimate.
+    pub fn update(&self, channel: &str, state: BucketState) {
+        let reset_at = Instant::now() + state.reset_after;
+        self.state().channels.insert(
+            channel.to_string(),
+            Bucket {
+                remaining: state.remaining,
+                reset_at: Some(reset_at),
+            },
+        );
     }
 
     /// Wait for a bot-wide slot only (edits, DM channel look-ups).
     pub async fn wait_global(&self) {
-        self.global.until_ready().await;
+        let at = {
+            let mut s = self.state();
+            let at = s.next_global.max(Instant::now());
+            s.next_global = at + self.spacing;
+            at
+        };
+        tokio::time::sleep_until(at).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     #[tokio::test]
-    async fn a_channel_gets_its_burst_then_one_per_interval() {
-        let pace = Pace::new(3, Duration::from_millis(300), 50);
+    async fn a_channel_gets_its_bucket_then_waits_for_the_reset() {
+        // Discord's shape (5 per window), a shorter window.
+        let pace = Pace::new(5, Duration::from_millis(500), 50);
         let start = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..5 {
             pace.wait("1").await;
         }
         pace.wait("2").await; // another channel is not held back
-        assert!(start.elapsed() < Duration::from_millis(150));
+        assert!(start.elapsed() < Duration::from_millis(250));
+        // The sixth waits for the whole bucket to refill, then 5 go again
+        // (not one per interval).
         pace.wait("1").await;
-        assert!(
-            start.elapsed() >= Duration::from_millis(250),
-            "{:?}",
-            start.elapsed()
+        let ms = start.elapsed().as_millis();
+        assert!((550..700).contains(&ms), "{ms}");
+        for _ in 0..4 {
+            pace.wait("1").await;
+        }
+        assert!(start.elapsed().as_millis() < 800);
+        pace.wait("1").await;
+        assert!(start.elapsed().as_millis() >= 1100);
+    }
+
+    #[tokio::test]
+    async fn discord_s_headers_replace_the_estimate() {
+        let pace = Pace::new(5, Duration::from_secs(5), 50);
+        pace.wait("1").await;
+        // Discord says: nothing left for 300 ms (a 429's retry_after).
+        pace.update(
+            "1",
+            BucketState {
+                remaining: 0,
+                reset_after: Duration::from_millis(300),
+            },
         );
+        let start = Instant::now();
+        pace.wait("1").await;
+        let ms = start.elapsed().as_millis();
+        assert!((300..400).contains(&ms), "{ms}");
+    }
+
+    #[tokio::test]
+    async fn bot_wide_requests_are_spaced() {
+        let pace = Pace::new(5, Duration::from_secs(5), 50);
+        let start = Instant::now();
+        for c in 0..51 {
+            pace.wait(&c.to_string()).await;
+        }
+        let ms = start.elapsed().as_millis();
+        assert!((1020..1150).contains(&ms), "{ms}");
     }
 }

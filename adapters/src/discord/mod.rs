@@ -20,6 +20,7 @@ pub mod config;
 pub mod inbound;
 pub mod limits;
 pub mod render;
+mod rest;
 pub mod send;
 
 pub use config::{DiscordConfig, DiscordConfigError};
@@ -44,6 +45,17 @@ pub enum DiscordError {
         what: &'static str,
         error: SendError,
     },
+}
+
+impl DiscordError {
+    /// Whether trying again later can help (an outage, a 429), as opposed
+    /// to a refusal such as 401 for a wrong token.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DiscordError::Request { error, .. } => error.is_retryable(),
+            DiscordError::Config(_) => false,
+        }
+    }
 }
 
 pub struct DiscordAdapter {
@@ -77,14 +89,14 @@ impl DiscordAdapter {
             .ratelimiter_disabled(true)
             .application_id(ApplicationId::new(application))
             .build();
+        let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
+        let rest =
+            rest::Rest::new(&config.api_url, &config.token, timeout).map_err(DiscordConfigError)?;
         Ok(DiscordAdapter {
-            api: Api::new(
-                http,
-                Duration::from_millis(config.request_timeout_ms.max(1)),
-            ),
+            api: Api::new(http, rest, timeout),
             pace: Pace::new(
                 config.channel_burst,
-                Duration::from_millis(config.channel_interval_ms),
+                Duration::from_millis(config.channel_window_ms),
                 config.global_per_second,
             ),
             guild: config.guild_id.as_deref().and_then(config::snowflake),
@@ -192,9 +204,14 @@ impl Adapter for DiscordAdapter {
             } else {
                 Vec::new()
             };
-            self.pace.wait(&channel.to_string()).await;
+            let bucket = channel.to_string();
+            self.pace.wait(&bucket).await;
             let thread = if i == 0 { reply_to } else { None };
-            match self.api.post(channel, content, row, thread).await {
+            let answer = self.api.post(channel, content, row, thread).await;
+            if let Some(state) = answer.bucket {
+                self.pace.update(&bucket, state);
+            }
+            match answer.result {
                 Ok(id) => done.push(id),
                 Err(e) => {
                     self.partial.keep(key, done);
@@ -222,7 +239,13 @@ impl Adapter for DiscordAdapter {
         let (channel, id) = send::parse_message_ref(platform_message_id)?;
         let r = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
         let content = r.parts.last().cloned().unwrap_or_default();
-        self.pace.wait_global().await;
-        self.api.edit(channel, id, &content, r.components).await
+        // Edits are a route (and bucket) of their own per channel.
+        let bucket = format!("{channel}/edit");
+        self.pace.wait(&bucket).await;
+        let answer = self.api.edit(channel, id, &content, r.components).await;
+        if let Some(state) = answer.bucket {
+            self.pace.update(&bucket, state);
+        }
+        answer.result.map(|_| ())
     }
 }

@@ -3,6 +3,7 @@
 //! opcodes-and-status-codes: HTTP codes and JSON error codes).
 
 use super::limits::RETRY_AFTER_429;
+use super::rest::{Answer, Rest};
 use crate::SendError;
 use serenity::all::{
     ChannelId, CreateActionRow, CreateInteractionResponseFollowup, CreateMessage,
@@ -19,6 +20,8 @@ const MAX_DM_CHANNELS: usize = 10_000;
 
 pub(super) struct Api {
     pub(super) http: Http,
+    /// Message creation and edits, whose limits need Discord's headers.
+    rest: Rest,
     timeout: Duration,
     /// A person's DM channel, opened once (POST /users/@me/channels).
     dms: Mutex<HashMap<u64, u64>>,
@@ -47,9 +50,10 @@ pub fn parse_message_ref(s: &str) -> Result<(u64, u64), SendError> {
 }
 
 impl Api {
-    pub(super) fn new(http: Http, timeout: Duration) -> Api {
+    pub(super) fn new(http: Http, rest: Rest, timeout: Duration) -> Api {
         Api {
             http,
+            rest,
             timeout,
             dms: Mutex::new(HashMap::new()),
         }
@@ -70,14 +74,15 @@ impl Api {
         }
     }
 
-    /// Post one message; returns its ID.
+    /// Post one message; returns its ID, and what Discord said about the
+    /// channel's bucket.
     pub(super) async fn post(
         &self,
         channel: u64,
         content: &str,
         components: Vec<CreateActionRow>,
         reply_to: Option<u64>,
-    ) -> Result<u64, SendError> {
+    ) -> Answer<u64> {
         let mut builder = CreateMessage::new()
             .content(content)
             .allowed_mentions(super::render::no_mentions())
@@ -88,10 +93,7 @@ impl Api {
                 MessageId::new(m),
             )));
         }
-        let sent = self
-            .bounded(ChannelId::new(channel).send_message(&self.http, builder))
-            .await?;
-        Ok(sent.id.get())
+        self.rest.create_message(channel, &builder).await
     }
 
     /// Replace a message's content and buttons.
@@ -101,18 +103,12 @@ impl Api {
         message: u64,
         content: &str,
         components: Vec<CreateActionRow>,
-    ) -> Result<(), SendError> {
+    ) -> Answer<u64> {
         let builder = EditMessage::new()
             .content(content)
             .allowed_mentions(super::render::no_mentions())
             .components(components);
-        self.bounded(ChannelId::new(channel).edit_message(
-            &self.http,
-            MessageId::new(message),
-            builder,
-        ))
-        .await?;
-        Ok(())
+        self.rest.edit_message(channel, message, &builder).await
     }
 
     /// The DM channel with a user, opened on first use.
@@ -211,7 +207,9 @@ pub fn classify(e: serenity::Error) -> SendError {
             };
             match status {
                 // serenity keeps Discord's retry_after only when its own
-                // limiter is on (it is off: see limits.rs); wait a full
+                // limiter is on (it is off: see limits.rs); the calls that
+                // meet 429s go through `rest`, which reads it. Here (a
+                // registration, an interaction answer) wait a full
                 // per-channel bucket instead.
                 429 => SendError::Transient {
                     reason: format!("Discord rate limit: {what}"),

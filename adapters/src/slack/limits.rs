@@ -32,13 +32,13 @@ pub struct ChannelPace {
 }
 
 impl ChannelPace {
-    /// `per_second` messages per channel, spaced evenly, with a 5% margin:
+    /// `per_second` messages per channel, spaced evenly, with a 2% margin:
     /// our clock starts when we send, Slack's when the request arrives, and
     /// a request that travels faster than the one before it would otherwise
     /// land a hair under Slack's second (measured: 999.6 ms → a 429).
     pub fn new(per_second: u32) -> Self {
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        let spacing = Duration::from_secs(1) / rate.get() * 21 / 20;
+        let spacing = Duration::from_secs(1) / rate.get() * 51 / 50;
         let quota = Quota::with_period(spacing).unwrap_or_else(|| Quota::per_second(rate));
         ChannelPace {
             limiter: RateLimiter::keyed(quota),

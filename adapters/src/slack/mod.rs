@@ -47,6 +47,28 @@ impl SlackAdapter {
         })
     }
 
+    /// Ask Slack whether it accepts the configured tokens: the bot token
+    /// (auth.test) and, in Socket Mode, the app token
+    /// (apps.connections.open). `Err(Refused)` names the config key; an
+    /// outage is `Err(Unreachable)`, which a start can live with.
+    pub async fn check_tokens(&self, config: &SlackConfig) -> Result<(), TokenCheck> {
+        let refused = |key: &'static str, e: SendError| match e {
+            SendError::Permanent { .. } => TokenCheck::Refused { key, error: e },
+            e => TokenCheck::Unreachable(e),
+        };
+        self.api
+            .auth_test()
+            .await
+            .map_err(|e| refused("adapters.slack.bot_token", e))?;
+        if config.mode == SlackMode::Socket {
+            self.api
+                .connections_open(&config.app_token)
+                .await
+                .map_err(|e| refused("adapters.slack.app_token", e))?;
+        }
+        Ok(())
+    }
+
     /// Answer a request through its `response_url`.
     /// `replace_original: Some(false)` keeps the message a button was on.
     pub async fn respond(
@@ -62,6 +84,17 @@ impl SlackAdapter {
         }
         self.api.respond(response_url, &body).await
     }
+}
+
+/// What [`SlackAdapter::check_tokens`] found.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenCheck {
+    /// Slack refused a token: a configuration error.
+    #[error("Slack refused {key}: {error}")]
+    Refused { key: &'static str, error: SendError },
+    /// Slack did not answer usefully (network, 5xx, 429).
+    #[error("Slack could not be asked about the tokens: {0}")]
+    Unreachable(SendError),
 }
 
 /// `"C123:1700000000.000100"` → ("C123", "1700000000.000100").

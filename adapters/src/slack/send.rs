@@ -53,7 +53,7 @@ struct Posted {
     ts: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct Ignored {}
 
 /// Build the HTTP connector: rustls with ring, the roots of [`crate::tls`]
@@ -127,6 +127,31 @@ impl WebApi {
             .http_session_api
             .http_post::<_, Ignored>("chat.update", &req, None);
         self.timed("chat.update", call).await.map(|_| ())
+    }
+
+    /// auth.test with the bot token: does Slack accept it? (Slack answers
+    /// `invalid_auth` for a wrong or revoked token.)
+    pub async fn auth_test(&self) -> Result<(), SendError> {
+        let session = self.client.open_session(&self.token);
+        let call = session
+            .http_session_api
+            .http_post::<_, Ignored>("auth.test", &Ignored {}, None);
+        self.timed("auth.test", call).await.map(|_| ())
+    }
+
+    /// apps.connections.open with the app token, as Socket Mode's first
+    /// step: does Slack accept the token for Socket Mode? The URL it hands
+    /// out is not used (each call hands out a new one; an unused one
+    /// expires).
+    pub async fn connections_open(&self, app_token: &str) -> Result<(), SendError> {
+        let token = SlackApiToken::new(app_token.to_string().into());
+        let session = self.client.open_session(&token);
+        let call = session.http_session_api.http_post::<_, Ignored>(
+            "apps.connections.open",
+            &Ignored {},
+            None,
+        );
+        self.timed("apps.connections.open", call).await.map(|_| ())
     }
 
     /// POST a reply to a request's `response_url` (no token: the URL is
@@ -232,6 +257,9 @@ fn hint(code: &str) -> &'static str {
         "is_archived" => " (the channel is archived)",
         "invalid_auth" | "not_authed" | "token_revoked" | "account_inactive" => {
             " (check adapters.slack.bot_token)"
+        }
+        "not_allowed_token_type" => {
+            " (Socket Mode needs an app-level token, xapp-…, with connections:write)"
         }
         "missing_scope" => " (the bot token lacks a scope, e.g. chat:write)",
         "msg_too_long" => " (the message is longer than Slack accepts)",

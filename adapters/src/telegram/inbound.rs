@@ -154,12 +154,14 @@ impl Poller {
     /// Wait for the next updates and confirm them (the next call's offset).
     /// Updates the hub does not act on are confirmed too.
     pub async fn next(&mut self) -> Result<Vec<Incoming>, PollError> {
-        let updates = self
+        let request = self
             .bot
             .get_updates()
             .offset(self.offset)
             .timeout(self.timeout_secs)
-            .allowed_updates(ALLOWED_UPDATES)
+            .allowed_updates(ALLOWED_UPDATES);
+        // Sent by the adapter's client: no fixed 10 s sleep on a 5xx.
+        let updates = super::client::call(&self.bot, request)
             .await
             .map_err(|e| PollError(classify(e)))?;
         if let Some(max) = updates.iter().map(|u| u.id.0).max() {

@@ -1,12 +1,14 @@
 //! The Telegram adapter (Bot API through teloxide): HTML messages escaped by
 //! construction and split to 4096 characters, decisions with inline
-//! keyboards, rate limits kept by teloxide's `Throttle`, and the inbound side
-//! (long polling or webhook) parsed into the hub's neutral [`Inbound`].
+//! keyboards, Telegram's send rates kept by [`limits::Pace`], and the inbound
+//! side (long polling or webhook) parsed into the hub's neutral [`Inbound`].
 //!
 //! `config.rs` settings · `render.rs` HTML and keyboards · `send.rs` send,
-//! edit and error classification · `inbound.rs` updates, webhook secret,
-//! long poll · `limits.rs` Telegram's limits.
+//! edit and error classification · `client.rs` the HTTP call (no hidden
+//! waits) · `inbound.rs` updates, webhook secret, long poll · `limits.rs`
+//! Telegram's limits and pacing.
 
+mod client;
 pub mod config;
 pub mod inbound;
 pub mod limits;
@@ -21,8 +23,6 @@ use async_trait::async_trait;
 use commands::{Reply, RichMessage};
 use routing::ChannelKind;
 use send::Sender;
-use teloxide_core::adaptors::Throttle;
-use teloxide_core::adaptors::throttle::Settings;
 use teloxide_core::prelude::*;
 use teloxide_core::types::{BotCommand, CallbackQueryId};
 
@@ -91,28 +91,23 @@ pub struct TelegramAdapter {
 }
 
 impl TelegramAdapter {
-    /// Build the client and start the rate limiter's worker (needs a tokio
-    /// runtime). Makes no request yet.
+    /// Build the client. Makes no request yet. A 429 is not retried here:
+    /// it goes back to the dispatcher, whose wait survives restarts and
+    /// keeps the chat's later messages behind it.
     pub fn new(config: &TelegramConfig) -> Result<TelegramAdapter, TelegramError> {
         config.validate()?;
+        // teloxide-core's own client settings (5 s connect, 17 s per request)
+        // with this adapter's trust store; the calls go through `client::call`.
         let bot =
             Bot::with_client(&config.token, http_client(config)?).set_api_url(api_url(config)?);
-        // No retry inside Throttle: a 429 goes back to the dispatcher, whose
-        // wait survives restarts and keeps the chat's later messages behind.
-        let settings = Settings::default()
-            .limits(config.limits.throttle())
-            .no_retry();
         Ok(TelegramAdapter {
-            sender: Sender::new(Throttle::spawn_with_settings(bot, settings)),
+            sender: Sender::new(bot, limits::Pace::new(&config.limits)),
         })
     }
 
     /// The bot's @username (getMe), for `/cmd@bot` in groups.
     pub async fn bot_username(&self) -> Result<String, TelegramError> {
-        let me = self
-            .sender
-            .bot
-            .get_me()
+        let me = client::call(&self.sender.bot, self.sender.bot.get_me())
             .await
             .map_err(|e| request_error("getMe", e))?;
         Ok(me.user.username.clone().unwrap_or_default())
@@ -124,26 +119,10 @@ impl TelegramAdapter {
             .iter()
             .map(|(name, description)| BotCommand::new(name.clone(), description.clone()))
             .collect();
-        self.sender
-            .bot
-            .set_my_commands(commands)
+        client::call(&self.sender.bot, self.sender.bot.set_my_commands(commands))
             .await
             .map_err(|e| request_error("setMyCommands", e))?;
         Ok(())
-    }
-
-    /// Send a command's reply to the chat it came from, threaded under the
-    /// command's message.
-    pub async fn reply(
-        &self,
-        chat_id: &str,
-        reply_to: Option<&str>,
-        reply: &Reply,
-    ) -> Result<Sent, SendError> {
-        let id = self.sender.send(chat_id, reply_to, &reply.message).await?;
-        Ok(Sent {
-            platform_message_id: Some(id),
-        })
     }
 
     /// Replace message `message_id` in `chat_id` (e.g. the one whose
@@ -169,11 +148,12 @@ impl TelegramAdapter {
                 problem: format!("{url:?}: {e}"),
             })
         })?;
-        self.sender
-            .bot
+        let bot = &self.sender.bot;
+        let request = bot
             .set_webhook(url)
             .secret_token(secret)
-            .allowed_updates(inbound::ALLOWED_UPDATES)
+            .allowed_updates(inbound::ALLOWED_UPDATES);
+        client::call(bot, request)
             .await
             .map_err(|e| request_error("setWebhook", e))?;
         Ok(())
@@ -183,10 +163,8 @@ impl TelegramAdapter {
     /// set, Telegram refuses getUpdates (409 Conflict). Pending updates are
     /// kept, so none is lost in the switch.
     pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
-        self.sender
-            .bot
-            .delete_webhook()
-            .drop_pending_updates(false)
+        let bot = &self.sender.bot;
+        client::call(bot, bot.delete_webhook().drop_pending_updates(false))
             .await
             .map_err(|e| request_error("deleteWebhook", e))?;
         Ok(())
@@ -195,10 +173,11 @@ impl TelegramAdapter {
     /// Answer a press whose message Telegram did not include (an inline
     /// message, or one too old): nothing is done, but the spinner stops.
     pub async fn answer_expired(&self, query_id: &str) -> Result<(), TelegramError> {
-        self.sender
-            .bot
+        let bot = &self.sender.bot;
+        let request = bot
             .answer_callback_query(CallbackQueryId(query_id.to_string()))
-            .text(EXPIRED_BUTTON)
+            .text(EXPIRED_BUTTON);
+        client::call(bot, request)
             .await
             .map_err(|e| request_error("answerCallbackQuery", e))?;
         Ok(())
@@ -223,7 +202,8 @@ impl TelegramAdapter {
                 .collect();
             req = req.text(text).show_alert(r.is_error);
         }
-        req.await
+        client::call(&self.sender.bot, req)
+            .await
             .map_err(|e| request_error("answerCallbackQuery", e))?;
         Ok(())
     }

@@ -1,21 +1,25 @@
-//! Sending and editing through the Bot API (teloxide), and what Telegram's
-//! errors mean for a retry. Rates are kept by teloxide's `Throttle` (fed
-//! from [`RateLimits`](super::limits::RateLimits)); a 429 that still comes
-//! back is handed to the dispatcher with Telegram's `retry_after`, so the
-//! wait is durable and later messages to the same chat queue behind it.
+//! Sending and editing through the Bot API (requests built by teloxide,
+//! sent by [`super::client`]), and what Telegram's errors mean for a retry.
+//! Rates are kept by [`Pace`] (fed from
+//! [`RateLimits`](super::limits::RateLimits)); a 429 that still comes back
+//! is handed to the dispatcher with Telegram's `retry_after`, so the wait is
+//! durable and later messages to the same chat queue behind it.
 
+use super::client::call;
+use super::limits::Pace;
 use super::render::{self, RenderError};
 use crate::SendError;
 use crate::partial::{self, PartialSends};
 use commands::RichMessage;
 use std::time::Duration;
-use teloxide_core::adaptors::Throttle;
 use teloxide_core::prelude::*;
 use teloxide_core::types::{MessageId, ParseMode, Recipient, ReplyParameters};
 use teloxide_core::{ApiError, RequestError};
 
 pub(super) struct Sender {
-    pub(super) bot: Throttle<Bot>,
+    /// Builds requests (and holds the client, token and base URL).
+    pub(super) bot: Bot,
+    pace: Pace,
     /// Parts already delivered of a message whose later part failed.
     partial: PartialSends<MessageId>,
 }
@@ -47,9 +51,10 @@ pub fn parse_message_ref(s: &str) -> Result<(Recipient, MessageId), SendError> {
 }
 
 impl Sender {
-    pub(super) fn new(bot: Throttle<Bot>) -> Sender {
+    pub(super) fn new(bot: Bot, pace: Pace) -> Sender {
         Sender {
             bot,
+            pace,
             partial: PartialSends::new(),
         }
     }
@@ -83,7 +88,8 @@ impl Sender {
             if is_last && let Some(k) = &keyboard {
                 req = req.reply_markup(k.clone());
             }
-            match req.await {
+            self.pace.wait(&chat).await;
+            match call(&self.bot, req).await {
                 Ok(m) => {
                     done.push(m.id);
                     last = Some(m.id);
@@ -119,7 +125,7 @@ impl Sender {
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }
-        match req.await {
+        match call(&self.bot, req).await {
             Ok(_) => Ok(()),
             // The message already shows this: the edit's goal is met.
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),

@@ -91,6 +91,11 @@ impl Dispatcher {
             Some(_) => Destination::person(d.address.clone()),
             None => Destination::to(d.address.clone()),
         };
+        // A send's target is the platform message it answers (a chat
+        // command's reply goes under the command: see `crate::replies`).
+        if d.op == "send" {
+            to.thread.clone_from(&d.target_message_id);
+        }
         if let Some(parent) = reply_to.filter(|_| d.op == "send") {
             to.thread = match threads.get(&parent) {
                 Some(id) => Some(id.clone()),

@@ -38,12 +38,15 @@ const FOLLOW_UP_RETRIES: [Duration; 3] = [
     Duration::from_secs(3),
 ];
 
-/// Start Discord if it is enabled: fails the hub's start when a setting is
-/// wrong or the slash commands cannot be registered.
+/// Start Discord if it is enabled: a wrong setting fails the start at once.
+/// The slash commands are registered while the HTTP API already listens
+/// (see `Platforms::checks`): Discord refusing them (401 for a wrong token)
+/// fails the start; an outage (network, 5xx, 429) does not, and the
+/// registration is retried in the background until it is done.
 pub async fn start(
     config: &DiscordConfig,
     state: &AppState,
-    _stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
     if !config.enabled {
@@ -51,10 +54,16 @@ pub async fn start(
     }
     let adapter = Arc::new(DiscordAdapter::new(config).context("discord")?);
     let check = check_public_key(config)?;
-    let registered = adapter
-        .register_commands(&commands::discord_application_commands())
-        .await
-        .context("discord")?;
+    let (verdict_tx, verdict) = oneshot::channel();
+    platforms
+        .tasks
+        .push(tokio::spawn(register(adapter.clone(), verdict_tx, stop)));
+    platforms.checks.push(Box::pin(async move {
+        match verdict.await {
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("discord")),
+            Ok(Ok(())) | Err(_) => Ok(()),
+        }
+    }));
     platforms.adapters.push(adapter.clone());
     let discord = Arc::new(Discord {
         state: state.clone(),
@@ -67,7 +76,7 @@ pub async fn start(
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(discord);
     platforms.routes = std::mem::take(&mut platforms.routes).merge(routes);
-    tracing::info!(commands = registered, endpoint = %config.interactions_path, "discord adapter started");
+    tracing::info!(endpoint = %config.interactions_path, "discord adapter started");
     Ok(())
 }
 
@@ -75,6 +84,59 @@ pub async fn start(
 pub(super) fn check_public_key(config: &DiscordConfig) -> anyhow::Result<SignatureCheck> {
     SignatureCheck::new(&config.public_key)
         .map_err(|e| anyhow::anyhow!("discord: adapters.discord.public_key: {e}"))
+}
+
+/// Longest pause between registration attempts.
+const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Register the slash commands. The first outcome is the start-up check's
+/// verdict (Ok also for an outage); after an outage, try again with a
+/// growing pause until done, refused, or the hub stops.
+async fn register(
+    adapter: Arc<DiscordAdapter>,
+    verdict: oneshot::Sender<Result<(), adapters::discord::DiscordError>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut verdict = Some(verdict);
+    let mut wait = Duration::from_secs(1);
+    let list = commands::discord_application_commands();
+    loop {
+        let attempt = tokio::select! {
+            r = adapter.register_commands(&list) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match attempt {
+            Ok(n) => {
+                tracing::info!(commands = n, "discord: slash commands registered");
+                if let Some(v) = verdict.take() {
+                    let _ = v.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "discord: registering the slash commands failed; retrying in the background");
+                if let Some(v) = verdict.take() {
+                    let _ = v.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                match verdict.take() {
+                    Some(v) => {
+                        let _ = v.send(Err(e));
+                    }
+                    None => {
+                        tracing::error!(error = %e, "discord: Discord refused the slash commands; they stay unregistered until the hub restarts")
+                    }
+                }
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        wait = (wait * 2).min(MAX_REGISTRATION_BACKOFF);
+    }
 }
 
 struct Discord {

@@ -28,7 +28,17 @@ pub struct Platforms {
     pub routes: Router,
     /// Long-lived listeners; each ends when `stop` turns true.
     pub tasks: Vec<JoinHandle<()>>,
+    /// Start-up checks that ask the platforms (a token check, the first
+    /// registration attempt). They run while the HTTP API already listens,
+    /// so no platform call holds the API closed; each ends with the
+    /// platform's first answer: Err when it refused the configuration (a
+    /// wrong token), which fails the start; Ok when it accepted, or is only
+    /// unreachable for now (then the platform retries in the background).
+    pub checks: Vec<StartupCheck>,
 }
+
+/// See [`Platforms::checks`].
+pub type StartupCheck = futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
 /// Start every enabled platform. A platform that is configured but cannot
 /// start (bad token format, unreachable base URL at startup) fails the start

@@ -10,7 +10,7 @@ use crate::api::AppState;
 use crate::store::RequestClaim;
 use adapters::slack::inbound::{self, InboundError, SlackRequest};
 use adapters::slack::socket::{self, SocketRequest};
-use adapters::slack::{SlackAdapter, SlackConfig, SlackMode, render};
+use adapters::slack::{SlackAdapter, SlackConfig, SlackMode, TokenCheck, render};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -35,6 +35,20 @@ pub async fn start(
 ) -> anyhow::Result<()> {
     let adapter = Arc::new(SlackAdapter::new(config)?);
     platforms.adapters.push(adapter.clone());
+    // Asked while the HTTP API already listens (see `Platforms::checks`):
+    // a token Slack refuses fails the start, naming its key; an outage only
+    // warns (sends retry through the outbox, Socket Mode keeps reconnecting).
+    let (checker, check_config) = (adapter.clone(), config.clone());
+    platforms.checks.push(Box::pin(async move {
+        match checker.check_tokens(&check_config).await {
+            Ok(()) => Ok(()),
+            Err(e @ TokenCheck::Refused { .. }) => Err(anyhow::Error::new(e).context("slack")),
+            Err(e) => {
+                tracing::warn!(error = %e, "slack: starting anyway");
+                Ok(())
+            }
+        }
+    }));
     let slack = Arc::new(Slack {
         state: state.clone(),
         adapter,

@@ -28,11 +28,15 @@ const PLATFORM: &str = "telegram";
 /// Longest pause between registration attempts.
 const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Start Telegram if it is enabled. A malformed setting, or the Bot API
-/// refusing the bot (401 for a wrong token, a bad webhook URL), fails the
-/// hub's start; a passing outage (network, 5xx, 429) does not: the hub
-/// starts, sends through the outbox as usual, and registers in the
-/// background until Telegram answers.
+/// Start Telegram if it is enabled. A malformed setting fails the start at
+/// once. Registration with the Bot API (getMe, the webhook set or cleared,
+/// the command list) runs in the background, so the HTTP API is already
+/// listening while Telegram is slow or failing: its first answer is the
+/// start-up check in `platforms.checks`. The Bot API refusing the bot (401
+/// for a wrong token, a bad webhook URL) fails that check and with it the
+/// start; a passing outage (network, 5xx, 429) does not: the hub runs,
+/// sends through the outbox as usual, and registers in the background until
+/// Telegram answers.
 pub async fn start(
     config: &TelegramConfig,
     state: &AppState,
@@ -46,21 +50,23 @@ pub async fn start(
     // Inbound waits for the bot's username (`/cmd@bot` in groups) and for
     // the webhook to be set or cleared; `None` until then.
     let (ready_tx, ready) = watch::channel(None::<String>);
-    let mut registration = Registration::new(config);
-    match registration.run(&adapter, &ready_tx).await {
-        Ok(()) => {}
-        Err(e) if e.is_retryable() => {
-            tracing::warn!(error = %e, "telegram: the Bot API is not answering; starting anyway and registering in the background");
-            platforms.tasks.push(tokio::spawn(registration.retry(
-                adapter.clone(),
-                ready_tx,
-                stop.clone(),
-            )));
+    let (verdict_tx, verdict) = tokio::sync::oneshot::channel();
+    let registration = Registration::new(config);
+    platforms.tasks.push(tokio::spawn(registration.start(
+        adapter.clone(),
+        ready_tx,
+        verdict_tx,
+        stop.clone(),
+    )));
+    platforms.checks.push(Box::pin(async move {
+        match verdict.await {
+            Ok(Err(e)) => {
+                Err(anyhow::Error::new(e).context("telegram: registering with the Bot API"))
+            }
+            // Registered, or retrying in the background; or the hub stopped.
+            Ok(Ok(())) | Err(_) => Ok(()),
         }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context("telegram: registering with the Bot API"));
-        }
-    }
+    }));
     platforms.adapters.push(adapter.clone());
     let inbox = Arc::new(Inbox {
         state: state.clone(),
@@ -148,14 +154,36 @@ impl Registration {
         Ok(())
     }
 
-    /// Try again with a growing pause (Telegram's retry_after when it gives
-    /// one) until done, refused, or the hub stops.
-    async fn retry(
+    /// The first attempt, whose outcome is the start-up check's verdict
+    /// (Ok also when Telegram is merely not answering), then retries with a
+    /// growing pause (Telegram's retry_after when it gives one) until done,
+    /// refused, or the hub stops.
+    async fn start(
         mut self,
         adapter: Arc<TelegramAdapter>,
         ready: watch::Sender<Option<String>>,
+        verdict: tokio::sync::oneshot::Sender<Result<(), TelegramError>>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let first = tokio::select! {
+            r = self.run(&adapter, &ready) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match first {
+            Ok(()) => {
+                let _ = verdict.send(Ok(()));
+                return;
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, "telegram: the Bot API is not answering; registering in the background");
+                let _ = verdict.send(Ok(()));
+            }
+            Err(e) => {
+                // Dropping `ready` ends a poll loop still waiting.
+                let _ = verdict.send(Err(e));
+                return;
+            }
+        }
         let mut wait = Duration::from_secs(1);
         loop {
             tokio::select! {
@@ -228,7 +256,7 @@ impl Inbox {
     }
 
     /// Run one command or button press and answer it on Telegram: a
-    /// command with a reply in the same chat, a press with
+    /// command with a reply in the same chat (queued in the outbox), a press with
     /// answerCallbackQuery and then the pressed message edited.
     async fn run(&self, inbound: &adapters::Inbound, query: Option<&str>) {
         let username = self.ready.borrow().clone();
@@ -245,12 +273,22 @@ impl Inbox {
             return;
         }
         let Some(reply) = reply else { return };
-        if let Err(e) = self
-            .adapter
-            .reply(&inbound.chat_id, inbound.message_id.as_deref(), &reply)
-            .await
+        // Through the outbox (paced with the chat's other messages, retried
+        // on 429/5xx), threaded under the command's message.
+        let thread = inbound
+            .message_id
+            .as_deref()
+            .map(|m| format!("{}:{m}", inbound.chat_id));
+        if let Err(e) = crate::replies::queue(
+            &self.state,
+            routing::ChannelKind::Telegram,
+            &inbound.chat_id,
+            thread,
+            &reply,
+        )
+        .await
         {
-            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not send a reply on Telegram");
+            tracing::error!(error = %e, chat = %inbound.chat_id, "could not queue a command's reply for Telegram");
         }
     }
 

@@ -1,0 +1,69 @@
+//! A chat command's reply leaves through the outbox like every other
+//! message: a notification row and one delivery to the chat the command came
+//! from, committed before the dispatcher sends it. So the reply is paced
+//! with the chat's other messages, retried on a 429 or an outage, and
+//! recorded; before, it was sent directly and a single 429 dropped it.
+//! (Where a platform wants the answer inside the HTTP response — Slack's
+//! acknowledgement, Discord's interaction response — that answer stays.)
+
+use crate::api::AppState;
+use crate::dispatch::message::Extras;
+use crate::ids::new_id;
+use crate::store::{NewDelivery, NewNotification, StoreError, now_ms};
+use commands::Reply;
+use routing::ChannelKind;
+
+/// The notification kind of a command's reply.
+pub const KIND: &str = "command.reply";
+
+/// Queue `reply` for `chat` on `platform`, under the platform's message
+/// `thread` (the command's own message, as that platform's adapter names a
+/// message to answer), and wake the dispatcher. Returns the notification ID.
+pub async fn queue(
+    state: &AppState,
+    platform: ChannelKind,
+    chat: &str,
+    thread: Option<String>,
+    reply: &Reply,
+) -> Result<String, StoreError> {
+    let now = now_ms();
+    let id = new_id("n");
+    let message = &reply.message;
+    let notification = NewNotification {
+        id: id.clone(),
+        source: "system".into(),
+        kind: KIND.into(),
+        // Someone is waiting for it in the chat.
+        urgency: "urgent",
+        recipient_kind: "channel",
+        recipient_id: format!("{}:{chat}", platform.as_str()),
+        project_id: None,
+        title: message.title.clone(),
+        body: message.text.clone(),
+        fields_json: Extras::of(message).to_json(),
+        decision_id: None,
+        dedupe_key: None,
+        duplicate: false,
+        created_at: now,
+    };
+    let delivery = NewDelivery {
+        id: new_id("d"),
+        notification_id: id.clone(),
+        person_id: None,
+        channel: platform.as_str().to_string(),
+        address: chat.to_string(),
+        op: "send",
+        // For a send: the platform message it answers (see dispatch/queue.rs).
+        target_message_id: thread,
+        status: "pending",
+        next_attempt_at: now,
+        fallbacks: String::new(),
+        created_at: now,
+    };
+    state
+        .store
+        .insert_batch(&[notification], &[delivery], &[])
+        .await?;
+    state.wake.notify_one();
+    Ok(id)
+}

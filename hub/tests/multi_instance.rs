@@ -141,6 +141,48 @@ impl Drop for Instance {
     }
 }
 
+/// What the outbox and the instances say, for a test that stalled.
+async fn diagnose(db: &TestDb, tg: &TelegramServer, instances: &[Instance]) {
+    for i in instances {
+        let log = std::fs::read_to_string(i.dir.path().join("stderr.log")).unwrap_or_default();
+        let log: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("digest_channel"))
+            .collect();
+        eprintln!(
+            "--- instance on {}:\n{}",
+            i.port,
+            log[log.len().saturating_sub(30)..].join("\n")
+        );
+    }
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT address, status, COUNT(*), MAX(attempts) FROM deliveries WHERE channel = 'telegram' GROUP BY address, status ORDER BY address, status",
+    )
+    .fetch_all(db.store().pool())
+    .await
+    .unwrap();
+    eprintln!(
+        "deliveries: {rows:?}\nrejections: {}",
+        tg.rejections().len()
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let heads: Vec<(String, String, i64, Option<i64>, String)> = sqlx::query_as(
+        "SELECT address, id, next_attempt_at, lease_until, status FROM deliveries d WHERE channel = 'telegram' AND status IN ('pending','sending') \
+         AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = d.channel AND e.address = d.address AND e.status IN ('pending','sending') AND e.id < d.id) ORDER BY address",
+    )
+    .fetch_all(db.store().pool())
+    .await
+    .unwrap();
+    eprintln!("now {now}; each chat's first waiting delivery: {heads:?}");
+    let locks: Vec<(String, String)> = sqlx::query_as(
+        "SELECT COALESCE(state, ''), COALESCE(LEFT(query, 80), '') FROM pg_stat_activity WHERE datname = current_database()",
+    )
+    .fetch_all(db.store().pool())
+    .await
+    .unwrap_or_default();
+    eprintln!("sessions: {locks:?}");
+}
+
 /// The message number in a text sent as "seq-NNNN".
 fn seq(text: &str) -> usize {
     let at = text
@@ -215,33 +257,7 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while sent(&tg) < total / 4 {
         if Instant::now() > deadline {
-            for i in &instances {
-                let log =
-                    std::fs::read_to_string(i.dir.path().join("stderr.log")).unwrap_or_default();
-                eprintln!(
-                    "--- instance on {}:\n{}",
-                    i.port,
-                    &log[log.len().saturating_sub(3000)..]
-                );
-            }
-            let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-                "SELECT address, status, COUNT(*), MAX(attempts) FROM deliveries WHERE channel = 'telegram' GROUP BY address, status ORDER BY address, status",
-            )
-            .fetch_all(db.store().pool())
-            .await
-            .unwrap();
-            eprintln!(
-                "deliveries: {rows:?}\nrejections: {:?}",
-                tg.rejections().len()
-            );
-            let now = chrono::Utc::now().timestamp_millis();
-            let due: Vec<(String, i64, Option<i64>, String)> = sqlx::query_as(
-                "SELECT id, next_attempt_at, lease_until, status FROM deliveries WHERE channel = 'telegram' AND address = '7000' AND status <> 'sent' ORDER BY id LIMIT 5",
-            )
-            .fetch_all(db.store().pool())
-            .await
-            .unwrap();
-            eprintln!("now {now}, chat 7000 head: {due:?}");
+            diagnose(&db, &tg, &instances).await;
             panic!("only {} sent", sent(&tg));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -266,11 +282,10 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
         })
     };
     while !complete(&tg) {
-        assert!(
-            Instant::now() < deadline,
-            "not every message arrived: {} of {total} sent",
-            sent(&tg)
-        );
+        if Instant::now() > deadline {
+            diagnose(&db, &tg, &instances).await;
+            panic!("not every message arrived: {} of {total} sent", sent(&tg));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A late duplicate would arrive after the lease: give it time to show.

@@ -113,7 +113,7 @@ async fn discord_trusts_a_private_ca_through_its_ca_file() {
         public_key: server.public_key(),
         api_url: format!("https://localhost:{port}"),
         channel_burst: 100,
-        channel_interval_ms: 1,
+        channel_window_ms: 1,
         ca_file,
         ..Default::default()
     };

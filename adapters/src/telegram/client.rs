@@ -13,7 +13,6 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::Duration;
 use teloxide_core::prelude::*;
 use teloxide_core::requests::{HasPayload, Payload};
 use teloxide_core::types::ResponseParameters;

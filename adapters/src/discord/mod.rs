@@ -90,8 +90,13 @@ impl DiscordAdapter {
             .application_id(ApplicationId::new(application))
             .build();
         let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
-        let rest =
-            rest::Rest::new(&config.api_url, &config.token, timeout).map_err(DiscordConfigError)?;
+        let rest = rest::Rest::new(
+            &config.api_url,
+            &config.token,
+            timeout,
+            trust.client_config(),
+        )
+        .map_err(DiscordConfigError)?;
         Ok(DiscordAdapter {
             api: Api::new(http, rest, timeout),
             pace: Pace::new(

@@ -30,8 +30,16 @@ pub(super) struct Answer<T> {
 }
 
 impl Rest {
-    pub(super) fn new(api_url: &str, token: &str, timeout: Duration) -> Result<Rest, String> {
+    /// `tls`: the trust store of `crate::tls` (system roots plus any
+    /// configured CA bundle), the same as serenity's client gets.
+    pub(super) fn new(
+        api_url: &str,
+        token: &str,
+        timeout: Duration,
+        tls: rustls::ClientConfig,
+    ) -> Result<Rest, String> {
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(timeout)
             .tcp_nodelay(true)
             .build()
@@ -82,11 +90,14 @@ impl Rest {
                 };
             }
             Err(e) => {
+                // A certificate the trust store refuses is a setup error:
+                // dead at once with the reason, never retried.
+                let result =
+                    crate::tls::refused(&e, "adapters.discord.ca_file").unwrap_or_else(|| {
+                        SendError::transient(format!("network: {}", e.without_url()))
+                    });
                 return Answer {
-                    result: Err(SendError::transient(format!(
-                        "network: {}",
-                        e.without_url()
-                    ))),
+                    result: Err(result),
                     bucket: None,
                 };
             }

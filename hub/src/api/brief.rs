@@ -37,8 +37,7 @@ fn bad_request(m: String) -> ApiError {
     responses(
         (status = 200, description = "The brief's data, the structure every template renders (no LLM summary)", body = briefs::Brief),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
     ),
     security(("api_key" = ["brief:read"]))

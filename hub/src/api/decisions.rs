@@ -48,13 +48,9 @@ pub struct ResolveIn {
     ),
     responses(
         (status = 201, description = "Pending, and sent to every approver", body = DecisionRequested),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
     ),
     security(("api_key" = ["decisions:write"]))
 )]
@@ -150,8 +146,7 @@ pub struct Resolved {
     ),
     responses(
         (status = 200, description = "The decision and its outcome", body = commands::Decision),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["decisions:read"]))
@@ -179,13 +174,9 @@ pub async fn show(
     ),
     responses(
         (status = 200, description = "Resolved; every delivered copy is being edited", body = Resolved),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["decisions:resolve"]))

@@ -92,8 +92,7 @@ fn sse_event(at_ms: i64, ev: &FeedEvent) -> Event {
     responses(
         (status = 200, description = "Server-Sent Events: `message` and `edit` events whose data is a FeedEvent; `lagged` when events were missed; keep-alive comments", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
     ),
     security(("api_key" = ["events:read"]))
 )]

@@ -77,13 +77,9 @@ pub struct MessageIn {
     ),
     responses(
         (status = 201, description = "Stored with its planned deliveries (a replay carries idempotent-replayed: true)", body = crate::ingest::Accepted),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 503, description = "Busy (Retry-After) or the database is unavailable", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["notifications:write"]))
@@ -142,13 +138,9 @@ pub async fn create(
     ),
     responses(
         (status = 201, description = "Stored with its planned deliveries (a replay carries idempotent-replayed: true)", body = crate::ingest::Accepted),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 503, description = "Busy (Retry-After) or the database is unavailable", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["messages:write"]))
@@ -211,8 +203,7 @@ pub async fn message(
     ),
     responses(
         (status = 200, description = "The notification and every delivery", body = NotificationStatus),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["notifications:read"]))

@@ -173,3 +173,37 @@ mod tests {
         }
     }
 }
+
+/// The refusals of every operation behind a key: named once here, listed
+/// in each operation's `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub enum KeyRefusals {
+    #[response(
+        status = 401,
+        description = "No key, or an unknown, revoked or expired one"
+    )]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The key lacks the scope (named)")]
+    Forbidden(ErrorBody),
+}
+
+/// The refusals of every operation that reads a JSON body.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub enum BodyRefusals {
+    #[response(
+        status = 400,
+        description = "Malformed JSON, or a bad Idempotency-Key header"
+    )]
+    Malformed(ErrorBody),
+    #[response(status = 413, description = "The body is over server.body_limit_bytes")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not sent as application/json")]
+    ContentType(ErrorBody),
+    #[response(
+        status = 422,
+        description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body"
+    )]
+    Invalid(ErrorBody),
+}

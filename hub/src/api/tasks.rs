@@ -93,13 +93,9 @@ fn actor(caller: &Caller) -> Actor {
     ),
     responses(
         (status = 201, description = "Created", body = commands::Task),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
     ),
     security(("api_key" = ["tasks:write"]))
 )]
@@ -153,8 +149,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "Open tasks (and completed ones if asked), newest first", body = TaskList),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
         (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody)
     ),
@@ -202,8 +197,7 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The task and the tasks it needs", body = TaskWithNeeds),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["tasks:read"]))
@@ -231,13 +225,9 @@ pub async fn show(
     ),
     responses(
         (status = 200, description = "Moved", body = Moved),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["tasks:write"]))
@@ -285,13 +275,9 @@ pub async fn move_to(
     ),
     responses(
         (status = 200, description = "Assigned, or (auto with no capable agent) escalated to a person as a decision", body = Assigned),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["tasks:write"]))
@@ -346,13 +332,9 @@ pub async fn assign(
     ),
     responses(
         (status = 201, description = "The dependency is recorded", body = DependencyAdded),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
         (status = 409, description = "Refused by the current state (named), or the same Idempotency-Key still running", body = super::openapi::ErrorBody)
     ),
     security(("api_key" = ["tasks:write"]))

@@ -37,13 +37,9 @@ pub struct CostIn {
     ),
     responses(
         (status = 201, description = "Recorded", body = CostRecorded),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
     ),
     security(("api_key" = ["costs:write"]))
 )]
@@ -136,12 +132,8 @@ fn active() -> String {
     ),
     responses(
         (status = 200, description = "Recorded", body = HeartbeatRecorded),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
-        (status = 401, description = "No key, or an unknown, revoked or expired one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the scope (named)", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is over server.body_limit_bytes", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = super::openapi::ErrorBody),
-        (status = 422, description = "Not a JSON object; a field missing, unknown, of the wrong type or over its limit (named); or an Idempotency-Key reused for another body", body = super::openapi::ErrorBody),
+        super::openapi::BodyRefusals,
+        super::openapi::KeyRefusals,
     ),
     security(("api_key" = ["heartbeat:write"]))
 )]

@@ -9,8 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_orkhub");
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -37,30 +35,11 @@ impl Setup {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path()).env("ORKHUB_LOG", "warn");
-        c
+        common::binary::orkhub(self.dir.path())
     }
 
     fn key(&self) -> String {
-        let out = self
-            .cmd()
-            .args([
-                "key",
-                "create",
-                "--agent",
-                "builder",
-                "--scopes",
-                "notifications:write,notifications:read",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        common::binary::notifications_key(self.dir.path())
     }
 
     async fn serve(&self) -> Child {

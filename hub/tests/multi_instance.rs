@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_orkhub");
 const CHATS: i64 = 10;
 const PER_CHAT: usize = 100;
 const LEASE_SECS: u64 = 3;
@@ -78,30 +77,11 @@ impl Instance {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path()).env("ORKHUB_LOG", "warn");
-        c
+        common::binary::orkhub(self.dir.path())
     }
 
     fn key(&self) -> String {
-        let out = self
-            .cmd()
-            .args([
-                "key",
-                "create",
-                "--agent",
-                "builder",
-                "--scopes",
-                "notifications:write,notifications:read",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        common::binary::notifications_key(self.dir.path())
     }
 
     async fn serve(&mut self) {

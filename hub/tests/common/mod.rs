@@ -2,6 +2,7 @@
 //! on the machine's server and dropped afterwards. Every store test runs on both.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod server;
 pub mod tcp_proxy;
 

@@ -71,11 +71,19 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     }
     let (stop, stop_rx) = watch::channel(false);
     let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
-    store.set_brief_service(brief.clone());
+    let backend = crate::backend::HubBackend::new(
+        store.clone(),
+        Arc::new(crate::ingest::decisions::DecisionNotices::new(
+            dir.clone(),
+            config.routing.policy(),
+        )),
+        brief.clone(),
+    );
     let state = AppState::new(api::Shared {
         brief: brief.clone(),
         stopping: stop_rx.clone(),
         store: store.clone(),
+        backend,
         ingest,
         dir: dir.clone(),
         keys: Arc::new(api::auth::KeyCache::default()),

@@ -9,7 +9,7 @@
 use crate::api::AppState;
 use crate::store::AuditRow;
 use adapters::{Inbound, InboundKind};
-use commands::{Backend, ButtonAction, Context, Event, Outcome, Reply, RichMessage};
+use commands::{ButtonAction, Context, Event, Outcome, Reply, RichMessage};
 
 pub async fn handle(
     state: &AppState,
@@ -23,8 +23,8 @@ pub async fn handle(
         bot_username: bot_username.map(str::to_string),
     };
     let outcome = match &inbound.what {
-        InboundKind::Command { text } => commands::execute(&state.store, &ctx, text).await,
-        InboundKind::Button { token } => commands::press(&state.store, &ctx, token).await,
+        InboundKind::Command { text } => commands::execute(&state.backend, &ctx, text).await,
+        InboundKind::Button { token } => commands::press(&state.backend, &ctx, token).await,
     };
     match outcome {
         Outcome::Done { reply, events } => {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backend;
 pub mod brief;
 pub mod config;
 pub mod digest;

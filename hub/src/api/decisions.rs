@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use commands::{Actor, AuditEntry, Backend, DecisionOutcome, NewDecision, Scope, ServiceError};
+use commands::{Actor, AuditEntry, DecisionOutcome, NewDecision, Scope, ServiceError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -100,7 +100,7 @@ pub async fn create(
     // failure here wrote nothing (so the Idempotency-Key is rightly given
     // back), and a success has told every approver.
     let (decision, sent) = state
-        .store
+        .backend
         .create_decision_notified(&new, &audit)
         .await
         .map_err(backend_error)?;
@@ -190,7 +190,7 @@ pub async fn resolve(
     caller.require("decisions:resolve")?;
     limits::opt("reasoning", r.reasoning.as_deref(), limits::NOTE)?;
     let actor = Actor::agent(caller.agent_id.clone(), scopes(&caller));
-    let decision = commands::resolve_decision(&state.store, &actor, id, r.outcome, r.reasoning)
+    let decision = commands::resolve_decision(&state.backend, &actor, id, r.outcome, r.reasoning)
         .await
         .map_err(service_error)?;
     // The resolution queued the edits of every delivered copy in its own

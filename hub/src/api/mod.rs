@@ -47,6 +47,9 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub store: Store,
+    /// The chat commands' backend (the store with the decisions' routing
+    /// plan and the brief service): every command and button runs on it.
+    pub backend: crate::backend::HubBackend,
     pub ingest: Ingest,
     pub dir: Arc<Directory>,
     pub keys: Arc<auth::KeyCache>,

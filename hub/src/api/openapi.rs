@@ -1,6 +1,6 @@
 //! The API's OpenAPI 3.1 document, derived at compile time (utoipa) from the
 //! handlers' own request and answer types and their `#[utoipa::path]`
-//! attributes, so it cannot drift from the code: `hub/tests/openapi.rs`
+//! attributes, so it cannot drift from the code: `hub/tests/it/openapi.rs`
 //! checks the checked-in `docs/openapi.json` equals it and validates real
 //! answers against it. Served at `GET /api/v1/openapi.json` (no key).
 

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use commands::assign::AgentScore;
 use commands::{
-    Actor, AssignResult, AssignTo, Assignee, Backend, Decision, MoveTarget, Priority, ServiceError,
-    Task, TaskDraft, TaskFilter, TaskStatus,
+    Actor, AssignResult, AssignTo, Assignee, Decision, MoveTarget, Priority, ServiceError, Task,
+    TaskDraft, TaskFilter, TaskStatus,
 };
 use serde::Deserialize;
 
@@ -134,7 +134,7 @@ pub async fn create(
         due: t.due,
         capabilities: t.capabilities,
     };
-    let task = commands::create_task(&state.store, &actor(&caller), draft)
+    let task = commands::create_task(&state.backend, &actor(&caller), draft)
         .await
         .map_err(service_error)?;
     Ok((StatusCode::CREATED, Json(task)).into_response())
@@ -182,7 +182,7 @@ pub async fn list(
         include_completed: q.include_completed.unwrap_or(false),
         limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
     };
-    let tasks = commands::list_tasks(&state.store, &actor(&caller), &filter)
+    let tasks = commands::list_tasks(&state.backend, &actor(&caller), &filter)
         .await
         .map_err(service_error)?;
     Ok(Json(TaskList { tasks }).into_response())
@@ -208,7 +208,7 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:read")?;
-    let (task, needs) = commands::show_task(&state.store, &actor(&caller), id)
+    let (task, needs) = commands::show_task(&state.backend, &actor(&caller), id)
         .await
         .map_err(service_error)?;
     Ok(Json(TaskWithNeeds { task, needs }).into_response())
@@ -253,7 +253,7 @@ pub async fn move_to(
             ))
         })?),
     };
-    let r = commands::move_task(&state.store, &actor(&caller), id, target, m.note)
+    let r = commands::move_task(&state.backend, &actor(&caller), id, target, m.note)
         .await
         .map_err(service_error)?;
     Ok(Json(Moved {
@@ -295,7 +295,7 @@ pub async fn assign(
     } else {
         AssignTo::Assignee(resolve_who(&state, &a.to).await.map_err(service_error)?)
     };
-    let r = commands::assign_task(&state.store, &actor(&caller), id, to)
+    let r = commands::assign_task(&state.backend, &actor(&caller), id, to)
         .await
         .map_err(service_error)?;
     let body = match r {
@@ -346,7 +346,7 @@ pub async fn add_dependency(
     Body(d): Body<DepIn>,
 ) -> Result<Response, ApiError> {
     caller.require("tasks:write")?;
-    let r = commands::add_dependency(&state.store, &actor(&caller), id, d.needs)
+    let r = commands::add_dependency(&state.backend, &actor(&caller), id, d.needs)
         .await
         .map_err(service_error)?;
     Ok((

@@ -70,7 +70,7 @@ pub async fn cost(
     }
     // A cost booked on a task that does not exist would count nowhere.
     if let Some(t) = c.task_id
-        && commands::Backend::task(&state.store, t)
+        && commands::Backend::task(&state.backend, t)
             .await
             .map_err(super::decisions::backend_error)?
             .is_none()

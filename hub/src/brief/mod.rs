@@ -11,7 +11,7 @@ use briefs::{Brief, BriefConfig, BriefError, Renderer, Summarizer, Window};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use commands::message::formats;
-use commands::{Button, ButtonStyle, RichMessage};
+use commands::{Button, ButtonAction, ButtonStyle, RichMessage};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -160,17 +160,22 @@ impl BriefService {
     pub async fn buttons(&self, store: &Store, brief: &Brief) -> Result<Vec<Button>, BriefFailure> {
         let mut out = Vec::new();
         for d in &brief.pending_decisions.decisions {
-            let tokens = commands::mint_decision_buttons(store, d.id)
-                .await
-                .map_err(BriefFailure::Buttons)?;
+            let mint = |action| async move {
+                store
+                    .mint_button_token(&action)
+                    .await
+                    .map_err(BriefFailure::Buttons)
+            };
+            let approve = mint(ButtonAction::Approve { decision_id: d.id }).await?;
+            let deny = mint(ButtonAction::Deny { decision_id: d.id }).await?;
             out.push(Button {
                 label: format!("Approve #{}", d.id),
-                token: tokens.approve,
+                token: approve,
                 style: ButtonStyle::Primary,
             });
             out.push(Button {
                 label: format!("Deny #{}", d.id),
-                token: tokens.deny,
+                token: deny,
                 style: ButtonStyle::Danger,
             });
         }

@@ -149,7 +149,8 @@ async fn edit_late_requests(
         }
     }
     for (decision_id, deliveries) in by_decision {
-        let decision = commands::Backend::decision(store, decision_id)
+        let decision = store
+            .decision(decision_id)
             .await
             .map_err(|e| StoreError::Shared(e.to_string()))?;
         let Some(decision) = decision.filter(|d| d.status != commands::DecisionStatus::Pending)

@@ -1,17 +1,16 @@
 //! What a decision sends, planned for the store to write in the decision's
 //! own transaction: its request to every approver when it is created, and
 //! the edit of every delivered copy when it is resolved. A decision and the
-//! messages that announce it commit together, so a crash (or a failed
-//! write) can never leave a pending decision that nobody was told about,
-//! nor a resolved one whose copies still show Approve/Deny. The store calls
-//! this (set at start by [`super::start`]); it holds the routing policy and
+//! messages that announce it commit together (see
+//! [`crate::store::DecisionRows`]); the hub's command backend hands this
+//! planner to the store's decision calls. It holds the routing policy and
 //! the directory, which the store does not know.
 
 use super::plan;
 use crate::directory::Directory;
 use crate::dispatch::message::Extras;
 use crate::ids::new_id;
-use crate::store::{DecisionEdit, NewDelivery, NewNotification};
+use crate::store::{Announcement, DecisionEdit, DecisionRows, NewNotification};
 use commands::{Decision, DecisionButtons};
 use routing::RoutingPolicy;
 use std::sync::Arc;
@@ -25,33 +24,26 @@ pub struct DecisionNotices {
     policy: RoutingPolicy,
 }
 
-/// The rows announcing one decision, and the API's answer for each
-/// notification (as ingest answers a notification).
-#[derive(Debug, Default)]
-pub struct Announcement {
-    pub notifications: Vec<NewNotification>,
-    pub deliveries: Vec<NewDelivery>,
-    pub answers: Vec<serde_json::Value>,
-}
-
 impl DecisionNotices {
     pub fn new(dir: Arc<Directory>, policy: RoutingPolicy) -> Self {
         DecisionNotices { dir, policy }
     }
+}
 
+impl DecisionRows for DecisionNotices {
     /// One notification per approver, routed by their preferences (urgent
     /// by default: `decision.requested` in `[routing.kind_urgency]`), with
     /// Approve/Deny buttons while the decision is pending. `candidates` are
     /// who may decide by the database (owners, admins, the kind's
     /// approvers); only people in the directory (configured now) get it.
-    pub fn requested(
+    fn requested(
         &self,
         decision: &Decision,
-        buttons: Option<&DecisionButtons>,
+        buttons: &DecisionButtons,
         candidates: &[String],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Announcement {
-        let message = commands::decision_message(decision, buttons);
+        let message = commands::decision_message(decision, Some(buttons));
         let fields_json = Extras::of(&message).to_json();
         let now_ms = now.timestamp_millis();
         // An agent's request is that agent's notification; a person's (or
@@ -97,6 +89,10 @@ impl DecisionNotices {
             out.deliveries.append(&mut ds);
         }
         out
+    }
+
+    fn resolved(&self, decision: &Decision) -> DecisionEdit {
+        resolution_edit(decision)
     }
 }
 

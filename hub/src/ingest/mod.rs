@@ -13,11 +13,11 @@
 pub mod decisions;
 pub mod plan;
 pub mod prune;
+mod writer;
 
 use crate::directory::Directory;
 use crate::dispatch::message::stored_message;
-use crate::ids::new_id;
-use crate::store::{IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError};
+use crate::store::{NewDelivery, Store, StoreError};
 use adapters::web::{FeedEvent, WebAdapter};
 use commands::RichMessage;
 use plan::Recipient;
@@ -25,6 +25,7 @@ use routing::{RoutingPolicy, Urgency};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
+use writer::Writer;
 
 /// A validated notification, ready to be planned and stored.
 pub struct Submission {
@@ -120,12 +121,6 @@ pub fn start(
     wake: Arc<Notify>,
 ) -> (Ingest, tokio::task::JoinHandle<()>) {
     let (max_batch, queue) = limits;
-    // Decisions' requests and edits are planned like notifications, and
-    // written by the store in the decision's own transaction.
-    store.set_decision_notices(Arc::new(decisions::DecisionNotices::new(
-        dir.clone(),
-        policy.clone(),
-    )));
     let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
     let handle = tokio::spawn(async move {
         let mut writer = Writer {
@@ -147,223 +142,6 @@ pub fn start(
         }
     });
     (Ingest { tx }, handle)
-}
-
-struct Writer {
-    store: Store,
-    dir: Arc<Directory>,
-    policy: RoutingPolicy,
-    /// The live feed, published at commit (None: the web adapter is off and
-    /// web deliveries wait in the outbox like any other).
-    web: Option<Arc<WebAdapter>>,
-    /// Last accepted time per (recipient, dedupe key), to spare a query.
-    recent: HashMap<(String, String), i64>,
-}
-
-impl Writer {
-    /// Plan, store and answer one batch. Returns whether anything is due now.
-    async fn commit(&mut self, jobs: Vec<Job>) -> bool {
-        let now = chrono::Utc::now();
-        let now_ms = now.timestamp_millis();
-        let mut notifications = Vec::with_capacity(jobs.len());
-        let mut deliveries: Vec<NewDelivery> = Vec::with_capacity(jobs.len() * 2);
-        let mut idem = Vec::new();
-        let mut replies = Vec::with_capacity(jobs.len());
-        let mut keys_in_batch: HashMap<(String, String), usize> = HashMap::new();
-        let mut feed: Vec<FeedEvent> = Vec::new();
-
-        for (s, reply) in jobs {
-            // Idempotency: a key seen before answers with the first answer.
-            if let Some((key, hash)) = &s.idempotency {
-                match self
-                    .replay(&s.source, key, hash, &keys_in_batch, &replies)
-                    .await
-                {
-                    Ok(Some(answer)) => {
-                        replies.push((reply, Ok(answer)));
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        replies.push((reply, Err(e)));
-                        continue;
-                    }
-                }
-            }
-            let id = new_id("n");
-            let (recipient_kind, recipient_id) = match &s.recipient {
-                Recipient::Person(p) => ("person", p.clone()),
-                Recipient::Channel(c) => ("channel", c.clone()),
-            };
-            let (urgency, duplicate, mut ds) = match &s.recipient {
-                Recipient::Person(p) => {
-                    let last = match self.last_accepted(p, s.dedupe_key.as_deref()).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            replies.push((reply, Err(e.into())));
-                            continue;
-                        }
-                    };
-                    let event = routing::Event {
-                        kind: &s.kind,
-                        urgency: s.urgency,
-                        now,
-                        last_duplicate_at: last.and_then(chrono::DateTime::from_timestamp_millis),
-                    };
-                    let (plan, ds) =
-                        plan::person_deliveries(&self.dir, &self.policy, p, &id, &event);
-                    (plan.urgency, plan.duplicate, ds)
-                }
-                Recipient::Channel(c) => (
-                    self.policy.urgency_for(&s.kind, s.urgency),
-                    false,
-                    plan::channel_deliveries(&self.dir, c, &id, now_ms),
-                ),
-            };
-            if self.web.is_some() {
-                publish_at_commit(&mut ds, &s, now_ms, &mut feed);
-            }
-            if let Some(k) = &s.dedupe_key
-                && !duplicate
-            {
-                self.recent
-                    .insert((recipient_id.clone(), k.clone()), now_ms);
-            }
-            let body = answer_body(&id, urgency, duplicate, &ds, None);
-            let answer = Answer {
-                status: 201,
-                body,
-                replayed: false,
-            };
-            if let Some((key, hash)) = &s.idempotency {
-                keys_in_batch.insert((s.source.clone(), key.clone()), replies.len());
-                idem.push(IdempotencyRecord {
-                    agent_id: s.source.clone(),
-                    key: key.clone(),
-                    request_hash: hash.clone(),
-                    status_code: 201,
-                    response_body: answer.body.to_string(),
-                });
-            }
-            notifications.push(NewNotification {
-                id,
-                source: s.source,
-                kind: s.kind,
-                urgency: urgency.as_str(),
-                recipient_kind,
-                recipient_id,
-                project_id: s.project_id,
-                title: s.title,
-                body: s.body,
-                fields_json: s.fields_json,
-                decision_id: s.decision_id,
-                dedupe_key: s.dedupe_key,
-                duplicate,
-                created_at: now_ms,
-            });
-            deliveries.append(&mut ds);
-            replies.push((reply, Ok(answer)));
-        }
-
-        let due_now = deliveries
-            .iter()
-            .any(|d| d.status == "pending" && d.next_attempt_at <= now_ms);
-        let shared_feed = self.store.feed_is_shared();
-        let feed_json: Vec<String> = if shared_feed {
-            feed.iter()
-                .filter_map(|e| serde_json::to_string(e).ok())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let stored = if notifications.is_empty() {
-            Ok(())
-        } else {
-            self.store
-                .insert_batch_with_feed(&notifications, &deliveries, &idem, &feed_json)
-                .await
-        };
-        if stored.is_ok() && !feed.is_empty() {
-            // Counted like the dispatcher counts its sends.
-            metrics::counter!("orkhub_deliveries_total", "adapter" => "web", "outcome" => "sent")
-                .increment(feed.len() as u64);
-            // This instance's viewers get them now; other instances read
-            // them from the database (shared feed only).
-            if let Some(web) = &self.web {
-                for event in feed {
-                    web.publish_local(event);
-                }
-            }
-        }
-        let failed = stored.is_err();
-        if let Err(e) = &stored {
-            tracing::error!(error = %e, count = notifications.len(), "ingest batch not stored; requests answered with an error");
-            self.recent.clear();
-        }
-        for (reply, result) in replies {
-            let result = match (result, &stored) {
-                (Ok(a), Err(e)) if a.status == 201 => Err(IngestError::Store(e.shared())),
-                (r, _) => r,
-            };
-            let _ = reply.send(result);
-        }
-        if !failed {
-            metrics::counter!("orkhub_notifications_accepted_total")
-                .increment(notifications.len() as u64);
-        }
-        self.prune(now_ms);
-        due_now && !failed
-    }
-
-    async fn replay(
-        &self,
-        agent: &str,
-        key: &str,
-        hash: &str,
-        in_batch: &HashMap<(String, String), usize>,
-        replies: &[Pending],
-    ) -> Result<Option<Answer>, IngestError> {
-        if let Some(i) = in_batch.get(&(agent.to_string(), key.to_string())) {
-            return match &replies[*i].1 {
-                Ok(a) => Ok(Some(Answer {
-                    replayed: true,
-                    ..a.clone()
-                })),
-                Err(_) => Ok(None),
-            };
-        }
-        match self.store.stored_response(agent, key).await? {
-            Some(stored) if stored.request_hash != hash => {
-                Err(IngestError::KeyReuse(key.to_string()))
-            }
-            Some(stored) => Ok(Some(Answer {
-                status: stored.status_code,
-                body: serde_json::from_str(&stored.body).unwrap_or(serde_json::Value::Null),
-                replayed: true,
-            })),
-            None => Ok(None),
-        }
-    }
-
-    async fn last_accepted(
-        &self,
-        recipient: &str,
-        key: Option<&str>,
-    ) -> Result<Option<i64>, StoreError> {
-        let Some(key) = key else { return Ok(None) };
-        if let Some(t) = self.recent.get(&(recipient.to_string(), key.to_string())) {
-            return Ok(Some(*t));
-        }
-        self.store.last_accepted(recipient, key).await
-    }
-
-    /// Forget dedupe entries older than the window; the database still has them.
-    fn prune(&mut self, now_ms: i64) {
-        if self.recent.len() > 100_000 {
-            let window = self.policy.dedupe_window_secs * 1000;
-            self.recent.retain(|_, t| now_ms - *t < window);
-        }
-    }
 }
 
 /// The API's answer for an accepted notification: its ID, urgency, and

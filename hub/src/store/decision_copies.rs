@@ -2,8 +2,9 @@
 //! once it is resolved (one `edit` delivery per copy, in one transaction:
 //! the resolution's own, or a later one for copies sent after it).
 
-use super::{Store, StoreError, now_ms};
+use super::{NewDelivery, NewNotification, Store, StoreError, now_ms};
 use crate::ids::new_id;
+use commands::{Decision, DecisionButtons};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -15,6 +16,37 @@ pub struct DecisionEdit {
     pub title: Option<String>,
     pub body: String,
     pub fields_json: String,
+}
+
+/// The rows a decision writes with itself, in its own transaction: its
+/// request to every approver when it is created, and the edit of every
+/// delivered copy when it is resolved. So a crash (or a failed write) never
+/// leaves a pending decision nobody was told about, nor a resolved one whose
+/// copies still show Approve/Deny. The store writes these rows; the hub
+/// plans them (it has the routing policy and the directory, which the
+/// store does not know) and hands its planner to each call.
+pub trait DecisionRows: Send + Sync {
+    /// The requests to `candidates` (who may decide, by the database) for a
+    /// pending decision, with its buttons.
+    fn requested(
+        &self,
+        decision: &Decision,
+        buttons: &DecisionButtons,
+        candidates: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Announcement;
+
+    /// What every copy of the resolved `decision` is edited to.
+    fn resolved(&self, decision: &Decision) -> DecisionEdit;
+}
+
+/// The rows announcing one decision, and the API's answer for each
+/// notification (as ingest answers a notification).
+#[derive(Debug, Default)]
+pub struct Announcement {
+    pub notifications: Vec<NewNotification>,
+    pub deliveries: Vec<NewDelivery>,
+    pub answers: Vec<serde_json::Value>,
 }
 
 /// Who may decide a decision of `kind`: owners and admins, plus the

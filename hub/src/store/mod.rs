@@ -30,7 +30,7 @@ pub use brief::BriefPerson;
 pub use bulk::BulkValue;
 pub use channels::{ChannelSeed, PreferencesSeed};
 pub use costs::{MAX_COST_USD, MICROS_PER_USD, NewCost, micros_from_usd, usd_from_micros};
-pub use decision_copies::DecisionEdit;
+pub use decision_copies::{Announcement, DecisionEdit, DecisionRows};
 pub use digests::{DigestRun, HeldItem};
 pub use error::StoreError;
 pub use feed::{FeedListener, RecordedFeedEvent};
@@ -41,7 +41,6 @@ pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredR
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
 
-use crate::ingest::decisions::DecisionNotices;
 use sqlx::AnyPool;
 
 /// Which engine is behind the pool; for the few statements that differ.
@@ -60,14 +59,6 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// This hub instance, in the live feed events it writes (see feed.rs).
     origin: std::sync::Arc<str>,
-    /// How the chat `brief` command builds the brief (templates, LLM); set
-    /// once at start, shared by every clone. Unset: built-in defaults.
-    brief: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::brief::BriefService>>>,
-    /// Plans what a decision sends (its requests, the edits after its
-    /// resolution), written in the decision's own transaction; set once at
-    /// start by the ingest writer. Unset (a bare store, as in store tests):
-    /// decisions are recorded without notifications.
-    decisions: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<DecisionNotices>>>,
     /// Counts keys revoked through this store (any clone), so the API's key
     /// cache in this process drops a revoked key at once.
     keys_revoked: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -80,24 +71,6 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
-    }
-
-    /// Use `service` for the chat `brief` command (first call wins).
-    pub fn set_brief_service(&self, service: std::sync::Arc<crate::brief::BriefService>) {
-        let _ = self.brief.set(service);
-    }
-
-    /// Write every decision's notifications with it (first call wins).
-    pub fn set_decision_notices(&self, notices: std::sync::Arc<DecisionNotices>) {
-        let _ = self.decisions.set(notices);
-    }
-
-    pub(crate) fn decision_notices(&self) -> Option<&DecisionNotices> {
-        self.decisions.get().map(|n| n.as_ref())
-    }
-
-    pub fn brief_service(&self) -> std::sync::Arc<crate::brief::BriefService> {
-        self.brief.get().cloned().unwrap_or_default()
     }
 
     pub async fn close(&self) {

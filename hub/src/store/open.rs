@@ -101,8 +101,6 @@ impl Store {
             dialect,
             url: url.into(),
             origin: format!("{:016x}", rand::random::<u64>()).into(),
-            brief: Default::default(),
-            decisions: Default::default(),
             keys_revoked: Default::default(),
         })
     }

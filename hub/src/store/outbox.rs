@@ -72,7 +72,7 @@ pub struct NotificationRecord {
 // Oldest by ID, the order messages were accepted in: a message put back or
 // retried is due later than the ones queued behind it, so ordering by due
 // time let the LIMIT take a chat's later messages without its earlier one
-// (a chat received #12, #18, #13, #19, … in hub/tests/multi_instance.rs).
+// (a chat received #12, #18, #13, #19, … in hub/tests/it/multi_instance.rs).
 // The partial index `deliveries_live_id` (migration 0020) walks live rows in
 // ID order, so the claim stops after LIMIT rows instead of sorting them all.
 // Of the candidates, a delivery is claimed only with every earlier one of

@@ -1,10 +1,10 @@
 //! Decisions and the button tokens that resolve them. A decision commits
 //! together with what it sends: its requests to the approvers when it is
-//! created, the edits of its delivered copies when it is resolved (see
-//! `ingest::decisions`).
+//! created, the edits of its delivered copies when it is resolved, planned
+//! by the [`DecisionRows`] each call is given.
 
 use super::{commit, corrupt, db, string_list, string_list_json, write_audit};
-use crate::store::{Store, from_ms, now_ms};
+use crate::store::{DecisionRows, Store, from_ms, now_ms};
 use commands::{
     AuditEntry, BackendError, ButtonAction, Decision, DecisionButtons, DecisionStatus, NewDecision,
     Resolution,
@@ -83,7 +83,7 @@ fn store(doing: &'static str) -> impl Fn(crate::store::StoreError) -> BackendErr
 }
 
 impl Store {
-    pub(super) async fn decision_row(&self, id: i64) -> Result<Option<Decision>, BackendError> {
+    pub async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             decision_columns!(),
@@ -96,7 +96,7 @@ impl Store {
         row.as_ref().map(decision_from_row).transpose()
     }
 
-    pub(super) async fn pending_decision_rows(&self) -> Result<Vec<Decision>, BackendError> {
+    pub async fn pending_decisions(&self) -> Result<Vec<Decision>, BackendError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             decision_columns!(),
@@ -108,15 +108,15 @@ impl Store {
         rows.iter().map(decision_from_row).collect()
     }
 
-    /// Insert a decision and, when the store plans decisions' notifications
-    /// (a running hub) and it is pending, its request to every approver —
-    /// notifications, deliveries and button tokens — in the same
-    /// transaction. Returns the decision and the answer for each
-    /// notification made.
+    /// Insert a decision and, when it is pending, its request to every
+    /// approver as `rows` plans it — notifications, deliveries and button
+    /// tokens — in the same transaction. Returns the decision and the
+    /// answer for each notification made.
     pub async fn create_decision_notified(
         &self,
         new: &NewDecision,
         audit: &AuditEntry,
+        rows: &dyn DecisionRows,
     ) -> Result<(Decision, Vec<serde_json::Value>), BackendError> {
         let mut tx = self.begin_tx().await?;
         let now = chrono::Utc::now();
@@ -147,9 +147,7 @@ impl Store {
         let mut answers = Vec::new();
         // A record of a decision already made (an automatic assignment)
         // asks nobody; a pending one goes to everyone who may decide.
-        if let Some(notices) = self.decision_notices()
-            && decision.status == DecisionStatus::Pending
-        {
+        if decision.status == DecisionStatus::Pending {
             // The transaction has written: these reads are safe on SQLite too.
             let candidates =
                 crate::store::decision_copies::decision_recipients(&mut *tx, &decision.kind)
@@ -159,7 +157,7 @@ impl Store {
                 approve: insert_token(&mut *tx, "approve", decision.id).await?,
                 deny: insert_token(&mut *tx, "deny", decision.id).await?,
             };
-            let sent = notices.requested(&decision, Some(&buttons), &candidates, now);
+            let sent = rows.requested(&decision, &buttons, &candidates, now);
             self.insert_notifications_in(&mut tx, &sent.notifications, &sent.deliveries)
                 .await
                 .map_err(store("queuing the decision's requests"))?;
@@ -169,19 +167,14 @@ impl Store {
         Ok((decision, answers))
     }
 
-    pub(super) async fn insert_decision(
-        &self,
-        new: &NewDecision,
-        audit: &AuditEntry,
-    ) -> Result<Decision, BackendError> {
-        Ok(self.create_decision_notified(new, audit).await?.0)
-    }
-
-    pub(super) async fn cas_resolve_decision(
+    /// Resolve a pending decision and queue, in the same transaction, the
+    /// edit of every copy already delivered (as `rows` plans it).
+    pub async fn resolve_decision_edited(
         &self,
         id: i64,
         resolution: &Resolution,
         audit: &AuditEntry,
+        rows: &dyn DecisionRows,
     ) -> Result<Decision, BackendError> {
         let mut tx = self.begin_tx().await?;
         let row = sqlx::query(concat!(
@@ -214,20 +207,14 @@ impl Store {
         write_audit(&mut tx, audit, None).await?;
         // Every copy already delivered is edited to show the outcome, in
         // this same commit (copies sent later are edited by the dispatcher).
-        if self.decision_notices().is_some() {
-            let edit = crate::ingest::decisions::resolution_edit(&decision);
-            Store::queue_decision_edits_in(&mut tx, &edit)
-                .await
-                .map_err(store("queuing the edits of the decision's copies"))?;
-        }
+        Store::queue_decision_edits_in(&mut tx, &rows.resolved(&decision))
+            .await
+            .map_err(store("queuing the edits of the decision's copies"))?;
         commit(tx).await?;
         Ok(decision)
     }
 
-    pub(super) async fn insert_button_token(
-        &self,
-        action: &ButtonAction,
-    ) -> Result<String, BackendError> {
+    pub async fn mint_button_token(&self, action: &ButtonAction) -> Result<String, BackendError> {
         let (verb, decision_id) = match action {
             ButtonAction::Approve { decision_id } => ("approve", decision_id),
             ButtonAction::Deny { decision_id } => ("deny", decision_id),
@@ -237,10 +224,7 @@ impl Store {
 
     /// Tokens do not expire: a button on an old message stays safe to press
     /// because resolving is compare-and-set ("already approved by ...").
-    pub(super) async fn button_token_row(
-        &self,
-        token: &str,
-    ) -> Result<Option<ButtonAction>, BackendError> {
+    pub async fn button_action(&self, token: &str) -> Result<Option<ButtonAction>, BackendError> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT action, object_id FROM button_tokens WHERE token = $1")
                 .bind(token)

@@ -1,4 +1,6 @@
-//! The store behind the chat commands: `impl commands::Backend for Store`.
+//! The store's half of the chat commands' backend: people, tasks,
+//! decisions, reports (the hub's `backend::HubBackend` implements
+//! `commands::Backend` over these).
 //!
 //! Every method is one statement or one short transaction. Changes write
 //! their audit row in the same transaction (see [`Store::audit_in`]), and the
@@ -26,143 +28,9 @@ mod tasks;
 pub use seed::{AgentSeed, PersonSeed};
 
 use super::{AuditRow, Store};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use commands::{
-    Agent, AgentStats, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
-    CostLine, Decision, NewDecision, NewTask, Person, Resolution, RichMessage, StatusChange, Task,
-    TaskFilter,
-};
-use routing::ChannelKind;
+use commands::{AuditEntry, BackendError};
 use sqlx::error::ErrorKind;
 use sqlx::{Any, Transaction};
-
-#[async_trait]
-impl Backend for Store {
-    async fn person_by_platform(
-        &self,
-        platform: ChannelKind,
-        user_id: &str,
-    ) -> Result<Option<Person>, BackendError> {
-        self.person_by_platform_row(platform, user_id).await
-    }
-
-    async fn person(&self, id: &str) -> Result<Option<Person>, BackendError> {
-        self.person_row(id).await
-    }
-
-    async fn agent(&self, id: &str) -> Result<Option<Agent>, BackendError> {
-        self.agent_row(id).await
-    }
-
-    async fn agents_with_stats(&self) -> Result<Vec<(Agent, AgentStats)>, BackendError> {
-        self.agent_rows_with_stats().await
-    }
-
-    async fn approvers(&self, kind: &str) -> Result<Vec<String>, BackendError> {
-        self.approver_rows(kind).await
-    }
-
-    async fn task(&self, id: i64) -> Result<Option<Task>, BackendError> {
-        self.task_row(id).await
-    }
-
-    async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, BackendError> {
-        self.task_rows(filter).await
-    }
-
-    async fn create_task(&self, task: &NewTask, audit: &AuditEntry) -> Result<Task, BackendError> {
-        self.insert_task(task, audit).await
-    }
-
-    async fn assign_task(
-        &self,
-        change: &Assignment,
-        audit: &AuditEntry,
-    ) -> Result<Task, BackendError> {
-        self.cas_assign_task(change, audit).await
-    }
-
-    async fn update_task_status(
-        &self,
-        change: &StatusChange,
-        audit: &AuditEntry,
-    ) -> Result<Task, BackendError> {
-        self.cas_task_status(change, audit).await
-    }
-
-    async fn dependencies(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
-        self.dependency_rows(task_id).await
-    }
-
-    async fn dependents(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
-        self.dependent_rows(task_id).await
-    }
-
-    async fn dependency_edges(&self) -> Result<Vec<(i64, i64)>, BackendError> {
-        self.edge_rows().await
-    }
-
-    async fn add_dependency(
-        &self,
-        task_id: i64,
-        needs: i64,
-        audit: &AuditEntry,
-    ) -> Result<(), BackendError> {
-        self.insert_dependency(task_id, needs, audit).await
-    }
-
-    async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError> {
-        self.decision_row(id).await
-    }
-
-    async fn pending_decisions(&self) -> Result<Vec<Decision>, BackendError> {
-        self.pending_decision_rows().await
-    }
-
-    async fn create_decision(
-        &self,
-        new: &NewDecision,
-        audit: &AuditEntry,
-    ) -> Result<Decision, BackendError> {
-        self.insert_decision(new, audit).await
-    }
-
-    async fn resolve_decision(
-        &self,
-        id: i64,
-        resolution: &Resolution,
-        audit: &AuditEntry,
-    ) -> Result<Decision, BackendError> {
-        self.cas_resolve_decision(id, resolution, audit).await
-    }
-
-    async fn mint_button_token(&self, action: &ButtonAction) -> Result<String, BackendError> {
-        self.insert_button_token(action).await
-    }
-
-    async fn button_action(&self, token: &str) -> Result<Option<ButtonAction>, BackendError> {
-        self.button_token_row(token).await
-    }
-
-    async fn brief(&self, person: &Person) -> Result<RichMessage, BackendError> {
-        // The real brief, as the schedule sends it (summary and buttons too).
-        let service = self.brief_service();
-        match service.compose(self, &person.id, None, Utc::now()).await {
-            Ok((_, message)) => Ok(message),
-            Err(crate::brief::BriefFailure::Buttons(e)) => Err(e),
-            Err(e) => Err(BackendError::Unavailable(e.to_string())),
-        }
-    }
-
-    async fn cost_summary(
-        &self,
-        since: DateTime<Utc>,
-        by: CostBy,
-    ) -> Result<Vec<CostLine>, BackendError> {
-        self.cost_lines(since, by).await
-    }
-}
 
 // ----- shared helpers ----------------------------------------------------------
 

@@ -51,7 +51,7 @@ fn count(row: &AnyRow, column: &str) -> Result<u32, BackendError> {
 }
 
 impl Store {
-    pub(super) async fn person_by_platform_row(
+    pub async fn person_by_platform(
         &self,
         platform: ChannelKind,
         user_id: &str,
@@ -69,7 +69,7 @@ impl Store {
         row.as_ref().map(person_from_row).transpose()
     }
 
-    pub(super) async fn person_row(&self, id: &str) -> Result<Option<Person>, BackendError> {
+    pub async fn person(&self, id: &str) -> Result<Option<Person>, BackendError> {
         let row = sqlx::query("SELECT id, display_name, role FROM people WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -78,7 +78,7 @@ impl Store {
         row.as_ref().map(person_from_row).transpose()
     }
 
-    pub(super) async fn agent_row(&self, id: &str) -> Result<Option<Agent>, BackendError> {
+    pub async fn agent(&self, id: &str) -> Result<Option<Agent>, BackendError> {
         let row = sqlx::query("SELECT id, status, capabilities FROM agents WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -98,9 +98,7 @@ impl Store {
     ///   completed / (completed + failed) with both in view;
     /// - `avg_cost_usd`: all its cost records summed, divided by `completed`;
     ///   `None` without a completed task or without a cost record.
-    pub(super) async fn agent_rows_with_stats(
-        &self,
-    ) -> Result<Vec<(Agent, AgentStats)>, BackendError> {
+    pub async fn agents_with_stats(&self) -> Result<Vec<(Agent, AgentStats)>, BackendError> {
         let rows = sqlx::query(
             "SELECT a.id, a.status, a.capabilities, \
                (SELECT COUNT(*) FROM tasks t WHERE t.assignee_kind = 'agent' \
@@ -136,7 +134,7 @@ impl Store {
             .collect()
     }
 
-    pub(super) async fn approver_rows(&self, kind: &str) -> Result<Vec<String>, BackendError> {
+    pub async fn approvers(&self, kind: &str) -> Result<Vec<String>, BackendError> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT person_id FROM decision_approvers WHERE kind = $1 ORDER BY person_id",
         )

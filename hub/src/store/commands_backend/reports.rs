@@ -9,7 +9,7 @@ impl Store {
     /// Cost records at or after `since`, summed per agent, project or model,
     /// most expensive first (ties by key). Records without a project are
     /// grouped under the empty key.
-    pub(super) async fn cost_lines(
+    pub async fn cost_summary(
         &self,
         since: DateTime<Utc>,
         by: CostBy,

@@ -80,7 +80,7 @@ fn task_from_row(row: &AnyRow) -> Result<Task, BackendError> {
     })
 }
 
-fn task_rows(rows: &[AnyRow]) -> Result<Vec<Task>, BackendError> {
+fn tasks_from_rows(rows: &[AnyRow]) -> Result<Vec<Task>, BackendError> {
     rows.iter().map(task_from_row).collect()
 }
 
@@ -106,7 +106,7 @@ async fn why_not_applied(
 }
 
 impl Store {
-    pub(super) async fn task_row(&self, id: i64) -> Result<Option<Task>, BackendError> {
+    pub async fn task(&self, id: i64) -> Result<Option<Task>, BackendError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             task_columns!(),
@@ -119,7 +119,7 @@ impl Store {
         row.as_ref().map(task_from_row).transpose()
     }
 
-    pub(super) async fn task_rows(&self, filter: &TaskFilter) -> Result<Vec<Task>, BackendError> {
+    pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, BackendError> {
         // Built from constant fragments only; every value is bound.
         let mut sql = String::from(concat!(
             "SELECT ",
@@ -154,10 +154,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing tasks"))?;
-        task_rows(&rows)
+        tasks_from_rows(&rows)
     }
 
-    pub(super) async fn insert_task(
+    pub async fn create_task(
         &self,
         new: &NewTask,
         audit: &AuditEntry,
@@ -196,7 +196,7 @@ impl Store {
         Ok(task)
     }
 
-    pub(super) async fn cas_assign_task(
+    pub async fn assign_task(
         &self,
         c: &Assignment,
         audit: &AuditEntry,
@@ -226,7 +226,7 @@ impl Store {
         Ok(task)
     }
 
-    pub(super) async fn cas_task_status(
+    pub async fn update_task_status(
         &self,
         c: &StatusChange,
         audit: &AuditEntry,
@@ -272,7 +272,7 @@ impl Store {
         Ok(task)
     }
 
-    pub(super) async fn dependency_rows(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
+    pub async fn dependencies(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             task_columns!(),
@@ -283,10 +283,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading a task's dependencies"))?;
-        task_rows(&rows)
+        tasks_from_rows(&rows)
     }
 
-    pub(super) async fn dependent_rows(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
+    pub async fn dependents(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             task_columns!(),
@@ -297,10 +297,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading a task's dependents"))?;
-        task_rows(&rows)
+        tasks_from_rows(&rows)
     }
 
-    pub(super) async fn edge_rows(&self) -> Result<Vec<(i64, i64)>, BackendError> {
+    pub async fn dependency_edges(&self) -> Result<Vec<(i64, i64)>, BackendError> {
         sqlx::query_as(
             "SELECT task_id, depends_on FROM task_dependencies ORDER BY task_id, depends_on",
         )
@@ -309,7 +309,7 @@ impl Store {
         .map_err(db("reading task dependencies"))
     }
 
-    pub(super) async fn insert_dependency(
+    pub async fn add_dependency(
         &self,
         task_id: i64,
         needs: i64,

@@ -1,0 +1,185 @@
+//! The chat commands' backend: `commands::Backend` over the store, the
+//! decisions' routing plan and the brief service. The store only stores;
+//! what a decision sends (routing policy, directory) and how a brief is
+//! built (templates, LLM) are the hub's, and they meet here — built once
+//! at start and handed to whoever runs commands (chat platforms, the API),
+//! so nothing depends on start-up order.
+
+use crate::brief::{BriefFailure, BriefService};
+use crate::ingest::decisions::DecisionNotices;
+use crate::store::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use commands::{
+    Agent, AgentStats, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
+    CostLine, Decision, NewDecision, NewTask, Person, Resolution, RichMessage, StatusChange, Task,
+    TaskFilter,
+};
+use routing::ChannelKind;
+use std::sync::Arc;
+
+/// Cheap to clone: a store handle and two shared services.
+#[derive(Clone)]
+pub struct HubBackend {
+    store: Store,
+    notices: Arc<DecisionNotices>,
+    brief: Arc<BriefService>,
+}
+
+impl HubBackend {
+    pub fn new(store: Store, notices: Arc<DecisionNotices>, brief: Arc<BriefService>) -> Self {
+        HubBackend {
+            store,
+            notices,
+            brief,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Create a decision with its requests to every approver, committed
+    /// together. Returns the decision and the API's answer for each request.
+    pub async fn create_decision_notified(
+        &self,
+        new: &NewDecision,
+        audit: &AuditEntry,
+    ) -> Result<(Decision, Vec<serde_json::Value>), BackendError> {
+        self.store
+            .create_decision_notified(new, audit, self.notices.as_ref())
+            .await
+    }
+}
+
+#[async_trait]
+impl Backend for HubBackend {
+    async fn person_by_platform(
+        &self,
+        platform: ChannelKind,
+        user_id: &str,
+    ) -> Result<Option<Person>, BackendError> {
+        self.store.person_by_platform(platform, user_id).await
+    }
+
+    async fn person(&self, id: &str) -> Result<Option<Person>, BackendError> {
+        self.store.person(id).await
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<Agent>, BackendError> {
+        self.store.agent(id).await
+    }
+
+    async fn agents_with_stats(&self) -> Result<Vec<(Agent, AgentStats)>, BackendError> {
+        self.store.agents_with_stats().await
+    }
+
+    async fn approvers(&self, kind: &str) -> Result<Vec<String>, BackendError> {
+        self.store.approvers(kind).await
+    }
+
+    async fn task(&self, id: i64) -> Result<Option<Task>, BackendError> {
+        self.store.task(id).await
+    }
+
+    async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, BackendError> {
+        self.store.list_tasks(filter).await
+    }
+
+    async fn create_task(&self, task: &NewTask, audit: &AuditEntry) -> Result<Task, BackendError> {
+        self.store.create_task(task, audit).await
+    }
+
+    async fn assign_task(
+        &self,
+        change: &Assignment,
+        audit: &AuditEntry,
+    ) -> Result<Task, BackendError> {
+        self.store.assign_task(change, audit).await
+    }
+
+    async fn update_task_status(
+        &self,
+        change: &StatusChange,
+        audit: &AuditEntry,
+    ) -> Result<Task, BackendError> {
+        self.store.update_task_status(change, audit).await
+    }
+
+    async fn dependencies(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
+        self.store.dependencies(task_id).await
+    }
+
+    async fn dependents(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {
+        self.store.dependents(task_id).await
+    }
+
+    async fn dependency_edges(&self) -> Result<Vec<(i64, i64)>, BackendError> {
+        self.store.dependency_edges().await
+    }
+
+    async fn add_dependency(
+        &self,
+        task_id: i64,
+        needs: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), BackendError> {
+        self.store.add_dependency(task_id, needs, audit).await
+    }
+
+    async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError> {
+        self.store.decision(id).await
+    }
+
+    async fn pending_decisions(&self) -> Result<Vec<Decision>, BackendError> {
+        self.store.pending_decisions().await
+    }
+
+    async fn create_decision(
+        &self,
+        new: &NewDecision,
+        audit: &AuditEntry,
+    ) -> Result<Decision, BackendError> {
+        Ok(self.create_decision_notified(new, audit).await?.0)
+    }
+
+    async fn resolve_decision(
+        &self,
+        id: i64,
+        resolution: &Resolution,
+        audit: &AuditEntry,
+    ) -> Result<Decision, BackendError> {
+        self.store
+            .resolve_decision_edited(id, resolution, audit, self.notices.as_ref())
+            .await
+    }
+
+    async fn mint_button_token(&self, action: &ButtonAction) -> Result<String, BackendError> {
+        self.store.mint_button_token(action).await
+    }
+
+    async fn button_action(&self, token: &str) -> Result<Option<ButtonAction>, BackendError> {
+        self.store.button_action(token).await
+    }
+
+    async fn brief(&self, person: &Person) -> Result<RichMessage, BackendError> {
+        // The real brief, as the schedule sends it (summary and buttons too).
+        match self
+            .brief
+            .compose(&self.store, &person.id, None, Utc::now())
+            .await
+        {
+            Ok((_, message)) => Ok(message),
+            Err(BriefFailure::Buttons(e)) => Err(e),
+            Err(e) => Err(BackendError::Unavailable(e.to_string())),
+        }
+    }
+
+    async fn cost_summary(
+        &self,
+        since: DateTime<Utc>,
+        by: CostBy,
+    ) -> Result<Vec<CostLine>, BackendError> {
+        self.store.cost_summary(since, by).await
+    }
+}

@@ -1,0 +1,42 @@
+//! The hub's integration tests, one binary: each module was a test binary of
+//! its own, and each linked the whole hub (20 links of the same code). They
+//! share `common` (test databases on SQLite and PostgreSQL, the test hub, the
+//! built `orkhub` binary, the platforms' test servers).
+//!
+//! Run one area with a filter: `cargo test -p orkhub --test it telegram`.
+//! Tests that need the process to themselves live in `../alone/`.
+
+#[macro_use]
+mod common;
+
+mod api;
+mod api_contract;
+mod brief;
+mod check_config;
+mod commands_store;
+mod config_file;
+mod connections;
+mod crash;
+mod db_outage;
+mod decision_race;
+mod decisions_api;
+mod digests;
+mod discord;
+mod discord_limits;
+mod dispatcher;
+mod email;
+mod email_tls;
+mod feed_fanout;
+mod idempotency;
+mod inbound;
+mod keys;
+mod money;
+mod multi_instance;
+mod observability;
+mod openapi;
+mod platform_tls;
+mod slack;
+mod store_open;
+mod telegram;
+mod telegram_limits;
+mod wal_checkpoints;

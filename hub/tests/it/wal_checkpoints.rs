@@ -1,0 +1,151 @@
+//! SQLite's WAL is checkpointed in the background, not inside commits: a
+//! commit never pays for copying the WAL into the database file, the
+//! background task does copy it, and under writes that never pause the WAL
+//! still comes back to its start instead of growing without end.
+use crate::common;
+use common::TestDb;
+use hub::store::{NewNotification, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// `count` notifications with 2 KiB bodies, IDs unique per `tag`.
+fn batch(tag: &str, count: usize) -> Vec<NewNotification> {
+    (0..count)
+        .map(|i| common::stored_notification(format!("n_{tag}_{i:05}"), "x".repeat(2048)))
+        .collect()
+}
+
+fn file_len(path: &PathBuf) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn db_path(db: &TestDb) -> PathBuf {
+    PathBuf::from(db.url().trim_start_matches("sqlite://"))
+}
+
+async fn notifications(store: &Store) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_leave_the_wal_alone_and_the_background_task_copies_it() {
+    let db = TestDb::sqlite().await;
+    let store = db.store().clone();
+    let path = db_path(&db);
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let empty = file_len(&path);
+    // ~8 MiB of rows: with SQLite's default (checkpoint at 1,000 pages) the
+    // commits would have copied most of it into the database file already.
+    for b in 0..40 {
+        store
+            .insert_batch(&batch(&format!("a{b}"), 100), &[], &[])
+            .await
+            .unwrap();
+    }
+    assert!(
+        file_len(&wal) > 8 << 20,
+        "everything is still in the WAL: {} bytes",
+        file_len(&wal)
+    );
+    assert!(
+        file_len(&path) < empty + (1 << 20),
+        "no commit copied pages into the database file ({} → {} bytes)",
+        empty,
+        file_len(&path)
+    );
+
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = hub::wal_checkpoints::spawn(&store, Duration::from_millis(10), 1_000_000, stop_rx)
+        .await
+        .unwrap()
+        .expect("SQLite has a checkpointer");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while file_len(&path) < empty + (8 << 20) {
+        assert!(
+            Instant::now() < deadline,
+            "the background task never copied the WAL: database file {} bytes",
+            file_len(&path)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    task.await.unwrap();
+    assert_eq!(notifications(&store).await, 4_000);
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_writes_that_never_pause_the_wal_still_restarts() {
+    let db = TestDb::sqlite().await;
+    let store = db.store().clone();
+    let restart_frames = 500;
+    let mut checkpointer = store
+        .wal_checkpointer(restart_frames)
+        .await
+        .unwrap()
+        .expect("SQLite has a checkpointer");
+
+    // Writers committing back to back for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (store, stop, written) = (store.clone(), stop.clone(), written.clone());
+        tokio::spawn(async move {
+            let mut b = 0;
+            while !stop.load(Ordering::Relaxed) {
+                store
+                    .insert_batch(&batch(&format!("w{b}"), 10), &[], &[])
+                    .await
+                    .unwrap();
+                written.fetch_add(10, Ordering::Relaxed);
+                b += 1;
+            }
+        })
+    };
+    // Without checkpoints the WAL only grows, and a PASSIVE checkpoint alone
+    // never lets it rewind while writes keep coming: each time a pass sees
+    // fewer frames than the pass before, the WAL went back to its start.
+    // (Counted rather than bounding its size, which depends on how fast the
+    // machine's writers run against the checkpointer.)
+    let mut previous = 0;
+    let mut rewinds = 0;
+    let mut restarts = 0;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let pass = checkpointer.checkpoint().await.unwrap();
+        rewinds += usize::from(pass.wal_frames < previous);
+        previous = pass.wal_frames;
+        restarts += usize::from(pass.restarted);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let total = written.load(Ordering::Relaxed);
+    // Each row takes about a page of the WAL (a 2 KiB body plus index
+    // entries), so without checkpoints the WAL would hold ~`total` frames.
+    assert!(
+        total > 2 * restart_frames as usize,
+        "the writers wrote enough to matter: {total} rows"
+    );
+    assert!(restarts > 0, "the WAL reached the limit and was restarted");
+    assert!(
+        rewinds >= 2,
+        "the WAL went back to its start {rewinds} times while {total} rows were written"
+    );
+    assert_eq!(notifications(&store).await, total as i64);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn postgresql_needs_no_checkpointer() {
+    let db = TestDb::postgres().await;
+    assert!(db.store().wal_checkpointer(100).await.unwrap().is_none());
+    db.finish().await;
+}

@@ -21,3 +21,5 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod wal_checkpoints;
+pub mod webhooks;
+pub mod github;

@@ -17,7 +17,9 @@ pub mod prune;
 use crate::directory::Directory;
 use crate::dispatch::message::stored_message;
 use crate::ids::new_id;
-use crate::store::{IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError};
+use crate::store::{
+    IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError, WebhookEvent,
+};
 use adapters::web::{FeedEvent, WebAdapter};
 use commands::RichMessage;
 use plan::Recipient;
@@ -276,11 +278,18 @@ impl Writer {
         } else {
             Vec::new()
         };
+        // Outbound webhooks: each new notification (not a repeat) is a
+        // `notification.created` event, queued in the same commit.
+        let events: Vec<WebhookEvent> = notifications
+            .iter()
+            .filter(|n| !n.duplicate)
+            .map(crate::webhooks::events::notification_created)
+            .collect();
         let stored = if notifications.is_empty() {
             Ok(())
         } else {
             self.store
-                .insert_batch_with_feed(&notifications, &deliveries, &idem, &feed_json)
+                .insert_batch_with_events(&notifications, &deliveries, &idem, &feed_json, &events)
                 .await
         };
         if stored.is_ok() && !feed.is_empty() {

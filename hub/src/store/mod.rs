@@ -24,6 +24,8 @@ mod outbox;
 mod placeholders;
 mod scheduled_runs;
 mod wal;
+mod webhooks;
+mod github;
 
 pub use audit::AuditRow;
 pub use brief::BriefPerson;
@@ -40,6 +42,10 @@ pub use keys::{KeyListing, KeyRecord};
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
+pub use webhooks::{
+    ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent,
+};
+pub use github::{GithubApplied, GithubEffect};
 
 use crate::ingest::decisions::DecisionNotices;
 use sqlx::AnyPool;

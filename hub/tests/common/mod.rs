@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod receiver;
 pub mod server;
 pub mod tcp_proxy;
 

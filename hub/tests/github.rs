@@ -28,7 +28,13 @@ fn sign(body: &[u8]) -> String {
     hub::github::verify::sign(SECRET.as_bytes(), body)
 }
 
-async fn deliver(hub: &TestHub, event: &str, delivery: &str, payload: &Value, signature: Option<String>) -> (u16, Value) {
+async fn deliver(
+    hub: &TestHub,
+    event: &str,
+    delivery: &str,
+    payload: &Value,
+    signature: Option<String>,
+) -> (u16, Value) {
     let body = serde_json::to_vec(payload).unwrap();
     let mut req = hub
         .http
@@ -77,30 +83,57 @@ async fn task(hub: &TestHub, id: i64) -> Value {
     t["task"].clone()
 }
 
-both_dbs!(issues_become_tasks_and_closing_completes_them, |db: &TestDb| async move {
-    let hub = TestHub::start(db, &config(), vec![]).await;
-    let (status, answer) = signed(&hub, "issues", "d-1", &issue("opened", "acme/website", 1347, "Found a bug", &["bug"])).await;
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["task"].as_i64().expect("a task");
-    let t = task(&hub, id).await;
-    assert_eq!(t["project"], "website");
-    assert_eq!(t["status"], "created");
-    let title = t["title"].as_str().unwrap();
-    assert!(title.starts_with("acme/website#1347: Found a bug"), "{title}");
-    assert!(title.ends_with("https://github.com/acme/website/issues/1347"), "links back: {title}");
+both_dbs!(
+    issues_become_tasks_and_closing_completes_them,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, &config(), vec![]).await;
+        let (status, answer) = signed(
+            &hub,
+            "issues",
+            "d-1",
+            &issue("opened", "acme/website", 1347, "Found a bug", &["bug"]),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["task"].as_i64().expect("a task");
+        let t = task(&hub, id).await;
+        assert_eq!(t["project"], "website");
+        assert_eq!(t["status"], "created");
+        let title = t["title"].as_str().unwrap();
+        assert!(
+            title.starts_with("acme/website#1347: Found a bug"),
+            "{title}"
+        );
+        assert!(
+            title.ends_with("https://github.com/acme/website/issues/1347"),
+            "links back: {title}"
+        );
 
-    // GitHub redelivers the same delivery: it runs once.
-    let (status, again) = signed(&hub, "issues", "d-1", &issue("opened", "acme/website", 1347, "Found a bug", &["bug"])).await;
-    assert_eq!(status, 200);
-    assert_eq!(again["duplicate"], true);
-    assert_eq!(hub.task_titles().await.len(), 1);
+        // GitHub redelivers the same delivery: it runs once.
+        let (status, again) = signed(
+            &hub,
+            "issues",
+            "d-1",
+            &issue("opened", "acme/website", 1347, "Found a bug", &["bug"]),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(again["duplicate"], true);
+        assert_eq!(hub.task_titles().await.len(), 1);
 
-    let (status, closed) = signed(&hub, "issues", "d-2", &issue("closed", "acme/website", 1347, "Found a bug", &[])).await;
-    assert_eq!(status, 200, "{closed}");
-    assert_eq!(closed["task"], id);
-    assert_eq!(task(&hub, id).await["status"], "completed");
-    hub.stop().await;
-});
+        let (status, closed) = signed(
+            &hub,
+            "issues",
+            "d-2",
+            &issue("closed", "acme/website", 1347, "Found a bug", &[]),
+        )
+        .await;
+        assert_eq!(status, 200, "{closed}");
+        assert_eq!(closed["task"], id);
+        assert_eq!(task(&hub, id).await["status"], "completed");
+        hub.stop().await;
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_or_wrongly_signed_delivery_is_refused_and_writes_nothing() {
@@ -129,12 +162,30 @@ async fn labels_reviews_pings_and_unknown_events() {
     let db = TestDb::sqlite().await;
     let hub = TestHub::start(&db, &config(), vec![]).await;
     // acme/infra takes only issues labeled "ops".
-    let (_, a) = signed(&hub, "issues", "l-1", &issue("opened", "acme/infra", 5, "No label", &["bug"])).await;
+    let (_, a) = signed(
+        &hub,
+        "issues",
+        "l-1",
+        &issue("opened", "acme/infra", 5, "No label", &["bug"]),
+    )
+    .await;
     assert_eq!(a["task"], Value::Null, "{a}");
-    let (_, a) = signed(&hub, "issues", "l-2", &issue("labeled", "acme/infra", 5, "No label", &["bug", "ops"])).await;
+    let (_, a) = signed(
+        &hub,
+        "issues",
+        "l-2",
+        &issue("labeled", "acme/infra", 5, "No label", &["bug", "ops"]),
+    )
+    .await;
     assert!(a["task"].is_i64(), "{a}");
     // An unmapped repository is acknowledged and ignored.
-    let (status, a) = signed(&hub, "issues", "l-3", &issue("opened", "someone/else", 9, "Theirs", &[])).await;
+    let (status, a) = signed(
+        &hub,
+        "issues",
+        "l-3",
+        &issue("opened", "someone/else", 9, "Theirs", &[]),
+    )
+    .await;
     assert_eq!((status, a["task"].clone()), (200, Value::Null));
 
     let pr = json!({
@@ -147,8 +198,17 @@ async fn labels_reviews_pings_and_unknown_events() {
     let (status, a) = signed(&hub, "pull_request", "r-1", &pr).await;
     assert_eq!(status, 200, "{a}");
     let t = task(&hub, a["task"].as_i64().expect("a review task")).await;
-    assert_eq!(t["assignee"], json!({"kind": "person", "id": "rita"}), "{t}");
-    assert!(t["title"].as_str().unwrap().starts_with("Review acme/website#42"));
+    assert_eq!(
+        t["assignee"],
+        json!({"kind": "person", "id": "rita"}),
+        "{t}"
+    );
+    assert!(
+        t["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Review acme/website#42")
+    );
     // A reviewer who is nobody here: acknowledged, no task.
     let mut other = pr.clone();
     other["requested_reviewer"]["login"] = json!("stranger");
@@ -157,7 +217,13 @@ async fn labels_reviews_pings_and_unknown_events() {
 
     let (status, a) = signed(&hub, "ping", "p-1", &json!({"zen": "Design for failure.", "hook_id": 1, "repository": repository("acme/website")})).await;
     assert_eq!((status, a["note"].as_str()), (200, Some("pong")));
-    let (status, a) = signed(&hub, "star", "s-1", &json!({"action": "created", "repository": repository("acme/website")})).await;
+    let (status, a) = signed(
+        &hub,
+        "star",
+        "s-1",
+        &json!({"action": "created", "repository": repository("acme/website")}),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(a["note"].as_str().unwrap().starts_with("ignored"), "{a}");
     assert_eq!(hub.task_titles().await.len(), 2);
@@ -185,9 +251,16 @@ async fn a_failed_deploy_is_urgent_to_the_projects_channel_and_owners() {
         assert!(Instant::now() < deadline, "console got {seen:?}");
         seen.push(hub.next_console().await);
     }
-    assert!(seen.iter().all(|l| l.contains("Deploy failed: acme/website")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|l| l.contains("Deploy failed: acme/website")),
+        "{seen:?}"
+    );
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM notifications WHERE kind = 'deploy.failed' AND urgency = 'urgent'").await,
+        hub.count(
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'deploy.failed' AND urgency = 'urgent'"
+        )
+        .await,
         2
     );
     // A check suite on the default branch that passed: fyi.
@@ -200,7 +273,10 @@ async fn a_failed_deploy_is_urgent_to_the_projects_channel_and_owners() {
     let (status, _) = signed(&hub, "check_suite", "cs-1", &suite).await;
     assert_eq!(status, 200);
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM notifications WHERE kind = 'build.succeeded' AND urgency = 'fyi'").await,
+        hub.count(
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'build.succeeded' AND urgency = 'fyi'"
+        )
+        .await,
         2
     );
     hub.stop().await;

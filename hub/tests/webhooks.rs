@@ -59,58 +59,85 @@ async fn log_until(
     }
 }
 
-both_dbs!(signed_events_arrive_in_the_order_recorded, |db: &TestDb| async move {
-    let rx = Receiver::start().await;
-    let toml = format!("{SENDER}{}", hook("ops", &rx.url("/ops"), &["task.*", "cost.recorded"], 3));
-    let hub = TestHub::start(db, &toml, vec![]).await;
-    let a = new_task(&hub, "first").await;
-    let (s, _) = hub
-        .post(&format!("/api/v1/tasks/{a}/move"), json!({"to": "block"}))
-        .await;
-    assert_eq!(s, 200);
-    let (s, _) = hub
-        .post("/api/v1/costs", json!({"model": "m", "usd": 0.25}))
-        .await;
-    assert_eq!(s, 201);
-    // Not subscribed: a notification is not sent to this webhook.
-    let (s, _) = hub
-        .post("/api/v1/notifications", json!({"to": "ceo", "text": "hi"}))
-        .await;
-    assert_eq!(s, 201);
-    let calls = rx.wait_for("/ops", 3).await;
-    let types: Vec<String> = calls.iter().map(|c| c.event_type()).collect();
-    assert_eq!(types, ["task.created", "task.moved", "cost.recorded"]);
-    let now = chrono::Utc::now().timestamp();
-    for c in &calls {
-        assert!(
-            adapters::webhook::verify_signature(SECRET.as_bytes(), &c.signature, c.body.as_bytes(), now, 300),
-            "signature {:?} does not verify",
-            c.signature
+both_dbs!(
+    signed_events_arrive_in_the_order_recorded,
+    |db: &TestDb| async move {
+        let rx = Receiver::start().await;
+        let toml = format!(
+            "{SENDER}{}",
+            hook("ops", &rx.url("/ops"), &["task.*", "cost.recorded"], 3)
         );
-        assert!(!adapters::webhook::verify_signature(b"another secret", &c.signature, c.body.as_bytes(), now, 300));
-        let body = c.json();
-        assert_eq!(body["id"].as_str().unwrap(), c.event_id);
-        assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+        let hub = TestHub::start(db, &toml, vec![]).await;
+        let a = new_task(&hub, "first").await;
+        let (s, _) = hub
+            .post(&format!("/api/v1/tasks/{a}/move"), json!({"to": "block"}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, _) = hub
+            .post("/api/v1/costs", json!({"model": "m", "usd": 0.25}))
+            .await;
+        assert_eq!(s, 201);
+        // Not subscribed: a notification is not sent to this webhook.
+        let (s, _) = hub
+            .post("/api/v1/notifications", json!({"to": "ceo", "text": "hi"}))
+            .await;
+        assert_eq!(s, 201);
+        let calls = rx.wait_for("/ops", 3).await;
+        let types: Vec<String> = calls.iter().map(|c| c.event_type()).collect();
+        assert_eq!(types, ["task.created", "task.moved", "cost.recorded"]);
+        let now = chrono::Utc::now().timestamp();
+        for c in &calls {
+            assert!(
+                adapters::webhook::verify_signature(
+                    SECRET.as_bytes(),
+                    &c.signature,
+                    c.body.as_bytes(),
+                    now,
+                    300
+                ),
+                "signature {:?} does not verify",
+                c.signature
+            );
+            assert!(!adapters::webhook::verify_signature(
+                b"another secret",
+                &c.signature,
+                c.body.as_bytes(),
+                now,
+                300
+            ));
+            let body = c.json();
+            assert_eq!(body["id"].as_str().unwrap(), c.event_id);
+            assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+        }
+        assert_eq!(calls[0].json()["data"]["task"]["id"], a);
+        assert_eq!(calls[1].json()["data"]["from"], "created");
+        assert_eq!(calls[1].json()["data"]["task"]["status"], "blocked");
+        assert_eq!(calls[2].json()["data"]["usd"], 0.25);
+        let log = log_until(&hub, "ops", |ds| {
+            ds.len() == 3 && ds.iter().all(|d| d["status"] == "sent")
+        })
+        .await;
+        assert_eq!(log[0]["event_type"], "cost.recorded", "newest first");
+        assert_eq!(log[0]["last_status_code"], 200);
+        hub.stop().await;
     }
-    assert_eq!(calls[0].json()["data"]["task"]["id"], a);
-    assert_eq!(calls[1].json()["data"]["from"], "created");
-    assert_eq!(calls[1].json()["data"]["task"]["status"], "blocked");
-    assert_eq!(calls[2].json()["data"]["usd"], 0.25);
-    let log = log_until(&hub, "ops", |ds| ds.len() == 3 && ds.iter().all(|d| d["status"] == "sent")).await;
-    assert_eq!(log[0]["event_type"], "cost.recorded", "newest first");
-    assert_eq!(log[0]["last_status_code"], 200);
-    hub.stop().await;
-});
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_then_dead_after_max_attempts() {
     let db = TestDb::sqlite().await;
     let rx = Receiver::start().await;
     rx.script("/down", vec![], Reply::Status(500));
-    let toml = format!("{SENDER}{}", hook("down", &rx.url("/down"), &["task.created"], 3));
+    let toml = format!(
+        "{SENDER}{}",
+        hook("down", &rx.url("/down"), &["task.created"], 3)
+    );
     let hub = TestHub::start(&db, &toml, vec![]).await;
     new_task(&hub, "never arrives").await;
-    let log = log_until(&hub, "down", |ds| ds.first().is_some_and(|d| d["status"] == "dead")).await;
+    let log = log_until(&hub, "down", |ds| {
+        ds.first().is_some_and(|d| d["status"] == "dead")
+    })
+    .await;
     assert_eq!(log[0]["attempts"], 3);
     assert_eq!(log[0]["last_status_code"], 500);
     let calls = rx.calls("/down");
@@ -135,7 +162,10 @@ async fn a_410_disables_the_webhook() {
     let hub = TestHub::start(&db, &toml, vec![]).await;
     new_task(&hub, "one").await;
     rx.wait_for("/gone", 1).await;
-    log_until(&hub, "gone", |ds| ds.first().is_some_and(|d| d["status"] == "dead")).await;
+    log_until(&hub, "gone", |ds| {
+        ds.first().is_some_and(|d| d["status"] == "dead")
+    })
+    .await;
     let (_, w) = hub.get("/api/v1/webhooks/gone").await;
     assert_eq!(w["status"], "gone");
     new_task(&hub, "two").await;
@@ -154,8 +184,15 @@ async fn a_410_disables_the_webhook() {
 async fn one_call_at_a_time_per_endpoint_and_in_order_across_a_retry() {
     let db = TestDb::sqlite().await;
     let rx = Receiver::start().await;
-    rx.script("/ordered", vec![Reply::Status(503), Reply::Status(429)], Reply::Status(200));
-    let toml = format!("{SENDER}{}", hook("ordered", &rx.url("/ordered"), &["task.created"], 5));
+    rx.script(
+        "/ordered",
+        vec![Reply::Status(503), Reply::Status(429)],
+        Reply::Status(200),
+    );
+    let toml = format!(
+        "{SENDER}{}",
+        hook("ordered", &rx.url("/ordered"), &["task.created"], 5)
+    );
     let hub = TestHub::start(&db, &toml, vec![]).await;
     let mut ids = Vec::new();
     for i in 0..8 {
@@ -179,7 +216,11 @@ async fn one_call_at_a_time_per_endpoint_and_in_order_across_a_retry() {
 async fn a_slow_receiver_is_cut_at_the_timeout_and_a_redirect_is_not_followed() {
     let db = TestDb::sqlite().await;
     let rx = Receiver::start().await;
-    rx.script("/slow", vec![Reply::Slow(Duration::from_secs(4))], Reply::Status(200));
+    rx.script(
+        "/slow",
+        vec![Reply::Slow(Duration::from_secs(4))],
+        Reply::Status(200),
+    );
     rx.script("/moved", vec![], Reply::Redirect(rx.url("/elsewhere")));
     let toml = format!(
         "{SENDER}{}{}",
@@ -189,18 +230,34 @@ async fn a_slow_receiver_is_cut_at_the_timeout_and_a_redirect_is_not_followed() 
     let hub = TestHub::start(&db, &toml, vec![]).await;
     let started = Instant::now();
     new_task(&hub, "x").await;
-    let log = log_until(&hub, "slow", |ds| ds.first().is_some_and(|d| d["status"] == "sent")).await;
+    let log = log_until(&hub, "slow", |ds| {
+        ds.first().is_some_and(|d| d["status"] == "sent")
+    })
+    .await;
     // Cut after timeout_secs (1 s), retried, sent — long before the 4 s answer.
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(log[0]["attempts"], 2);
-    let log = log_until(&hub, "moved", |ds| ds.first().is_some_and(|d| d["status"] == "dead")).await;
+    let log = log_until(&hub, "moved", |ds| {
+        ds.first().is_some_and(|d| d["status"] == "dead")
+    })
+    .await;
     assert_eq!(log[0]["last_status_code"], 302);
     assert!(
-        log[0]["last_error"].as_str().unwrap().contains("not followed"),
+        log[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not followed"),
         "{log:?}"
     );
     assert_eq!(rx.calls("/moved").len(), 2);
-    assert!(rx.calls("/elsewhere").is_empty(), "the redirect was followed");
+    assert!(
+        rx.calls("/elsewhere").is_empty(),
+        "the redirect was followed"
+    );
     hub.stop().await;
     db.finish().await;
 }
@@ -210,13 +267,24 @@ async fn api_webhooks_may_not_target_the_hubs_network_unless_allowed() {
     let db = TestDb::sqlite().await;
     let rx = Receiver::start().await;
     let hub = TestHub::start(&db, SENDER, vec![]).await;
-    for url in [rx.url("/x"), "http://localhost:9/".into(), "http://169.254.169.254/latest".into(), "http://[::1]:9/".into()] {
+    for url in [
+        rx.url("/x"),
+        "http://localhost:9/".into(),
+        "http://169.254.169.254/latest".into(),
+        "http://[::1]:9/".into(),
+    ] {
         let (status, body) = hub
-            .post("/api/v1/webhooks", json!({"url": url, "events": ["task.*"]}))
+            .post(
+                "/api/v1/webhooks",
+                json!({"url": url, "events": ["task.*"]}),
+            )
             .await;
         assert_eq!(status, 422, "{url}: {body}");
         assert!(
-            body["error"]["message"].as_str().unwrap().contains("allow_private_targets"),
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("allow_private_targets"),
             "{body}"
         );
     }
@@ -241,22 +309,39 @@ async fn webhooks_over_the_api_list_log_redeliver_and_delete() {
         (json!({"url": rx.url("/a"), "events": ["task"]}), "events"),
         (json!({"url": rx.url("/a"), "events": []}), "events"),
         (json!({"url": "ftp://x/", "events": ["task.*"]}), "url"),
-        (json!({"url": rx.url("/a"), "events": ["*"], "max_attempts": 0}), "max_attempts"),
-        (json!({"url": rx.url("/a"), "events": ["*"], "extra": 1}), "extra"),
+        (
+            json!({"url": rx.url("/a"), "events": ["*"], "max_attempts": 0}),
+            "max_attempts",
+        ),
+        (
+            json!({"url": rx.url("/a"), "events": ["*"], "extra": 1}),
+            "extra",
+        ),
     ] {
         let (status, answer) = hub.post("/api/v1/webhooks", body).await;
         assert_eq!(status, 422, "{answer}");
-        assert!(answer["error"]["message"].as_str().unwrap().contains(names), "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(names),
+            "{answer}"
+        );
     }
     // Without the scope.
     let key = hub.key_for("builder", &["tasks:write"]).await;
     let (status, _) = hub
-        .post_with("/api/v1/webhooks", &key, json!({"url": rx.url("/a"), "events": ["*"]}), None)
+        .post_with(
+            "/api/v1/webhooks",
+            &key,
+            json!({"url": rx.url("/a"), "events": ["*"]}),
+            None,
+        )
         .await;
     assert_eq!(status, 403);
 
     let (status, created) = hub
-        .post("/api/v1/webhooks", json!({"url": rx.url("/api"), "events": ["task.created", "decision.*"]}))
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": rx.url("/api"), "events": ["task.created", "decision.*"]}),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
@@ -264,18 +349,38 @@ async fn webhooks_over_the_api_list_log_redeliver_and_delete() {
     assert_eq!(created["source"], "api");
     assert_eq!(created["max_attempts"], 3);
     let (_, list) = hub.get("/api/v1/webhooks").await;
-    let ids: Vec<&str> = list["webhooks"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
-    assert!(!list.to_string().contains(&secret), "the secret is shown once only");
+    assert!(
+        !list.to_string().contains(&secret),
+        "the secret is shown once only"
+    );
 
     new_task(&hub, "for the api hook").await;
     let first = rx.wait_for("/api", 1).await.remove(0);
     let now = chrono::Utc::now().timestamp();
-    assert!(adapters::webhook::verify_signature(secret.as_bytes(), &first.signature, first.body.as_bytes(), now, 300));
-    let log = log_until(&hub, &id, |ds| ds.first().is_some_and(|d| d["status"] == "sent")).await;
+    assert!(adapters::webhook::verify_signature(
+        secret.as_bytes(),
+        &first.signature,
+        first.body.as_bytes(),
+        now,
+        300
+    ));
+    let log = log_until(&hub, &id, |ds| {
+        ds.first().is_some_and(|d| d["status"] == "sent")
+    })
+    .await;
     let delivery = log[0]["id"].as_i64().unwrap();
     let (status, again) = hub
-        .post(&format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"), json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 201, "{again}");
     assert_ne!(again["id"].as_i64().unwrap(), delivery);
@@ -283,15 +388,23 @@ async fn webhooks_over_the_api_list_log_redeliver_and_delete() {
     assert_eq!(calls[1].event_id, calls[0].event_id, "the same event again");
     assert_eq!(calls[1].body, calls[0].body);
     let (status, _) = hub
-        .post(&format!("/api/v1/webhooks/{id}/deliveries/999999/redeliver"), json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/deliveries/999999/redeliver"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 404);
 
     // A heartbeat that changes the agent's status reaches the declared hook.
-    let (status, _) = hub.post("/api/v1/heartbeat", json!({"status": "idle"})).await;
+    let (status, _) = hub
+        .post("/api/v1/heartbeat", json!({"status": "idle"}))
+        .await;
     assert_eq!(status, 200);
     let hb = rx.wait_for("/declared", 1).await;
-    assert_eq!(hb[0].json()["data"], json!({"agent": "builder", "status": "idle", "note": null}));
+    assert_eq!(
+        hb[0].json()["data"],
+        json!({"agent": "builder", "status": "idle", "note": null})
+    );
 
     let res = hub
         .http
@@ -300,7 +413,11 @@ async fn webhooks_over_the_api_list_log_redeliver_and_delete() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 422, "a config webhook is removed in config.toml");
+    assert_eq!(
+        res.status(),
+        422,
+        "a config webhook is removed in config.toml"
+    );
     let res = hub
         .http
         .delete(format!("{}/api/v1/webhooks/{id}", hub.base))
@@ -319,7 +436,10 @@ async fn webhooks_over_the_api_list_log_redeliver_and_delete() {
 async fn two_instances_on_postgresql_send_each_event_once_in_order() {
     let db = TestDb::postgres().await;
     let rx = Receiver::start().await;
-    let toml = format!("{SENDER}{}", hook("shared", &rx.url("/shared"), &["task.created"], 3));
+    let toml = format!(
+        "{SENDER}{}",
+        hook("shared", &rx.url("/shared"), &["task.created"], 3)
+    );
     let a = TestHub::start(&db, &toml, vec![]).await;
     let b = TestHub::start(&db, &toml, vec![]).await;
     let mut ids = Vec::new();
@@ -330,9 +450,17 @@ async fn two_instances_on_postgresql_send_each_event_once_in_order() {
     let calls = rx.wait_for("/shared", 40).await;
     // Both senders polled meanwhile; give a double a moment to show up by
     // waiting until every delivery is recorded sent.
-    log_until(&a, "shared", |ds| ds.len() == 40 && ds.iter().all(|d| d["status"] == "sent")).await;
+    log_until(&a, "shared", |ds| {
+        ds.len() == 40 && ds.iter().all(|d| d["status"] == "sent")
+    })
+    .await;
     let calls_after = rx.calls("/shared");
-    assert_eq!(calls_after.len(), 40, "each event once: {}", calls_after.len());
+    assert_eq!(
+        calls_after.len(),
+        40,
+        "each event once: {}",
+        calls_after.len()
+    );
     let got: Vec<i64> = calls
         .iter()
         .map(|c| c.json()["data"]["task"]["id"].as_i64().unwrap())

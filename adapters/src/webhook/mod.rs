@@ -16,5 +16,5 @@ mod sign;
 mod target;
 
 pub use send::{Outcome, WebhookClient, WebhookRequest};
-pub use sign::{SIGNATURE_HEADER, EVENT_ID_HEADER, signature_header, verify_signature};
+pub use sign::{EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header, verify_signature};
 pub use target::{TargetError, check_target, forbidden_ip, parse_target};

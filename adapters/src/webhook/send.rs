@@ -79,9 +79,8 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some((ip, why)) = addrs
                 .iter()
                 .find_map(|a| forbidden_ip(a.ip()).map(|w| (a.ip(), w)))
@@ -119,8 +118,7 @@ impl WebhookClient {
             if guard {
                 b = b.dns_resolver(Arc::new(PublicOnly));
             }
-            b.build()
-                .map_err(|e| format!("webhook HTTP client: {e}"))
+            b.build().map_err(|e| format!("webhook HTTP client: {e}"))
         };
         Ok(WebhookClient {
             public_only: build(true)?,

@@ -61,11 +61,35 @@ mod tests {
     fn a_signature_verifies_only_for_its_secret_body_and_time() {
         let h = signature_header(b"s3cret", 1_700_000_000, b"{\"a\":1}");
         assert!(h.starts_with("t=1700000000,v1="));
-        assert!(verify_signature(b"s3cret", &h, b"{\"a\":1}", 1_700_000_010, 300));
-        assert!(!verify_signature(b"other", &h, b"{\"a\":1}", 1_700_000_010, 300));
-        assert!(!verify_signature(b"s3cret", &h, b"{\"a\":2}", 1_700_000_010, 300));
+        assert!(verify_signature(
+            b"s3cret",
+            &h,
+            b"{\"a\":1}",
+            1_700_000_010,
+            300
+        ));
+        assert!(!verify_signature(
+            b"other",
+            &h,
+            b"{\"a\":1}",
+            1_700_000_010,
+            300
+        ));
+        assert!(!verify_signature(
+            b"s3cret",
+            &h,
+            b"{\"a\":2}",
+            1_700_000_010,
+            300
+        ));
         // Replayed ten minutes later: refused by the timestamp.
-        assert!(!verify_signature(b"s3cret", &h, b"{\"a\":1}", 1_700_000_600, 300));
+        assert!(!verify_signature(
+            b"s3cret",
+            &h,
+            b"{\"a\":1}",
+            1_700_000_600,
+            300
+        ));
     }
 
     #[test]
@@ -74,6 +98,9 @@ mod tests {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(b"k").unwrap();
         m.update(b"12.body");
         let want = hex::encode(m.finalize().into_bytes());
-        assert_eq!(signature_header(b"k", 12, b"body"), format!("t=12,v1={want}"));
+        assert_eq!(
+            signature_header(b"k", 12, b"body"),
+            format!("t=12,v1={want}")
+        );
     }
 }

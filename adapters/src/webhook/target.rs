@@ -156,8 +156,19 @@ mod tests {
 
     #[tokio::test]
     async fn names_are_resolved_and_every_address_checked() {
-        let e = check_target("http://localhost:9/hook", false).await.unwrap_err();
-        assert!(matches!(e, TargetError::Forbidden { why: "loopback", .. }), "{e}");
+        let e = check_target("http://localhost:9/hook", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TargetError::Forbidden {
+                    why: "loopback",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("allow_private_targets"));
         let e = check_target("http://[::1]/", false).await.unwrap_err();
         assert!(matches!(e, TargetError::Forbidden { .. }), "{e}");

@@ -96,12 +96,18 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/brief", get(brief::show))
         .route("/api/v1/openapi.json", get(openapi::serve))
-        .route("/api/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/api/v1/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
         .route(
             "/api/v1/webhooks/{id}",
             get(webhooks::show).delete(webhooks::delete),
         )
-        .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
         .route(
             "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
             post(webhooks::redeliver),

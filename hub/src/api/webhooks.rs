@@ -69,7 +69,13 @@ pub struct DeliveriesQuery {
     pub before: Option<i64>,
 }
 
-fn in_range(field: &str, v: Option<i64>, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {
+fn in_range(
+    field: &str,
+    v: Option<i64>,
+    min: i64,
+    max: i64,
+    default: i64,
+) -> Result<i64, ApiError> {
     match v {
         None => Ok(default),
         Some(v) if (min..=max).contains(&v) => Ok(v),
@@ -108,7 +114,13 @@ pub async fn create(
     }
     let max_attempts = in_range("max_attempts", w.max_attempts, 1, 20, 3)?;
     let base = in_range("base_backoff_ms", w.base_backoff_ms, 1, 86_400_000, 10_000)?;
-    let max = in_range("max_backoff_ms", w.max_backoff_ms, base, 86_400_000, 600_000.max(base))?;
+    let max = in_range(
+        "max_backoff_ms",
+        w.max_backoff_ms,
+        base,
+        86_400_000,
+        600_000.max(base),
+    )?;
     adapters::webhook::check_target(&w.url, state.webhook_allow_private)
         .await
         .map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -123,7 +123,10 @@ pub(super) fn validate(config: &super::Config) -> Result<(), String> {
             crate::webhooks::events::check_pattern(e).map_err(|m| format!("{key}.{m}"))?;
         }
         if !(1..=20).contains(&w.max_attempts) {
-            return Err(format!("{key}.max_attempts = {}: must be 1 to 20", w.max_attempts));
+            return Err(format!(
+                "{key}.max_attempts = {}: must be 1 to 20",
+                w.max_attempts
+            ));
         }
         if w.base_backoff_ms == 0 || w.max_backoff_ms < w.base_backoff_ms {
             return Err(format!(
@@ -140,14 +143,19 @@ pub(super) fn validate(config: &super::Config) -> Result<(), String> {
         ));
     }
     if s.concurrency == 0 || s.poll_interval_ms == 0 {
-        return Err("webhook_sender.concurrency and webhook_sender.poll_interval_ms must be above 0".into());
+        return Err(
+            "webhook_sender.concurrency and webhook_sender.poll_interval_ms must be above 0".into(),
+        );
     }
     let g = &config.github;
     if g.enabled {
         secret_from_env(&g.secret_env, "github.secret_env")?;
         for r in &g.repos {
             if !r.repo.contains('/') {
-                return Err(format!("github.repos.repo = {:?}: expected owner/name", r.repo));
+                return Err(format!(
+                    "github.repos.repo = {:?}: expected owner/name",
+                    r.repo
+                ));
             }
             if !config.projects.iter().any(|p| p.id == r.project) {
                 return Err(format!(

@@ -142,13 +142,20 @@ async fn receive(State(g): State<Arc<Github>>, headers: HeaderMap, body: Bytes) 
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
-                format!("the payload is not JSON ({e}); choose content type application/json on GitHub"),
+                format!(
+                    "the payload is not JSON ({e}); choose content type application/json on GitHub"
+                ),
             );
         }
     };
     let action = payload::read(event, &payload);
     let (effect, note) = g.effect(&action, delivery);
-    match g.app.store.apply_github_delivery(delivery, event, &effect).await {
+    match g
+        .app
+        .store
+        .apply_github_delivery(delivery, event, &effect)
+        .await
+    {
         Ok(GithubApplied::Duplicate) => answer(
             StatusCode::OK,
             serde_json::json!({"ok": true, "duplicate": true, "note": "this X-GitHub-Delivery was run before"}),
@@ -336,25 +343,26 @@ impl Github {
         let now_ms = now.timestamp_millis();
         let mut notifications = Vec::new();
         let mut deliveries = Vec::new();
-        let mut add = |recipient_kind: &'static str, id: &str, ds: Vec<NewDelivery>, nid: String| {
-            deliveries.extend(ds);
-            notifications.push(NewNotification {
-                id: nid,
-                source: "github".into(),
-                kind: kind.into(),
-                urgency: urgency.as_str(),
-                recipient_kind,
-                recipient_id: id.into(),
-                project_id: Some(project.into()),
-                title: Some(title.into()),
-                body: text.into(),
-                fields_json: "[]".into(),
-                decision_id: None,
-                dedupe_key: None,
-                duplicate: false,
-                created_at: now_ms,
-            });
-        };
+        let mut add =
+            |recipient_kind: &'static str, id: &str, ds: Vec<NewDelivery>, nid: String| {
+                deliveries.extend(ds);
+                notifications.push(NewNotification {
+                    id: nid,
+                    source: "github".into(),
+                    kind: kind.into(),
+                    urgency: urgency.as_str(),
+                    recipient_kind,
+                    recipient_id: id.into(),
+                    project_id: Some(project.into()),
+                    title: Some(title.into()),
+                    body: text.into(),
+                    fields_json: "[]".into(),
+                    decision_id: None,
+                    dedupe_key: None,
+                    duplicate: false,
+                    created_at: now_ms,
+                });
+            };
         for channel in self.channels.get(project).into_iter().flatten() {
             let nid = new_id("n");
             let ds = plan::channel_deliveries(&self.dir, channel, &nid, now_ms);

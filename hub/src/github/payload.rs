@@ -18,7 +18,10 @@ pub enum Action {
         url: String,
         labels: Vec<String>,
     },
-    CloseIssue { repo: String, number: i64 },
+    CloseIssue {
+        repo: String,
+        number: i64,
+    },
     /// A review was requested from `login` on a pull request.
     ReviewRequested {
         repo: String,
@@ -170,6 +173,9 @@ mod tests {
         let p = json!({"action": "completed", "check_suite": {"head_branch": "feature", "conclusion": "failure"},
                        "repository": {"full_name": "acme/web", "default_branch": "main"}});
         assert!(matches!(read("check_suite", &p), Action::Ignore(_)));
-        assert!(matches!(read("star", &json!({"action": "created"})), Action::Ignore(_)));
+        assert!(matches!(
+            read("star", &json!({"action": "created"})),
+            Action::Ignore(_)
+        ));
     }
 }

@@ -39,10 +39,25 @@ mod tests {
         // From GitHub's docs: secret "It's a Secret to Everybody",
         // payload "Hello, World!".
         let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        assert!(valid(b"It's a Secret to Everybody", Some(header), b"Hello, World!"));
-        assert_eq!(sign(b"It's a Secret to Everybody", b"Hello, World!"), header);
+        assert!(valid(
+            b"It's a Secret to Everybody",
+            Some(header),
+            b"Hello, World!"
+        ));
+        assert_eq!(
+            sign(b"It's a Secret to Everybody", b"Hello, World!"),
+            header
+        );
         assert!(!valid(b"wrong", Some(header), b"Hello, World!"));
-        assert!(!valid(b"It's a Secret to Everybody", None, b"Hello, World!"));
-        assert!(!valid(b"It's a Secret to Everybody", Some("sha1=abc"), b"Hello, World!"));
+        assert!(!valid(
+            b"It's a Secret to Everybody",
+            None,
+            b"Hello, World!"
+        ));
+        assert!(!valid(
+            b"It's a Secret to Everybody",
+            Some("sha1=abc"),
+            b"Hello, World!"
+        ));
     }
 }

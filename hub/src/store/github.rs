@@ -95,12 +95,14 @@ impl Store {
                         .insert_task_in(&mut tx, task, audit)
                         .await
                         .map_err(backend)?;
-                    sqlx::query("INSERT INTO github_tasks (repo, ref, task_id) VALUES ($1, $2, $3)")
-                        .bind(repo)
-                        .bind(reference)
-                        .bind(task.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO github_tasks (repo, ref, task_id) VALUES ($1, $2, $3)",
+                    )
+                    .bind(repo)
+                    .bind(reference)
+                    .bind(task.id)
+                    .execute(&mut *tx)
+                    .await?;
                     Some(task)
                 }
             }

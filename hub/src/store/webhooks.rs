@@ -387,7 +387,10 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => Ok(Some(subscription_from_row(&r, self.patterns_of(id).await?)?)),
+            Some(r) => Ok(Some(subscription_from_row(
+                &r,
+                self.patterns_of(id).await?,
+            )?)),
             None => Ok(None),
         }
     }
@@ -410,13 +413,12 @@ impl Store {
     /// in config.toml (it would come back on the next start).
     pub async fn delete_webhook(&self, id: &str, actor: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM webhook_subscriptions WHERE id = $1 AND source = 'api'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deleted =
+            sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1 AND source = 'api'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if deleted == 0 {
             let found: Option<(String,)> =
                 sqlx::query_as("SELECT source FROM webhook_subscriptions WHERE id = $1")

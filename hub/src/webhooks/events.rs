@@ -65,10 +65,25 @@ mod tests {
 
     #[test]
     fn patterns_are_a_type_a_family_or_everything() {
-        for ok in ["*", "task.*", "decision.resolved", "deploy.*", "agent.status"] {
+        for ok in [
+            "*",
+            "task.*",
+            "decision.resolved",
+            "deploy.*",
+            "agent.status",
+        ] {
             assert!(check_pattern(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "task", "task.", "*.created", "Task.*", "task.**", "a.b.c", "task.cre*"] {
+        for bad in [
+            "",
+            "task",
+            "task.",
+            "*.created",
+            "Task.*",
+            "task.**",
+            "a.b.c",
+            "task.cre*",
+        ] {
             assert!(check_pattern(bad).is_err(), "{bad}");
         }
     }

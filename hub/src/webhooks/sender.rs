@@ -42,7 +42,9 @@ impl Sender {
                             });
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries; trying again"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not claim webhook deliveries; trying again")
+                    }
                 }
             }
             tokio::select! {

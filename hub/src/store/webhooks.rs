@@ -160,14 +160,17 @@ fn fan_out_sql(dialect: Dialect) -> String {
             "ev.value->>2",
             "ev.value->>3",
         ),
+        // The order lock (see ORDER_LOCK) is taken before the first row
+        // gets its ID: joined in, it is evaluated before any row is made.
         Dialect::Postgres => (
-            "jsonb_array_elements($1::jsonb) AS ev",
+            "(SELECT pg_advisory_xact_lock({ORDER_LOCK})) AS order_lock, jsonb_array_elements($1::jsonb) AS ev",
             "ev->>0",
             "ev->>1",
             "ev->>2",
             "(ev->>3)::bigint",
         ),
     };
+    let source = source.replace("{ORDER_LOCK}", &ORDER_LOCK.to_string());
     format!(
         "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, body, status, attempts, next_attempt_at, created_at) \
          SELECT s.id, {id}, {ty}, {body}, 'pending', 0, {at}, {at} FROM {source} \
@@ -183,6 +186,17 @@ static FAN_OUT_SQLITE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| fan_out_sql(Dialect::Sqlite));
 static FAN_OUT_POSTGRES: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| fan_out_sql(Dialect::Postgres));
+
+/// On PostgreSQL, delivery IDs come from a sequence when the row is made,
+/// while transactions commit in their own order: a transaction that took
+/// ID 5 could commit after the one that took 6 was already sent, and a
+/// receiver would get them out of order. So every fan-out takes this
+/// transaction-level advisory lock before its rows get their IDs, and holds
+/// it to its commit: the IDs of committed deliveries follow commit order,
+/// and the claim (oldest live ID first) sends in that order. It serialises
+/// only the end of event-recording transactions (the fan-out is their last
+/// write). "orkwhko" in hex.
+const ORDER_LOCK: i64 = 0x6f726b77686b6f;
 
 /// The fan-out statement for the ingest batch on PostgreSQL, where the
 /// whole batch is one statement: a data-modifying CTE reading parameter `n`.

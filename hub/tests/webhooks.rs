@@ -470,3 +470,77 @@ async fn two_instances_on_postgresql_send_each_event_once_in_order() {
     b.stop().await;
     db.finish().await;
 }
+
+/// On PostgreSQL a delivery's ID is taken when its row is made, but
+/// transactions commit in their own order. Without the order lock, a
+/// transaction B that starts after A but commits first gets its event
+/// claimed (and sent) while A's earlier one is still uncommitted: out of
+/// order. With it, B's fan-out waits for A's commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_later_transaction_waits_for_an_earlier_ones_commit() {
+    let db = TestDb::postgres().await;
+    let store = db.store().clone();
+    store
+        .sync_config_webhooks(&[hub::store::NewSubscription {
+            id: "o".into(),
+            url: "http://192.0.2.1/".into(),
+            secret: "s".into(),
+            events: vec!["*".into()],
+            max_attempts: 3,
+            base_backoff_ms: 10,
+            max_backoff_ms: 10,
+            created_by: "test".into(),
+        }])
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let first = hub::store::WebhookEvent::new("task.created", json!({"n": 1}), now);
+    let first_id = first.id.clone();
+    let mut a = store.pool().begin().await.unwrap();
+    store
+        .queue_webhook_events_in(&mut a, &[first])
+        .await
+        .unwrap();
+    let later = store.clone();
+    let b = tokio::spawn(async move {
+        let mut tx = later.pool().begin().await?;
+        let second = hub::store::WebhookEvent::new("task.created", json!({"n": 2}), now);
+        later
+            .queue_webhook_events_in(&mut tx, &[second])
+            .await
+            .unwrap();
+        tx.commit().await
+    });
+    // B either commits (no order lock) or is seen waiting for the lock.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        if waiting > 0 || b.is_finished() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B neither committed nor waited");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !b.is_finished(),
+        "B committed while A, recorded earlier, was open"
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let claimed = store.claim_webhooks(now, now + 5_000, 10).await.unwrap();
+    assert!(
+        claimed.is_empty(),
+        "nothing committed, nothing to send: {claimed:?}"
+    );
+    a.commit().await.unwrap();
+    b.await.unwrap().unwrap();
+    let claimed = store.claim_webhooks(now, now + 5_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "one in flight per webhook");
+    assert_eq!(claimed[0].event_id, first_id, "A's event first");
+    drop(store);
+    db.finish().await;
+}

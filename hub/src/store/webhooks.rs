@@ -241,7 +241,7 @@ const CLAIM_LOCK: i64 = 0x6f726b77686b;
 impl Store {
     /// Queue `events` for every matching subscription, inside `tx` (the
     /// transaction of the thing the events are about).
-    pub(crate) async fn queue_webhook_events_in(
+    pub async fn queue_webhook_events_in(
         &self,
         tx: &mut Transaction<'_, Any>,
         events: &[WebhookEvent],

@@ -223,12 +223,14 @@ pub(super) fn events_json(events: &[WebhookEvent]) -> Result<String, StoreError>
 // Each active subscription's oldest live delivery, if it is due and nobody
 // holds it: one in flight per endpoint, in the order recorded. A later
 // delivery is never claimed while an earlier one waits for its retry.
+// Driven from the subscriptions: one index lookup (`webhook_deliveries_live`)
+// per subscription finds its head, however long its backlog.
 const CLAIM_SQL: &str = "UPDATE webhook_deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1 \
-     WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-         WHERE s.status = 'active' AND d.status IN ('pending','sending') \
-         AND d.id = (SELECT MIN(e.id) FROM webhook_deliveries e WHERE e.subscription_id = d.subscription_id \
-             AND e.status IN ('pending','sending')) \
-         AND d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until < $2) \
+     WHERE id IN (SELECT d.id FROM (SELECT (SELECT MIN(e.id) FROM webhook_deliveries e \
+             WHERE e.subscription_id = s.id AND e.status IN ('pending','sending')) AS head \
+         FROM webhook_subscriptions s WHERE s.status = 'active') h \
+         JOIN webhook_deliveries d ON d.id = h.head \
+         WHERE d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until < $2) \
          ORDER BY d.id LIMIT $3) \
      RETURNING id";
 

@@ -13,6 +13,7 @@ pub mod slack;
 pub mod telegram;
 pub mod tls;
 pub mod web;
+pub mod webhook;
 
 pub use error::SendError;
 

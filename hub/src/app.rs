@@ -40,9 +40,10 @@ pub struct Running {
 pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> {
     let store = Store::open(&config.database.url, config.database.max_connections).await?;
     crate::seed::apply(&store, &config).await?;
+    crate::webhooks::sync_config(&store, &config).await?;
     // A single SQLite instance owns every lease: whatever a crashed run left
     // "sending" is ours to send again right away.
-    let reclaimed = store.reclaim_own_leases().await?;
+    let reclaimed = store.reclaim_own_leases().await? + store.reclaim_own_webhooks().await?;
     if reclaimed > 0 {
         tracing::info!(
             reclaimed,
@@ -50,6 +51,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         );
     }
     let dir = Arc::new(Directory::from_config(&config));
+    let dir_for_github = dir.clone();
     let wake = Arc::new(Notify::new());
     let web = Arc::new(WebAdapter::new(config.adapters.web.buffer));
     let (ingest, writer) = crate::ingest::start(
@@ -92,6 +94,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         wake: wake.clone(),
         body_limit: config.server.body_limit_bytes,
         sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),
+        webhook_allow_private: config.webhook_sender.allow_private_targets,
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
@@ -121,6 +124,21 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         Arc::new(crate::brief::job::BriefJob::from_config(&config, brief)),
     ];
     let mut listeners = platforms.tasks;
+    // Outbound webhooks: the sender ends on the stop signal, after the
+    // calls in hand.
+    let webhook_client = adapters::webhook::WebhookClient::new(
+        std::time::Duration::from_secs(config.webhook_sender.timeout_secs),
+        adapters::tls::Trust::load(config.tls.ca_file.as_deref(), "tls.ca_file")?.client_config(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    listeners.push(tokio::spawn(
+        crate::webhooks::sender::Sender {
+            store: store.clone(),
+            client: webhook_client,
+            config: config.webhook_sender.clone(),
+        }
+        .run(stop_rx.clone()),
+    ));
     // Several instances on one PostgreSQL: the live feed reaches every one.
     if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {
         listeners.push(feed);
@@ -140,6 +158,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let addr = listener.local_addr()?;
     let app = api::router(state.clone(), config.server.body_limit_bytes)
         .merge(platforms.routes)
+        .merge(crate::github::routes(&config, &state, &dir_for_github)?)
         .layer(axum::middleware::from_fn(
             crate::server::close::when_body_unread,
         ));

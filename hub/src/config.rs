@@ -2,7 +2,12 @@
 //! `ORKHUB_*` environment variable (`ORKHUB_DATABASE__URL`, double underscore
 //! between levels). Defaults let `orkhub serve` run with no platform tokens.
 
+mod integrations;
 mod locate;
+
+pub use integrations::{
+    GithubConfig, GithubRepoConfig, WebhookConfig, WebhookSenderConfig, secret_from_env,
+};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -29,6 +34,11 @@ pub struct Config {
     pub approvers: BTreeMap<String, Vec<String>>,
     pub brief: briefs::BriefConfig,
     pub tls: TlsConfig,
+    /// Outbound webhooks declared here (more can be made over the API).
+    pub webhooks: Vec<WebhookConfig>,
+    pub webhook_sender: WebhookSenderConfig,
+    /// Inbound GitHub webhooks.
+    pub github: GithubConfig,
 }
 
 /// Trust for outbound TLS (SMTP, platform APIs, the LLM endpoint): the
@@ -322,6 +332,10 @@ pub struct PersonConfig {
     /// Platform → the platform's immutable user ID.
     #[serde(default)]
     pub identities: BTreeMap<ChannelKind, String>,
+    /// The person's GitHub login: a review requested from it on a mapped
+    /// repository becomes a task for them.
+    #[serde(default)]
+    pub github: Option<String>,
 }
 
 fn member() -> String {
@@ -418,6 +432,9 @@ const TABLES: &[&str] = &[
     "approvers",
     "brief",
     "tls",
+    "webhooks",
+    "webhook_sender",
+    "github",
 ];
 
 /// The line of `file` that `message` (an error naming a config key, as
@@ -634,6 +651,7 @@ impl Config {
         if self.ingest.queue == 0 || self.ingest.max_batch == 0 {
             return bad("ingest.queue and ingest.max_batch must be above 0".into());
         }
+        integrations::validate(self).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

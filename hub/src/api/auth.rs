@@ -31,6 +31,7 @@ pub const SCOPES: &[&str] = &[
     "tasks:write",
     "events:read",
     "brief:read",
+    "webhooks:admin",
 ];
 
 /// A new key: (id, the full key to show once, its hash to store).

@@ -32,6 +32,10 @@ pub const OPTION: usize = 200;
 /// A task's capabilities, and each one's length.
 pub const CAPABILITIES: usize = 20;
 pub const CAPABILITY: usize = 100;
+/// A webhook's URL.
+pub const URL: usize = 2_048;
+/// A webhook's event patterns.
+pub const EVENTS: usize = 20;
 /// A task's title (the commands crate's limit, the same in chat).
 pub const TASK_TITLE: usize = commands::MAX_TITLE_CHARS;
 

@@ -14,6 +14,7 @@ mod notifications;
 pub mod openapi;
 mod tasks;
 mod telemetry;
+pub mod webhooks;
 
 pub use error::ApiError;
 
@@ -66,6 +67,9 @@ pub struct Shared {
     pub sse_keep_alive: std::time::Duration,
     /// Builds and renders daily briefs (templates, optional LLM summary).
     pub brief: Arc<crate::brief::BriefService>,
+    /// webhook_sender.allow_private_targets: webhooks created over the API
+    /// may call the hub's own network.
+    pub webhook_allow_private: bool,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -95,6 +99,22 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/brief", get(brief::show))
         .route("/api/v1/openapi.json", get(openapi::serve))
+        .route(
+            "/api/v1/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::show).delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .merge(reserved)
         // After every route: a wrong method on a known path, and an unknown
         // path, answer in the API's JSON error shape too.

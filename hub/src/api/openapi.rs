@@ -57,6 +57,12 @@ pub struct ErrorDetail {
         super::tasks::add_dependency,
         super::brief::show,
         super::events::stream,
+        super::webhooks::create,
+        super::webhooks::list,
+        super::webhooks::show,
+        super::webhooks::delete,
+        super::webhooks::deliveries,
+        super::webhooks::redeliver,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Contract),
@@ -102,6 +108,8 @@ const LIMITS: &[(&str, &str, usize, bool)] = &[
     ("MoveIn", "to", limits::WORD, false),
     ("MoveIn", "note", limits::NOTE, false),
     ("AssignIn", "to", limits::ID, false),
+    ("WebhookIn", "url", limits::URL, false),
+    ("WebhookIn", "events", limits::EVENTS, true),
 ];
 
 impl utoipa::Modify for Contract {
@@ -137,6 +145,7 @@ pub fn document() -> serde_json::Value {
     for (schema, prop, max) in [
         ("DecisionIn", "options", limits::OPTION),
         ("TaskIn", "capabilities", limits::CAPABILITY),
+        ("WebhookIn", "events", limits::KIND),
     ] {
         if let Some(serde_json::Value::Object(items)) = doc.pointer_mut(&format!(
             "/components/schemas/{schema}/properties/{prop}/items"

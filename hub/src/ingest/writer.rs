@@ -6,7 +6,9 @@
 use super::plan::{self, Recipient};
 use super::{Answer, IngestError, Pending, Submission, answer_body, publish_at_commit};
 use crate::directory::Directory;
-use crate::store::{IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError};
+use crate::store::{
+    IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError, WebhookEvent,
+};
 use adapters::web::{FeedEvent, WebAdapter};
 use routing::{RoutingPolicy, Urgency};
 use std::collections::HashMap;
@@ -209,12 +211,21 @@ impl Writer {
         } else {
             Vec::new()
         };
+        // Outbound webhooks: each new notification (not a repeat) is a
+        // `notification.created` event, queued in the same commit.
+        let events: Vec<WebhookEvent> = batch
+            .notifications
+            .iter()
+            .filter(|n| !n.duplicate)
+            .map(crate::webhooks::events::notification_created)
+            .collect();
         self.store
-            .insert_batch_with_feed(
+            .insert_batch_with_events(
                 &batch.notifications,
                 &batch.deliveries,
                 &batch.idempotency,
                 &feed_json,
+                &events,
             )
             .await
     }

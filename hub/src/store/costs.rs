@@ -85,6 +85,21 @@ impl Store {
         .bind(micros)
         .execute(&mut *tx)
         .await?;
+        let event = super::WebhookEvent::new(
+            "cost.recorded",
+            serde_json::json!({
+                "id": id,
+                "agent": c.agent_id,
+                "project": c.project_id,
+                "task_id": c.task_id,
+                "model": c.model,
+                "tokens_in": c.tokens_in,
+                "tokens_out": c.tokens_out,
+                "usd": usd_from_micros(micros),
+            }),
+            c.at,
+        );
+        self.queue_webhook_events_in(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -125,6 +140,19 @@ impl Store {
         note: Option<&str>,
         at: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Written first (a write-first transaction waits its turn on SQLite
+        // instead of failing): whether the status changed, for `agent.status`.
+        let changed = sqlx::query(
+            "UPDATE agents SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1",
+        )
+        .bind(status)
+        .bind(at)
+        .bind(agent_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
         sqlx::query(
             "UPDATE agents SET last_heartbeat_at = $1, status = $2, heartbeat_note = $3, updated_at = $1 WHERE id = $4",
         )
@@ -132,8 +160,17 @@ impl Store {
         .bind(status)
         .bind(note)
         .bind(agent_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if changed {
+            let event = super::WebhookEvent::new(
+                "agent.status",
+                serde_json::json!({"agent": agent_id, "status": status, "note": note}),
+                at,
+            );
+            self.queue_webhook_events_in(&mut tx, &[event]).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ mod decision_copies;
 mod digests;
 mod error;
 mod feed;
+mod github;
 mod idempotency;
 mod inbound_requests;
 mod json_rows;
@@ -24,6 +25,7 @@ mod outbox;
 mod placeholders;
 mod scheduled_runs;
 mod wal;
+mod webhooks;
 
 pub use audit::AuditRow;
 pub use brief::BriefPerson;
@@ -34,12 +36,14 @@ pub use decision_copies::{Announcement, DecisionEdit, DecisionRows};
 pub use digests::{DigestRun, HeldItem};
 pub use error::StoreError;
 pub use feed::{FeedListener, RecordedFeedEvent};
+pub use github::{GithubApplied, GithubEffect};
 pub use idempotency::Reservation;
 pub use inbound_requests::RequestClaim;
 pub use keys::{KeyListing, KeyRecord};
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
+pub use webhooks::{ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent};
 
 use sqlx::AnyPool;
 

@@ -134,11 +134,13 @@ static SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
 static POSTGRES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH n AS ({}), d AS ({}), k AS ({}), \
-         f AS (INSERT INTO feed_events (at, event, origin) SELECT $5, e #>> '{{}}', $6 FROM jsonb_array_elements($4::jsonb) AS e) \
+         f AS (INSERT INTO feed_events (at, event, origin) SELECT $5, e #>> '{{}}', $6 FROM jsonb_array_elements($4::jsonb) AS e), \
+         w AS ({}) \
          SELECT pg_notify('orkhub_feed', $6) WHERE jsonb_array_length($4::jsonb) > 0",
         NOTIFICATIONS.insert(Dialect::Postgres, 1, ""),
         DELIVERIES.insert(Dialect::Postgres, 2, ""),
         IDEMPOTENCY.insert(Dialect::Postgres, 3, IDEMPOTENCY_CONFLICT),
+        super::webhooks::fan_out_cte(7),
     )
 });
 
@@ -175,6 +177,21 @@ impl Store {
         idempotency: &[IdempotencyRecord],
         feed_events: &[String],
     ) -> Result<(), StoreError> {
+        self.insert_batch_with_events(notifications, deliveries, idempotency, feed_events, &[])
+            .await
+    }
+
+    /// [`Store::insert_batch_with_feed`], plus webhook events (one
+    /// `notification.created` per notification) queued for every matching
+    /// webhook in the same commit.
+    pub async fn insert_batch_with_events(
+        &self,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+        webhook_events: &[super::WebhookEvent],
+    ) -> Result<(), StoreError> {
         if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
             return Ok(());
         }
@@ -192,6 +209,7 @@ impl Store {
                     .bind(feed)
                     .bind(now)
                     .bind(&*self.origin)
+                    .bind(super::webhooks::events_json(webhook_events)?)
                     .execute(&self.pool)
                     .await?;
             }
@@ -206,6 +224,8 @@ impl Store {
                             .await?;
                     }
                 }
+                self.queue_webhook_events_in(&mut tx, webhook_events)
+                    .await?;
                 tx.commit().await?;
             }
         }

@@ -48,6 +48,11 @@ fn decision_from_row(row: &AnyRow) -> Result<Decision, BackendError> {
 
 /// A new button token: 16 random bytes as hex, 32 URL-safe characters
 /// (Telegram allows 64 bytes of callback data).
+/// A decision event for webhooks: the decision as the API shows it.
+fn decision_event(event_type: &str, d: &Decision, at: i64) -> crate::store::WebhookEvent {
+    crate::store::WebhookEvent::new(event_type, serde_json::json!({ "decision": d }), at)
+}
+
 fn new_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
@@ -144,6 +149,14 @@ impl Store {
         .map_err(db("creating a decision"))?;
         let decision = decision_from_row(&row)?;
         write_audit(&mut tx, audit, Some(&format!("decision:{}", decision.id))).await?;
+        // A record of a decision already made is created and resolved at once.
+        let mut events = vec![decision_event("decision.created", &decision, now_ms)];
+        if decision.status != DecisionStatus::Pending {
+            events.push(decision_event("decision.resolved", &decision, now_ms));
+        }
+        self.queue_webhook_events_in(&mut tx, &events)
+            .await
+            .map_err(store("queuing the webhook events"))?;
         let mut answers = Vec::new();
         // A record of a decision already made (an automatic assignment)
         // asks nobody; a pending one goes to everyone who may decide.
@@ -205,6 +218,12 @@ impl Store {
         };
         let decision = decision_from_row(&row)?;
         write_audit(&mut tx, audit, None).await?;
+        self.queue_webhook_events_in(
+            &mut tx,
+            &[decision_event("decision.resolved", &decision, now_ms())],
+        )
+        .await
+        .map_err(store("queuing the webhook events"))?;
         // Every copy already delivered is edited to show the outcome, in
         // this same commit (copies sent later are edited by the dispatcher).
         Store::queue_decision_edits_in(&mut tx, &rows.resolved(&decision))

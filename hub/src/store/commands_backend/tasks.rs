@@ -80,6 +80,25 @@ fn task_from_row(row: &AnyRow) -> Result<Task, BackendError> {
     })
 }
 
+/// A task event for webhooks: the task as the API shows it, and for a
+/// change the status it left.
+fn task_event(
+    event_type: &str,
+    task: &Task,
+    from: Option<TaskStatus>,
+    at: i64,
+) -> crate::store::WebhookEvent {
+    let mut data = serde_json::json!({ "task": task });
+    if let Some(from) = from {
+        data["from"] = serde_json::Value::from(from.as_str());
+    }
+    crate::store::WebhookEvent::new(event_type, data, at)
+}
+
+fn webhook_error(e: crate::store::StoreError) -> BackendError {
+    BackendError::Unavailable(format!("queuing the webhook events: {e}"))
+}
+
 fn tasks_from_rows(rows: &[AnyRow]) -> Result<Vec<Task>, BackendError> {
     rows.iter().map(task_from_row).collect()
 }
@@ -163,6 +182,20 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<Task, BackendError> {
         let mut tx = self.begin_tx().await?;
+        let task = self.insert_task_in(&mut tx, new, audit).await?;
+        commit(tx).await?;
+        Ok(task)
+    }
+
+    /// Insert a task with its audit row and webhook events inside `tx`
+    /// (also for GitHub's issues, whose delivery is recorded in the same
+    /// transaction).
+    pub(crate) async fn insert_task_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        new: &NewTask,
+        audit: &AuditEntry,
+    ) -> Result<Task, BackendError> {
         let now = now_ms();
         let (kind, who) = assignee_columns(new.assignee.as_ref());
         let row = sqlx::query(concat!(
@@ -181,7 +214,7 @@ impl Store {
         .bind(string_list_json(&new.capabilities))
         .bind(&new.created_by)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(|e| match &new.project {
             // The only reference a new task has is its project.
@@ -191,8 +224,14 @@ impl Store {
             _ => db("creating a task")(e),
         })?;
         let task = task_from_row(&row)?;
-        write_audit(&mut tx, audit, Some(&format!("task:{}", task.id))).await?;
-        commit(tx).await?;
+        write_audit(tx, audit, Some(&format!("task:{}", task.id))).await?;
+        let mut events = vec![task_event("task.created", &task, None, now)];
+        if task.assignee.is_some() {
+            events.push(task_event("task.assigned", &task, None, now));
+        }
+        self.queue_webhook_events_in(tx, &events)
+            .await
+            .map_err(webhook_error)?;
         Ok(task)
     }
 
@@ -222,6 +261,10 @@ impl Store {
         };
         let task = task_from_row(&row)?;
         write_audit(&mut tx, audit, None).await?;
+        let event = task_event("task.assigned", &task, Some(c.from), now_ms());
+        self.queue_webhook_events_in(&mut tx, &[event])
+            .await
+            .map_err(webhook_error)?;
         commit(tx).await?;
         Ok(task)
     }
@@ -268,8 +311,62 @@ impl Store {
             .map_err(db("recording an agent's blocked task"))?;
         }
         write_audit(&mut tx, audit, None).await?;
+        let mut events = vec![task_event("task.moved", &task, Some(c.from), now)];
+        if c.to == TaskStatus::Completed {
+            events.push(task_event("task.completed", &task, Some(c.from), now));
+        }
+        self.queue_webhook_events_in(&mut tx, &events)
+            .await
+            .map_err(webhook_error)?;
         commit(tx).await?;
         Ok(task)
+    }
+
+    /// Complete the task `id` from whatever status it is in, inside `tx`
+    /// (a closed GitHub issue). `None`: it was completed already.
+    pub(crate) async fn complete_task_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        audit: &AuditEntry,
+    ) -> Result<Option<Task>, BackendError> {
+        let now = now_ms();
+        let before: Option<(String,)> = sqlx::query_as(
+            "UPDATE tasks SET updated_at = updated_at WHERE id = $1 RETURNING status",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db("reading a task"))?;
+        let Some((from,)) = before else {
+            return Err(BackendError::NotFound(format!("task {id}")));
+        };
+        let from: TaskStatus = from
+            .parse()
+            .map_err(|e| corrupt(format!("status of task {id}: {e}")))?;
+        if from == TaskStatus::Completed {
+            return Ok(None);
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET status = 'completed', blocked_from = NULL, updated_at = $1, completed_at = $1 \
+             WHERE id = $2 RETURNING ",
+            task_columns!()
+        ))
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db("completing a task"))?;
+        let task = task_from_row(&row)?;
+        write_audit(tx, audit, None).await?;
+        let events = [
+            task_event("task.moved", &task, Some(from), now),
+            task_event("task.completed", &task, Some(from), now),
+        ];
+        self.queue_webhook_events_in(tx, &events)
+            .await
+            .map_err(webhook_error)?;
+        Ok(Some(task))
     }
 
     pub async fn dependencies(&self, task_id: i64) -> Result<Vec<Task>, BackendError> {

@@ -2,6 +2,7 @@
 //! on the machine's server and dropped afterwards. Every store test runs on both.
 
 pub mod binary;
+pub mod receiver;
 pub mod server;
 pub mod tcp_proxy;
 

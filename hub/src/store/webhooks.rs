@@ -658,20 +658,6 @@ impl Store {
         Ok(())
     }
 
-    /// Put claimed deliveries back untouched (the hub is stopping).
-    pub async fn release_webhooks(&self, ids: &[i64]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL, attempts = attempts - 1 \
-                 WHERE id = $1 AND status = 'sending'",
-            )
-            .bind(*id)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
     /// After a crash, a single SQLite instance owns every lease: what it
     /// left `sending` is due again now.
     pub async fn reclaim_own_webhooks(&self) -> Result<u64, StoreError> {

@@ -9,6 +9,7 @@ pub mod discord;
 pub mod email;
 mod error;
 mod partial;
+pub mod shared_pace;
 pub mod slack;
 pub mod telegram;
 pub mod tls;

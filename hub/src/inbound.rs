@@ -47,13 +47,13 @@ pub async fn handle(
     }
 }
 
-/// What the message whose button `token` was pressed should show now: the
-/// decision's outcome, without buttons. Platforms that can replace the
-/// pressed message at once (Telegram, Discord) use it: the outbox also edits
-/// every copy, but it records a round's sends together at the round's end,
-/// so a quick press can beat the record of its own message. `None`: the
+/// The decision whose button `token` was pressed, and what the pressed
+/// message should show now: its outcome, without buttons. Discord replaces
+/// the pressed message in the interaction's answer; Telegram queues the
+/// edit when the resolution did not (the outbox edits every copy it has
+/// recorded as sent, and a quick press can beat that record). `None`: the
 /// button is not a decision's (or the decision is gone).
-pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<RichMessage> {
+pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<(i64, RichMessage)> {
     let decision_id = match state.store.button_action(token).await {
         Ok(Some(ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id })) => {
             decision_id
@@ -65,7 +65,7 @@ pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<R
         }
     };
     match state.store.decision(decision_id).await {
-        Ok(Some(d)) => Some(commands::decision_message(&d, None)),
+        Ok(Some(d)) => Some((decision_id, commands::decision_message(&d, None))),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, decision = decision_id, "could not read a decision");

@@ -453,6 +453,51 @@ both_dbs!(
 );
 
 both_dbs!(
+    a_response_url_follow_up_that_meets_a_429_and_a_500_still_arrives,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (id, channel, ts, approve, _deny) = decision_in_slack(&hub, &server).await;
+        // The presser's note goes to response_url through the outbox: the
+        // first post is rate limited (Retry-After: 2), the second meets an
+        // outage, the third arrives.
+        server.retry_after(2);
+        server.fail_method_next("response_url", &[429, 500]);
+        let body = interaction_body(&server, "U777", &channel, &ts, &approve, "p3");
+        let (s, _) = post_signed(&hub, "/slack/interactions", &body, SECRET, now(), None).await;
+        assert_eq!(s, 200);
+        server
+            .wait_for("the presser's note", |s| !s.responses("p3").is_empty())
+            .await;
+        let note = &server.responses("p3")[0];
+        assert!(
+            note["text"].as_str().unwrap().contains("approved"),
+            "{note}"
+        );
+        assert_eq!(note["replace_original"], false, "{note}");
+        let calls = server.calls("response_url");
+        let outcomes: Vec<&str> = calls.iter().map(|c| c.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["429", "500", "ok"]);
+        // Slack's Retry-After was waited out before the next try.
+        let waited = calls[1].at - calls[0].at;
+        assert!(waited >= Duration::from_millis(1950), "{waited:?}");
+        // Recorded like every other message: one delivery, sent at the
+        // third attempt.
+        let sent = hub
+            .count_reaches(
+                "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+                 WHERE n.kind = 'command.reply' AND d.channel = 'slack' AND d.status = 'sent' AND d.attempts = 3",
+                1,
+            )
+            .await;
+        assert_eq!(sent, 1);
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "approved", "{g}");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
     resolution_through_the_api_edits_the_slack_copy,
     |db: &TestDb| async move {
         let server = SlackServer::start(&["C100"]).await;

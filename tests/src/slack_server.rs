@@ -561,7 +561,31 @@ async fn response_url(
     body: Bytes,
 ) -> Response {
     let body = decode(&headers, &body).unwrap_or(Value::Null);
-    inner.lock().unwrap().responses.push((id, body));
-    // Slack answers response_url posts with a plain "ok".
-    (StatusCode::OK, "ok").into_response()
+    let mut s = inner.lock().unwrap();
+    // `fail_method_next("response_url", ...)` scripts these too: a 429
+    // states `Retry-After` (the `retry_after` setting, else 1 s).
+    let scripted = s
+        .fail_method
+        .get_mut("response_url")
+        .filter(|f| !f.is_empty())
+        .map(|f| f.remove(0));
+    let (response, outcome) = match scripted {
+        Some(429) => (rate_limited(s.retry_after.unwrap_or(1)), "429".to_string()),
+        Some(status) => (
+            (StatusCode::from_u16(status).unwrap(), "upstream trouble").into_response(),
+            status.to_string(),
+        ),
+        None => {
+            s.responses.push((id, body.clone()));
+            // Slack answers response_url posts with a plain "ok".
+            ((StatusCode::OK, "ok").into_response(), "ok".to_string())
+        }
+    };
+    s.calls.push(Call {
+        method: "response_url".into(),
+        body,
+        outcome,
+        at: Instant::now(),
+    });
+    response
 }

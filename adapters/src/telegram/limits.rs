@@ -10,9 +10,10 @@
 //! channels `-100…` (and an `@username` is a channel).
 
 use super::config::ConfigError;
+use crate::shared_pace::{Shared, SharedSlots};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teloxide_core::types::Recipient;
 use tokio::time::Instant;
@@ -86,12 +87,14 @@ const MAX_TRACKED_CHATS: usize = 10_000;
 /// not in bursts: Telegram counts over sliding windows, and a burst of 20
 /// then one every 3 s puts 21 into some minute. Slots are taken in the
 /// order callers ask, so a chat's messages (sent one at a time by its
-/// outbox queue) keep their order.
+/// outbox queue) keep their order. With several instances the same slots
+/// come from the database instead (see [`crate::shared_pace`]).
 pub struct Pace {
     private: Duration,
     group: Duration,
     global: Duration,
     next: Mutex<Slots>,
+    shared: Shared,
 }
 
 struct Slots {
@@ -114,7 +117,13 @@ impl Pace {
                 chats: HashMap::new(),
                 global: Instant::now(),
             }),
+            shared: Shared::default(),
         }
+    }
+
+    /// Take slots shared with the other instances from now on.
+    pub fn share(&self, slots: Arc<dyn SharedSlots>) {
+        self.shared.set(slots);
     }
 
     /// Take `chat`'s next slot, then a bot-wide one, waiting for each.
@@ -124,24 +133,32 @@ impl Pace {
         } else {
             self.group
         };
-        let at = self.take(|s| {
-            let now = Instant::now();
-            if s.chats.len() > MAX_TRACKED_CHATS {
-                s.chats.retain(|_, next| *next > now);
-            }
-            let next = s.chats.entry(chat.to_string()).or_insert(now);
-            let at = (*next).max(now);
-            *next = at + interval;
-            at
-        });
-        tokio::time::sleep_until(at).await;
-        let global = self.global;
-        let at = self.take(|s| {
-            let at = s.global.max(Instant::now());
-            s.global = at + global;
-            at
-        });
-        tokio::time::sleep_until(at).await;
+        if !self
+            .shared
+            .wait(&format!("telegram:chat:{chat}"), interval)
+            .await
+        {
+            let at = self.take(|s| {
+                let now = Instant::now();
+                if s.chats.len() > MAX_TRACKED_CHATS {
+                    s.chats.retain(|_, next| *next > now);
+                }
+                let next = s.chats.entry(chat.to_string()).or_insert(now);
+                let at = (*next).max(now);
+                *next = at + interval;
+                at
+            });
+            tokio::time::sleep_until(at).await;
+        }
+        if !self.shared.wait("telegram:bot", self.global).await {
+            let global = self.global;
+            let at = self.take(|s| {
+                let at = s.global.max(Instant::now());
+                s.global = at + global;
+                at
+            });
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     fn take(&self, f: impl FnOnce(&mut Slots) -> Instant) -> Instant {

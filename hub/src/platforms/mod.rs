@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 mod email;
 mod paths;
+mod send_slots;
 mod telegram;
 
 /// What the configured platforms add to the hub.

@@ -3,12 +3,13 @@
 //! (`mode = "http"`), or a Socket Mode listener (`mode = "socket"`). Both
 //! paths answer through [`Slack::answer`]: run once per request key (Slack
 //! retries), within `ack_deadline_ms` in the response, else acknowledged at
-//! once and finished through `response_url`.
+//! once and finished through `response_url` (queued in the outbox).
 
 use super::Platforms;
 use crate::api::AppState;
 use crate::store::RequestClaim;
 use adapters::slack::inbound::{self, InboundError, SlackRequest};
+use adapters::slack::response::ResponseTarget;
 use adapters::slack::socket::{self, SocketRequest};
 use adapters::slack::{SlackAdapter, SlackConfig, SlackMode, TokenCheck, render};
 use axum::Router;
@@ -34,6 +35,9 @@ pub async fn start(
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
     let adapter = Arc::new(SlackAdapter::new(config)?);
+    if let Some(slots) = super::send_slots::shared(&state.store) {
+        adapter.share_pace(slots);
+    }
     platforms.adapters.push(adapter.clone());
     // Asked while the HTTP API already listens (see `Platforms::checks`):
     // a token Slack refuses fails the start, naming its key; an outage only
@@ -51,7 +55,6 @@ pub async fn start(
     }));
     let slack = Arc::new(Slack {
         state: state.clone(),
-        adapter,
         config: config.clone(),
     });
     match config.mode {
@@ -85,7 +88,6 @@ pub async fn start(
 /// The inbound side's shared parts.
 pub struct Slack {
     state: AppState,
-    adapter: Arc<SlackAdapter>,
     config: SlackConfig,
 }
 
@@ -235,17 +237,27 @@ impl Slack {
         }
     }
 
+    /// A reply that comes after the acknowledgement goes to the request's
+    /// `response_url` through the outbox (see `adapters::slack::response`):
+    /// queued in the channel's order, paced with it, retried on a 429 or
+    /// an outage, and recorded.
     async fn post_late(&self, request: &SlackRequest, reply: &Reply, replace: Option<bool>) {
         let Some(url) = &request.response_url else {
             tracing::warn!(key = %request.key, "slack: a reply had no response_url to go to");
             return;
         };
-        if let Err(e) = self
-            .adapter
-            .respond(url, reply, replace, request.thread_ts.as_deref())
-            .await
+        let target =
+            ResponseTarget::for_reply(url, reply, replace, request.thread_ts.as_deref()).encode();
+        if let Err(e) = crate::replies::queue(
+            &self.state,
+            routing::ChannelKind::Slack,
+            &request.inbound.chat_id,
+            Some(target),
+            reply,
+        )
+        .await
         {
-            tracing::error!(error = %e, key = %request.key, "slack: could not post the reply to response_url");
+            tracing::error!(error = %e, key = %request.key, "slack: could not queue the reply to response_url");
         }
     }
 }

@@ -47,6 +47,9 @@ pub async fn start(
         return Ok(());
     }
     let adapter = Arc::new(TelegramAdapter::new(config).context("telegram")?);
+    if let Some(slots) = super::send_slots::shared(&state.store) {
+        adapter.share_pace(slots);
+    }
     // Inbound waits for the bot's username (`/cmd@bot` in groups) and for
     // the webhook to be set or cleared; `None` until then.
     let (ready_tx, ready) = watch::channel(None::<String>);
@@ -256,8 +259,9 @@ impl Inbox {
     }
 
     /// Run one command or button press and answer it on Telegram: a
-    /// command with a reply in the same chat (queued in the outbox), a press with
-    /// answerCallbackQuery and then the pressed message edited.
+    /// command with a reply in the same chat (queued in the outbox), a press
+    /// with answerCallbackQuery (the toast belongs to the press's own
+    /// request) and then the pressed message edited through the outbox.
     async fn run(&self, inbound: &adapters::Inbound, query: Option<&str>) {
         let username = self.ready.borrow().clone();
         let reply = crate::inbound::handle(&self.state, inbound, username.as_deref()).await;
@@ -292,24 +296,49 @@ impl Inbox {
         }
     }
 
-    /// Edit the pressed message to show the decision's outcome, now (see
-    /// [`crate::inbound::pressed_decision_outcome`]). In the usual case the
-    /// outbox's later, identical edit is answered "message is not
-    /// modified", which counts as done.
+    /// Have the pressed message show the decision's outcome, through the
+    /// outbox (paced with the chat, retried on 429/5xx, recorded). The
+    /// resolution has queued the edit of every copy recorded as sent; a
+    /// press can come before its message's send was recorded (or on a
+    /// message the outbox never recorded), so the edit is queued here
+    /// unless one of this message is queued already. (Should both come,
+    /// the second is "message is not modified", which counts as done.)
     async fn show_outcome(&self, inbound: &adapters::Inbound, token: &str) {
         let Some(message_id) = inbound.message_id.as_deref() else {
             return;
         };
-        let Some(message) = crate::inbound::pressed_decision_outcome(&self.state, token).await
+        let Some((decision_id, message)) =
+            crate::inbound::pressed_decision_outcome(&self.state, token).await
         else {
             return;
         };
-        if let Err(e) = self
-            .adapter
-            .edit_in_chat(&inbound.chat_id, message_id, &message)
-            .await
-        {
-            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not edit the pressed Telegram message");
+        // As the adapter names a message it sent: `chat:message`.
+        let target = format!("{}:{message_id}", inbound.chat_id);
+        let queued = self
+            .state
+            .store
+            .decision_edit_queued(
+                decision_id,
+                routing::ChannelKind::Telegram.as_str(),
+                &target,
+            )
+            .await;
+        let result = match queued {
+            Ok(true) => return,
+            Ok(false) => {
+                crate::replies::queue_edit(
+                    &self.state,
+                    routing::ChannelKind::Telegram,
+                    &inbound.chat_id,
+                    target,
+                    &message,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not queue the edit of the pressed Telegram message");
         }
     }
 }

@@ -23,6 +23,7 @@ mod open;
 mod outbox;
 mod placeholders;
 mod scheduled_runs;
+mod send_slots;
 mod wal;
 
 pub use audit::AuditRow;

@@ -1,0 +1,63 @@
+//! Send slots shared by every hub instance on one database.
+//!
+//! Each adapter paces its sends in-process (see its `limits.rs`). With
+//! several instances on one PostgreSQL that is not enough: the bot-wide
+//! budget (Telegram 30/s, Discord 50/s) and each chat's limit hold for the
+//! bot, not for one process, and a chat's queue claimed by another instance
+//! must not start with a burst. The hub then hands each adapter
+//! [`SharedSlots`] kept in the database: a slot is taken for a key (a chat,
+//! or the whole bot) no sooner than an interval after the slot taken before
+//! it by any instance, and the sender waits for it. The adapter asks for
+//! the chat's slot first and the bot-wide one after waiting for it, as it
+//! does in-process, so a send never holds a bot-wide slot while waiting for
+//! its chat.
+//!
+//! Without shared slots (SQLite: one instance) the in-process pacing
+//! stays. When the database cannot hand out a slot, the send falls back to
+//! the in-process pacing rather than wait for the database.
+
+use async_trait::async_trait;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Slots handed out across instances (implemented by the hub's store).
+#[async_trait]
+pub trait SharedSlots: Send + Sync {
+    /// Take the next slot of `key`, no sooner than `interval` after the one
+    /// taken before it; how long to wait for it.
+    async fn take(&self, key: &str, interval: Duration) -> Result<Duration, String>;
+}
+
+/// An adapter's handle on shared slots: none until the hub sets them.
+#[derive(Default)]
+pub struct Shared(OnceLock<Arc<dyn SharedSlots>>);
+
+impl Shared {
+    /// Use `slots` from now on (once; later calls change nothing).
+    pub fn set(&self, slots: Arc<dyn SharedSlots>) {
+        let _ = self.0.set(slots);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// Wait for `key`'s next shared slot. False when there are no shared
+    /// slots or the database could not give one: the caller paces
+    /// in-process instead.
+    pub async fn wait(&self, key: &str, interval: Duration) -> bool {
+        let Some(slots) = self.0.get() else {
+            return false;
+        };
+        match slots.take(key, interval).await {
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, key, "shared send pacing unavailable; pacing this send in-process");
+                false
+            }
+        }
+    }
+}

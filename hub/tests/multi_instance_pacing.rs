@@ -162,3 +162,46 @@ async fn two_instances_keep_telegrams_limits_together() {
     drop(instances);
     db.finish().await;
 }
+
+/// The slot arithmetic on its own: a key's slots come `interval` apart
+/// whoever asks, keys do not hold each other up, and SQLite (one instance)
+/// has no shared slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_slots_are_spaced_per_key_by_the_database() {
+    let db = TestDb::postgres().await;
+    let store = db.store();
+    let interval_us = 200_000;
+    assert_eq!(
+        store.take_send_slot("t:chat:1", interval_us).await.unwrap(),
+        0
+    );
+    let second = store.take_send_slot("t:chat:1", interval_us).await.unwrap();
+    let third = store.take_send_slot("t:chat:1", interval_us).await.unwrap();
+    // Taken a moment after the first: almost a whole interval to wait,
+    // and the third one more.
+    assert!((100_000..=interval_us).contains(&second), "{second}");
+    assert!(
+        (second + 190_000..=second + interval_us).contains(&third),
+        "{third}"
+    );
+    assert_eq!(
+        store.take_send_slot("t:chat:2", interval_us).await.unwrap(),
+        0
+    );
+    // A key whose last slot has passed starts again from now.
+    tokio::time::sleep(Duration::from_micros((third + interval_us) as u64 + 50_000)).await;
+    assert_eq!(
+        store.take_send_slot("t:chat:1", interval_us).await.unwrap(),
+        0
+    );
+    db.finish().await;
+
+    let lite = TestDb::sqlite().await;
+    let e = lite
+        .store()
+        .take_send_slot("t:chat:1", 1_000)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("PostgreSQL"), "{e}");
+    lite.finish().await;
+}

@@ -975,6 +975,52 @@ async fn socket_mode_keeps_reconnecting_until_it_is_connected() {
     db.finish().await;
 }
 
+/// An app token Slack stops accepting after the start (revoked) is a
+/// configuration error, not an outage: asked once, then again only after
+/// minutes — where slack-morphism's listener asked every
+/// `socket_reconnect_secs` with an ERROR each time. The hub keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_app_token_backs_off_to_minutes() {
+    let db = TestDb::sqlite().await;
+    let server = SlackServer::start(&["C100"]).await;
+    server.serve_socket_mode().await;
+    let hub = start(
+        &db,
+        &server,
+        "mode = \"socket\"\napp_token = \"xapp-test\"\nsocket_reconnect_secs = 1",
+    )
+    .await;
+    server
+        .wait_for("a Socket Mode connection", |s| s.socket_count() >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket_command(&server, "env-r1", "task new Before the revocation").await;
+    let before = server.calls("apps.connections.open").len();
+    server.revoke_app_token();
+    server
+        .wait_for("the refused reconnection", |s| {
+            s.calls("apps.connections.open")
+                .iter()
+                .any(|c| c.outcome == "invalid_auth")
+        })
+        .await;
+    // Four reconnect intervals later: still the one refused attempt.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after: Vec<String> = server.calls("apps.connections.open")[before..]
+        .iter()
+        .map(|c| c.outcome.clone())
+        .collect();
+    assert_eq!(after, ["invalid_auth"]);
+    assert_eq!(server.socket_count(), 0);
+    // The rest of the hub is unaffected.
+    assert_eq!(
+        task_titles(&hub).await,
+        vec!["Before the revocation".to_string()]
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
 /// Send `/ork <text>` down the socket and wait for its acknowledgement.
 async fn socket_command(server: &SlackServer, envelope: &str, text: &str) {
     server.push_envelope(json!({

@@ -72,6 +72,7 @@ impl SlackAdapter {
             self.api
                 .connections_open(&config.app_token)
                 .await
+                .map(|_url| ())
                 .map_err(|e| refused("adapters.slack.app_token", e))?;
         }
         Ok(())

@@ -23,9 +23,10 @@ use std::time::Duration;
 /// Slots handed out across instances (implemented by the hub's store).
 #[async_trait]
 pub trait SharedSlots: Send + Sync {
-    /// Take the next slot of `key`, no sooner than `interval` after the one
-    /// taken before it; how long to wait for it.
-    async fn take(&self, key: &str, interval: Duration) -> Result<Duration, String>;
+    /// Take the next slot of `key`: at most `size` per `window` (a bucket
+    /// refilled all at once; `size` 1: slots `window` apart); how long to
+    /// wait for it.
+    async fn take(&self, key: &str, window: Duration, size: u32) -> Result<Duration, String>;
 }
 
 /// An adapter's handle on shared slots: none until the hub sets them.
@@ -42,14 +43,19 @@ impl Shared {
         self.0.get().is_some()
     }
 
-    /// Wait for `key`'s next shared slot. False when there are no shared
-    /// slots or the database could not give one: the caller paces
-    /// in-process instead.
+    /// Wait for `key`'s next shared slot, `interval` after the one before.
+    /// False when there are no shared slots or the database could not give
+    /// one: the caller paces in-process instead.
     pub async fn wait(&self, key: &str, interval: Duration) -> bool {
+        self.wait_bucket(key, interval, 1).await
+    }
+
+    /// [`Shared::wait`] for a bucket of `size` slots per `window`.
+    pub async fn wait_bucket(&self, key: &str, window: Duration, size: u32) -> bool {
         let Some(slots) = self.0.get() else {
             return false;
         };
-        match slots.take(key, interval).await {
+        match slots.take(key, window, size).await {
             Ok(wait) => {
                 tokio::time::sleep(wait).await;
                 true

@@ -172,34 +172,64 @@ async fn send_slots_are_spaced_per_key_by_the_database() {
     let store = db.store();
     let interval_us = 200_000;
     assert_eq!(
-        store.take_send_slot("t:chat:1", interval_us).await.unwrap(),
+        store
+            .take_send_slot("t:chat:1", interval_us, 1)
+            .await
+            .unwrap(),
         0
     );
-    let second = store.take_send_slot("t:chat:1", interval_us).await.unwrap();
-    let third = store.take_send_slot("t:chat:1", interval_us).await.unwrap();
+    let second = store
+        .take_send_slot("t:chat:1", interval_us, 1)
+        .await
+        .unwrap();
+    let third = store
+        .take_send_slot("t:chat:1", interval_us, 1)
+        .await
+        .unwrap();
     // Taken a moment after the first: almost a whole interval to wait,
     // and the third one more.
     assert!((100_000..=interval_us).contains(&second), "{second}");
     assert!(
-        (second + 190_000..=second + interval_us).contains(&third),
+        (second + 100_000..=second + interval_us).contains(&third),
         "{third}"
     );
     assert_eq!(
-        store.take_send_slot("t:chat:2", interval_us).await.unwrap(),
+        store
+            .take_send_slot("t:chat:2", interval_us, 1)
+            .await
+            .unwrap(),
         0
     );
     // A key whose last slot has passed starts again from now.
     tokio::time::sleep(Duration::from_micros((third + interval_us) as u64 + 50_000)).await;
     assert_eq!(
-        store.take_send_slot("t:chat:1", interval_us).await.unwrap(),
+        store
+            .take_send_slot("t:chat:1", interval_us, 1)
+            .await
+            .unwrap(),
         0
     );
+    // A bucket: three slots at once, the fourth when the window has passed.
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .take_send_slot("d:ch:1", interval_us, 3)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    let fourth = store
+        .take_send_slot("d:ch:1", interval_us, 3)
+        .await
+        .unwrap();
+    assert!((100_000..=interval_us).contains(&fourth), "{fourth}");
     db.finish().await;
 
     let lite = TestDb::sqlite().await;
     let e = lite
         .store()
-        .take_send_slot("t:chat:1", 1_000)
+        .take_send_slot("t:chat:1", 1_000, 1)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("PostgreSQL"), "{e}");

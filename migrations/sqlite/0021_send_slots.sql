@@ -3,5 +3,6 @@
 -- here so both schemas stay alike.
 CREATE TABLE send_slots (
     key     TEXT PRIMARY KEY,
-    next_at INTEGER NOT NULL
+    next_at INTEGER NOT NULL,
+    used    INTEGER NOT NULL
 );

@@ -88,9 +88,9 @@ impl Pace {
     }
 
     /// Take slots shared with the other instances from now on: a channel's
-    /// messages evenly spaced (its bucket's size per window, 2 % under)
-    /// and the bot-wide spacing, for all instances together. The bucket
-    /// kept from Discord's headers still applies on top.
+    /// bucket (its size per window, the window as long as our own estimate
+    /// of it) and the bot-wide spacing, for all instances together. The
+    /// bucket kept from Discord's headers still applies on top.
     pub fn share(&self, slots: Arc<dyn SharedSlots>) {
         self.shared.set(slots);
     }
@@ -104,9 +104,12 @@ impl Pace {
     /// then a bot-wide one.
     pub async fn wait(&self, channel: &str) {
         if self.shared.is_set() {
-            let spacing = self.window / self.size * 51 / 50;
             self.shared
-                .wait(&format!("discord:channel:{channel}"), spacing)
+                .wait_bucket(
+                    &format!("discord:channel:{channel}"),
+                    self.window + RESET_MARGIN,
+                    self.size,
+                )
                 .await;
         }
         loop {

@@ -11,10 +11,10 @@ struct DbSlots(Store);
 
 #[async_trait]
 impl SharedSlots for DbSlots {
-    async fn take(&self, key: &str, interval: Duration) -> Result<Duration, String> {
-        let interval_us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+    async fn take(&self, key: &str, window: Duration, size: u32) -> Result<Duration, String> {
+        let window_us = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
         self.0
-            .take_send_slot(key, interval_us)
+            .take_send_slot(key, window_us, i64::from(size))
             .await
             .map(|us| Duration::from_micros(us.max(0) as u64))
             .map_err(|e| e.to_string())

@@ -8,25 +8,40 @@
 use super::{Dialect, Store, StoreError};
 
 impl Store {
-    /// Take `key`'s next slot: `interval_us` after the slot taken before it,
-    /// or now if that is later. Returns how long to wait for it, in
-    /// microseconds. Times come from the database's clock, the one clock
-    /// every instance shares. One statement: the row lock orders instances
-    /// that ask at once.
-    pub async fn take_send_slot(&self, key: &str, interval_us: i64) -> Result<i64, StoreError> {
+    /// Take `key`'s next slot: up to `size` slots per window of
+    /// `window_us`, windows one after the other from the first slot after
+    /// the key was idle (a bucket that refills all at once, like Discord's);
+    /// `size` 1 spaces slots evenly, `window_us` apart. Returns how long to
+    /// wait for the slot, in microseconds. Times come from the database's
+    /// clock, the one clock every instance shares. One statement: the row
+    /// lock orders instances that ask at once.
+    pub async fn take_send_slot(
+        &self,
+        key: &str,
+        window_us: i64,
+        size: i64,
+    ) -> Result<i64, StoreError> {
         if self.dialect != Dialect::Postgres {
             return Err(StoreError::Invalid(
                 "shared send slots need PostgreSQL (SQLite paces in-process)".into(),
             ));
         }
+        // `next_at` is the current window's start and `used` the slots
+        // handed out since: slot n goes to window n / size. Once every
+        // window handed out has passed, the key starts afresh now.
         let (wait,): (i64,) = sqlx::query_as(
             "WITH now AS (SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT AS us) \
-             INSERT INTO send_slots (key, next_at) SELECT $1, us + $2 FROM now \
-             ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(send_slots.next_at, (SELECT us FROM now)) + $2 \
-             RETURNING next_at - $2 - (SELECT us FROM now)",
+             INSERT INTO send_slots (key, next_at, used) SELECT $1, us, 1 FROM now \
+             ON CONFLICT (key) DO UPDATE SET \
+             next_at = CASE WHEN (SELECT us FROM now) >= send_slots.next_at + ((send_slots.used + $3 - 1) / $3) * $2 \
+                 THEN (SELECT us FROM now) ELSE send_slots.next_at END, \
+             used = CASE WHEN (SELECT us FROM now) >= send_slots.next_at + ((send_slots.used + $3 - 1) / $3) * $2 \
+                 THEN 1 ELSE send_slots.used + 1 END \
+             RETURNING next_at + ((used - 1) / $3) * $2 - (SELECT us FROM now)",
         )
         .bind(key)
-        .bind(interval_us)
+        .bind(window_us)
+        .bind(size.max(1))
         .fetch_one(&self.pool)
         .await?;
         Ok(wait.max(0))

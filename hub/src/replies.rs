@@ -35,6 +35,35 @@ pub async fn queue(
     queue_op(state, platform, chat, "send", thread, KIND, &reply.message).await
 }
 
+/// [`queue`] a follow-up to a request (`target`: the adapter's own
+/// follow-up address) or, when the database cannot take it, send it once
+/// directly through `adapter`: such a reply is often the hub saying its
+/// database is away, and the person who asked should still see it (a
+/// direct send is neither paced nor retried; the outage is logged).
+pub async fn queue_or_send(
+    state: &AppState,
+    adapter: &dyn adapters::Adapter,
+    chat: &str,
+    target: String,
+    reply: &Reply,
+) -> Result<(), String> {
+    let platform = adapter.kind();
+    let Err(e) = queue(state, platform, chat, Some(target.clone()), reply).await else {
+        return Ok(());
+    };
+    tracing::error!(error = %e, chat, "could not queue a follow-up in the outbox; sending it directly once");
+    let to = adapters::Destination {
+        address: chat.to_string(),
+        thread: Some(target),
+        to_person: false,
+    };
+    adapter
+        .send(&to, &reply.message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Queue an edit of the platform message `target` (as that platform's
 /// adapter names a message) in `chat` to show `message`, and wake the
 /// dispatcher. Returns the notification ID.

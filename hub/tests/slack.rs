@@ -498,6 +498,36 @@ both_dbs!(
 );
 
 both_dbs!(
+    a_follow_up_the_outbox_cannot_take_is_still_posted_once,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (_, channel, ts, approve, _) = decision_in_slack(&hub, &server).await;
+        // The database refuses the follow-up's delivery row (as in an
+        // outage): the presser is still answered, directly.
+        common::break_deliveries(db, "NEW.target_message_id LIKE 'response_url %'").await;
+        let body = interaction_body(&server, "U777", &channel, &ts, &approve, "p4");
+        let (s, _) = post_signed(&hub, "/slack/interactions", &body, SECRET, now(), None).await;
+        assert_eq!(s, 200);
+        server
+            .wait_for("the presser's note", |s| !s.responses("p4").is_empty())
+            .await;
+        assert!(
+            server.responses("p4")[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("approved")
+        );
+        let queued = hub
+            .count("SELECT COUNT(*) FROM notifications WHERE kind = 'command.reply'")
+            .await;
+        assert_eq!(queued, 0);
+        common::heal_deliveries(db).await;
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
     resolution_through_the_api_edits_the_slack_copy,
     |db: &TestDb| async move {
         let server = SlackServer::start(&["C100"]).await;

@@ -61,9 +61,10 @@ pub async fn start(
             Ok(Ok(())) | Err(_) => Ok(()),
         }
     }));
-    platforms.adapters.push(adapter);
+    platforms.adapters.push(adapter.clone());
     let discord = Arc::new(Discord {
         state: state.clone(),
+        adapter,
         check,
         deadline: Duration::from_millis(config.ack_deadline_ms),
     });
@@ -137,6 +138,7 @@ async fn register(
 
 struct Discord {
     state: AppState,
+    adapter: Arc<DiscordAdapter>,
     check: SignatureCheck,
     deadline: Duration,
 }
@@ -268,16 +270,16 @@ impl Discord {
         };
         let ephemeral = parts == Parts::FirstAsFollowUp || answer.ephemeral;
         let target = FollowUp::new(&act.token, parts, ephemeral).encode();
-        if let Err(e) = crate::replies::queue(
+        if let Err(e) = crate::replies::queue_or_send(
             &self.state,
-            routing::ChannelKind::Discord,
+            self.adapter.as_ref(),
             &act.inbound.chat_id,
-            Some(target),
+            target,
             &reply,
         )
         .await
         {
-            tracing::error!(error = %e, id = %act.id, "discord: could not queue what follows an interaction's answer");
+            tracing::error!(error = %e, id = %act.id, "discord: could not send what follows an interaction's answer");
         }
     }
 

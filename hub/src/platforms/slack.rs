@@ -55,6 +55,7 @@ pub async fn start(
     }));
     let slack = Arc::new(Slack {
         state: state.clone(),
+        adapter,
         config: config.clone(),
     });
     match config.mode {
@@ -88,6 +89,7 @@ pub async fn start(
 /// The inbound side's shared parts.
 pub struct Slack {
     state: AppState,
+    adapter: Arc<SlackAdapter>,
     config: SlackConfig,
 }
 
@@ -248,16 +250,16 @@ impl Slack {
         };
         let target =
             ResponseTarget::for_reply(url, reply, replace, request.thread_ts.as_deref()).encode();
-        if let Err(e) = crate::replies::queue(
+        if let Err(e) = crate::replies::queue_or_send(
             &self.state,
-            routing::ChannelKind::Slack,
+            self.adapter.as_ref(),
             &request.inbound.chat_id,
-            Some(target),
+            target,
             reply,
         )
         .await
         {
-            tracing::error!(error = %e, key = %request.key, "slack: could not queue the reply to response_url");
+            tracing::error!(error = %e, key = %request.key, "slack: could not post the reply to response_url");
         }
     }
 }

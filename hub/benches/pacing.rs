@@ -8,7 +8,9 @@
 //!
 //!   cargo bench -p orkhub --bench pacing
 //!
-//! Knob: ORKHUB_BENCH_PACING_SCALE (default 1) multiplies every N.
+//! Knob: ORKHUB_BENCH_PACING_SCALE (default 1) multiplies every N. The
+//! two-instance rows run on PostgreSQL: ORKHUB_BENCH_PG (an admin URL),
+//! else postgres://postgres@127.0.0.1:5432/postgres.
 //! Takes about 80 s: the limits are real (1 message a second, 20 a minute).
 
 // Only part of the shared helper is used here.
@@ -75,43 +77,62 @@ struct Hub {
     base: String,
     key: String,
     http: reqwest::Client,
-    _db: db::BenchDb,
 }
 
 impl Hub {
-    async fn start(extra: &str) -> anyhow::Result<Hub> {
+    /// A hub on a database of its own.
+    async fn start(extra: &str) -> anyhow::Result<(Hub, db::BenchDb)> {
         let db = db::BenchDb::create().await?;
+        Ok((Hub::start_on(&db.url, extra, None).await?, db))
+    }
+
+    /// A hub on the database at `url`; with `key`, one made by another
+    /// instance on the same database.
+    async fn start_on(url: &str, extra: &str, key: Option<&str>) -> anyhow::Result<Hub> {
         // A fast poll only shortens the first claim; pacing is the adapters'.
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n[log]\nlevel = \"warn\"\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\n[log]\nlevel = \"warn\"\n\
              [brief]\nenabled = false\n[outbox]\npoll_interval_ms = 50\nconcurrency = 64\n{extra}\n\
-             [[agents]]\nid = \"bench\"\n",
-            db.url
+             [[agents]]\nid = \"bench\"\n"
         );
         let config = Config::from_toml(&toml)?;
         let running = hub::app::start(config, Options::default()).await?;
-        let (id, key, hash) = hub::api::auth::generate_key();
-        let scopes: Vec<String> = hub::api::auth::SCOPES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        running
-            .store
-            .insert_key(&id, "bench", &hash, &scopes, None, "bench")
-            .await?;
+        let key = match key {
+            Some(k) => k.to_string(),
+            None => {
+                let (id, key, hash) = hub::api::auth::generate_key();
+                let scopes: Vec<String> = hub::api::auth::SCOPES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                running
+                    .store
+                    .insert_key(&id, "bench", &hash, &scopes, None, "bench")
+                    .await?;
+                key
+            }
+        };
         Ok(Hub {
             base: format!("http://{}", running.addr),
             running,
             key,
             http: reqwest::Client::new(),
-            _db: db,
         })
     }
 
     /// Post `n` messages to each channel, round robin (chat 0's first,
     /// chat 1's first, …), as agents would.
     async fn post(&self, channels: &[String], n: usize) -> anyhow::Result<()> {
-        for i in 0..n {
+        self.post_from(channels, 0..n).await
+    }
+
+    /// Post messages `range` to each channel, round robin.
+    async fn post_from(
+        &self,
+        channels: &[String],
+        range: std::ops::Range<usize>,
+    ) -> anyhow::Result<()> {
+        for i in range {
             for c in channels {
                 let r = self
                     .http
@@ -180,7 +201,7 @@ async fn telegram(scale: usize) -> anyhow::Result<Vec<Row>> {
         tg.enforce_documented_limits();
         let ids: Vec<String> = chats.iter().map(|c| c.to_string()).collect();
         let (toml, names) = channels("telegram", &ids);
-        let hub = Hub::start(&format!("{}{toml}", tg.config(""))).await?;
+        let (hub, _db) = Hub::start(&format!("{}{toml}", tg.config(""))).await?;
         hub.post(&names, n).await?;
         let total = n * chats.len();
         let count = || chats.iter().map(|c| tg.messages(*c).len()).sum::<usize>();
@@ -201,6 +222,80 @@ async fn telegram(scale: usize) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Two instances on one PostgreSQL (`ORKHUB_BENCH_PG`, else the local
+/// server) sending through one bot: Telegram's limits kept for both
+/// together through the send slots in the database.
+async fn telegram_two_instances(scale: usize) -> anyhow::Result<Vec<Row>> {
+    let admin = std::env::var("ORKHUB_BENCH_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut rows = Vec::new();
+    let private = 9001i64;
+    let many: Vec<i64> = (1..=60).map(|i| 10_000 + i).collect();
+    let cases: Vec<(&str, Vec<i64>, usize, f64, &'static str)> = vec![
+        (
+            "one private chat, 2 instances",
+            vec![private],
+            15 * scale,
+            1.0,
+            "1/s",
+        ),
+        (
+            "60 private chats, 2 instances",
+            many,
+            5 * scale,
+            30.0,
+            "30/s bot-wide",
+        ),
+    ];
+    for (case, chats, n, limit, limit_text) in cases {
+        let db = db::BenchDb::postgres(&admin).await?;
+        let tg = TelegramServer::start().await;
+        tg.add_chats(&chats);
+        tg.enforce_documented_limits();
+        let ids: Vec<String> = chats.iter().map(|c| c.to_string()).collect();
+        let (toml, names) = channels("telegram", &ids);
+        let extra = format!("{}{toml}", tg.config(""));
+        let a = Hub::start_on(&db.url, &extra, None).await?;
+        let b = Hub::start_on(&db.url, &extra, Some(&a.key)).await?;
+        let hubs = [&a, &b];
+        let count = || chats.iter().map(|c| tg.messages(*c).len()).sum::<usize>();
+        if chats.len() == 1 {
+            // Rounds of 3, to each instance in turn, each posted when the
+            // one before arrived: the chat's queue changes instance.
+            for (round, start) in (0..n).step_by(3).enumerate() {
+                let end = (start + 3).min(n);
+                hubs[round % 2].post_from(&names, start..end).await?;
+                until(end, Duration::from_secs(30), count).await;
+            }
+        } else {
+            for i in 0..n {
+                for (c, name) in names.iter().enumerate() {
+                    hubs[(i + c) % 2]
+                        .post_from(std::slice::from_ref(name), i..i + 1)
+                        .await?;
+                }
+            }
+        }
+        let total = n * chats.len();
+        until(total, Duration::from_secs(120), count).await;
+        let arrivals = sorted(chats.iter().flat_map(|c| tg.sent_at(*c)).collect());
+        rows.push(Row {
+            platform: "Telegram",
+            case: case.to_string(),
+            messages: arrivals.len(),
+            arrivals,
+            limit,
+            limit_text,
+            per_chat: None,
+            rejected: tg.rate_limited(),
+        });
+        a.stop().await;
+        b.stop().await;
+        db.drop_database().await?;
+    }
+    Ok(rows)
+}
+
 async fn discord(scale: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let one = vec![820_000_000_000_000_001u64];
@@ -215,7 +310,7 @@ async fn discord(scale: usize) -> anyhow::Result<Vec<Row>> {
         server.enforce_documented_limits();
         let ids: Vec<String> = chans.iter().map(|c| c.to_string()).collect();
         let (toml, names) = channels("discord", &ids);
-        let hub = Hub::start(&format!("{}{toml}", server.config(""))).await?;
+        let (hub, _db) = Hub::start(&format!("{}{toml}", server.config(""))).await?;
         hub.post(&names, n).await?;
         let total = n * chans.len();
         let count = || {
@@ -267,7 +362,7 @@ async fn slack(scale: usize) -> anyhow::Result<Vec<Row>> {
             "[adapters.slack]\nenabled = true\nbot_token = \"{BOT_TOKEN}\"\nsigning_secret = \"bench-secret\"\napi_url = \"{}\"\n{toml}",
             server.api_url()
         );
-        let hub = Hub::start(&extra).await?;
+        let (hub, _db) = Hub::start(&extra).await?;
         hub.post(&names, n).await?;
         let total = n * chans.len();
         until(total, Duration::from_secs(120), || server.posted().len()).await;
@@ -313,6 +408,9 @@ async fn main() -> anyhow::Result<()> {
     println!("| platform | case | messages | achieved | documented | of limit | 429s |");
     println!("|---|---|---|---|---|---|---|");
     for row in telegram(scale).await? {
+        row.print();
+    }
+    for row in telegram_two_instances(scale).await? {
         row.print();
     }
     for row in discord(scale).await? {

@@ -99,7 +99,12 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
     let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
-    let platforms = crate::platforms::start(&config, &state, stop_rx.clone()).await?;
+    let inbox = Arc::new(crate::inbox::HubInbox::new(
+        state.backend.clone(),
+        wake.clone(),
+    ));
+    let hub = crate::platforms::Hub::new(inbox, &store);
+    let platforms = crate::platforms::start(&config, &hub, stop_rx.clone()).await?;
     let checks = platforms.checks;
     for a in platforms.adapters {
         adapters.insert(a.kind(), a);

@@ -6,13 +6,13 @@
 //! to have the dispatcher send them now. Returns the reply for the adapter
 //! to render natively (None: not addressed to us).
 
-use crate::api::AppState;
+use crate::inbox::HubInbox;
 use crate::store::AuditRow;
 use adapters::{Inbound, InboundKind};
 use commands::{ButtonAction, Context, Event, Outcome, Reply, RichMessage};
 
 pub async fn handle(
-    state: &AppState,
+    hub: &HubInbox,
     inbound: &Inbound,
     bot_username: Option<&str>,
 ) -> Option<Reply> {
@@ -23,38 +23,38 @@ pub async fn handle(
         bot_username: bot_username.map(str::to_string),
     };
     let outcome = match &inbound.what {
-        InboundKind::Command { text } => commands::execute(&state.backend, &ctx, text).await,
-        InboundKind::Button { token } => commands::press(&state.backend, &ctx, token).await,
+        InboundKind::Command { text } => commands::execute(&hub.backend, &ctx, text).await,
+        InboundKind::Button { token } => commands::press(&hub.backend, &ctx, token).await,
     };
     match outcome {
         Outcome::Done { reply, events } => {
             for event in events {
-                follow_up(state, event);
+                follow_up(hub, event);
             }
             Some(reply)
         }
         Outcome::Rejected { reply, error } => {
             if error.is_forbidden() {
-                audit_refusal(state, inbound, "command.refused", &error.to_string()).await;
+                audit_refusal(hub, inbound, "command.refused", &error.to_string()).await;
             }
             Some(reply)
         }
         Outcome::UnknownUser { reply, .. } => {
-            audit_refusal(state, inbound, "command.unknown_user", "not a known person").await;
+            audit_refusal(hub, inbound, "command.unknown_user", "not a known person").await;
             Some(reply)
         }
         Outcome::NotForUs => None,
     }
 }
 
-/// What the message whose button `token` was pressed should show now: the
-/// decision's outcome, without buttons. Platforms that can replace the
-/// pressed message at once (Telegram, Discord) use it: the outbox also edits
-/// every copy, but it records a round's sends together at the round's end,
-/// so a quick press can beat the record of its own message. `None`: the
+/// The decision whose button `token` was pressed, and what the pressed
+/// message should show now: its outcome, without buttons. Discord replaces
+/// the pressed message in the interaction's answer; Telegram queues the
+/// edit when the resolution did not (the outbox edits every copy it has
+/// recorded as sent, and a quick press can beat that record). `None`: the
 /// button is not a decision's (or the decision is gone).
-pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<RichMessage> {
-    let decision_id = match state.store.button_action(token).await {
+pub async fn pressed_decision_outcome(hub: &HubInbox, token: &str) -> Option<(i64, RichMessage)> {
+    let decision_id = match hub.store.button_action(token).await {
         Ok(Some(ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id })) => {
             decision_id
         }
@@ -64,8 +64,8 @@ pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<R
             return None;
         }
     };
-    match state.store.decision(decision_id).await {
-        Ok(Some(d)) => Some(commands::decision_message(&d, None)),
+    match hub.store.decision(decision_id).await {
+        Ok(Some(d)) => Some((decision_id, commands::decision_message(&d, None))),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, decision = decision_id, "could not read a decision");
@@ -74,15 +74,15 @@ pub async fn pressed_decision_outcome(state: &AppState, token: &str) -> Option<R
     }
 }
 
-fn follow_up(state: &AppState, event: Event) {
+fn follow_up(hub: &HubInbox, event: Event) {
     match event {
         // Committed with what they send; wake the dispatcher for it.
-        Event::DecisionResolved(_) | Event::DecisionCreated(_) => state.wake.notify_one(),
+        Event::DecisionResolved(_) | Event::DecisionCreated(_) => hub.wake.notify_one(),
         Event::TaskChanged(_) => {}
     }
 }
 
-async fn audit_refusal(state: &AppState, inbound: &Inbound, action: &str, why: &str) {
+async fn audit_refusal(hub: &HubInbox, inbound: &Inbound, action: &str, why: &str) {
     let source = format!(
         "{} user {} in chat {}",
         inbound.platform, inbound.user_id, inbound.chat_id
@@ -94,7 +94,7 @@ async fn audit_refusal(state: &AppState, inbound: &Inbound, action: &str, why: &
         }
         InboundKind::Button { .. } => serde_json::json!({"button": true, "why": why}),
     };
-    if let Err(e) = state
+    if let Err(e) = hub
         .store
         .audit(&AuditRow {
             actor: &actor,

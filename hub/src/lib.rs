@@ -13,6 +13,7 @@ pub mod feed;
 pub mod github;
 pub mod ids;
 pub mod inbound;
+pub mod inbox;
 pub mod ingest;
 pub mod platforms;
 pub mod replies;

@@ -4,35 +4,74 @@
 //! with the chat's other messages, retried on a 429 or an outage, and
 //! recorded; before, it was sent directly and a single 429 dropped it.
 //! (Where a platform wants the answer inside the HTTP response — Slack's
-//! acknowledgement, Discord's interaction response — that answer stays.)
+//! acknowledgement, Discord's interaction response, Telegram's
+//! answerCallbackQuery toast — that answer stays; what follows it comes
+//! through here: Slack's `response_url` posts and Discord's interaction
+//! follow-ups, addressed by their adapter's own target in place of a
+//! thread, and the edit of a pressed Telegram message.)
 
-use crate::api::AppState;
 use crate::dispatch::message::Extras;
 use crate::ids::new_id;
+use crate::inbox::HubInbox;
 use crate::store::{NewDelivery, NewNotification, StoreError, now_ms};
-use commands::Reply;
+use commands::{Reply, RichMessage};
 use routing::ChannelKind;
 
 /// The notification kind of a command's reply.
 pub const KIND: &str = "command.reply";
+/// The notification kind of a pressed message edited to show the outcome.
+pub const OUTCOME_KIND: &str = "button.outcome";
 
 /// Queue `reply` for `chat` on `platform`, under the platform's message
 /// `thread` (the command's own message, as that platform's adapter names a
 /// message to answer), and wake the dispatcher. Returns the notification ID.
 pub async fn queue(
-    state: &AppState,
+    hub: &HubInbox,
     platform: ChannelKind,
     chat: &str,
     thread: Option<String>,
     reply: &Reply,
 ) -> Result<String, StoreError> {
+    queue_op(hub, platform, chat, "send", thread, KIND, &reply.message).await
+}
+
+/// Queue an edit of the platform message `target` (as that platform's
+/// adapter names a message) in `chat` to show `message`, and wake the
+/// dispatcher. Returns the notification ID.
+pub async fn queue_edit(
+    hub: &HubInbox,
+    platform: ChannelKind,
+    chat: &str,
+    target: String,
+    message: &RichMessage,
+) -> Result<String, StoreError> {
+    queue_op(
+        hub,
+        platform,
+        chat,
+        "edit",
+        Some(target),
+        OUTCOME_KIND,
+        message,
+    )
+    .await
+}
+
+async fn queue_op(
+    hub: &HubInbox,
+    platform: ChannelKind,
+    chat: &str,
+    op: &'static str,
+    target: Option<String>,
+    kind: &str,
+    message: &RichMessage,
+) -> Result<String, StoreError> {
     let now = now_ms();
     let id = new_id("n");
-    let message = &reply.message;
     let notification = NewNotification {
         id: id.clone(),
         source: "system".into(),
-        kind: KIND.into(),
+        kind: kind.into(),
         // Someone is waiting for it in the chat.
         urgency: "urgent",
         recipient_kind: "channel",
@@ -52,18 +91,18 @@ pub async fn queue(
         person_id: None,
         channel: platform.as_str().to_string(),
         address: chat.to_string(),
-        op: "send",
-        // For a send: the platform message it answers (see dispatch/queue.rs).
-        target_message_id: thread,
+        op,
+        // For a send: the platform message it answers (see dispatch/queue.rs),
+        // or an adapter's own follow-up target; for an edit: the message.
+        target_message_id: target,
         status: "pending",
         next_attempt_at: now,
         fallbacks: String::new(),
         created_at: now,
     };
-    state
-        .store
+    hub.store
         .insert_batch(&[notification], &[delivery], &[])
         .await?;
-    state.wake.notify_one();
+    hub.wake.notify_one();
     Ok(id)
 }

@@ -118,6 +118,9 @@ struct Inner {
     rejections: Vec<Rejection>,
     commands: Vec<(String, Value)>,
     webhooks: Vec<WebhookCall>,
+    /// Scripted answers for the next interaction webhook calls: a 429 with
+    /// this `retry_after` (seconds), or a 500 for `None`.
+    webhook_failures: VecDeque<Option<f64>>,
     dm_opened: Vec<u64>,
 }
 
@@ -314,6 +317,21 @@ impl DiscordServer {
 
     pub fn webhook_calls(&self) -> Vec<WebhookCall> {
         self.with(|i| i.webhooks.clone())
+    }
+
+    /// Refuse the next interaction webhook calls (edit original, follow-up)
+    /// with a 429 stating `retry_after` seconds, as Discord does for a
+    /// spent webhook bucket.
+    pub fn rate_limit_webhooks_next(&self, retry_after: &[f64]) {
+        self.with(|i| {
+            i.webhook_failures
+                .extend(retry_after.iter().map(|r| Some(*r)))
+        });
+    }
+
+    /// Answer the next `n` interaction webhook calls with 500.
+    pub fn fail_webhooks_next(&self, n: usize) {
+        self.with(|i| i.webhook_failures.extend(std::iter::repeat_n(None, n)));
     }
 }
 
@@ -867,11 +885,23 @@ fn webhook_call(s: &Mutex<Inner>, kind: &'static str, token: String, body: &Byte
     if let Err(r) = validate_message(&body, kind == "follow_up") {
         return r;
     }
+    let mut i = s.lock().unwrap();
+    let route = format!("webhooks/{kind}");
+    match i.webhook_failures.pop_front() {
+        Some(Some(wait)) => return reject(&mut i, &route, None, 0, rate_limited(wait)),
+        Some(None) => {
+            let down = error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                0,
+                "500: Internal Server Error",
+                None,
+            );
+            return reject(&mut i, &route, None, 0, down);
+        }
+        None => {}
+    }
     let out = webhook_message(&token, &body);
-    s.lock()
-        .unwrap()
-        .webhooks
-        .push(WebhookCall { token, kind, body });
+    i.webhooks.push(WebhookCall { token, kind, body });
     axum::Json(out).into_response()
 }
 

@@ -68,6 +68,9 @@ struct Inner {
     sockets: Vec<SocketConn>,
     /// Frames the hub sent up (acknowledgements).
     socket_frames: Vec<Value>,
+    /// The app token was revoked: apps.connections.open answers
+    /// `invalid_auth` for it too.
+    app_token_revoked: bool,
 }
 
 /// One Socket Mode connection: frames to send down it, its tasks (aborted
@@ -268,6 +271,13 @@ impl SlackServer {
         self.inner.lock().unwrap().sockets.len()
     }
 
+    /// Revoke the app token, as an admin would in the app's settings:
+    /// Slack closes its connections and refuses the token from then on.
+    pub fn revoke_app_token(&self) {
+        self.inner.lock().unwrap().app_token_revoked = true;
+        self.drop_sockets();
+    }
+
     /// Cut every open connection without a close handshake, as a network
     /// failure would.
     pub fn drop_sockets(&self) {
@@ -390,7 +400,7 @@ fn answer(s: &mut Inner, method: &str, headers: &HeaderMap, body: &Value) -> (Re
                 "not_allowed_token_type".into(),
             );
         }
-        Some(t) if wants_app_token && t != APP_TOKEN => {
+        Some(t) if wants_app_token && (t != APP_TOKEN || s.app_token_revoked) => {
             return (error("invalid_auth"), "invalid_auth".into());
         }
         Some(t) if !wants_app_token && t != BOT_TOKEN => {
@@ -561,7 +571,31 @@ async fn response_url(
     body: Bytes,
 ) -> Response {
     let body = decode(&headers, &body).unwrap_or(Value::Null);
-    inner.lock().unwrap().responses.push((id, body));
-    // Slack answers response_url posts with a plain "ok".
-    (StatusCode::OK, "ok").into_response()
+    let mut s = inner.lock().unwrap();
+    // `fail_method_next("response_url", ...)` scripts these too: a 429
+    // states `Retry-After` (the `retry_after` setting, else 1 s).
+    let scripted = s
+        .fail_method
+        .get_mut("response_url")
+        .filter(|f| !f.is_empty())
+        .map(|f| f.remove(0));
+    let (response, outcome) = match scripted {
+        Some(429) => (rate_limited(s.retry_after.unwrap_or(1)), "429".to_string()),
+        Some(status) => (
+            (StatusCode::from_u16(status).unwrap(), "upstream trouble").into_response(),
+            status.to_string(),
+        ),
+        None => {
+            s.responses.push((id, body.clone()));
+            // Slack answers response_url posts with a plain "ok".
+            ((StatusCode::OK, "ok").into_response(), "ok".to_string())
+        }
+    };
+    s.calls.push(Call {
+        method: "response_url".into(),
+        body,
+        outcome,
+        at: Instant::now(),
+    });
+    response
 }

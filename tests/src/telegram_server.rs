@@ -128,6 +128,8 @@ struct Inner {
     webhook: Option<Value>,
     /// Scripted HTTP errors for the next calls of a method (lowercase).
     fail_next: HashMap<String, VecDeque<u16>>,
+    /// The same for calls about one chat: (method, chat) → statuses.
+    fail_next_in: HashMap<(String, i64), VecDeque<u16>>,
     /// Set by `enforce_documented_limits`.
     documented: Option<Documented>,
     /// How long the next call of a method (lowercase) is held before it is
@@ -243,6 +245,17 @@ impl TelegramServer {
         self.with(|i| {
             i.fail_next
                 .entry(method.to_ascii_lowercase())
+                .or_default()
+                .extend(statuses)
+        });
+    }
+
+    /// Like [`TelegramServer::fail_next`], for the calls of `method` about
+    /// `chat` only.
+    pub fn fail_next_in(&self, method: &str, chat: i64, statuses: &[u16]) {
+        self.with(|i| {
+            i.fail_next_in
+                .entry((method.to_ascii_lowercase(), chat))
                 .or_default()
                 .extend(statuses)
         });
@@ -540,13 +553,14 @@ async fn handle(
     if bot != format!("bot{TOKEN}") {
         return err(401, "Unauthorized").into_response();
     }
-    let scripted = shared
-        .inner
-        .lock()
-        .unwrap()
-        .fail_next
-        .get_mut(&lower)
-        .and_then(VecDeque::pop_front);
+    let scripted = {
+        let mut i = shared.inner.lock().unwrap();
+        let in_chat = chat_of(&p)
+            .ok()
+            .and_then(|c| i.fail_next_in.get_mut(&(lower.clone(), c)))
+            .and_then(VecDeque::pop_front);
+        in_chat.or_else(|| i.fail_next.get_mut(&lower).and_then(VecDeque::pop_front))
+    };
     let delay = shared.inner.lock().unwrap().delay_next.remove(&lower);
     if let Some(wait) = delay {
         tokio::time::sleep(wait).await;

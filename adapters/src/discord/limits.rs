@@ -9,8 +9,9 @@
 //! A burst of 5 then one a second — what governor's GCRA gives — puts up to
 //! 9 messages into some 5 s and gets 429s.
 
+use crate::shared_pace::{Shared, SharedSlots};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -57,6 +58,9 @@ pub struct Pace {
     /// Bot-wide: requests no closer than this.
     spacing: Duration,
     state: Mutex<State>,
+    /// With several instances: slots from the database (see
+    /// [`crate::shared_pace`]).
+    shared: Shared,
 }
 
 struct State {
@@ -79,7 +83,16 @@ impl Pace {
                 channels: HashMap::new(),
                 next_global: Instant::now(),
             }),
+            shared: Shared::default(),
         }
+    }
+
+    /// Take slots shared with the other instances from now on: a channel's
+    /// bucket (its size per window, the window as long as our own estimate
+    /// of it) and the bot-wide spacing, for all instances together. The
+    /// bucket kept from Discord's headers still applies on top.
+    pub fn share(&self, slots: Arc<dyn SharedSlots>) {
+        self.shared.set(slots);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -90,6 +103,15 @@ impl Pace {
     /// Wait until `channel` may get another message, and take its slot;
     /// then a bot-wide one.
     pub async fn wait(&self, channel: &str) {
+        if self.shared.is_set() {
+            self.shared
+                .wait_bucket(
+                    &format!("discord:channel:{channel}"),
+                    self.window + RESET_MARGIN,
+                    self.size,
+                )
+                .await;
+        }
         loop {
             let wait_until = {
                 let mut s = self.state();
@@ -142,6 +164,9 @@ impl Pace {
 
     /// Wait for a bot-wide slot only (edits, DM channel look-ups).
     pub async fn wait_global(&self) {
+        if self.shared.wait("discord:bot", self.spacing).await {
+            return;
+        }
         let at = {
             let mut s = self.state();
             let at = s.next_global.max(Instant::now());

@@ -8,15 +8,16 @@
 //! `"<channel>:<message>"`. Pacing is kept here (see [`limits`]).
 //!
 //! Inbound: [`inbound`] verifies and parses interactions; the hub runs them
-//! and answers with [`render`]'s interaction responses, or — after the first
-//! 3 s — through [`DiscordAdapter::finish_command`] and
-//! [`DiscordAdapter::finish_press`].
+//! and answers with [`render`]'s interaction responses; what follows an
+//! answer (a deferred answer finished, a long reply's later parts) is a
+//! delivery in the outbox addressed with [`followup::FollowUp`].
 //!
 //! `config.rs` settings · `render.rs` markdown, components, interaction
 //! responses · `send.rs` API calls and error classification · `inbound.rs`
 //! signatures and interactions · `limits.rs` Discord's limits and pacing.
 
 pub mod config;
+pub mod followup;
 pub mod inbound;
 pub mod limits;
 pub mod render;
@@ -28,7 +29,8 @@ pub use config::{DiscordConfig, DiscordConfigError};
 use crate::partial::{self, PartialSends};
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::{Reply, RichMessage};
+use commands::{Reply, RichMessage, Visibility};
+use followup::{FollowUp, Parts};
 use limits::Pace;
 use routing::ChannelKind;
 use send::Api;
@@ -93,6 +95,7 @@ impl DiscordAdapter {
         let rest = rest::Rest::new(
             &config.api_url,
             &config.token,
+            application,
             timeout,
             trust.client_config(),
         )
@@ -107,6 +110,12 @@ impl DiscordAdapter {
             guild: config.guild_id.as_deref().and_then(config::snowflake),
             partial: PartialSends::new(),
         })
+    }
+
+    /// Pace sends with slots shared by every instance (see
+    /// [`crate::shared_pace`]), not only this process's.
+    pub fn share_pace(&self, slots: std::sync::Arc<dyn crate::shared_pace::SharedSlots>) {
+        self.pace.share(slots);
     }
 
     /// Register the slash commands (a bulk overwrite, so removed commands
@@ -125,39 +134,53 @@ impl DiscordAdapter {
             })
     }
 
-    /// After a deferred answer: put the reply in place of "thinking…", and
-    /// its further parts after it.
-    pub async fn finish_command(&self, token: &str, reply: &Reply) -> Result<(), SendError> {
-        let (first, rest) = render::reply_parts(reply);
-        self.pace.wait_global().await;
-        self.api
-            .edit_original(token, &first.content, first.components)
-            .await?;
-        self.follow_up(token, &rest, render::is_ephemeral(reply))
-            .await
-    }
-
-    /// The later parts of a long reply, as follow-up messages in order.
-    pub async fn follow_up(
-        &self,
-        token: &str,
-        parts: &[String],
-        ephemeral: bool,
-    ) -> Result<(), SendError> {
-        for part in parts {
+    /// Send what `target` says of `message` through the interaction's
+    /// token (see [`followup`]). A reply in several parts that stopped
+    /// part-way goes on from where it stopped when the outbox retries it
+    /// (editing the answer again is harmless; a follow-up is not).
+    async fn follow_up(&self, target: &FollowUp, message: &RichMessage) -> Result<(), SendError> {
+        let reply = Reply {
+            message: message.clone(),
+            visibility: if target.ephemeral {
+                Visibility::Ephemeral
+            } else {
+                Visibility::Public
+            },
+            is_error: false,
+        };
+        let (first, rest) = render::reply_parts(&reply);
+        let mut steps: Vec<(bool, String)> = Vec::new();
+        match target.parts {
+            Parts::Finish => {
+                steps.push((true, first.content.clone()));
+                steps.extend(rest.iter().map(|p| (false, p.clone())));
+            }
+            Parts::Press => steps.push((true, first.content.clone())),
+            Parts::Rest => steps.extend(rest.iter().map(|p| (false, p.clone()))),
+            Parts::FirstAsFollowUp => steps.push((false, first.content.clone())),
+        }
+        let key = partial::key(&target.token, &steps);
+        let mut done = self.partial.take(key);
+        let mut components = Some(first.components);
+        for (original, content) in steps.iter().skip(done.len()) {
             self.pace.wait_global().await;
-            self.api.follow_up(token, part, ephemeral).await?;
+            let sent = if *original {
+                let row = components.take().unwrap_or_default();
+                self.api.edit_original(&target.token, content, row).await
+            } else {
+                self.api
+                    .follow_up(&target.token, content, target.ephemeral)
+                    .await
+            };
+            match sent {
+                Ok(()) => done.push(0),
+                Err(e) => {
+                    self.partial.keep(key, done);
+                    return Err(e);
+                }
+            }
         }
         Ok(())
-    }
-
-    /// After a deferred button press: the pressed message replaced by
-    /// `message` (its buttons gone unless `message` has some).
-    pub async fn finish_press(&self, token: &str, message: &RichMessage) -> Result<(), SendError> {
-        let r = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
-        let first = r.parts.into_iter().next().unwrap_or_default();
-        self.pace.wait_global().await;
-        self.api.edit_original(token, &first, r.components).await
     }
 
     /// The channel a destination names: a channel ID, or a person's user
@@ -186,6 +209,13 @@ impl Adapter for DiscordAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        // What follows an interaction's answer goes through its token.
+        if let Some(target) = to.thread.as_deref().and_then(FollowUp::decode) {
+            self.follow_up(&target, message).await?;
+            return Ok(Sent {
+                platform_message_id: None,
+            });
+        }
         let rendered = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
         let channel = self.channel(to).await?;
         // A reply only within the same channel (Discord refuses others).

@@ -21,6 +21,8 @@ pub(super) struct Rest {
     base: String,
     /// `Bot <token>`.
     auth: String,
+    /// The application's ID, for its interaction webhooks.
+    application: u64,
 }
 
 /// A call's outcome with what Discord said about the route's bucket.
@@ -35,6 +37,7 @@ impl Rest {
     pub(super) fn new(
         api_url: &str,
         token: &str,
+        application: u64,
         timeout: Duration,
         tls: rustls::ClientConfig,
     ) -> Result<Rest, String> {
@@ -48,13 +51,15 @@ impl Rest {
             http,
             base: format!("{}/api/v10", api_url.trim_end_matches('/')),
             auth: format!("Bot {token}"),
+            application,
         })
     }
 
     /// `POST /channels/{channel}/messages`; the new message's ID.
     pub(super) async fn create_message(&self, channel: u64, body: &impl Serialize) -> Answer<u64> {
         let path = format!("/channels/{channel}/messages");
-        self.call(reqwest::Method::POST, &path, body).await
+        self.call(reqwest::Method::POST, &path, body, Route::Channel)
+            .await
     }
 
     /// `PATCH /channels/{channel}/messages/{message}`.
@@ -65,7 +70,23 @@ impl Rest {
         body: &impl Serialize,
     ) -> Answer<u64> {
         let path = format!("/channels/{channel}/messages/{message}");
-        self.call(reqwest::Method::PATCH, &path, body).await
+        self.call(reqwest::Method::PATCH, &path, body, Route::Channel)
+            .await
+    }
+
+    /// `PATCH /webhooks/{application}/{token}/messages/@original`: an
+    /// interaction's (deferred) answer replaced.
+    pub(super) async fn edit_original(&self, token: &str, body: &impl Serialize) -> Answer<u64> {
+        let path = format!("/webhooks/{}/{token}/messages/@original", self.application);
+        self.call(reqwest::Method::PATCH, &path, body, Route::Interaction)
+            .await
+    }
+
+    /// `POST /webhooks/{application}/{token}`: a follow-up message.
+    pub(super) async fn follow_up(&self, token: &str, body: &impl Serialize) -> Answer<u64> {
+        let path = format!("/webhooks/{}/{token}", self.application);
+        self.call(reqwest::Method::POST, &path, body, Route::Interaction)
+            .await
     }
 
     async fn call(
@@ -73,6 +94,7 @@ impl Rest {
         method: reqwest::Method,
         path: &str,
         body: &impl Serialize,
+        route: Route,
     ) -> Answer<u64> {
         let sent = self
             .http
@@ -114,6 +136,15 @@ impl Rest {
                     text.chars().take(200).collect::<String>()
                 ))
             })
+        } else if route == Route::Interaction && status == 404 {
+            // A follow-up can reach Discord a moment before the deferred
+            // answer it follows is processed: worth another try. (Once the
+            // 15-minute token has expired this stays 404 until the outbox's
+            // max_attempts.)
+            Err(SendError::transient(format!(
+                "Discord does not know the interaction's answer (yet): {}",
+                classify(status, &headers, &json, &text)
+            )))
         } else {
             let e = classify(status, &headers, &json, &text);
             // A 429 empties the bucket until Discord's stated wait has
@@ -128,6 +159,15 @@ impl Rest {
         };
         Answer { result, bucket }
     }
+}
+
+/// Which kind of route a call is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// A channel's messages.
+    Channel,
+    /// An interaction's webhook (its answer and follow-ups).
+    Interaction,
 }
 
 fn message_id(json: &Value) -> Option<u64> {

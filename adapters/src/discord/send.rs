@@ -154,7 +154,8 @@ impl Api {
     }
 
     /// Edit the answer to an interaction (after a deferred response: the
-    /// command's reply, or the message whose button was pressed).
+    /// command's reply, or the message whose button was pressed). Through
+    /// `rest`, so a 429's `retry_after` is kept.
     pub(super) async fn edit_original(
         &self,
         token: &str,
@@ -165,16 +166,12 @@ impl Api {
             .content(content)
             .allowed_mentions(super::render::no_mentions())
             .components(components);
-        self.bounded(
-            self.http
-                .edit_original_interaction_response(token, &builder, Vec::new()),
-        )
-        .await?;
+        self.rest.edit_original(token, &builder).await.result?;
         Ok(())
     }
 
     /// A further message answering an interaction (the later parts of a
-    /// long reply).
+    /// long reply, or a refusal for the presser alone).
     pub(super) async fn follow_up(
         &self,
         token: &str,
@@ -185,11 +182,7 @@ impl Api {
             .content(content)
             .allowed_mentions(super::render::no_mentions())
             .ephemeral(ephemeral);
-        self.bounded(
-            self.http
-                .create_followup_message(token, &builder, Vec::new()),
-        )
-        .await?;
+        self.rest.follow_up(token, &builder).await.result?;
         Ok(())
     }
 }

@@ -4,10 +4,12 @@
 //! ourselves avoids provoking 429s; a 429 that still comes is retried by the
 //! dispatcher after Slack's `Retry-After`.
 
+use crate::shared_pace::{Shared, SharedSlots};
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Blocks in one message.
@@ -29,6 +31,10 @@ const MAX_TRACKED_CHANNELS: usize = 10_000;
 /// Per-channel pacing of chat.postMessage.
 pub struct ChannelPace {
     limiter: RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>,
+    spacing: Duration,
+    /// With several instances: slots from the database (see
+    /// [`crate::shared_pace`]).
+    shared: Shared,
 }
 
 impl ChannelPace {
@@ -42,11 +48,22 @@ impl ChannelPace {
         let quota = Quota::with_period(spacing).unwrap_or_else(|| Quota::per_second(rate));
         ChannelPace {
             limiter: RateLimiter::keyed(quota),
+            spacing,
+            shared: Shared::default(),
         }
+    }
+
+    /// Take slots shared with the other instances from now on.
+    pub fn share(&self, slots: Arc<dyn SharedSlots>) {
+        self.shared.set(slots);
     }
 
     /// Wait until `channel` may get another message.
     pub async fn wait(&self, channel: &str) {
+        let key = format!("slack:channel:{channel}");
+        if self.shared.wait(&key, self.spacing).await {
+            return;
+        }
         if self.limiter.len() > MAX_TRACKED_CHANNELS {
             self.limiter.retain_recent();
         }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod inbound;
 pub mod limits;
 pub mod render;
+pub mod response;
 mod send;
 pub mod socket;
 
@@ -20,8 +21,9 @@ pub use config::{SlackConfig, SlackConfigError, SlackMode};
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::{Reply, RichMessage};
+use commands::RichMessage;
 use limits::ChannelPace;
+use response::ResponseTarget;
 use routing::ChannelKind;
 use send::WebApi;
 use std::time::Duration;
@@ -47,6 +49,12 @@ impl SlackAdapter {
         })
     }
 
+    /// Pace sends with slots shared by every instance (see
+    /// [`crate::shared_pace`]), not only this process's.
+    pub fn share_pace(&self, slots: std::sync::Arc<dyn crate::shared_pace::SharedSlots>) {
+        self.pace.share(slots);
+    }
+
     /// Ask Slack whether it accepts the configured tokens: the bot token
     /// (auth.test) and, in Socket Mode, the app token
     /// (apps.connections.open). `Err(Refused)` names the config key; an
@@ -64,25 +72,10 @@ impl SlackAdapter {
             self.api
                 .connections_open(&config.app_token)
                 .await
+                .map(|_url| ())
                 .map_err(|e| refused("adapters.slack.app_token", e))?;
         }
         Ok(())
-    }
-
-    /// Answer a request through its `response_url`.
-    /// `replace_original: Some(false)` keeps the message a button was on.
-    pub async fn respond(
-        &self,
-        response_url: &str,
-        reply: &Reply,
-        replace_original: Option<bool>,
-        thread_ts: Option<&str>,
-    ) -> Result<(), SendError> {
-        let mut body = render::reply_body(reply, replace_original);
-        if let Some(ts) = thread_ts {
-            body["thread_ts"] = serde_json::json!(ts);
-        }
-        self.api.respond(response_url, &body).await
     }
 }
 
@@ -121,6 +114,15 @@ impl Adapter for SlackAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
+        // A follow-up to a request: posted to its response_url (see
+        // `response`), paced with the channel it answers in.
+        if let Some(target) = to.thread.as_deref().and_then(ResponseTarget::decode) {
+            self.pace.wait(&to.address).await;
+            self.api.respond(&target.url, &target.body(message)).await?;
+            return Ok(Sent {
+                platform_message_id: None,
+            });
+        }
         let r = render::render(message);
         self.pace.wait(&to.address).await;
         let (channel, ts) = self

@@ -56,6 +56,12 @@ struct Posted {
 #[derive(Serialize, Deserialize)]
 struct Ignored {}
 
+/// apps.connections.open's answer.
+#[derive(Deserialize)]
+struct Opened {
+    url: String,
+}
+
 /// Build the HTTP connector: rustls with ring, the roots of [`crate::tls`]
 /// (the system's and the configured bundle), and plain http allowed
 /// (proxies and test servers on 127.0.0.1).
@@ -139,19 +145,20 @@ impl WebApi {
         self.timed("auth.test", call).await.map(|_| ())
     }
 
-    /// apps.connections.open with the app token, as Socket Mode's first
-    /// step: does Slack accept the token for Socket Mode? The URL it hands
-    /// out is not used (each call hands out a new one; an unused one
-    /// expires).
-    pub async fn connections_open(&self, app_token: &str) -> Result<(), SendError> {
+    /// apps.connections.open with the app token: the WebSocket URL of a
+    /// new Socket Mode connection (each call hands out a new one; an unused
+    /// one expires). Also the start-up check that Slack accepts the token.
+    pub async fn connections_open(&self, app_token: &str) -> Result<String, SendError> {
         let token = SlackApiToken::new(app_token.to_string().into());
         let session = self.client.open_session(&token);
-        let call = session.http_session_api.http_post::<_, Ignored>(
+        let call = session.http_session_api.http_post::<_, Opened>(
             "apps.connections.open",
             &Ignored {},
             None,
         );
-        self.timed("apps.connections.open", call).await.map(|_| ())
+        self.timed("apps.connections.open", call)
+            .await
+            .map(|o| o.url)
     }
 
     /// POST a reply to a request's `response_url` (no token: the URL is

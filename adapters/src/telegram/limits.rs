@@ -10,9 +10,10 @@
 //! channels `-100…` (and an `@username` is a channel).
 
 use super::config::ConfigError;
+use crate::shared_pace::{Shared, SharedSlots};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teloxide_core::types::Recipient;
 use tokio::time::Instant;
@@ -79,6 +80,10 @@ pub fn is_private(chat: &Recipient) -> bool {
 
 /// Chats remembered before those with no slot ahead are forgotten.
 const MAX_TRACKED_CHATS: usize = 10_000;
+/// A bot-wide wait shorter than this leaves the chat's slot as it was (no
+/// extra statement for the common case of a free bot-wide slot); the 2 %
+/// margin on every interval covers it.
+const SLOT_SLACK: Duration = Duration::from_millis(5);
 
 /// Send slots handed out evenly: a chat's next message no sooner than one
 /// interval after its last (1.02 s private, 3.06 s group at the defaults), and
@@ -86,12 +91,14 @@ const MAX_TRACKED_CHATS: usize = 10_000;
 /// not in bursts: Telegram counts over sliding windows, and a burst of 20
 /// then one every 3 s puts 21 into some minute. Slots are taken in the
 /// order callers ask, so a chat's messages (sent one at a time by its
-/// outbox queue) keep their order.
+/// outbox queue) keep their order. With several instances the same slots
+/// come from the database instead (see [`crate::shared_pace`]).
 pub struct Pace {
     private: Duration,
     group: Duration,
     global: Duration,
     next: Mutex<Slots>,
+    shared: Shared,
 }
 
 struct Slots {
@@ -114,7 +121,13 @@ impl Pace {
                 chats: HashMap::new(),
                 global: Instant::now(),
             }),
+            shared: Shared::default(),
         }
+    }
+
+    /// Take slots shared with the other instances from now on.
+    pub fn share(&self, slots: Arc<dyn SharedSlots>) {
+        self.shared.set(slots);
     }
 
     /// Take `chat`'s next slot, then a bot-wide one, waiting for each.
@@ -124,24 +137,44 @@ impl Pace {
         } else {
             self.group
         };
-        let at = self.take(|s| {
+        let chat_key = format!("telegram:chat:{chat}");
+        if !self.shared.wait(&chat_key, interval).await {
+            let at = self.take(|s| {
+                let now = Instant::now();
+                if s.chats.len() > MAX_TRACKED_CHATS {
+                    s.chats.retain(|_, next| *next > now);
+                }
+                let next = s.chats.entry(chat.to_string()).or_insert(now);
+                let at = (*next).max(now);
+                *next = at + interval;
+                at
+            });
+            tokio::time::sleep_until(at).await;
+        }
+        // When the chat's slot came; the bot-wide one may come later.
+        let chat_slot = Instant::now();
+        if !self.shared.wait("telegram:bot", self.global).await {
+            let global = self.global;
+            let at = self.take(|s| {
+                let at = s.global.max(Instant::now());
+                s.global = at + global;
+                at
+            });
+            tokio::time::sleep_until(at).await;
+        }
+        // The bot-wide wait made this send later than its chat's slot: the
+        // chat's next message counts from now, or two could leave closer
+        // together than the chat allows (seen with 60 chats on 2 instances).
+        if Instant::now() > chat_slot + SLOT_SLACK
+            && !self.shared.used_now(&chat_key, interval).await
+        {
             let now = Instant::now();
-            if s.chats.len() > MAX_TRACKED_CHATS {
-                s.chats.retain(|_, next| *next > now);
-            }
-            let next = s.chats.entry(chat.to_string()).or_insert(now);
-            let at = (*next).max(now);
-            *next = at + interval;
-            at
-        });
-        tokio::time::sleep_until(at).await;
-        let global = self.global;
-        let at = self.take(|s| {
-            let at = s.global.max(Instant::now());
-            s.global = at + global;
-            at
-        });
-        tokio::time::sleep_until(at).await;
+            self.take(|s| {
+                let next = s.chats.entry(chat.to_string()).or_insert(now);
+                *next = (*next).max(now + interval);
+                now
+            });
+        }
     }
 
     fn take(&self, f: impl FnOnce(&mut Slots) -> Instant) -> Instant {
@@ -195,6 +228,48 @@ mod tests {
         }
         let ms = start.elapsed().as_millis();
         assert!((600..750).contains(&ms), "{ms}");
+    }
+
+    /// A send that waited for the bot-wide slot after its chat's slot came
+    /// counts its chat's next slot from when it left: with ten other chats
+    /// ahead in the bot-wide queue, a chat's second message used to follow
+    /// its first one bot-wide interval later (50 ms here), well inside the
+    /// chat's own interval (255 ms).
+    #[tokio::test]
+    async fn a_chat_is_spaced_from_its_last_send_not_its_last_slot() {
+        let pace = Pace::new(&RateLimits {
+            per_second: 20,
+            per_chat_per_second: 4,
+            per_chat_per_minute: None,
+            per_group_per_minute: 200,
+        });
+        let others: Vec<Recipient> = (1..=10).map(|id| Recipient::Id(ChatId(id))).collect();
+        let late_chat = Recipient::Id(ChatId(99));
+        let late = async {
+            // Asks after the ten others took their bot-wide slots.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            pace.wait(&late_chat).await;
+            let first = Instant::now();
+            pace.wait(&late_chat).await;
+            first.elapsed()
+        };
+        let (gap, ..) = tokio::join!(
+            late,
+            pace.wait(&others[0]),
+            pace.wait(&others[1]),
+            pace.wait(&others[2]),
+            pace.wait(&others[3]),
+            pace.wait(&others[4]),
+            pace.wait(&others[5]),
+            pace.wait(&others[6]),
+            pace.wait(&others[7]),
+            pace.wait(&others[8]),
+            pace.wait(&others[9]),
+        );
+        assert!(
+            gap.as_millis() >= 250,
+            "{gap:?} between two messages to one chat"
+        );
     }
 
     #[tokio::test]

@@ -125,17 +125,10 @@ impl TelegramAdapter {
         Ok(())
     }
 
-    /// Replace message `message_id` in `chat_id` (e.g. the one whose
-    /// button was just pressed).
-    pub async fn edit_in_chat(
-        &self,
-        chat_id: &str,
-        message_id: &str,
-        message: &RichMessage,
-    ) -> Result<(), SendError> {
-        self.sender
-            .edit(&format!("{chat_id}:{message_id}"), message)
-            .await
+    /// Pace sends with slots shared by every instance (see
+    /// [`crate::shared_pace`]), not only this process's.
+    pub fn share_pace(&self, slots: std::sync::Arc<dyn crate::shared_pace::SharedSlots>) {
+        self.sender.pace.share(slots);
     }
 
     /// Have Telegram post updates to `url` (webhook mode), with the secret

@@ -19,7 +19,7 @@ use teloxide_core::{ApiError, RequestError};
 pub(super) struct Sender {
     /// Builds requests (and holds the client, token and base URL).
     pub(super) bot: Bot,
-    pace: Pace,
+    pub(super) pace: Pace,
     /// Parts already delivered of a message whose later part failed.
     partial: PartialSends<MessageId>,
 }

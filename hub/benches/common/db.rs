@@ -12,22 +12,10 @@ pub struct BenchDb {
 
 impl BenchDb {
     pub async fn create() -> anyhow::Result<BenchDb> {
-        let dir = tempfile::tempdir()?;
         if let Ok(admin) = std::env::var("ORKHUB_BENCH_PG") {
-            sqlx::any::install_default_drivers();
-            let name = format!("orkhub_bench_{}", rand::random::<u32>());
-            let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            return Ok(BenchDb {
-                url: format!("{base}/{name}"),
-                engine: "PostgreSQL",
-                pg: Some((admin.clone(), name)),
-                _dir: dir,
-            });
+            return BenchDb::postgres(&admin).await;
         }
+        let dir = tempfile::tempdir()?;
         let url = match std::env::var("ORKHUB_BENCH_SQLITE") {
             Ok(path) => format!("sqlite://{path}"),
             Err(_) => format!("sqlite://{}/bench.db", dir.path().display()),
@@ -37,6 +25,23 @@ impl BenchDb {
             engine: "SQLite",
             pg: None,
             _dir: dir,
+        })
+    }
+
+    /// A fresh database on the PostgreSQL server `admin` names.
+    pub async fn postgres(admin: &str) -> anyhow::Result<BenchDb> {
+        sqlx::any::install_default_drivers();
+        let name = format!("orkhub_bench_{}", rand::random::<u32>());
+        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await?;
+        let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+        Ok(BenchDb {
+            url: format!("{base}/{name}"),
+            engine: "PostgreSQL",
+            pg: Some((admin.to_string(), name)),
+            _dir: tempfile::tempdir()?,
         })
     }
 

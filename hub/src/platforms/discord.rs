@@ -3,16 +3,18 @@
 //! Interactions Endpoint on the hub's HTTP server. Each interaction is
 //! verified before anything is read, run once (by its ID), and answered
 //! within `ack_deadline_ms`; past that Discord gets a deferred answer
-//! ("thinking…") and the result is edited in through the interaction token.
+//! ("thinking…") and the result is edited in through the interaction token
+//! — queued in the outbox like every other message, as are a long reply's
+//! later parts.
 
-use super::Platforms;
-use crate::api::AppState;
-use crate::store::RequestClaim;
+use super::{Hub, Platforms};
+use adapters::InboundKind;
+use adapters::discord::followup::{FollowUp, Parts};
 use adapters::discord::inbound::{
     self, Act, InboundError, Interaction, SIGNATURE_HEADER, SignatureCheck, TIMESTAMP_HEADER,
 };
 use adapters::discord::{DiscordAdapter, DiscordConfig, render};
-use adapters::{InboundKind, SendError};
+use adapters::inbox::{Claim, Inbox};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
@@ -22,22 +24,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use commands::{Reply, RichMessage};
 use serde_json::Value;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
-const PLATFORM: &str = "discord";
 /// Interactions are small JSON documents; anything bigger is not Discord.
 const BODY_LIMIT: usize = 256 * 1024;
-/// Waits before the attempts of an interaction follow-up. Discord can get
-/// a follow-up a moment before it has processed the answer it follows.
-const FOLLOW_UP_RETRIES: [Duration; 3] = [
-    Duration::from_millis(300),
-    Duration::from_secs(1),
-    Duration::from_secs(3),
-];
-
 /// Start Discord if it is enabled: a wrong setting fails the start at once.
 /// The slash commands are registered while the HTTP API already listens
 /// (see `Platforms::checks`): Discord refusing them (401 for a wrong token)
@@ -45,7 +37,7 @@ const FOLLOW_UP_RETRIES: [Duration; 3] = [
 /// registration is retried in the background until it is done.
 pub async fn start(
     config: &DiscordConfig,
-    state: &AppState,
+    hub: &Hub,
     stop: watch::Receiver<bool>,
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
@@ -53,6 +45,9 @@ pub async fn start(
         return Ok(());
     }
     let adapter = Arc::new(DiscordAdapter::new(config).context("discord")?);
+    if let Some(slots) = hub.slots.clone() {
+        adapter.share_pace(slots);
+    }
     let check = check_public_key(config)?;
     let (verdict_tx, verdict) = oneshot::channel();
     platforms
@@ -66,7 +61,7 @@ pub async fn start(
     }));
     platforms.adapters.push(adapter.clone());
     let discord = Arc::new(Discord {
-        state: state.clone(),
+        inbox: hub.inbox.clone(),
         adapter,
         check,
         deadline: Duration::from_millis(config.ack_deadline_ms),
@@ -140,7 +135,7 @@ async fn register(
 }
 
 struct Discord {
-    state: AppState,
+    inbox: Arc<dyn Inbox>,
     adapter: Arc<DiscordAdapter>,
     check: SignatureCheck,
     deadline: Duration,
@@ -185,8 +180,8 @@ fn refuse(e: InboundError) -> Response {
 struct Answer {
     /// The immediate response's JSON body.
     body: Value,
-    /// Parts of a long reply, sent as follow-ups after the body.
-    rest: Vec<String>,
+    /// The reply has parts after the body's, sent as follow-ups.
+    more: bool,
     ephemeral: bool,
     /// For a deferred answer: how to finish it.
     finish: Finish,
@@ -218,13 +213,12 @@ impl Discord {
 
     async fn run(&self, act: Act, immediate: oneshot::Sender<Value>) {
         let claim = self
-            .state
-            .store
-            .claim_inbound_request(PLATFORM, &act.id)
+            .inbox
+            .claim(routing::ChannelKind::Discord, &act.id)
             .await;
         let answer = match claim {
-            Ok(RequestClaim::New) => self.act(&act).await,
-            Ok(RequestClaim::Seen { reply }) => {
+            Ok(Claim::New) => self.act(&act).await,
+            Ok(Claim::Seen { reply }) => {
                 // A repeat: never run twice. The first run's answer if it is
                 // kept, else "still working" (the first run finishes it).
                 let again = reply
@@ -244,42 +238,56 @@ impl Discord {
             }
         };
         if let Err(e) = self
-            .state
-            .store
-            .save_inbound_reply(PLATFORM, &act.id, &answer.body.to_string())
+            .inbox
+            .save_reply(
+                routing::ChannelKind::Discord,
+                &act.id,
+                &answer.body.to_string(),
+            )
             .await
         {
             tracing::error!(error = %e, "discord: could not keep the answer for repeats");
         }
-        let token = act.token.clone();
-        if immediate.send(answer.body).is_ok() {
-            if !answer.rest.is_empty() {
-                let rest = answer.rest;
-                let sent =
-                    retrying(|| self.adapter.follow_up(&token, &rest, answer.ephemeral)).await;
-                log_failure(sent, "the rest of a long reply");
+        // What follows the answer leaves through the outbox (paced with the
+        // channel, retried, recorded), addressed with the interaction's
+        // token: see `adapters::discord::followup`.
+        let (parts, reply) = if immediate.send(answer.body).is_ok() {
+            if !answer.more {
+                return;
             }
-            return;
-        }
-        // The deadline passed: Discord was told to wait; finish now.
-        let sent = match &answer.finish {
-            Finish::Command(reply) => retrying(|| self.adapter.finish_command(&token, reply)).await,
-            Finish::Press(message) => retrying(|| self.adapter.finish_press(&token, message)).await,
-            Finish::PressRefused(reply) => {
-                let (first, _) = render::reply_parts(reply);
-                retrying(|| {
-                    self.adapter
-                        .follow_up(&token, std::slice::from_ref(&first.content), true)
-                })
-                .await
+            let reply = match answer.finish {
+                Finish::Command(reply) | Finish::PressRefused(reply) => reply,
+                Finish::Press(_) => return,
+            };
+            (Parts::Rest, reply)
+        } else {
+            // The deadline passed: Discord was told to wait; finish now.
+            match answer.finish {
+                Finish::Command(reply) => (Parts::Finish, reply),
+                Finish::Press(message) => (Parts::Press, Reply::ok(message)),
+                Finish::PressRefused(reply) => (Parts::FirstAsFollowUp, reply),
             }
         };
-        log_failure(sent, "a deferred answer");
+        let ephemeral = parts == Parts::FirstAsFollowUp || answer.ephemeral;
+        let target = FollowUp::new(&act.token, parts, ephemeral).encode();
+        if let Err(e) = adapters::inbox::send_later_or_now(
+            self.inbox.as_ref(),
+            self.adapter.as_ref(),
+            &act.inbound.chat_id,
+            target,
+            &reply,
+        )
+        .await
+        {
+            tracing::error!(error = %e, id = %act.id, "discord: could not send what follows an interaction's answer");
+        }
     }
 
     /// Run a command or a press through the shared command layer.
     async fn act(&self, act: &Act) -> Answer {
-        let reply = crate::inbound::handle(&self.state, &act.inbound, None)
+        let reply = self
+            .inbox
+            .handle(&act.inbound, None)
             .await
             .unwrap_or_else(|| Reply::error("That was not addressed to orkhub."));
         let InboundKind::Button { token } = &act.inbound.what else {
@@ -291,10 +299,10 @@ impl Discord {
             return answer;
         }
         // The pressed message shows the outcome at once (type 7).
-        match crate::inbound::pressed_decision_outcome(&self.state, token).await {
+        match self.inbox.pressed_outcome(token).await {
             Some(message) => Answer {
                 body: render::body(&render::update_response(&message)),
-                rest: Vec::new(),
+                more: false,
                 ephemeral: false,
                 finish: Finish::Press(message),
             },
@@ -306,36 +314,9 @@ impl Discord {
         let (response, rest) = render::reply_response(&reply);
         Answer {
             body: render::body(&response),
-            rest,
+            more: !rest.is_empty(),
             ephemeral: render::is_ephemeral(&reply),
             finish: Finish::Command(reply),
         }
-    }
-}
-
-/// An interaction follow-up, tried again a few times: they are not in the
-/// outbox (an interaction token lives 15 minutes, and a command's reply is
-/// not a notification), and one can reach Discord a moment before the
-/// answer it follows does.
-async fn retrying<F, Fut>(mut op: F) -> Result<(), SendError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), SendError>>,
-{
-    let mut waits = FOLLOW_UP_RETRIES.iter();
-    loop {
-        match op().await {
-            Ok(()) => return Ok(()),
-            Err(e) => match waits.next() {
-                Some(wait) => tokio::time::sleep(e.retry_after().unwrap_or(*wait)).await,
-                None => return Err(e),
-            },
-        }
-    }
-}
-
-fn log_failure(result: Result<(), SendError>, what: &str) {
-    if let Err(e) = result {
-        tracing::error!(error = %e, "discord: could not send {what}");
     }
 }

@@ -7,7 +7,6 @@
 mod discord;
 mod slack;
 
-use crate::api::AppState;
 use crate::config::Config;
 use adapters::Adapter;
 use axum::Router;
@@ -17,6 +16,7 @@ use tokio::task::JoinHandle;
 
 mod email;
 mod paths;
+mod send_slots;
 mod telegram;
 
 /// What the configured platforms add to the hub.
@@ -40,38 +40,41 @@ pub struct Platforms {
 /// See [`Platforms::checks`].
 pub type StartupCheck = futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
+/// What the hub gives every platform at start: the inbox its listeners hand
+/// commands and button presses to (claimed once, answered through the
+/// outbox), and the send slots shared by every instance on PostgreSQL
+/// (`None` on SQLite, where in-process pacing is exact).
+pub struct Hub {
+    pub inbox: Arc<dyn adapters::inbox::Inbox>,
+    pub slots: Option<Arc<dyn adapters::shared_pace::SharedSlots>>,
+}
+
+impl Hub {
+    pub fn new(inbox: Arc<crate::inbox::HubInbox>, store: &crate::store::Store) -> Hub {
+        Hub {
+            inbox,
+            slots: send_slots::shared(store),
+        }
+    }
+}
+
 /// Start every enabled platform. A platform that is configured but cannot
 /// start (bad token format, unreachable base URL at startup) fails the start
 /// with an error naming it, rather than running half-configured.
 pub async fn start(
     config: &Config,
-    state: &AppState,
+    hub: &Hub,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
     // Before any route is built: axum panics on overlapping routes.
     paths::check(config)?;
     let mut platforms = Platforms::default();
+    let a = &config.adapters;
     // One line per platform; each returns at once when it is not enabled.
-    telegram::start(
-        &config.adapters.telegram,
-        state,
-        stop.clone(),
-        &mut platforms,
-    )
-    .await?;
-    if config.adapters.slack.enabled {
-        slack::start(&config.adapters.slack, state, stop.clone(), &mut platforms).await?;
-    }
-    discord::start(
-        &config.adapters.discord,
-        state,
-        stop.clone(),
-        &mut platforms,
-    )
-    .await?;
-    if config.adapters.email.enabled {
-        email::start(&config.adapters.email, state, stop.clone(), &mut platforms).await?;
-    }
+    telegram::start(&a.telegram, hub, stop.clone(), &mut platforms).await?;
+    slack::start(&a.slack, hub, stop.clone(), &mut platforms).await?;
+    discord::start(&a.discord, hub, stop.clone(), &mut platforms).await?;
+    email::start(&a.email, &mut platforms)?;
     Ok(platforms)
 }
 

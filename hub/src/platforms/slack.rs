@@ -3,12 +3,12 @@
 //! (`mode = "http"`), or a Socket Mode listener (`mode = "socket"`). Both
 //! paths answer through [`Slack::answer`]: run once per request key (Slack
 //! retries), within `ack_deadline_ms` in the response, else acknowledged at
-//! once and finished through `response_url`.
+//! once and finished through `response_url` (queued in the outbox).
 
-use super::Platforms;
-use crate::api::AppState;
-use crate::store::RequestClaim;
+use super::{Hub, Platforms};
+use adapters::inbox::{Claim, Inbox};
 use adapters::slack::inbound::{self, InboundError, SlackRequest};
+use adapters::slack::response::ResponseTarget;
 use adapters::slack::socket::{self, SocketRequest};
 use adapters::slack::{SlackAdapter, SlackConfig, SlackMode, TokenCheck, render};
 use axum::Router;
@@ -23,17 +23,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
-const PLATFORM: &str = "slack";
 /// Slack's requests are small forms; anything bigger is not from Slack.
 const BODY_LIMIT: usize = 256 * 1024;
 
 pub async fn start(
     config: &SlackConfig,
-    state: &AppState,
+    hub: &Hub,
     stop: watch::Receiver<bool>,
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
+    if !config.enabled {
+        return Ok(());
+    }
     let adapter = Arc::new(SlackAdapter::new(config)?);
+    if let Some(slots) = hub.slots.clone() {
+        adapter.share_pace(slots);
+    }
     platforms.adapters.push(adapter.clone());
     // Asked while the HTTP API already listens (see `Platforms::checks`):
     // a token Slack refuses fails the start, naming its key; an outage only
@@ -50,7 +55,7 @@ pub async fn start(
         }
     }));
     let slack = Arc::new(Slack {
-        state: state.clone(),
+        inbox: hub.inbox.clone(),
         adapter,
         config: config.clone(),
     });
@@ -84,7 +89,7 @@ pub async fn start(
 
 /// The inbound side's shared parts.
 pub struct Slack {
-    state: AppState,
+    inbox: Arc<dyn Inbox>,
     adapter: Arc<SlackAdapter>,
     config: SlackConfig,
 }
@@ -184,21 +189,18 @@ impl Slack {
 
     async fn run(&self, request: SlackRequest, immediate: oneshot::Sender<Option<Value>>) {
         let claim = self
-            .state
-            .store
-            .claim_inbound_request(PLATFORM, &request.key)
+            .inbox
+            .claim(routing::ChannelKind::Slack, &request.key)
             .await;
         let reply = match claim {
-            Ok(RequestClaim::New) => {
-                match crate::inbound::handle(&self.state, &request.inbound, None).await {
-                    Some(reply) => reply,
-                    None => {
-                        let _ = immediate.send(None);
-                        return;
-                    }
+            Ok(Claim::New) => match self.inbox.handle(&request.inbound, None).await {
+                Some(reply) => reply,
+                None => {
+                    let _ = immediate.send(None);
+                    return;
                 }
-            }
-            Ok(RequestClaim::Seen { reply }) => {
+            },
+            Ok(Claim::Seen { reply }) => {
                 // A retry: never run twice. Commands get the first run's
                 // reply when it is there; button presses were answered
                 // through response_url by the first run.
@@ -219,9 +221,8 @@ impl Slack {
         };
         let body = render::reply_body(&reply, None);
         if let Err(e) = self
-            .state
-            .store
-            .save_inbound_reply(PLATFORM, &request.key, &body.to_string())
+            .inbox
+            .save_reply(routing::ChannelKind::Slack, &request.key, &body.to_string())
             .await
         {
             tracing::error!(error = %e, "slack: could not keep the reply for retries");
@@ -235,15 +236,25 @@ impl Slack {
         }
     }
 
+    /// A reply that comes after the acknowledgement goes to the request's
+    /// `response_url` through the outbox (see `adapters::slack::response`):
+    /// queued in the channel's order, paced with it, retried on a 429 or
+    /// an outage, and recorded.
     async fn post_late(&self, request: &SlackRequest, reply: &Reply, replace: Option<bool>) {
         let Some(url) = &request.response_url else {
             tracing::warn!(key = %request.key, "slack: a reply had no response_url to go to");
             return;
         };
-        if let Err(e) = self
-            .adapter
-            .respond(url, reply, replace, request.thread_ts.as_deref())
-            .await
+        let target =
+            ResponseTarget::for_reply(url, reply, replace, request.thread_ts.as_deref()).encode();
+        if let Err(e) = adapters::inbox::send_later_or_now(
+            self.inbox.as_ref(),
+            self.adapter.as_ref(),
+            &request.inbound.chat_id,
+            target,
+            reply,
+        )
+        .await
         {
             tracing::error!(error = %e, key = %request.key, "slack: could not post the reply to response_url");
         }

@@ -2,13 +2,11 @@
 //! start-up registration with the Bot API (the bot's username, the webhook
 //! set or cleared, the command list), and the inbound side — a getUpdates
 //! loop (default) or a webhook route on the hub's HTTP server — feeding
-//! commands and button presses to [`crate::inbound::handle`], each update
-//! once.
+//! commands and button presses to the hub's inbox, each update once.
 
-use super::Platforms;
-use crate::api::AppState;
-use crate::store::{RequestClaim, StoreError};
+use super::{Hub, Platforms};
 use adapters::InboundKind;
+use adapters::inbox::{Claim, Inbox, InboxError};
 use adapters::telegram::{
     Incoming, IncomingKind, Mode, Poller, SECRET_HEADER, TelegramAdapter, TelegramConfig,
     TelegramError, parse_webhook, secret_matches,
@@ -23,8 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The key space of Telegram's update IDs in `inbound_requests`.
-const PLATFORM: &str = "telegram";
 /// Longest pause between registration attempts.
 const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -39,7 +35,7 @@ const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
 /// Telegram answers.
 pub async fn start(
     config: &TelegramConfig,
-    state: &AppState,
+    hub: &Hub,
     stop: watch::Receiver<bool>,
     platforms: &mut Platforms,
 ) -> anyhow::Result<()> {
@@ -47,6 +43,9 @@ pub async fn start(
         return Ok(());
     }
     let adapter = Arc::new(TelegramAdapter::new(config).context("telegram")?);
+    if let Some(slots) = hub.slots.clone() {
+        adapter.share_pace(slots);
+    }
     // Inbound waits for the bot's username (`/cmd@bot` in groups) and for
     // the webhook to be set or cleared; `None` until then.
     let (ready_tx, ready) = watch::channel(None::<String>);
@@ -68,8 +67,8 @@ pub async fn start(
         }
     }));
     platforms.adapters.push(adapter.clone());
-    let inbox = Arc::new(Inbox {
-        state: state.clone(),
+    let listener = Arc::new(Listener {
+        inbox: hub.inbox.clone(),
         adapter,
         ready,
         secret: config.webhook_secret.clone(),
@@ -80,12 +79,12 @@ pub async fn start(
             let poller = Poller::new(config).context("telegram")?;
             platforms
                 .tasks
-                .push(tokio::spawn(poll_loop(inbox, poller, stop)));
+                .push(tokio::spawn(poll_loop(listener, poller, stop)));
         }
         Mode::Webhook => {
             let routes = Router::new()
                 .route(&config.webhook_path, post(webhook))
-                .with_state(inbox);
+                .with_state(listener);
             platforms.routes = std::mem::take(&mut platforms.routes).merge(routes);
         }
     }
@@ -210,8 +209,9 @@ impl Registration {
     }
 }
 
-struct Inbox {
-    state: AppState,
+/// The inbound side: updates from the poll loop or the webhook route.
+struct Listener {
+    inbox: Arc<dyn Inbox>,
     adapter: Arc<TelegramAdapter>,
     /// The bot's username once registration got that far.
     ready: watch::Receiver<Option<String>>,
@@ -219,13 +219,13 @@ struct Inbox {
     bot_id: String,
 }
 
-impl Inbox {
+impl Listener {
     /// Act on one update, once: its update ID is claimed first, so the
     /// same update delivered again (a webhook retried while a slow command
     /// runs, a batch re-read after a restart) is not run twice. Err: the
     /// claim could not be recorded and nothing was done; Telegram must
     /// deliver the update again.
-    async fn handle(&self, incoming: Incoming) -> Result<(), StoreError> {
+    async fn handle(&self, incoming: Incoming) -> Result<(), InboxError> {
         let (inbound, query) = match incoming.what {
             IncomingKind::ExpiredButton { callback_query_id } => {
                 if let Err(e) = self.adapter.answer_expired(&callback_query_id).await {
@@ -239,10 +239,9 @@ impl Inbox {
             } => (inbound, callback_query_id),
         };
         let key = format!("{}:{}", self.bot_id, incoming.update_id);
-        if let RequestClaim::Seen { .. } = self
-            .state
-            .store
-            .claim_inbound_request(PLATFORM, &key)
+        if let Claim::Seen { .. } = self
+            .inbox
+            .claim(routing::ChannelKind::Telegram, &key)
             .await?
         {
             tracing::info!(
@@ -256,11 +255,12 @@ impl Inbox {
     }
 
     /// Run one command or button press and answer it on Telegram: a
-    /// command with a reply in the same chat (queued in the outbox), a press with
-    /// answerCallbackQuery and then the pressed message edited.
+    /// command with a reply in the same chat (queued in the outbox), a press
+    /// with answerCallbackQuery (the toast belongs to the press's own
+    /// request) and then the pressed message edited through the outbox.
     async fn run(&self, inbound: &adapters::Inbound, query: Option<&str>) {
         let username = self.ready.borrow().clone();
-        let reply = crate::inbound::handle(&self.state, inbound, username.as_deref()).await;
+        let reply = self.inbox.handle(inbound, username.as_deref()).await;
         if let Some(query) = query {
             if let Err(e) = self.adapter.answer_callback(query, reply.as_ref()).await {
                 tracing::warn!(error = %e, chat = %inbound.chat_id, "could not answer a Telegram button press");
@@ -279,37 +279,44 @@ impl Inbox {
             .message_id
             .as_deref()
             .map(|m| format!("{}:{m}", inbound.chat_id));
-        if let Err(e) = crate::replies::queue(
-            &self.state,
-            routing::ChannelKind::Telegram,
-            &inbound.chat_id,
-            thread,
-            &reply,
-        )
-        .await
+        if let Err(e) = self
+            .inbox
+            .send_later(
+                routing::ChannelKind::Telegram,
+                &inbound.chat_id,
+                thread,
+                &reply,
+            )
+            .await
         {
             tracing::error!(error = %e, chat = %inbound.chat_id, "could not queue a command's reply for Telegram");
         }
     }
 
-    /// Edit the pressed message to show the decision's outcome, now (see
-    /// [`crate::inbound::pressed_decision_outcome`]). In the usual case the
-    /// outbox's later, identical edit is answered "message is not
-    /// modified", which counts as done.
+    /// Have the pressed message show the decision's outcome, through the
+    /// outbox (paced with the chat, retried on 429/5xx, recorded). The
+    /// resolution has queued the edit of every copy recorded as sent; a
+    /// press can come before its message's send was recorded (or on a
+    /// message the outbox never recorded), so the edit is queued here
+    /// unless one of this message is queued already. (Should both come,
+    /// the second is "message is not modified", which counts as done.)
     async fn show_outcome(&self, inbound: &adapters::Inbound, token: &str) {
         let Some(message_id) = inbound.message_id.as_deref() else {
             return;
         };
-        let Some(message) = crate::inbound::pressed_decision_outcome(&self.state, token).await
-        else {
-            return;
-        };
+        // As the adapter names a message it sent: `chat:message`.
+        let target = format!("{}:{message_id}", inbound.chat_id);
         if let Err(e) = self
-            .adapter
-            .edit_in_chat(&inbound.chat_id, message_id, &message)
+            .inbox
+            .show_pressed_outcome(
+                routing::ChannelKind::Telegram,
+                &inbound.chat_id,
+                target,
+                token,
+            )
             .await
         {
-            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not edit the pressed Telegram message");
+            tracing::warn!(error = %e, chat = %inbound.chat_id, "could not queue the edit of the pressed Telegram message");
         }
     }
 }
@@ -323,7 +330,7 @@ fn backoff(failures: u32) -> Duration {
 /// Failures are logged and retried with a growing pause (Telegram's
 /// retry_after when it gives one). An update the hub could not record is
 /// asked for again after the pause, so none is lost.
-async fn poll_loop(inbox: Arc<Inbox>, mut poller: Poller, mut stop: watch::Receiver<bool>) {
+async fn poll_loop(inbox: Arc<Listener>, mut poller: Poller, mut stop: watch::Receiver<bool>) {
     let mut ready = inbox.ready.clone();
     tokio::select! {
         r = ready.wait_for(|u| u.is_some()) => if r.is_err() {
@@ -378,7 +385,11 @@ async fn poll_loop(inbox: Arc<Inbox>, mut poller: Poller, mut stop: watch::Recei
 /// read or done. Before registration made inbound ready, and when the
 /// update cannot be recorded, the answer is 503: Telegram delivers it
 /// again later.
-async fn webhook(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn webhook(
+    State(inbox): State<Arc<Listener>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
     if !secret_matches(&inbox.secret, given) {
         tracing::warn!("telegram webhook call without the right secret token refused");

@@ -24,6 +24,7 @@ mod open;
 mod outbox;
 mod placeholders;
 mod scheduled_runs;
+mod send_slots;
 mod wal;
 mod webhooks;
 

@@ -331,6 +331,27 @@ impl Store {
             .is_some())
     }
 
+    /// Whether an edit of `target` (a platform message ID on `channel`)
+    /// showing decision `decision_id` is queued or done: the resolution's
+    /// edits of the copies it knew, or one queued for a press.
+    pub async fn decision_edit_queued(
+        &self,
+        decision_id: i64,
+        channel: &str,
+        target: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+             WHERE n.decision_id = $1 AND d.op = 'edit' AND d.channel = $2 AND d.target_message_id = $3 LIMIT 1",
+        )
+        .bind(decision_id)
+        .bind(channel)
+        .bind(target)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     /// The platform's ID of notification `parent`'s message in this chat,
     /// for a reply to go under it (`None`: it never reached this chat).
     pub async fn thread_target(

@@ -453,6 +453,61 @@ both_dbs!(
 );
 
 both_dbs!(
+    a_deferred_answer_that_meets_a_429_and_a_500_is_still_finished,
+    |db: &TestDb| async move {
+        let (server, hub) = start(db, "ack_deadline_ms = 300\n").await;
+        // Finishing the deferred answer goes through the outbox: the first
+        // edit is rate limited (retry_after 1.5 s), the second meets an
+        // outage, the third arrives.
+        server.rate_limit_webhooks_next(&[1.5]);
+        server.fail_webhooks_next(1);
+        let mut lock = common::hold_write_lock(db).await;
+        let (s, b) = interact(
+            &hub,
+            &server,
+            &command("slow429", CHIEF, OPS, task_new("Slow one")),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(b["type"], 5, "deferred: {b}");
+        // Held past the deadline, then let go.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+        drop(lock);
+        wait_for("the edited answer", || !server.webhook_calls().is_empty()).await;
+        let calls = server.webhook_calls();
+        assert_eq!(calls[0].token, "tok-slow429");
+        assert_eq!(calls[0].kind, "edit_original");
+        assert!(
+            shown(calls[0].body["content"].as_str().unwrap()).contains("Created task #"),
+            "{:?}",
+            calls[0]
+        );
+        let refused: Vec<(u16, Instant)> = server
+            .rejections()
+            .iter()
+            .filter(|r| r.route == "webhooks/edit_original")
+            .map(|r| (r.status, r.at))
+            .collect();
+        assert_eq!(refused.iter().map(|r| r.0).collect::<Vec<_>>(), [429, 500]);
+        // Discord's retry_after was waited out before the next try.
+        let waited = refused[1].1 - refused[0].1;
+        assert!(waited >= Duration::from_millis(1450), "{waited:?}");
+        // Recorded like every other message: sent at the third attempt.
+        let sent = hub
+            .count_reaches(
+                "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+                 WHERE n.kind = 'command.reply' AND d.channel = 'discord' AND d.status = 'sent' AND d.attempts = 3",
+                1,
+            )
+            .await;
+        assert_eq!(sent, 1);
+        assert_eq!(server.webhook_calls().len(), 1);
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
     burst_past_discords_limit_is_delivered_completely_in_order,
     |db: &TestDb| async move {
         let (server, hub) = start(db, FAST).await;

@@ -28,6 +28,7 @@ both_dbs!(
         let extra = "[[people]]\nid = \"boss\"\nrole = \"admin\"\npush = [\"console\"]\nidentities = { telegram = \"777\" }\n";
         let hub = TestHub::start(db, extra, vec![]).await;
         let state = hub.running.as_ref().unwrap().state.clone();
+        let inbox = hub::inbox::HubInbox::new(state.backend.clone(), state.wake.clone());
         let mut feed = hub.running.as_ref().unwrap().web.subscribe();
         let (s, d) = hub
             .post(
@@ -52,7 +53,7 @@ both_dbs!(
         hub.settled_all(&d).await;
 
         // An unknown platform user is refused politely, audited, and changes nothing.
-        let r = hub::inbound::handle(&state, &press("999", &approve), None)
+        let r = hub::inbound::handle(&inbox, &press("999", &approve), None)
             .await
             .unwrap();
         assert!(r.is_error && r.message.text.contains("999"), "{r:?}");
@@ -64,7 +65,7 @@ both_dbs!(
                 .is_empty()
         );
         // A member without approver rights is refused.
-        let r = hub::inbound::handle(&state, &press("555", &approve), None)
+        let r = hub::inbound::handle(&inbox, &press("555", &approve), None)
             .await
             .unwrap();
         assert!(r.is_error, "{r:?}");
@@ -72,7 +73,7 @@ both_dbs!(
         assert_eq!(g["status"], "pending", "{g}");
 
         // The admin presses Approve in Telegram.
-        let r = hub::inbound::handle(&state, &press("777", &approve), None)
+        let r = hub::inbound::handle(&inbox, &press("777", &approve), None)
             .await
             .unwrap();
         assert!(!r.is_error, "{r:?}");
@@ -102,7 +103,7 @@ both_dbs!(
             },
             ..press("777", "")
         };
-        let r = hub::inbound::handle(&state, &cmd, None).await.unwrap();
+        let r = hub::inbound::handle(&inbox, &cmd, None).await.unwrap();
         assert!(r.is_error && r.message.text.contains("already"), "{r:?}");
         let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
         assert_eq!(g["status"], "approved");

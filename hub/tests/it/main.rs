@@ -33,6 +33,7 @@ mod inbound;
 mod keys;
 mod money;
 mod multi_instance;
+mod multi_instance_pacing;
 mod observability;
 mod openapi;
 mod platform_tls;

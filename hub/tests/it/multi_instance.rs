@@ -11,9 +11,9 @@
 
 use crate::common;
 use common::TestDb;
+use common::binary::Instance;
 use common::telegram_server::TelegramServer;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,14 +21,6 @@ use std::time::{Duration, Instant};
 const CHATS: i64 = 10;
 const PER_CHAT: usize = 100;
 const LEASE_SECS: u64 = 3;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn chat(c: i64) -> i64 {
     7000 + c
@@ -39,101 +31,34 @@ fn sent(tg: &TelegramServer) -> usize {
     (0..CHATS).map(|c| tg.messages(chat(c)).len()).sum()
 }
 
-struct Instance {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Instance {
-    fn new(db: &TestDb, tg: &TelegramServer) -> Instance {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut people = String::new();
-        for c in 0..CHATS {
-            people.push_str(&format!(
-                "[[people]]\nid = \"p{c}\"\npush = [\"telegram\"]\nidentities = {{ telegram = \"{}\" }}\n",
-                chat(c)
-            ));
-        }
-        // Limits far above what the test sends: the order and the
-        // failover are under test here, not the pacing.
-        let fast = "[adapters.telegram.limits]\nper_second = 10000\nper_chat_per_second = 10000\nper_chat_per_minute = 600000\nper_group_per_minute = 600000\n";
-        let cfg = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n\
-             [outbox]\nlease_secs = {LEASE_SECS}\npoll_interval_ms = 50\nbase_backoff_ms = 50\nmax_backoff_ms = 500\n\
-             [brief]\nenabled = false\n{}\n\
-             [[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n{people}\
-             [[agents]]\nid = \"builder\"\n",
-            db.url(),
-            tg.config(fast),
-        );
-        std::fs::write(dir.path().join("config.toml"), cfg).unwrap();
-        Instance {
-            dir,
-            port,
-            child: None,
-        }
+/// An instance's config: the shared database, the Telegram test server
+/// and the people, one per chat.
+fn config(db: &TestDb, tg: &TelegramServer) -> String {
+    let mut people = String::new();
+    for c in 0..CHATS {
+        people.push_str(&format!(
+            "[[people]]\nid = \"p{c}\"\npush = [\"telegram\"]\nidentities = {{ telegram = \"{}\" }}\n",
+            chat(c)
+        ));
     }
-
-    fn cmd(&self) -> Command {
-        common::binary::orkhub(self.dir.path())
-    }
-
-    fn key(&self) -> String {
-        common::binary::notifications_key(self.dir.path())
-    }
-
-    async fn serve(&mut self) {
-        let child = self
-            .cmd()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.path().join("stderr.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let url = format!("http://127.0.0.1:{}/healthz", self.port);
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            if reqwest::get(&url)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("orkhub did not come up");
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap(); // SIGKILL
-            c.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    // Limits far above what the test sends: the order and the
+    // failover are under test here, not the pacing.
+    let fast = "[adapters.telegram.limits]\nper_second = 10000\nper_chat_per_second = 10000\nper_chat_per_minute = 600000\nper_group_per_minute = 600000\n";
+    format!(
+        "[database]\nurl = \"{}\"\n\
+         [outbox]\nlease_secs = {LEASE_SECS}\npoll_interval_ms = 50\nbase_backoff_ms = 50\nmax_backoff_ms = 500\n\
+         [brief]\nenabled = false\n{}\n\
+         [[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n{people}\
+         [[agents]]\nid = \"builder\"\n",
+        db.url(),
+        tg.config(fast),
+    )
 }
 
 /// What the outbox and the instances say, for a test that stalled.
 async fn diagnose(db: &TestDb, tg: &TelegramServer, instances: &[Instance]) {
     for i in instances {
-        let log = std::fs::read_to_string(i.dir.path().join("stderr.log")).unwrap_or_default();
-        let log: Vec<&str> = log
-            .lines()
-            .filter(|l| !l.contains("digest_channel"))
-            .collect();
-        eprintln!(
-            "--- instance on {}:\n{}",
-            i.port,
-            log[log.len().saturating_sub(30)..].join("\n")
-        );
+        eprintln!("--- instance on {}:\n{}", i.port, i.log_tail(30));
     }
     let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "SELECT address, status, COUNT(*), MAX(attempts) FROM deliveries WHERE channel = 'telegram' GROUP BY address, status ORDER BY address, status",
@@ -176,7 +101,7 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
     let db = TestDb::postgres().await;
     let tg = Arc::new(TelegramServer::start().await);
     tg.add_chats(&(0..CHATS).map(chat).collect::<Vec<_>>());
-    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::new(&db, &tg)).collect();
+    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::new(&config(&db, &tg))).collect();
     let key = instances[0].key();
     for i in instances.iter_mut() {
         i.serve().await;

@@ -453,6 +453,81 @@ both_dbs!(
 );
 
 both_dbs!(
+    a_response_url_follow_up_that_meets_a_429_and_a_500_still_arrives,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (id, channel, ts, approve, _deny) = decision_in_slack(&hub, &server).await;
+        // The presser's note goes to response_url through the outbox: the
+        // first post is rate limited (Retry-After: 2), the second meets an
+        // outage, the third arrives.
+        server.retry_after(2);
+        server.fail_method_next("response_url", &[429, 500]);
+        let body = interaction_body(&server, "U777", &channel, &ts, &approve, "p3");
+        let (s, _) = post_signed(&hub, "/slack/interactions", &body, SECRET, now(), None).await;
+        assert_eq!(s, 200);
+        server
+            .wait_for("the presser's note", |s| !s.responses("p3").is_empty())
+            .await;
+        let note = &server.responses("p3")[0];
+        assert!(
+            note["text"].as_str().unwrap().contains("approved"),
+            "{note}"
+        );
+        assert_eq!(note["replace_original"], false, "{note}");
+        let calls = server.calls("response_url");
+        let outcomes: Vec<&str> = calls.iter().map(|c| c.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["429", "500", "ok"]);
+        // Slack's Retry-After was waited out before the next try.
+        let waited = calls[1].at - calls[0].at;
+        assert!(waited >= Duration::from_millis(1950), "{waited:?}");
+        // Recorded like every other message: one delivery, sent at the
+        // third attempt.
+        let sent = hub
+            .count_reaches(
+                "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+                 WHERE n.kind = 'command.reply' AND d.channel = 'slack' AND d.status = 'sent' AND d.attempts = 3",
+                1,
+            )
+            .await;
+        assert_eq!(sent, 1);
+        let (_, g) = hub.get(&format!("/api/v1/decisions/{id}")).await;
+        assert_eq!(g["status"], "approved", "{g}");
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
+    a_follow_up_the_outbox_cannot_take_is_still_posted_once,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (_, channel, ts, approve, _) = decision_in_slack(&hub, &server).await;
+        // The database refuses the follow-up's delivery row (as in an
+        // outage): the presser is still answered, directly.
+        common::break_deliveries(db, "NEW.target_message_id LIKE 'response_url %'").await;
+        let body = interaction_body(&server, "U777", &channel, &ts, &approve, "p4");
+        let (s, _) = post_signed(&hub, "/slack/interactions", &body, SECRET, now(), None).await;
+        assert_eq!(s, 200);
+        server
+            .wait_for("the presser's note", |s| !s.responses("p4").is_empty())
+            .await;
+        assert!(
+            server.responses("p4")[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("approved")
+        );
+        let queued = hub
+            .count("SELECT COUNT(*) FROM notifications WHERE kind = 'command.reply'")
+            .await;
+        assert_eq!(queued, 0);
+        common::heal_deliveries(db).await;
+        hub.stop().await;
+    }
+);
+
+both_dbs!(
     resolution_through_the_api_edits_the_slack_copy,
     |db: &TestDb| async move {
         let server = SlackServer::start(&["C100"]).await;
@@ -925,6 +1000,52 @@ async fn socket_mode_keeps_reconnecting_until_it_is_connected() {
     assert_eq!(
         task_titles(&hub).await,
         vec!["Before the drop".to_string(), "After the drop".to_string()]
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
+/// An app token Slack stops accepting after the start (revoked) is a
+/// configuration error, not an outage: asked once, then again only after
+/// minutes — where slack-morphism's listener asked every
+/// `socket_reconnect_secs` with an ERROR each time. The hub keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_app_token_backs_off_to_minutes() {
+    let db = TestDb::sqlite().await;
+    let server = SlackServer::start(&["C100"]).await;
+    server.serve_socket_mode().await;
+    let hub = start(
+        &db,
+        &server,
+        "mode = \"socket\"\napp_token = \"xapp-test\"\nsocket_reconnect_secs = 1",
+    )
+    .await;
+    server
+        .wait_for("a Socket Mode connection", |s| s.socket_count() >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket_command(&server, "env-r1", "task new Before the revocation").await;
+    let before = server.calls("apps.connections.open").len();
+    server.revoke_app_token();
+    server
+        .wait_for("the refused reconnection", |s| {
+            s.calls("apps.connections.open")
+                .iter()
+                .any(|c| c.outcome == "invalid_auth")
+        })
+        .await;
+    // Four reconnect intervals later: still the one refused attempt.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after: Vec<String> = server.calls("apps.connections.open")[before..]
+        .iter()
+        .map(|c| c.outcome.clone())
+        .collect();
+    assert_eq!(after, ["invalid_auth"]);
+    assert_eq!(server.socket_count(), 0);
+    // The rest of the hub is unaffected.
+    assert_eq!(
+        task_titles(&hub).await,
+        vec!["Before the revocation".to_string()]
     );
     hub.stop().await;
     db.finish().await;

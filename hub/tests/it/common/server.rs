@@ -205,6 +205,19 @@ impl TestHub {
         n
     }
 
+    /// Wait (up to 10 s) until `sql`'s count is `n`, as a send's outcome
+    /// is recorded a moment after the platform got it; the last count.
+    pub async fn count_reaches(&self, sql: &'static str, n: i64) -> i64 {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = self.count(sql).await;
+            if got == n || std::time::Instant::now() > until {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
     /// The titles of the tasks the API lists.
     pub async fn task_titles(&self) -> Vec<String> {
         let (_, tasks) = self.get("/api/v1/tasks").await;

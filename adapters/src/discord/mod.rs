@@ -16,6 +16,7 @@
 //! responses · `send.rs` API calls and error classification · `inbound.rs`
 //! signatures and interactions · `limits.rs` Discord's limits and pacing.
 
+pub mod brief;
 pub mod config;
 pub mod inbound;
 pub mod limits;

@@ -6,9 +6,9 @@
 //! escapes nothing, so `&` and `<` reach the reader as typed.
 
 use super::limits;
-use commands::RichMessage;
-use commands::message::formats;
 use handlebars::Handlebars;
+use neutral::RichMessage;
+use neutral::message::formats;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -80,7 +80,7 @@ struct MessageView<'a> {
     title: Option<&'a str>,
     text: &'a str,
     paragraphs: Vec<&'a str>,
-    fields: &'a [commands::Field],
+    fields: &'a [neutral::Field],
     buttons: Vec<&'a str>,
     footer: Option<&'a str>,
 }
@@ -171,9 +171,21 @@ fn embedded(name: &str) -> &'static str {
         .map_or("", |(_, s)| s)
 }
 
+/// Escape text for an email's HTML part: handlebars' HTML escape (`&`,
+/// `<`, `>`, both quotes, `` ` `` and `=`), so a value is inert in element
+/// content and in any attribute. The one HTML escaper of this adapter, for
+/// messages, digests and briefs alike. (The brief's email template used its
+/// own, which wrote `'` as `&#39;` and left `` ` `` and `=` alone; both are
+/// valid HTML, so what a reader sees is unchanged.)
+pub fn escape(s: &str) -> String {
+    handlebars::html_escape(s)
+}
+
 fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
     let mut hb = Handlebars::new();
-    if !name.ends_with(".html.hbs") {
+    if name.ends_with(".html.hbs") {
+        hb.register_escape_fn(escape);
+    } else {
         // Plain text: no HTML entities in what the reader sees.
         hb.register_escape_fn(handlebars::no_escape);
     }
@@ -189,7 +201,7 @@ fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commands::Button;
+    use neutral::Button;
 
     fn hostile() -> RichMessage {
         RichMessage::titled(

@@ -9,6 +9,8 @@
 //! and parsed here ([`inbound`]); the hub's HTTP server (or Socket Mode,
 //! [`socket`]) runs them and answers with [`render::reply_body`].
 
+pub mod blocks;
+pub mod brief;
 pub mod config;
 pub mod inbound;
 pub mod limits;

@@ -8,6 +8,7 @@
 //! waits) · `inbound.rs` updates, webhook secret, long poll · `limits.rs`
 //! Telegram's limits and pacing.
 
+pub mod brief;
 mod client;
 pub mod config;
 pub mod inbound;

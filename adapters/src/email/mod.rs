@@ -10,7 +10,7 @@ pub mod render;
 pub mod send;
 
 pub use config::{EmailConfig, EmailConfigError, TlsMode};
-pub use render::{DigestGroup, DigestItem, DigestView, Parts, Templates};
+pub use render::{Parts, Templates};
 pub use send::{MailTransport, Smtp};
 
 use crate::{Adapter, Destination, SendError, Sent};

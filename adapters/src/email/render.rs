@@ -7,8 +7,8 @@
 
 use super::limits;
 use handlebars::Handlebars;
-use neutral::RichMessage;
 use neutral::message::formats;
+use neutral::{Digest, RichMessage};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -44,34 +44,6 @@ pub struct Parts {
     pub subject: String,
     pub text: String,
     pub html: String,
-}
-
-/// The digest as its templates see it: groups by project and kind, each
-/// with its count, newest first.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestView {
-    pub title: String,
-    /// The person's local date the digest belongs to (YYYY-MM-DD).
-    pub date: String,
-    pub total: usize,
-    pub groups: Vec<DigestGroup>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestGroup {
-    pub project: String,
-    pub kind: String,
-    pub count: usize,
-    pub items: Vec<DigestItem>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestItem {
-    pub title: Option<String>,
-    pub text: String,
-    pub source: String,
-    /// When it arrived, in the person's local time ("HH:MM" or a date).
-    pub at: String,
 }
 
 #[derive(Serialize)]
@@ -136,7 +108,7 @@ impl Templates {
     }
 
     /// The digest's (plain text, HTML) bodies.
-    pub fn digest(&self, d: &DigestView) -> Result<(String, String), RenderError> {
+    pub fn digest(&self, d: &Digest) -> Result<(String, String), RenderError> {
         Ok((
             self.render("digest.txt.hbs", d)?,
             self.render("digest.html.hbs", d)?,
@@ -201,7 +173,7 @@ fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neutral::Button;
+    use neutral::{Button, DigestGroup, DigestItem};
 
     fn hostile() -> RichMessage {
         RichMessage::titled(
@@ -280,7 +252,7 @@ mod tests {
 
     #[test]
     fn digest_renders_groups_with_counts() {
-        let d = DigestView {
+        let d = Digest {
             title: "Your digest: 2 items".into(),
             date: "2026-07-01".into(),
             total: 2,

@@ -6,7 +6,7 @@
 
 use crate::Inbound;
 use async_trait::async_trait;
-use commands::{Reply, RichMessage};
+use neutral::{Reply, RichMessage};
 use routing::ChannelKind;
 
 /// Whether an inbound request (by the platform's own delivery key: an

@@ -1,9 +1,13 @@
 //! Platform adapters. Each platform has one folder shaped the same way
 //! (`mod.rs` wires it, `config.rs` holds its settings, `send.rs` delivers,
-//! `render.rs` turns a neutral [`RichMessage`] into the platform's format).
+//! `render.rs` turns a neutral [`RichMessage`] into the platform's format
+//! with the platform's one escaper, `brief.rs` renders the daily brief with
+//! the platform's templates and that same escaper; [`template`] is the
+//! handlebars setup they share).
 //! Platform details — escaping, limits, payloads — stay inside their folder;
 //! an adapter never decides routing.
 
+pub mod brief;
 pub mod console;
 pub mod discord;
 pub mod email;
@@ -13,6 +17,7 @@ mod partial;
 pub mod shared_pace;
 pub mod slack;
 pub mod telegram;
+pub mod template;
 pub mod tls;
 pub mod web;
 pub mod webhook;
@@ -20,7 +25,7 @@ pub mod webhook;
 pub use error::SendError;
 
 use async_trait::async_trait;
-use commands::RichMessage;
+use neutral::RichMessage;
 use routing::ChannelKind;
 
 /// Where on a platform a message goes: a chat/channel ID, an email address,

@@ -1,22 +1,10 @@
-//! What can go wrong building, rendering or summarising a brief.
+//! What can go wrong building or summarising a brief. (Rendering is the
+//! adapters' job: `adapters::template::TemplateError`.)
 
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum BriefError {
-    #[error("template {file}: {message}")]
-    Template { file: String, message: String },
-    #[error("reading template {path}: {message}")]
-    TemplateFile { path: String, message: String },
-    #[error("the {format} template produced invalid output: {message}")]
-    InvalidOutput {
-        format: &'static str,
-        message: String,
-    },
-    #[error(
-        "unknown brief format {0:?}: expected telegram, slack, slack-blocks, discord, email-html or text"
-    )]
-    UnknownFormat(String),
     /// The date (or a time on it) cannot make a brief: say why, as is.
     #[error("{0}")]
     Window(String),

@@ -65,7 +65,7 @@ enum Command {
 #[derive(Debug, Clone, Copy)]
 enum PreviewFormat {
     Json,
-    Rendered(briefs::Format),
+    Rendered(adapters::brief::Format),
 }
 
 /// An unknown name is a usage error (exit code 2) naming the choices.
@@ -73,7 +73,7 @@ fn parse_preview_format(name: &str) -> Result<PreviewFormat, String> {
     if name == "json" {
         return Ok(PreviewFormat::Json);
     }
-    briefs::Format::parse(name)
+    adapters::brief::Format::parse(name)
         .map(PreviewFormat::Rendered)
         .map_err(|_| {
             format!(
@@ -312,7 +312,7 @@ async fn brief_preview(
     if summary {
         let plain = service
             .renderer()
-            .render_for_send(&brief, briefs::Format::PlainText)?;
+            .render_for_send(&brief, adapters::brief::Format::PlainText)?;
         service.add_summary(&store, &mut brief, &plain).await;
     }
     match format {

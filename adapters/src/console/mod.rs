@@ -5,7 +5,7 @@ mod render;
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::RichMessage;
+use neutral::RichMessage;
 use routing::ChannelKind;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

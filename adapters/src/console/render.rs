@@ -1,7 +1,7 @@
 //! One printable line per delivery. Control characters in agent text are
 //! replaced so nobody can rewrite the operator's terminal.
 
-use commands::RichMessage;
+use neutral::RichMessage;
 
 pub fn line(address: &str, id: &str, message: &RichMessage, edited: bool) -> String {
     let verb = if edited { "edit" } else { "deliver" };

@@ -16,6 +16,7 @@
 //! responses · `send.rs` API calls and error classification · `inbound.rs`
 //! signatures and interactions · `limits.rs` Discord's limits and pacing.
 
+pub mod brief;
 pub mod config;
 pub mod followup;
 pub mod inbound;
@@ -29,9 +30,9 @@ pub use config::{DiscordConfig, DiscordConfigError};
 use crate::partial::{self, PartialSends};
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::{Reply, RichMessage, Visibility};
 use followup::{FollowUp, Parts};
 use limits::Pace;
+use neutral::{Reply, RichMessage, Visibility};
 use routing::ChannelKind;
 use send::Api;
 use serenity::all::{ApplicationId, HttpBuilder};

@@ -13,8 +13,8 @@
 use super::limits::{
     EPHEMERAL, MAX_BUTTON_LABEL, MAX_BUTTONS_PER_ROW, MAX_CONTENT_CHARS, MAX_CUSTOM_ID, MAX_ROWS,
 };
-use commands::message::formats;
-use commands::{ButtonStyle, Reply, RichMessage, Visibility};
+use neutral::message::formats;
+use neutral::{ButtonStyle, Reply, RichMessage, Visibility};
 use serde_json::{Value, json};
 use serenity::all::{
     ButtonStyle as DiscordButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
@@ -413,7 +413,7 @@ pub fn body(response: &CreateInteractionResponse) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commands::Button;
+    use neutral::Button;
     use test_servers::discord_server::shown;
 
     /// The markdown with every escaped character removed: what is left is

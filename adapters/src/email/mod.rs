@@ -3,19 +3,20 @@
 //! Emails cannot be changed once sent, so an "edit" (a decision resolved,
 //! say) goes out as a follow-up email threaded under the original.
 
+pub mod brief;
 pub mod config;
 pub mod limits;
 pub mod render;
 pub mod send;
 
 pub use config::{EmailConfig, EmailConfigError, TlsMode};
-pub use render::{DigestGroup, DigestItem, DigestView, Parts, Templates};
+pub use render::{Parts, Templates};
 pub use send::{MailTransport, Smtp};
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::RichMessage;
 use lettre::message::Mailbox;
+use neutral::RichMessage;
 use routing::ChannelKind;
 use std::sync::Arc;
 

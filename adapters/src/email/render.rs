@@ -6,9 +6,9 @@
 //! escapes nothing, so `&` and `<` reach the reader as typed.
 
 use super::limits;
-use commands::RichMessage;
-use commands::message::formats;
 use handlebars::Handlebars;
+use neutral::message::formats;
+use neutral::{Digest, RichMessage};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -46,41 +46,13 @@ pub struct Parts {
     pub html: String,
 }
 
-/// The digest as its templates see it: groups by project and kind, each
-/// with its count, newest first.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestView {
-    pub title: String,
-    /// The person's local date the digest belongs to (YYYY-MM-DD).
-    pub date: String,
-    pub total: usize,
-    pub groups: Vec<DigestGroup>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestGroup {
-    pub project: String,
-    pub kind: String,
-    pub count: usize,
-    pub items: Vec<DigestItem>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DigestItem {
-    pub title: Option<String>,
-    pub text: String,
-    pub source: String,
-    /// When it arrived, in the person's local time ("HH:MM" or a date).
-    pub at: String,
-}
-
 #[derive(Serialize)]
 struct MessageView<'a> {
     subject: &'a str,
     title: Option<&'a str>,
     text: &'a str,
     paragraphs: Vec<&'a str>,
-    fields: &'a [commands::Field],
+    fields: &'a [neutral::Field],
     buttons: Vec<&'a str>,
     footer: Option<&'a str>,
 }
@@ -136,7 +108,7 @@ impl Templates {
     }
 
     /// The digest's (plain text, HTML) bodies.
-    pub fn digest(&self, d: &DigestView) -> Result<(String, String), RenderError> {
+    pub fn digest(&self, d: &Digest) -> Result<(String, String), RenderError> {
         Ok((
             self.render("digest.txt.hbs", d)?,
             self.render("digest.html.hbs", d)?,
@@ -171,9 +143,21 @@ fn embedded(name: &str) -> &'static str {
         .map_or("", |(_, s)| s)
 }
 
+/// Escape text for an email's HTML part: handlebars' HTML escape (`&`,
+/// `<`, `>`, both quotes, `` ` `` and `=`), so a value is inert in element
+/// content and in any attribute. The one HTML escaper of this adapter, for
+/// messages, digests and briefs alike. (The brief's email template used its
+/// own, which wrote `'` as `&#39;` and left `` ` `` and `=` alone; both are
+/// valid HTML, so what a reader sees is unchanged.)
+pub fn escape(s: &str) -> String {
+    handlebars::html_escape(s)
+}
+
 fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
     let mut hb = Handlebars::new();
-    if !name.ends_with(".html.hbs") {
+    if name.ends_with(".html.hbs") {
+        hb.register_escape_fn(escape);
+    } else {
         // Plain text: no HTML entities in what the reader sees.
         hb.register_escape_fn(handlebars::no_escape);
     }
@@ -189,7 +173,7 @@ fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commands::Button;
+    use neutral::{Button, DigestGroup, DigestItem};
 
     fn hostile() -> RichMessage {
         RichMessage::titled(
@@ -268,7 +252,7 @@ mod tests {
 
     #[test]
     fn digest_renders_groups_with_counts() {
-        let d = DigestView {
+        let d = Digest {
             title: "Your digest: 2 items".into(),
             date: "2026-07-01".into(),
             total: 2,

@@ -9,6 +9,8 @@
 //! and parsed here ([`inbound`]); the hub's HTTP server (or Socket Mode,
 //! [`socket`]) runs them and answers with [`render::reply_body`].
 
+pub mod blocks;
+pub mod brief;
 pub mod config;
 pub mod inbound;
 pub mod limits;
@@ -21,8 +23,8 @@ pub use config::{SlackConfig, SlackConfigError, SlackMode};
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::RichMessage;
 use limits::ChannelPace;
+use neutral::RichMessage;
 use response::ResponseTarget;
 use routing::ChannelKind;
 use send::WebApi;

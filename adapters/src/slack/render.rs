@@ -7,8 +7,8 @@
 //! taken as is.
 
 use super::limits;
-use commands::message::formats;
-use commands::{ButtonStyle, Reply, RichMessage, Visibility};
+use neutral::message::formats;
+use neutral::{ButtonStyle, Reply, RichMessage, Visibility};
 use serde_json::{Value, json};
 
 /// Text that is safe to hand to Slack as mrkdwn.
@@ -42,6 +42,10 @@ impl Mrkdwn {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     fn push(&mut self, other: &Mrkdwn) {
@@ -299,7 +303,7 @@ fn actions_blocks(m: &RichMessage) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commands::Button;
+    use neutral::Button;
 
     fn all_text(r: &Rendered) -> String {
         format!("{} {}", r.text, serde_json::to_string(&r.blocks).unwrap())

@@ -18,7 +18,7 @@
 //! and the delivery ends dead with Slack's answer.
 
 use super::render;
-use commands::{Reply, RichMessage, Visibility};
+use neutral::{Reply, RichMessage, Visibility};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

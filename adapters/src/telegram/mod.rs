@@ -8,6 +8,7 @@
 //! waits) · `inbound.rs` updates, webhook secret, long poll · `limits.rs`
 //! Telegram's limits and pacing.
 
+pub mod brief;
 mod client;
 pub mod config;
 pub mod inbound;
@@ -20,7 +21,7 @@ pub use inbound::{Incoming, IncomingKind, Poller, SECRET_HEADER, parse_webhook, 
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::{Reply, RichMessage};
+use neutral::{Reply, RichMessage};
 use routing::ChannelKind;
 use send::Sender;
 use teloxide_core::prelude::*;

@@ -6,8 +6,8 @@
 //! land inside a tag or an entity.
 
 use super::limits::{MAX_CALLBACK_DATA_BYTES, MAX_TEXT_UTF16};
-use commands::message::formats;
-use commands::{Button, RichMessage};
+use neutral::message::formats;
+use neutral::{Button, RichMessage};
 use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 /// Why a message cannot be rendered for Telegram.
@@ -376,7 +376,7 @@ pub fn keyboard(buttons: &[Button]) -> Result<Option<InlineKeyboardMarkup>, Rend
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commands::ButtonStyle;
+    use neutral::ButtonStyle;
 
     /// Visible text of our own HTML output (what Telegram shows).
     fn visible(html: &str) -> String {

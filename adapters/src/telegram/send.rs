@@ -10,7 +10,7 @@ use super::limits::Pace;
 use super::render::{self, RenderError};
 use crate::SendError;
 use crate::partial::{self, PartialSends};
-use commands::RichMessage;
+use neutral::RichMessage;
 use std::time::Duration;
 use teloxide_core::prelude::*;
 use teloxide_core::types::{MessageId, ParseMode, Recipient, ReplyParameters};

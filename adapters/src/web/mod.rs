@@ -6,7 +6,7 @@
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use commands::RichMessage;
+use neutral::RichMessage;
 use routing::ChannelKind;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,6 @@
-//! The daily brief in the hub: read the rows (store), build and render them
-//! (briefs crate), add the optional LLM summary and record its cost, and
+//! The daily brief in the hub: read the rows (store), build them (briefs
+//! crate), render them in every platform's formats (each adapter's
+//! templates, `adapters::brief`), add the optional LLM summary and record its cost, and
 //! turn the result into a message with Approve/Deny buttons. Used by the
 //! scheduled job ([`job::BriefJob`]), `GET /api/v1/brief`, the chat `brief`
 //! command and `orkhub brief --preview`.
@@ -7,7 +8,9 @@
 pub mod job;
 
 use crate::store::{NewCost, Store, StoreError};
-use briefs::{Brief, BriefConfig, BriefError, Renderer, Summarizer, Window};
+use adapters::brief::Renderer;
+use adapters::template::TemplateError;
+use briefs::{Brief, BriefConfig, Summarizer, Window};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use commands::message::formats;
@@ -28,7 +31,7 @@ pub enum BriefFailure {
     #[error("reading the brief's data: {0}")]
     Store(#[from] StoreError),
     #[error("rendering the brief: {0}")]
-    Render(#[from] BriefError),
+    Render(#[from] TemplateError),
     #[error("minting the brief's decision buttons: {0}")]
     Buttons(commands::BackendError),
 }

@@ -1,19 +1,20 @@
 //! What a digest says, from the held items: pure, no I/O. Items are grouped
 //! by project and kind, with counts; the group holding the newest item comes
-//! first and items are newest first. The same content goes out structured
-//! (for chat adapters) and pre-rendered from the email templates.
+//! first and items are newest first. The result is the neutral [`Digest`];
+//! the email adapter renders its parts and chat adapters render the
+//! digest's neutral message ([`Digest::message`]).
 
 use crate::store::HeldItem;
-use adapters::email::{DigestGroup, DigestItem, DigestView};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use commands::RichMessage;
+use neutral::{Digest, DigestGroup, DigestItem};
 
 /// Shown for items sent without a project.
 pub const NO_PROJECT: &str = "(no project)";
 
 /// `items` must be newest first (as the store returns them).
-pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> DigestView {
+pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> Digest {
     let mut groups: Vec<DigestGroup> = Vec::new();
     for item in items {
         let project = item.project_id.as_deref().unwrap_or(NO_PROJECT);
@@ -43,7 +44,7 @@ pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> DigestView {
         }
     }
     let n = items.len();
-    DigestView {
+    Digest {
         title: format!(
             "Your orkhub digest for {date}: {n} {}",
             if n == 1 { "item" } else { "items" }
@@ -54,33 +55,13 @@ pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> DigestView {
     }
 }
 
-/// The digest as a neutral message: one field per group for chat adapters,
-/// plus the email parts the templates made.
-pub fn message(view: &DigestView, text: String, html: String) -> RichMessage {
-    let mut m = RichMessage::titled(
-        view.title.clone(),
-        format!("{} waiting since your last digest.", view.total),
-    );
-    for g in &view.groups {
-        let lines: Vec<String> = g
-            .items
-            .iter()
-            .map(|i| match &i.title {
-                Some(t) => format!("• {t}: {}", first_line(&i.text)),
-                None => format!("• {}", first_line(&i.text)),
-            })
-            .collect();
-        m = m.with_field(
-            format!("{} · {} ({})", g.project, g.kind, g.count),
-            lines.join("\n"),
-        );
-    }
-    m.with_preformatted(commands::message::formats::PLAIN_TEXT, text)
+/// The digest as it is queued: its neutral message, with the email parts
+/// the email adapter rendered from its templates.
+pub fn message(digest: &Digest, text: String, html: String) -> RichMessage {
+    digest
+        .message()
+        .with_preformatted(commands::message::formats::PLAIN_TEXT, text)
         .with_preformatted(commands::message::formats::EMAIL_HTML, html)
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! Every template against hostile text: markup in task titles, decision
-//! context, agent ids and the LLM's summary must come out inert.
+//! The daily brief in every platform's formats, each with its adapter's
+//! templates and one escaper. Every template against hostile text: markup
+//! in task titles, decision context, agent ids and the LLM's summary must
+//! come out inert. (Moved from briefs/src/render/tests.rs with the
+//! rendering; assertions unchanged.)
 
-use super::*;
-use crate::config::BriefConfig;
-use crate::input::*;
-use crate::window::Window;
+use adapters::brief::{Format, Renderer};
+use briefs::input::*;
+use briefs::{Brief, BriefConfig, Window};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 
 const HOSTILE: &str = "<b>bold</b> & *_~ <!channel> @everyone";
@@ -73,7 +75,7 @@ fn hostile_brief() -> Brief {
         }],
         ..Default::default()
     };
-    let mut b = crate::build(&w, HOSTILE, &input, &BriefConfig::default());
+    let mut b = briefs::build(&w, HOSTILE, &input, &BriefConfig::default());
     b.summary = Some(HOSTILE.into());
     b
 }
@@ -156,9 +158,9 @@ fn plain_text_is_verbatim() {
 #[test]
 fn an_edited_template_is_used_without_a_rebuild_and_a_missing_one_falls_back() {
     let dir = std::env::temp_dir().join(format!("orkhub-brief-tpl-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("brief")).unwrap();
+    std::fs::create_dir_all(dir.join("telegram")).unwrap();
     std::fs::write(
-        dir.join("brief/telegram.html.hbs"),
+        dir.join("telegram/brief.html.hbs"),
         "<i>{{person_name}}</i> {{overdue.total}}",
     )
     .unwrap();
@@ -175,9 +177,10 @@ fn an_edited_template_is_used_without_a_rebuild_and_a_missing_one_falls_back() {
             .contains("**Overdue** (1)")
     );
     // A typo in a field name is an error naming the file, not silence.
-    std::fs::write(dir.join("brief/telegram.html.hbs"), "{{no_such_field}}").unwrap();
+    std::fs::write(dir.join("telegram/brief.html.hbs"), "{{no_such_field}}").unwrap();
     let e = r.render(&b, Format::TelegramHtml).unwrap_err().to_string();
-    assert!(e.contains("telegram.html.hbs"), "{e}");
+    // The template moved from brief/telegram.html.hbs: the error names the new path.
+    assert!(e.contains("telegram/brief.html.hbs"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -207,7 +210,7 @@ fn long_brief() -> Brief {
     b.sla_breaches.tasks = b.overdue.tasks.clone();
     let d = b.pending_decisions.decisions[0].clone();
     b.pending_decisions.decisions = (0..10)
-        .map(|i| crate::model::PendingDecision {
+        .map(|i| briefs::model::PendingDecision {
             id: 2_000_000 + i,
             kind: long.clone(),
             context: long.clone(),
@@ -217,7 +220,7 @@ fn long_brief() -> Brief {
         .collect();
     let a = b.budget.agents[0].clone();
     b.budget.agents = (0..60)
-        .map(|i| crate::model::AgentSpend {
+        .map(|i| briefs::model::AgentSpend {
             agent_id: format!("{i}{long}"),
             ..a.clone()
         })
@@ -226,14 +229,14 @@ fn long_brief() -> Brief {
     b.budget.over_daily_budget = b.budget.agents.iter().map(|a| a.agent_id.clone()).collect();
     let p = b.budget.projects[0].clone();
     b.budget.projects = (0..60)
-        .map(|i| crate::model::ProjectSpend {
+        .map(|i| briefs::model::ProjectSpend {
             name: format!("{i}{long}"),
             ..p.clone()
         })
         .collect();
     let an = b.anomalies[0].clone();
     b.anomalies = (0..30)
-        .map(|_| crate::model::Anomaly {
+        .map(|_| briefs::model::Anomaly {
             message: long.clone(),
             ..an.clone()
         })
@@ -301,11 +304,13 @@ fn long_hostile_text_stays_within_every_platforms_limits() {
 #[test]
 fn a_broken_template_falls_back_when_sending_and_fails_a_preview() {
     let dir = std::env::temp_dir().join(format!("orkhub-brief-broken-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("brief")).unwrap();
-    std::fs::write(dir.join("brief/discord.md.hbs"), "{{no_such_field}}").unwrap();
-    std::fs::write(dir.join("brief/slack.blocks.json.hbs"), "not json").unwrap();
+    for platform in ["discord", "slack", "telegram"] {
+        std::fs::create_dir_all(dir.join(platform)).unwrap();
+    }
+    std::fs::write(dir.join("discord/brief.md.hbs"), "{{no_such_field}}").unwrap();
+    std::fs::write(dir.join("slack/brief.blocks.json.hbs"), "not json").unwrap();
     std::fs::write(
-        dir.join("brief/telegram.html.hbs"),
+        dir.join("telegram/brief.html.hbs"),
         "<i>{{person_name}}</i>",
     )
     .unwrap();
@@ -317,7 +322,7 @@ fn a_broken_template_falls_back_when_sending_and_fails_a_preview() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("discord.md.hbs") && e.contains("no_such_field"),
+        e.contains("discord/brief.md.hbs") && e.contains("no_such_field"),
         "{e}"
     );
     assert!(r.render(&b, Format::SlackBlocks).is_err());
@@ -347,4 +352,73 @@ fn a_missing_figure_is_a_dash_not_an_error() {
         let out = Renderer::new(None).render(&b, format).unwrap();
         assert!(out.contains("(—)"), "{format:?}: {out}");
     }
+}
+
+#[test]
+fn a_template_edited_at_its_old_path_is_still_read_until_one_exists_at_the_new_path() {
+    // Before the brief's templates moved to <platform>/brief.*.hbs they
+    // were read from brief/<platform>.*.hbs; an installation's edited copy
+    // there keeps working.
+    let dir = std::env::temp_dir().join(format!("orkhub-brief-legacy-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("brief")).unwrap();
+    std::fs::write(dir.join("brief/discord.md.hbs"), "old {{overdue.total}}").unwrap();
+    std::fs::write(
+        dir.join("brief/email.txt.hbs"),
+        "old text {{overdue.total}}",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.clone()));
+    let b = hostile_brief();
+    assert_eq!(r.render(&b, Format::DiscordMarkdown).unwrap(), "old 1");
+    assert_eq!(r.render(&b, Format::PlainText).unwrap(), "old text 1");
+    // The new path wins once it exists.
+    std::fs::create_dir_all(dir.join("discord")).unwrap();
+    std::fs::write(dir.join("discord/brief.md.hbs"), "new {{overdue.total}}").unwrap();
+    assert_eq!(r.render(&b, Format::DiscordMarkdown).unwrap(), "new 1");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The brief's text goes through each platform's one escaper, the same one
+/// its messages use: where the briefs crate's own escapers had drifted from
+/// the adapters', the adapter's (documented) rule now holds for briefs too.
+#[test]
+fn briefs_use_each_adapters_one_escaper() {
+    let mut b = hostile_brief();
+    b.person_name = "say \"hi\" - (now) & <b>".into();
+    // Telegram's HTML parse mode: "All <, > and & symbols that are not a
+    // part of a tag or an HTML entity must be replaced with the
+    // corresponding HTML entities" — nothing else. A quote in text is
+    // shown as it is, so it is no longer written as &quot;.
+    let out = render_brief(&b, Format::TelegramHtml);
+    assert!(
+        out.contains("Brief for say \"hi\" - (now) &amp; &lt;b&gt;</b>"),
+        "{out}"
+    );
+    assert_eq!(
+        adapters::telegram::render::escape(&b.person_name),
+        "say \"hi\" - (now) &amp; &lt;b&gt;"
+    );
+    // Discord markdown: `-` starts a list item and `(`/`)` close a masked
+    // link (`[text](url)`), so the adapter escapes them with a backslash —
+    // in briefs too now (the briefs' escaper left them alone).
+    let out = render_brief(&b, Format::DiscordMarkdown);
+    assert!(out.contains("say \"hi\" \\- \\(now\\) & \\<b\\>"), "{out}");
+    // Slack mrkdwn: only & < > are control characters.
+    let out = render_brief(&b, Format::SlackMrkdwn);
+    assert!(out.contains("say \"hi\" - (now) &amp; &lt;b&gt;"), "{out}");
+    // Email HTML: the email adapter's escaper (handlebars' HTML escape),
+    // as in its messages.
+    let out = render_brief(&b, Format::EmailHtml);
+    assert!(
+        out.contains(&adapters::email::render::escape(&b.person_name)),
+        "{out}"
+    );
+    assert!(
+        out.contains("say &quot;hi&quot; - (now) &amp; &lt;b&gt;"),
+        "{out}"
+    );
+}
+
+fn render_brief(b: &Brief, format: Format) -> String {
+    Renderer::new(None).render(b, format).unwrap()
 }

@@ -63,7 +63,7 @@ fn trunc(
 /// `text` escaped, cut so that the escaped text plus "…" is at most `max`
 /// characters. Escaped length only grows with the prefix, so the longest
 /// prefix that fits is found by bisection.
-pub(crate) fn fit(text: &str, max: usize, escape: impl Fn(&str) -> String) -> String {
+pub fn fit(text: &str, max: usize, escape: impl Fn(&str) -> String) -> String {
     let whole = escape(text);
     if whole.chars().count() <= max {
         return whole;
@@ -208,17 +208,17 @@ fn day(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::escape;
+    use crate::{discord, email};
 
     #[test]
     fn fit_counts_the_escaped_text_and_never_splits_an_escape() {
-        assert_eq!(fit("short", 10, escape::html), "short");
+        assert_eq!(fit("short", 10, email::render::escape), "short");
         // Each '&' is five characters escaped: two fit with the ellipsis.
-        assert_eq!(fit("&&&&&", 12, escape::html), "&amp;&amp;…");
-        assert_eq!(fit("a*b*c*d", 6, escape::discord), "a\\*b…");
+        assert_eq!(fit("&&&&&", 12, email::render::escape), "&amp;&amp;…");
+        assert_eq!(fit("a*b*c*d", 6, discord::render::escape), "a\\*b…");
         assert_eq!(fit("abcdef", 4, handlebars::no_escape), "abc…");
         for max in 0..40 {
-            let out = fit("<x> & \"y\" <!channel> **z**", max, escape::html);
+            let out = fit("<x> & \"y\" <!channel> **z**", max, email::render::escape);
             assert!(out.chars().count() <= max.max(1), "{max}: {out}");
             let body = out.trim_end_matches('…');
             // Every '&' still starts a whole entity.

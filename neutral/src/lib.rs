@@ -1,0 +1,10 @@
+//! What the hub sends, before any platform renders it: rich messages and
+//! command replies. Low in the crate graph so that `commands` (the command
+//! engine), `adapters` (the platforms) and the hub share these types without
+//! `adapters` depending on the command engine.
+
+pub mod digest;
+pub mod message;
+
+pub use digest::{Digest, DigestGroup, DigestItem};
+pub use message::{Button, ButtonStyle, Field, Reply, RichMessage, Visibility, formats};

@@ -13,7 +13,7 @@
 use crate::dispatch::message::Extras;
 use crate::ids::new_id;
 use crate::inbox::HubInbox;
-use crate::store::{NewDelivery, NewNotification, StoreError, now_ms};
+use crate::store::{DeliveryOp, NewDelivery, NewNotification, StoreError, now_ms};
 use commands::{Reply, RichMessage};
 use routing::ChannelKind;
 
@@ -32,7 +32,16 @@ pub async fn queue(
     thread: Option<String>,
     reply: &Reply,
 ) -> Result<String, StoreError> {
-    queue_op(hub, platform, chat, "send", thread, KIND, &reply.message).await
+    queue_op(
+        hub,
+        platform,
+        chat,
+        DeliveryOp::Send,
+        thread,
+        KIND,
+        &reply.message,
+    )
+    .await
 }
 
 /// Queue an edit of the platform message `target` (as that platform's
@@ -49,7 +58,7 @@ pub async fn queue_edit(
         hub,
         platform,
         chat,
-        "edit",
+        DeliveryOp::Edit,
         Some(target),
         OUTCOME_KIND,
         message,
@@ -61,7 +70,7 @@ async fn queue_op(
     hub: &HubInbox,
     platform: ChannelKind,
     chat: &str,
-    op: &'static str,
+    op: DeliveryOp,
     target: Option<String>,
     kind: &str,
     message: &RichMessage,
@@ -95,7 +104,7 @@ async fn queue_op(
         // For a send: the platform message it answers (see dispatch/queue.rs),
         // or an adapter's own follow-up target; for an edit: the message.
         target_message_id: target,
-        status: "pending",
+        status: crate::store::DeliveryState::Pending,
         next_attempt_at: now,
         fallbacks: String::new(),
         created_at: now,

@@ -8,7 +8,7 @@ use super::message::message_for;
 use super::recorder::{Outcomes, SentRecord};
 use crate::ids::new_id;
 use crate::ingest::plan::{join_channels, split_channels};
-use crate::store::{ClaimedDelivery, NewDelivery, StoreError, now_ms};
+use crate::store::{ClaimedDelivery, DeliveryOp, DeliveryState, NewDelivery, StoreError, now_ms};
 use adapters::{Destination, SendError};
 use routing::ChannelKind;
 use std::collections::HashMap;
@@ -53,7 +53,7 @@ impl Dispatcher {
                 delivery = %d.id,
                 adapter = %d.channel,
                 chat = %d.address,
-                op = %d.op,
+                op = d.op.as_str(),
                 attempt = d.attempts,
             );
             let next = self
@@ -93,10 +93,10 @@ impl Dispatcher {
         };
         // A send's target is the platform message it answers (a chat
         // command's reply goes under the command: see `crate::replies`).
-        if d.op == "send" {
+        if d.op == DeliveryOp::Send {
             to.thread.clone_from(&d.target_message_id);
         }
-        if let Some(parent) = reply_to.filter(|_| d.op == "send") {
+        if let Some(parent) = reply_to.filter(|_| d.op == DeliveryOp::Send) {
             to.thread = match threads.get(&parent) {
                 Some(id) => Some(id.clone()),
                 None => {
@@ -108,8 +108,10 @@ impl Dispatcher {
         }
         tracing::debug!("sending");
         let started = std::time::Instant::now();
-        let result = match (d.op.as_str(), &d.target_message_id) {
-            ("edit", Some(target)) => adapter.edit(&to, target, &message).await.map(|_| None),
+        let result = match (d.op, &d.target_message_id) {
+            (DeliveryOp::Edit, Some(target)) => {
+                adapter.edit(&to, target, &message).await.map(|_| None)
+            }
             _ => adapter
                 .send(&to, &message)
                 .await
@@ -124,9 +126,9 @@ impl Dispatcher {
                 if let Some(id) = &platform_message_id {
                     threads.insert(d.notification_id.clone(), id.clone());
                 }
-                let decision_id = d
-                    .decision_id
-                    .filter(|_| d.op == "send" && d.kind == crate::ingest::decisions::REQUESTED);
+                let decision_id = d.decision_id.filter(|_| {
+                    d.op == DeliveryOp::Send && d.kind == crate::ingest::decisions::REQUESTED
+                });
                 sent.sent(SentRecord {
                     delivery_id: d.id.clone(),
                     platform_message_id,
@@ -200,7 +202,7 @@ impl Dispatcher {
     }
 
     fn fallback_for(&self, d: &ClaimedDelivery) -> Option<NewDelivery> {
-        if d.op != "send" {
+        if d.op != DeliveryOp::Send {
             return None;
         }
         let person = self.dir.person(d.person_id.as_deref()?)?;
@@ -214,9 +216,9 @@ impl Dispatcher {
                     person_id: d.person_id.clone(),
                     channel: c.as_str().to_string(),
                     address,
-                    op: "send",
+                    op: DeliveryOp::Send,
                     target_message_id: None,
-                    status: "pending",
+                    status: DeliveryState::Pending,
                     next_attempt_at: now,
                     fallbacks: join_channels(&chain.collect::<Vec<_>>()),
                     created_at: now,

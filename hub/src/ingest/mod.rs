@@ -17,7 +17,7 @@ mod writer;
 
 use crate::directory::Directory;
 use crate::dispatch::message::stored_message;
-use crate::store::{NewDelivery, Store, StoreError};
+use crate::store::{DeliveryOp, DeliveryState, NewDelivery, Store, StoreError};
 use adapters::web::{FeedEvent, WebAdapter};
 use commands::RichMessage;
 use plan::Recipient;
@@ -207,10 +207,12 @@ fn publish_at_commit(
     let mut message: Option<RichMessage> = None;
     for d in ds
         .iter_mut()
-        .filter(|d| d.channel == "web" && d.status == "pending" && d.op == "send")
+        .filter(|d| {
+            d.channel == "web" && d.status == DeliveryState::Pending && d.op == DeliveryOp::Send
+        })
         .filter(|d| d.next_attempt_at <= now_ms)
     {
-        d.status = "sent";
+        d.status = DeliveryState::Sent;
         let message = message
             .get_or_insert_with(|| {
                 stored_message(s.title.clone(), s.body.clone(), &s.fields_json).0

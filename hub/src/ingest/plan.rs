@@ -3,7 +3,7 @@
 
 use crate::directory::Directory;
 use crate::ids::new_id;
-use crate::store::NewDelivery;
+use crate::store::{DeliveryOp, DeliveryState, NewDelivery};
 use routing::{ChannelKind, Event, Plan, RoutingPolicy, Timing};
 
 pub enum Recipient {
@@ -57,9 +57,9 @@ pub fn person_deliveries(
             continue;
         };
         let (status, at) = match step.timing {
-            Timing::Now => ("pending", now_ms),
-            Timing::After(t) => ("pending", t.timestamp_millis()),
-            Timing::Digest => ("held", now_ms),
+            Timing::Now => (DeliveryState::Pending, now_ms),
+            Timing::After(t) => (DeliveryState::Pending, t.timestamp_millis()),
+            Timing::Digest => (DeliveryState::Held, now_ms),
         };
         out.push(NewDelivery {
             id: new_id("d"),
@@ -67,7 +67,7 @@ pub fn person_deliveries(
             person_id: Some(person_id.to_string()),
             channel: channel.as_str().to_string(),
             address,
-            op: "send",
+            op: DeliveryOp::Send,
             target_message_id: None,
             status,
             next_attempt_at: at,
@@ -113,9 +113,9 @@ pub fn channel_deliveries(
             person_id: None,
             channel: channel.as_str().to_string(),
             address,
-            op: "send",
+            op: DeliveryOp::Send,
             target_message_id: None,
-            status: "pending",
+            status: DeliveryState::Pending,
             next_attempt_at: now_ms,
             fallbacks: String::new(),
             created_at: now_ms,

@@ -7,7 +7,7 @@ use super::plan::{self, Recipient};
 use super::{Answer, IngestError, Pending, Submission, answer_body, publish_at_commit};
 use crate::directory::Directory;
 use crate::store::{
-    IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError, WebhookEvent,
+    DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError, WebhookEvent,
 };
 use adapters::web::{FeedEvent, WebAdapter};
 use routing::{RoutingPolicy, Urgency};
@@ -60,7 +60,7 @@ impl Batch {
     fn due_now(&self) -> bool {
         self.deliveries
             .iter()
-            .any(|d| d.status == "pending" && d.next_attempt_at <= self.now_ms)
+            .any(|d| d.status == DeliveryState::Pending && d.next_attempt_at <= self.now_ms)
     }
 }
 

@@ -35,11 +35,11 @@ pub struct NewDelivery {
     pub person_id: Option<String>,
     pub channel: String,
     pub address: String,
-    /// "send" or "edit".
-    pub op: &'static str,
+    pub op: super::DeliveryOp,
     pub target_message_id: Option<String>,
-    /// "pending" (due at next_attempt_at) or "held" (waiting for a digest).
-    pub status: &'static str,
+    /// Pending (due at next_attempt_at) or held (waiting for a digest);
+    /// the live feed's are sent at commit.
+    pub status: super::DeliveryState,
     pub next_attempt_at: i64,
     /// Remaining channels to fall back to, comma separated.
     pub fallbacks: String,
@@ -345,16 +345,16 @@ fn deliveries_json(rows: &[NewDelivery]) -> Result<String, StoreError> {
     let rows: Vec<_> = rows
         .iter()
         .map(|d| {
-            let published = d.status == "sent";
+            let published = d.status == super::DeliveryState::Sent;
             (
                 d.id.as_str(),
                 d.notification_id.as_str(),
                 d.person_id.as_deref(),
                 d.channel.as_str(),
                 d.address.as_str(),
-                d.op,
+                d.op.as_str(),
                 d.target_message_id.as_deref(),
-                d.status,
+                d.status.as_str(),
                 d.next_attempt_at,
                 d.fallbacks.as_str(),
                 d.created_at,

@@ -15,7 +15,7 @@ pub struct ClaimedDelivery {
     pub person_id: Option<String>,
     pub channel: String,
     pub address: String,
-    pub op: String,
+    pub op: super::DeliveryOp,
     pub target_message_id: Option<String>,
     /// Attempts including this one.
     pub attempts: i64,
@@ -189,7 +189,7 @@ impl Store {
                     person_id: r.try_get(2)?,
                     channel: r.try_get(3)?,
                     address: r.try_get(4)?,
-                    op: r.try_get(5)?,
+                    op: super::DeliveryOp::parse(&r.try_get::<String, _>(5)?)?,
                     target_message_id: r.try_get(6)?,
                     attempts: r.try_get(7)?,
                     fallbacks: r.try_get(8)?,
@@ -259,9 +259,9 @@ impl Store {
             .bind(&d.person_id)
             .bind(&d.channel)
             .bind(&d.address)
-            .bind(d.op)
+            .bind(d.op.as_str())
             .bind(&d.target_message_id)
-            .bind(d.status)
+            .bind(d.status.as_str())
             .bind(d.next_attempt_at)
             .bind(&d.fallbacks)
             .bind(d.created_at)

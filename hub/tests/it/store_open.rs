@@ -79,21 +79,23 @@ both_dbs!(
     |db: &TestDb| {
         let store = db.store().clone();
         async move {
-            use hub::store::NewDelivery;
+            use hub::store::{DeliveryOp, DeliveryState, NewDelivery};
             let make = |count: usize, tag: &str| {
                 let mut ns = Vec::new();
                 let mut ds = Vec::new();
                 for i in 0..count {
                     let id = format!("n_{tag}_{i:06}");
                     ns.push(common::stored_notification(id.clone(), format!("item {i}")));
-                    for (channel, status) in [("web", "sent"), ("email", "held")] {
+                    for (channel, status) in
+                        [("web", DeliveryState::Sent), ("email", DeliveryState::Held)]
+                    {
                         ds.push(NewDelivery {
                             id: format!("d_{tag}_{i:06}_{channel}"),
                             notification_id: id.clone(),
                             person_id: Some("ceo".into()),
                             channel: channel.into(),
                             address: "ceo".into(),
-                            op: "send",
+                            op: DeliveryOp::Send,
                             target_message_id: None,
                             status,
                             next_attempt_at: 1,

@@ -16,6 +16,7 @@ pub mod inbox;
 mod partial;
 pub mod shared_pace;
 pub mod slack;
+mod target;
 pub mod telegram;
 pub mod template;
 pub mod tls;

@@ -57,16 +57,12 @@ impl FollowUp {
 
     /// As kept in a delivery's target.
     pub fn encode(&self) -> String {
-        // Serializing strings, an enum and a boolean cannot fail.
-        format!(
-            "{PREFIX}{}",
-            serde_json::to_string(self).unwrap_or_default()
-        )
+        crate::target::encode(PREFIX, self)
     }
 
     /// A target made by [`FollowUp::encode`]; `None` for anything else.
     pub fn decode(target: &str) -> Option<Self> {
-        serde_json::from_str(target.strip_prefix(PREFIX)?).ok()
+        crate::target::decode(PREFIX, target)
     }
 }
 

@@ -57,17 +57,13 @@ impl ResponseTarget {
 
     /// As kept in a delivery's target.
     pub fn encode(&self) -> String {
-        // Serializing strings and booleans cannot fail.
-        format!(
-            "{PREFIX}{}",
-            serde_json::to_string(self).unwrap_or_default()
-        )
+        crate::target::encode(PREFIX, self)
     }
 
     /// A target made by [`ResponseTarget::encode`]; `None` for anything
     /// else (a message ID).
     pub fn decode(target: &str) -> Option<Self> {
-        serde_json::from_str(target.strip_prefix(PREFIX)?).ok()
+        crate::target::decode(PREFIX, target)
     }
 
     /// The body posted to the URL for `message`.

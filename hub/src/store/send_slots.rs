@@ -21,11 +21,7 @@ impl Store {
         window_us: i64,
         size: i64,
     ) -> Result<i64, StoreError> {
-        if self.dialect != Dialect::Postgres {
-            return Err(StoreError::Invalid(
-                "shared send slots need PostgreSQL (SQLite paces in-process)".into(),
-            ));
-        }
+        self.shared_slots_engine()?;
         // `next_at` is the current window's start and `used` the slots
         // handed out since: slot n goes to window n / size. Once every
         // window handed out has passed, the key starts afresh now.
@@ -51,11 +47,7 @@ impl Store {
     /// when its last slot handed out is already past (the send waited for
     /// another slot after it), its next slot counts from now.
     pub async fn send_slot_used_now(&self, key: &str, interval_us: i64) -> Result<(), StoreError> {
-        if self.dialect != Dialect::Postgres {
-            return Err(StoreError::Invalid(
-                "shared send slots need PostgreSQL (SQLite paces in-process)".into(),
-            ));
-        }
+        self.shared_slots_engine()?;
         sqlx::query(
             "WITH now AS (SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT AS us) \
              UPDATE send_slots SET next_at = (SELECT us FROM now), used = 1 \
@@ -66,5 +58,17 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Shared slots live in PostgreSQL only: SQLite is one instance and
+    /// paces in-process.
+    fn shared_slots_engine(&self) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(
+                "shared send slots need PostgreSQL (SQLite paces in-process)".into(),
+            ))
+        }
     }
 }

@@ -9,11 +9,13 @@
 
 pub mod brief;
 pub mod console;
+pub mod deadline;
 pub mod discord;
 pub mod email;
 mod error;
 pub mod inbox;
 mod partial;
+pub mod platform;
 pub mod shared_pace;
 pub mod slack;
 mod target;
@@ -108,4 +110,11 @@ pub enum InboundKind {
     Command { text: String },
     /// A button's opaque token.
     Button { token: String },
+    /// A command given as structured options (a Discord slash command):
+    /// its path (`task new`) and named values, read by the hub through the
+    /// same grammar as typed text.
+    Options {
+        path: String,
+        values: Vec<(String, String)>,
+    },
 }

@@ -1,5 +1,5 @@
 //! The one command spec and everything derived from it: the text parser,
-//! help, Telegram's and Discord's command lists; the rules (roles, task
+//! help, the command catalogue the platforms register; the rules (roles, task
 //! lifecycle, dependencies, automatic assignment, decisions) and their
 //! execution against a [`Backend`] the hub implements over SQL.
 //!
@@ -10,6 +10,7 @@
 
 pub mod assign;
 pub mod backend;
+pub mod catalogue;
 pub mod decisions;
 pub mod deps;
 pub mod error;
@@ -19,7 +20,6 @@ pub mod lifecycle;
 pub mod message;
 pub mod model;
 pub mod parse;
-pub mod platform_lists;
 pub mod render;
 pub mod roles;
 pub mod service;
@@ -30,6 +30,7 @@ pub mod who;
 pub mod testing;
 
 pub use backend::Backend;
+pub use catalogue::catalogue;
 pub use decisions::{
     DecisionButtons, decision_message, decision_message_with_buttons, mint_decision_buttons,
     resolve_decision,
@@ -39,9 +40,6 @@ pub use execute::{Context, Outcome, execute, press};
 pub use message::{Button, ButtonStyle, Field, Reply, RichMessage, Visibility};
 pub use model::*;
 pub use parse::{MAX_INPUT_CHARS, command_text, parse};
-pub use platform_lists::{
-    discord_application_commands, discord_interaction_text, telegram_commands,
-};
 pub use service::{
     AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,
     assign_task, create_task, list_tasks, move_task, show_task,

@@ -103,7 +103,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         state.backend.clone(),
         wake.clone(),
     ));
-    let hub = crate::platforms::Hub::new(inbox, &store);
+    let hub = crate::platforms::hub_link(inbox, &store);
     let platforms = crate::platforms::start(&config, &hub, stop_rx.clone()).await?;
     let checks = platforms.checks;
     for a in platforms.adapters {
@@ -148,7 +148,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {
         listeners.push(feed);
     }
-    listeners.push(crate::schedule::spawn(state.clone(), jobs, stop_rx.clone()));
+    listeners.push(crate::schedule::spawn(state.jobs(), jobs, stop_rx.clone()));
     if let Some(checkpoints) = crate::wal_checkpoints::spawn(
         &store,
         crate::wal_checkpoints::EVERY,

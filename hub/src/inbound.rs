@@ -23,8 +23,11 @@ pub async fn handle(
         bot_username: bot_username.map(str::to_string),
     };
     let outcome = match &inbound.what {
-        InboundKind::Command { text } => commands::execute(&hub.backend, &ctx, text).await,
         InboundKind::Button { token } => commands::press(&hub.backend, &ctx, token).await,
+        what => {
+            let text = command_line(what).unwrap_or_default();
+            commands::execute(&hub.backend, &ctx, &text).await
+        }
     };
     match outcome {
         Outcome::Done { reply, events } => {
@@ -53,6 +56,26 @@ pub async fn handle(
 /// edit when the resolution did not (the outbox edits every copy it has
 /// recorded as sent, and a quick press can beat that record). `None`: the
 /// button is not a decision's (or the decision is gone).
+/// The command line a person gave: typed text as it is, a platform's
+/// structured options (Discord) through the one grammar. A name the grammar
+/// does not know stays a bare word, which it refuses with a suggestion like
+/// any mistyped command. `None` for a button.
+fn command_line(what: &InboundKind) -> Option<std::borrow::Cow<'_, str>> {
+    match what {
+        InboundKind::Command { text } => Some(text.as_str().into()),
+        InboundKind::Options { path, values } => {
+            let named: Vec<(&str, String)> = values
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.clone()))
+                .collect();
+            let text = commands::command_text(path, &named)
+                .unwrap_or_else(|| path.split_whitespace().next().unwrap_or("?").to_string());
+            Some(text.into())
+        }
+        InboundKind::Button { .. } => None,
+    }
+}
+
 pub async fn pressed_decision_outcome(hub: &HubInbox, token: &str) -> Option<(i64, RichMessage)> {
     let decision_id = match hub.store.button_action(token).await {
         Ok(Some(ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id })) => {
@@ -88,11 +111,11 @@ async fn audit_refusal(hub: &HubInbox, inbound: &Inbound, action: &str, why: &st
         inbound.platform, inbound.user_id, inbound.chat_id
     );
     let actor = format!("{}:{}", inbound.platform, inbound.user_id);
-    let what = match &inbound.what {
-        InboundKind::Command { text } => {
+    let what = match command_line(&inbound.what) {
+        Some(text) => {
             serde_json::json!({"command": text.chars().take(200).collect::<String>(), "why": why})
         }
-        InboundKind::Button { .. } => serde_json::json!({"button": true, "why": why}),
+        None => serde_json::json!({"button": true, "why": why}),
     };
     if let Err(e) = hub
         .store

@@ -3,8 +3,10 @@
 //! engine), `adapters` (the platforms) and the hub share these types without
 //! `adapters` depending on the command engine.
 
+pub mod catalogue;
 pub mod digest;
 pub mod message;
 
+pub use catalogue::{ArgInfo, ArgType, CommandInfo};
 pub use digest::{Digest, DigestGroup, DigestItem};
 pub use message::{Button, ButtonStyle, Field, Reply, RichMessage, Visibility, formats};

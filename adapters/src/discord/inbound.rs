@@ -168,14 +168,9 @@ pub fn parse(body: &[u8]) -> Result<Interaction, InboundError> {
     } else {
         // An unknown name becomes a command the grammar refuses with a
         // suggestion, like a mistyped one anywhere else.
-        let text = commands::discord_interaction_text(&raw.data).unwrap_or_else(|| {
-            raw.data
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
-        });
-        InboundKind::Command { text }
+        let (path, values) = super::command_list::discord_interaction_options(&raw.data)
+            .unwrap_or_else(|| ("?".to_string(), Vec::new()));
+        InboundKind::Options { path, values }
     };
     Ok(Interaction::Act(Act {
         id: raw.id,
@@ -211,8 +206,9 @@ mod tests {
         assert_eq!(a.inbound.chat_id, "77");
         assert_eq!(
             a.inbound.what,
-            InboundKind::Command {
-                text: "task new \"Fix <login>\"".into()
+            InboundKind::Options {
+                path: "task new".into(),
+                values: vec![("title".into(), "Fix <login>".into())]
             }
         );
         let press = json!({

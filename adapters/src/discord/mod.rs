@@ -17,15 +17,20 @@
 //! signatures and interactions · `limits.rs` Discord's limits and pacing.
 
 pub mod brief;
+pub mod command_list;
 pub mod config;
 pub mod followup;
 pub mod inbound;
 pub mod limits;
+mod listen;
+mod platform;
+mod register;
 pub mod render;
 mod rest;
 pub mod send;
 
 pub use config::{DiscordConfig, DiscordConfigError};
+pub use platform::DiscordPlatform;
 
 use crate::partial::{self, PartialSends};
 use crate::{Adapter, Destination, SendError, Sent};

@@ -6,10 +6,12 @@
 pub mod brief;
 pub mod config;
 pub mod limits;
+mod platform;
 pub mod render;
 pub mod send;
 
 pub use config::{EmailConfig, EmailConfigError, TlsMode};
+pub use platform::EmailPlatform;
 pub use render::{Parts, Templates};
 pub use send::{MailTransport, Smtp};
 

@@ -6,20 +6,24 @@
 //! `"<conversation>:<ts>"`, the pair chat.update needs.
 //!
 //! Inbound: signed slash-command and interactivity requests are verified
-//! and parsed here ([`inbound`]); the hub's HTTP server (or Socket Mode,
-//! [`socket`]) runs them and answers with [`render::reply_body`].
+//! and parsed here ([`inbound`]); `listen.rs` serves them from the hub's
+//! HTTP server (or Socket Mode, [`socket`]) and answers with
+//! [`render::reply_body`]; `platform.rs` starts it all in the hub.
 
 pub mod blocks;
 pub mod brief;
 pub mod config;
 pub mod inbound;
 pub mod limits;
+mod listen;
+mod platform;
 pub mod render;
 pub mod response;
 mod send;
 pub mod socket;
 
 pub use config::{SlackConfig, SlackConfigError, SlackMode};
+pub use platform::SlackPlatform;
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;

@@ -6,18 +6,26 @@
 //! `config.rs` settings · `render.rs` HTML and keyboards · `send.rs` send,
 //! edit and error classification · `client.rs` the HTTP call (no hidden
 //! waits) · `inbound.rs` updates, webhook secret, long poll · `limits.rs`
-//! Telegram's limits and pacing.
+//! Telegram's limits and pacing · `platform.rs` its start in the hub ·
+//! `register.rs` registration with the Bot API · `listen.rs` the poll loop
+//! and webhook handing updates to the hub's inbox · `command_list.rs` the
+//! `setMyCommands` list.
 
 pub mod brief;
 mod client;
+pub mod command_list;
 pub mod config;
 pub mod inbound;
 pub mod limits;
+mod listen;
+mod platform;
+mod register;
 pub mod render;
 pub mod send;
 
 pub use config::{Mode, TelegramConfig};
 pub use inbound::{Incoming, IncomingKind, Poller, SECRET_HEADER, parse_webhook, secret_matches};
+pub use platform::TelegramPlatform;
 
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;

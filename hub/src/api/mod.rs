@@ -39,6 +39,17 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What the daily jobs need of the hub (they are not part of the API).
+    pub fn jobs(&self) -> crate::schedule::JobHub {
+        crate::schedule::JobHub {
+            store: self.store.clone(),
+            dir: self.dir.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {

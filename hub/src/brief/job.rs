@@ -10,12 +10,12 @@
 //! runs out (the LLM timeout plus a margin).
 
 use super::BriefService;
-use crate::api::AppState;
 use crate::config::Config;
 use crate::directory::PersonEntry;
 use crate::dispatch::message::Extras;
 use crate::ids::new_id;
 use crate::ingest::plan::join_channels;
+use crate::schedule::JobHub;
 use crate::schedule::{DailyJob, Slot};
 use crate::store::{NewDelivery, NewNotification};
 use async_trait::async_trait;
@@ -56,7 +56,7 @@ impl BriefJob {
     /// Build and queue `person`'s brief for the reserved `slot`.
     async fn build_and_queue(
         &self,
-        state: &AppState,
+        hub: &JobHub,
         person: &PersonEntry,
         slot: &Slot,
         by: &str,
@@ -64,7 +64,7 @@ impl BriefJob {
         let now = Utc::now();
         let (brief, message) = self
             .service
-            .compose(&state.store, &person.id, Some(slot.date), now)
+            .compose(&hub.store, &person.id, Some(slot.date), now)
             .await?;
         let (notification, deliveries) = outbox_rows(
             person,
@@ -72,7 +72,7 @@ impl BriefJob {
             now.timestamp_millis(),
             self.email_fallback,
         );
-        let queued = state
+        let queued = hub
             .store
             .queue_brief(
                 &slot.key(),
@@ -84,7 +84,7 @@ impl BriefJob {
             .await?;
         if queued {
             tracing::info!(person = %person.id, slot = %slot.key(), deliveries = deliveries.len(), "brief queued");
-            state.wake.notify_one();
+            hub.wake.notify_one();
         } else {
             tracing::warn!(person = %person.id, slot = %slot.key(), "brief built after its slot's lease ran out; another run took the slot over, this one is dropped");
         }
@@ -106,7 +106,7 @@ impl DailyJob for BriefJob {
         chrono::Duration::minutes(self.service.config().catch_up_minutes.max(0))
     }
 
-    async fn run(&self, state: &AppState, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()> {
+    async fn run(&self, hub: &JobHub, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()> {
         // Unique per attempt: two ticks in one process are two claimants.
         let by = format!(
             "orkhub-{}-{:016x}",
@@ -114,19 +114,19 @@ impl DailyJob for BriefJob {
             rand::random::<u64>()
         );
         let now = crate::store::now_ms();
-        if !state
+        if !hub
             .store
             .reserve_slot("brief", &slot.key(), &by, now, now + self.lease_ms())
             .await?
         {
             return Ok(());
         }
-        match self.build_and_queue(state, person, slot, &by).await {
+        match self.build_and_queue(hub, person, slot, &by).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 // Give the slot back so the next tick retries it now, not
                 // after the lease; the caller logs the failure itself.
-                if let Err(release) = state.store.release_slot("brief", &slot.key(), &by).await {
+                if let Err(release) = hub.store.release_slot("brief", &slot.key(), &by).await {
                     tracing::warn!(slot = %slot.key(), error = %release, "giving back a failed brief's slot failed; it is retried when its lease runs out");
                 }
                 Err(e)

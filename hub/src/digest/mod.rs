@@ -15,11 +15,11 @@
 
 pub mod build;
 
-use crate::api::AppState;
 use crate::config::Config;
 use crate::directory::PersonEntry;
 use crate::ids::new_id;
 use crate::ingest::plan::join_channels;
+use crate::schedule::JobHub;
 use crate::schedule::{DailyJob, Slot};
 use crate::store::{NewDelivery, NewNotification, now_ms};
 use adapters::email::Templates;
@@ -60,12 +60,12 @@ impl DigestJob {
     /// Build and queue `person`'s digest for `slot`, in one transaction.
     pub async fn run_slot(
         &self,
-        state: &AppState,
+        hub: &JobHub,
         person: &PersonEntry,
         slot: &Slot,
     ) -> anyhow::Result<DigestOutcome> {
         let now = now_ms();
-        let Some(mut run) = state
+        let Some(mut run) = hub
             .store
             .begin_digest(&slot.key(), &self.instance, now)
             .await?
@@ -128,7 +128,7 @@ impl DigestJob {
         };
         run.commit_digest(&items, &notification, &delivery, now)
             .await?;
-        state.wake.notify_one();
+        hub.wake.notify_one();
         Ok(DigestOutcome::Queued {
             digest_id,
             items: items.len(),
@@ -157,16 +157,16 @@ impl DigestJob {
 
 /// Held items of people no longer in config.toml: no digest slot will ever
 /// come for them. Marked `skipped` (see the module comment), logged per person.
-pub async fn release_orphans(state: &AppState) -> anyhow::Result<u64> {
+pub async fn release_orphans(hub: &JobHub) -> anyhow::Result<u64> {
     let mut released = 0;
-    for person in state.store.held_people().await? {
-        if state.dir.person(&person).is_some() {
+    for person in hub.store.held_people().await? {
+        if hub.dir.person(&person).is_some() {
             continue;
         }
         let reason = format!(
             "held for the digest of {person:?}, who is no longer in config.toml; the item stays on the web feed"
         );
-        let n = state.store.release_held(&person, &reason, now_ms()).await?;
+        let n = hub.store.release_held(&person, &reason, now_ms()).await?;
         tracing::warn!(person = %person, items = n, "held digest items of a person no longer in config.toml were released (status skipped); they remain on the web feed");
         released += n;
     }
@@ -192,14 +192,14 @@ impl DailyJob for DigestJob {
         Some(person.digest_time)
     }
 
-    async fn on_start(&self, state: &AppState) {
-        if let Err(e) = release_orphans(state).await {
+    async fn on_start(&self, hub: &JobHub) {
+        if let Err(e) = release_orphans(hub).await {
             tracing::error!(error = %e, "looking for held items of people no longer configured failed; they stay held until the next start");
         }
     }
 
-    async fn run(&self, state: &AppState, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()> {
-        match self.run_slot(state, person, slot).await? {
+    async fn run(&self, hub: &JobHub, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()> {
+        match self.run_slot(hub, person, slot).await? {
             DigestOutcome::Queued { digest_id, items } => {
                 tracing::info!(person = %person.id, slot = %slot.key(), digest = %digest_id, items, "digest queued")
             }

@@ -86,13 +86,30 @@ impl Dispatcher {
             return Ok(Next::Continue);
         };
         let (message, reply_to) = message_for(d);
-        // A delivery with a person is addressed to their own platform ID.
+        let to = self.destination(d, reply_to, threads).await?;
+        match send(adapter.as_ref(), d, &to, &message).await {
+            Ok(platform_message_id) => {
+                record_sent(d, platform_message_id, sent, threads);
+                Ok(Next::Continue)
+            }
+            Err(e) => self.record_failure(d, &e).await,
+        }
+    }
+
+    /// Where the delivery goes: the person's own platform ID or the chat,
+    /// and for a send, under the platform message it answers (a chat
+    /// command's reply goes under the command: see `crate::replies`; a
+    /// reply claimed with the message it answers goes under that).
+    async fn destination(
+        &self,
+        d: &ClaimedDelivery,
+        reply_to: Option<String>,
+        threads: &HashMap<String, String>,
+    ) -> Result<Destination, StoreError> {
         let mut to = match d.person_id {
             Some(_) => Destination::person(d.address.clone()),
             None => Destination::to(d.address.clone()),
         };
-        // A send's target is the platform message it answers (a chat
-        // command's reply goes under the command: see `crate::replies`).
         if d.op == DeliveryOp::Send {
             to.thread.clone_from(&d.target_message_id);
         }
@@ -106,39 +123,13 @@ impl Dispatcher {
                 }
             };
         }
-        tracing::debug!("sending");
-        let started = std::time::Instant::now();
-        let result = match (d.op, &d.target_message_id) {
-            (DeliveryOp::Edit, Some(target)) => {
-                adapter.edit(&to, target, &message).await.map(|_| None)
-            }
-            _ => adapter
-                .send(&to, &message)
-                .await
-                .map(|s| s.platform_message_id),
-        };
-        metrics::histogram!("orkhub_send_seconds", "adapter" => d.channel.clone())
-            .record(started.elapsed().as_secs_f64());
-        let e = match result {
-            Ok(platform_message_id) => {
-                tracing::debug!(platform_message_id = platform_message_id.as_deref(), "sent");
-                count(d, "sent");
-                if let Some(id) = &platform_message_id {
-                    threads.insert(d.notification_id.clone(), id.clone());
-                }
-                let decision_id = d.decision_id.filter(|_| {
-                    d.op == DeliveryOp::Send && d.kind == crate::ingest::decisions::REQUESTED
-                });
-                sent.sent(SentRecord {
-                    delivery_id: d.id.clone(),
-                    platform_message_id,
-                    decision_id,
-                });
-                return Ok(Next::Continue);
-            }
-            Err(e) => e,
-        };
-        match self.retry_at(d, &e) {
+        Ok(to)
+    }
+
+    /// A failed send: retried later (the chat's queue waits), or dead and
+    /// handed to the person's next channel.
+    async fn record_failure(&self, d: &ClaimedDelivery, e: &SendError) -> Result<Next, StoreError> {
+        match self.retry_at(d, e) {
             Some(at) => {
                 count(d, "retry");
                 tracing::warn!(delivery = %d.id, channel = %d.channel, attempt = d.attempts, retry_in_ms = at - now_ms(), error = %e, "delivery will be retried");
@@ -150,7 +141,7 @@ impl Dispatcher {
             }
             None => {
                 count(d, "dead");
-                let reason = match (&e, e.retry_after()) {
+                let reason = match (e, e.retry_after()) {
                     (SendError::Permanent { .. }, _) => e.to_string(),
                     (_, Some(_)) => format!(
                         "still rate limited after {} s: {e}",
@@ -227,6 +218,51 @@ impl Dispatcher {
         }
         None
     }
+}
+
+/// Send or edit once through the adapter; the platform's message ID for a
+/// send. Timed per adapter.
+async fn send(
+    adapter: &dyn adapters::Adapter,
+    d: &ClaimedDelivery,
+    to: &Destination,
+    message: &neutral::RichMessage,
+) -> Result<Option<String>, SendError> {
+    tracing::debug!("sending");
+    let started = std::time::Instant::now();
+    let result = match (d.op, &d.target_message_id) {
+        (DeliveryOp::Edit, Some(target)) => adapter.edit(to, target, message).await.map(|_| None),
+        _ => adapter
+            .send(to, message)
+            .await
+            .map(|s| s.platform_message_id),
+    };
+    metrics::histogram!("orkhub_send_seconds", "adapter" => d.channel.clone())
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// A sent delivery: its message ID kept for this queue's replies, and the
+/// outcome handed to the recorder (written in batches).
+fn record_sent(
+    d: &ClaimedDelivery,
+    platform_message_id: Option<String>,
+    sent: &Outcomes,
+    threads: &mut HashMap<String, String>,
+) {
+    tracing::debug!(platform_message_id = platform_message_id.as_deref(), "sent");
+    count(d, "sent");
+    if let Some(id) = &platform_message_id {
+        threads.insert(d.notification_id.clone(), id.clone());
+    }
+    let decision_id = d
+        .decision_id
+        .filter(|_| d.op == DeliveryOp::Send && d.kind == crate::ingest::decisions::REQUESTED);
+    sent.sent(SentRecord {
+        delivery_id: d.id.clone(),
+        platform_message_id,
+        decision_id,
+    });
 }
 
 /// `orkhub_deliveries_total{adapter, outcome}`: sent, retry or dead — the

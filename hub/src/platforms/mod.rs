@@ -1,23 +1,36 @@
-//! Chat and email platforms wired into the hub: each contributes an outbound
-//! adapter for the dispatcher, and may contribute inbound listeners (long
-//! polling, Socket Mode) and webhook routes served by the hub's HTTP server.
-//! Platform details stay in `adapters`; this module only connects them to
-//! the hub's state (inbound commands, the store, the stop signal).
+//! The platforms the hub runs: the list, and the wiring of what each one
+//! starts (see `adapters::platform`) into the hub — its outbound adapter to
+//! the dispatcher, its webhook routes onto the HTTP server, its listeners
+//! and start-up checks to the hub's life. Everything about a platform
+//! itself lives in its folder under `adapters/`.
 
-mod discord;
-mod slack;
+mod paths;
+mod send_slots;
 
 use crate::config::Config;
 use adapters::Adapter;
+use adapters::platform::{HubLink, Platform, WebhookRoute};
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::post;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-mod email;
-mod paths;
-mod send_slots;
-mod telegram;
+/// Every platform the hub knows, in start order. Adding one: its folder
+/// under `adapters/` and one line here.
+fn platforms(config: &Config) -> Vec<Box<dyn Platform>> {
+    let a = &config.adapters;
+    vec![
+        Box::new(adapters::telegram::TelegramPlatform(a.telegram.clone())),
+        Box::new(adapters::slack::SlackPlatform(a.slack.clone())),
+        Box::new(adapters::discord::DiscordPlatform(a.discord.clone())),
+        Box::new(adapters::email::EmailPlatform(a.email.clone())),
+    ]
+}
 
 /// What the configured platforms add to the hub.
 #[derive(Default)]
@@ -28,33 +41,19 @@ pub struct Platforms {
     pub routes: Router,
     /// Long-lived listeners; each ends when `stop` turns true.
     pub tasks: Vec<JoinHandle<()>>,
-    /// Start-up checks that ask the platforms (a token check, the first
-    /// registration attempt). They run while the HTTP API already listens,
-    /// so no platform call holds the API closed; each ends with the
-    /// platform's first answer: Err when it refused the configuration (a
-    /// wrong token), which fails the start; Ok when it accepted, or is only
-    /// unreachable for now (then the platform retries in the background).
+    /// See [`adapters::platform::StartupCheck`].
     pub checks: Vec<StartupCheck>,
 }
 
-/// See [`Platforms::checks`].
+/// A start-up check, its refusal as the hub reports it.
 pub type StartupCheck = futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
-/// What the hub gives every platform at start: the inbox its listeners hand
-/// commands and button presses to (claimed once, answered through the
-/// outbox), and the send slots shared by every instance on PostgreSQL
-/// (`None` on SQLite, where in-process pacing is exact).
-pub struct Hub {
-    pub inbox: Arc<dyn adapters::inbox::Inbox>,
-    pub slots: Option<Arc<dyn adapters::shared_pace::SharedSlots>>,
-}
-
-impl Hub {
-    pub fn new(inbox: Arc<crate::inbox::HubInbox>, store: &crate::store::Store) -> Hub {
-        Hub {
-            inbox,
-            slots: send_slots::shared(store),
-        }
+/// What the hub gives every platform at start.
+pub fn hub_link(inbox: Arc<crate::inbox::HubInbox>, store: &crate::store::Store) -> HubLink {
+    HubLink {
+        inbox,
+        slots: send_slots::shared(store),
+        catalogue: commands::catalogue().into(),
     }
 }
 
@@ -63,40 +62,65 @@ impl Hub {
 /// with an error naming it, rather than running half-configured.
 pub async fn start(
     config: &Config,
-    hub: &Hub,
+    hub: &HubLink,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Platforms> {
+    let enabled: Vec<_> = platforms(config)
+        .into_iter()
+        .filter(|p| p.enabled())
+        .collect();
     // Before any route is built: axum panics on overlapping routes.
-    paths::check(config)?;
-    let mut platforms = Platforms::default();
-    let a = &config.adapters;
-    // One line per platform; each returns at once when it is not enabled.
-    telegram::start(&a.telegram, hub, stop.clone(), &mut platforms).await?;
-    slack::start(&a.slack, hub, stop.clone(), &mut platforms).await?;
-    discord::start(&a.discord, hub, stop.clone(), &mut platforms).await?;
-    email::start(&a.email, &mut platforms)?;
-    Ok(platforms)
+    paths::check(&enabled)?;
+    let mut out = Platforms::default();
+    for platform in enabled {
+        let started = platform.start(hub, stop.clone()).await?;
+        out.adapters.push(started.adapter);
+        for route in started.routes {
+            out.routes = std::mem::take(&mut out.routes).merge(serve(route));
+        }
+        out.tasks.extend(started.tasks);
+        out.checks.extend(
+            started
+                .checks
+                .into_iter()
+                .map(|check| Box::pin(async move { Ok(check.await?) }) as StartupCheck),
+        );
+    }
+    Ok(out)
 }
 
 /// Every check [`start`] makes before it connects anywhere, for `orkhub
 /// check-config`: each enabled platform's settings, as its adapter is built
 /// (tokens' shape, addresses, keys, TLS files), without a request sent.
 pub fn check(config: &Config) -> anyhow::Result<()> {
-    use anyhow::Context;
-    paths::check(config)?;
-    let a = &config.adapters;
-    if a.telegram.enabled {
-        adapters::telegram::TelegramAdapter::new(&a.telegram).context("telegram")?;
-    }
-    if a.slack.enabled {
-        adapters::slack::SlackAdapter::new(&a.slack).context("slack")?;
-    }
-    if a.discord.enabled {
-        adapters::discord::DiscordAdapter::new(&a.discord).context("discord")?;
-        discord::check_public_key(&a.discord)?;
-    }
-    if a.email.enabled {
-        adapters::email::EmailAdapter::from_config(&a.email).context("email")?;
+    let enabled: Vec<_> = platforms(config)
+        .into_iter()
+        .filter(|p| p.enabled())
+        .collect();
+    paths::check(&enabled)?;
+    for platform in &enabled {
+        platform.check()?;
     }
     Ok(())
+}
+
+/// A platform's endpoint on the hub's HTTP server: the request handed over
+/// as plain `http` (headers and body), within the platform's body limit
+/// (axum answers 413 past it, before the platform sees anything).
+fn serve(route: WebhookRoute) -> Router {
+    let handler = route.handler;
+    let endpoint = post(move |headers: HeaderMap, body: Bytes| {
+        let handler = handler.clone();
+        async move {
+            let mut request = axum::http::Request::new(body.to_vec());
+            *request.headers_mut() = headers;
+            let response = handler.call(request).await;
+            response.map(axum::body::Body::from).into_response()
+        }
+    });
+    let router = Router::new().route(&route.path, endpoint);
+    match route.body_limit {
+        Some(limit) => router.layer(DefaultBodyLimit::max(limit)),
+        None => router,
+    }
 }

@@ -3,51 +3,21 @@
 //! another (a Slack `commands_path` of `/api/v1/notifications` took the
 //! whole hub down at start), and on a path without a leading `/`.
 
-use crate::config::Config;
-use adapters::slack::SlackMode;
-use adapters::telegram::Mode;
+use adapters::platform::Platform;
 
 /// Paths the hub itself serves, or keeps for itself.
 const HUB_PATHS: &[&str] = &["/healthz", "/metrics"];
 const API_PREFIX: &str = "/api/";
 
-/// Every (key, path) an enabled platform will serve.
-fn inbound_paths(config: &Config) -> Vec<(&'static str, &str)> {
-    let a = &config.adapters;
-    let mut out = Vec::new();
-    if a.telegram.enabled && a.telegram.mode == Mode::Webhook {
-        out.push((
-            "adapters.telegram.webhook_path",
-            a.telegram.webhook_path.as_str(),
-        ));
-    }
-    if a.slack.enabled && a.slack.mode == SlackMode::Http {
-        out.push((
-            "adapters.slack.commands_path",
-            a.slack.commands_path.as_str(),
-        ));
-        out.push((
-            "adapters.slack.interactions_path",
-            a.slack.interactions_path.as_str(),
-        ));
-    }
-    if a.discord.enabled {
-        out.push((
-            "adapters.discord.interactions_path",
-            a.discord.interactions_path.as_str(),
-        ));
-    }
-    out
-}
-
 /// Each path starts with `/`, is not the hub's own, and is used once.
-pub fn check(config: &Config) -> anyhow::Result<()> {
-    let paths = inbound_paths(config);
+pub fn check(enabled: &[Box<dyn Platform>]) -> anyhow::Result<()> {
+    let paths: Vec<(&'static str, String)> =
+        enabled.iter().flat_map(|p| p.webhook_paths()).collect();
     for (i, (key, path)) in paths.iter().enumerate() {
         if !path.starts_with('/') {
             anyhow::bail!("{key} = {path:?}: a path starts with \"/\", e.g. \"/{path}\"");
         }
-        if HUB_PATHS.contains(path) || path.starts_with(API_PREFIX) || *path == "/api" {
+        if HUB_PATHS.contains(&path.as_str()) || path.starts_with(API_PREFIX) || path == "/api" {
             anyhow::bail!(
                 "{key} = {path:?}: /healthz, /metrics and everything under /api/ are the hub's own; choose another path"
             );
@@ -63,7 +33,16 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+
+    use crate::config::Config;
+
+    fn check(config: &Config) -> anyhow::Result<()> {
+        let enabled: Vec<_> = super::super::platforms(config)
+            .into_iter()
+            .filter(|p| p.enabled())
+            .collect();
+        super::check(&enabled)
+    }
 
     fn config(toml: &str) -> Config {
         Config::from_toml(toml).expect("config")

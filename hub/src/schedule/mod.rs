@@ -10,8 +10,8 @@ pub mod slots;
 
 pub use slots::{Slot, due_slot, due_slots, next_due};
 
-use crate::api::AppState;
-use crate::directory::PersonEntry;
+use crate::directory::{Directory, PersonEntry};
+use crate::store::Store;
 use async_trait::async_trait;
 use chrono::{NaiveTime, Utc};
 use futures::StreamExt;
@@ -19,6 +19,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// What the daily jobs need of the hub: the store, the people, and the
+/// dispatcher's wake-up for what they queue. Not the HTTP API's state: the
+/// jobs run whether or not anyone calls the API.
+#[derive(Clone)]
+pub struct JobHub {
+    pub store: Store,
+    pub dir: Arc<Directory>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
 
 /// A job run once per person per local day.
 #[async_trait]
@@ -37,11 +47,11 @@ pub trait DailyJob: Send + Sync + 'static {
     }
 
     /// Once when the scheduler starts, before the first tick.
-    async fn on_start(&self, _state: &AppState) {}
+    async fn on_start(&self, _hub: &JobHub) {}
 
     /// Do the slot's work, claiming it once (see `Store::claim_slot` and
     /// `Store::reserve_slot`). Errors are retried on the next tick.
-    async fn run(&self, state: &AppState, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()>;
+    async fn run(&self, hub: &JobHub, person: &PersonEntry, slot: &Slot) -> anyhow::Result<()>;
 }
 
 /// [`DailyJob::catch_up`] unless a job says otherwise.
@@ -58,7 +68,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// Run `jobs` for every person until `stop` turns true.
 pub fn spawn(
-    state: AppState,
+    hub: JobHub,
     jobs: Vec<Arc<dyn DailyJob>>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -67,12 +77,12 @@ pub fn spawn(
             return;
         }
         for job in &jobs {
-            job.on_start(&state).await;
+            job.on_start(&hub).await;
         }
         loop {
-            tick(&state, &jobs).await;
+            tick(&hub, &jobs).await;
             let now = Utc::now();
-            let next = state
+            let next = hub
                 .dir
                 .people()
                 .flat_map(|p| {
@@ -93,13 +103,13 @@ pub fn spawn(
 }
 
 /// Run every due, not yet done slot once.
-pub async fn tick(state: &AppState, jobs: &[Arc<dyn DailyJob>]) {
-    tick_at(state, jobs, Utc::now()).await
+pub async fn tick(hub: &JobHub, jobs: &[Arc<dyn DailyJob>]) {
+    tick_at(hub, jobs, Utc::now()).await
 }
 
 /// [`tick`] as if the clock read `now` (tests drive the schedule with it).
-pub async fn tick_at(state: &AppState, jobs: &[Arc<dyn DailyJob>], now: chrono::DateTime<Utc>) {
-    futures::stream::iter(state.dir.people())
+pub async fn tick_at(hub: &JobHub, jobs: &[Arc<dyn DailyJob>], now: chrono::DateTime<Utc>) {
+    futures::stream::iter(hub.dir.people())
         .for_each_concurrent(MAX_CONCURRENT_PEOPLE, |person| async move {
             // One person's slots in order: yesterday's missed one before
             // today's, so today's brief starts where yesterday's ended.
@@ -115,15 +125,15 @@ pub async fn tick_at(state: &AppState, jobs: &[Arc<dyn DailyJob>], now: chrono::
                     job.catch_up(),
                 );
                 for slot in slots {
-                    run_slot(state, job.as_ref(), person, &slot).await;
+                    run_slot(hub, job.as_ref(), person, &slot).await;
                 }
             }
         })
         .await;
 }
 
-async fn run_slot(state: &AppState, job: &dyn DailyJob, person: &PersonEntry, slot: &Slot) {
-    match state.store.slot_done(job.name(), &slot.key()).await {
+async fn run_slot(hub: &JobHub, job: &dyn DailyJob, person: &PersonEntry, slot: &Slot) {
+    match hub.store.slot_done(job.name(), &slot.key()).await {
         Ok(true) => return,
         Ok(false) => {}
         Err(e) => {
@@ -131,7 +141,7 @@ async fn run_slot(state: &AppState, job: &dyn DailyJob, person: &PersonEntry, sl
             return;
         }
     }
-    if let Err(e) = job.run(state, person, slot).await {
+    if let Err(e) = job.run(hub, person, slot).await {
         tracing::error!(job = job.name(), person = %person.id, slot = %slot.key(), error = %e, "scheduled run failed; will retry");
     }
 }

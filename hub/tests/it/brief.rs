@@ -697,16 +697,17 @@ async fn once_across_restart_body(db: &TestDb) {
         service: state.brief.clone(),
         email_fallback: true,
     })];
+    let job_hub = state.jobs();
     tokio::join!(
-        hub::schedule::tick(&state, &jobs),
-        hub::schedule::tick(&state, &jobs)
+        hub::schedule::tick(&job_hub, &jobs),
+        hub::schedule::tick(&job_hub, &jobs)
     );
     drop(state);
     hub.stop().await;
     // A restart on the same database: the slot is already claimed.
     let hub = TestHub::start(db, EARLY, vec![]).await;
     let state = hub.running.as_ref().unwrap().state.clone();
-    hub::schedule::tick(&state, &jobs).await;
+    hub::schedule::tick(&state.jobs(), &jobs).await;
     drop(state);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let after = hub
@@ -825,7 +826,11 @@ async fn concurrent_runs_of_one_slot_ask_the_llm_once_body(db: &TestDb) {
     );
     let person = state.dir.person("early").unwrap();
     let slot = today_slot("early");
-    let (ra, rb) = tokio::join!(a.run(&state, person, &slot), b.run(&state, person, &slot));
+    let job_hub = state.jobs();
+    let (ra, rb) = tokio::join!(
+        a.run(&job_hub, person, &slot),
+        b.run(&job_hub, person, &slot)
+    );
     ra.unwrap();
     rb.unwrap();
     assert_eq!(llm.requests().len(), 1, "the LLM was asked once");
@@ -838,7 +843,7 @@ async fn concurrent_runs_of_one_slot_ask_the_llm_once_body(db: &TestDb) {
     let lines = summary_cost(hub.store()).await;
     assert_eq!(lines.iter().map(|l| l.records).sum::<u64>(), 1, "one cost");
     // Later ticks find the slot done.
-    a.run(&state, person, &slot).await.unwrap();
+    a.run(&state.jobs(), person, &slot).await.unwrap();
     assert_eq!(llm.requests().len(), 1);
     drop(state);
     hub.stop().await;
@@ -866,8 +871,8 @@ async fn a_broken_template_falls_back_and_the_llm_is_asked_once_body(db: &TestDb
     let person = state.dir.person("early").unwrap();
     let slot = today_slot("early");
     // As the scheduler would: a run, then the next tick's run.
-    job.run(&state, person, &slot).await.unwrap();
-    job.run(&state, person, &slot).await.unwrap();
+    job.run(&state.jobs(), person, &slot).await.unwrap();
+    job.run(&state.jobs(), person, &slot).await.unwrap();
     assert_eq!(llm.requests().len(), 1);
     assert_eq!(
         summary_cost(hub.store())
@@ -904,7 +909,7 @@ async fn people_are_briefed_concurrently() {
     cfg.enabled = true;
     let jobs: Vec<Arc<dyn DailyJob>> = vec![brief_job(&cfg)];
     let started = std::time::Instant::now();
-    hub::schedule::tick_at(&state, &jobs, Utc::now()).await;
+    hub::schedule::tick_at(&state.jobs(), &jobs, Utc::now()).await;
     let took = started.elapsed();
     for p in ["early", "also"] {
         assert_eq!(
@@ -941,7 +946,7 @@ async fn the_next_brief_starts_where_the_last_one_ended_body(db: &TestDb) {
         due_at: due,
     };
     brief_job(&job_config(None))
-        .run(&state, person, &slot)
+        .run(&state.jobs(), person, &slot)
         .await
         .unwrap();
     // A task created in between: after yesterday's window, before now.
@@ -1001,7 +1006,7 @@ async fn a_brief_whose_chat_channel_fails_goes_out_by_email() {
     let state = hub.running.as_ref().unwrap().state.clone();
     let person = state.dir.person("fay").unwrap();
     brief_job(&job_config(None))
-        .run(&state, person, &today_slot("fay"))
+        .run(&state.jobs(), person, &today_slot("fay"))
         .await
         .unwrap();
     let raw = smtp.wait_for(1).await.remove(0);

@@ -81,14 +81,14 @@ both_dbs!(
 
         let tomorrow = Utc::now() + Duration::days(1);
         let jobs = vec![job()];
-        hub::schedule::tick_at(&state, &jobs, tomorrow).await;
+        hub::schedule::tick_at(&state.jobs(), &jobs, tomorrow).await;
         // Again, as after a restart, and from a second "instance" with its own job.
-        hub::schedule::tick_at(&state, &[job()], tomorrow).await;
+        hub::schedule::tick_at(&state.jobs(), &[job()], tomorrow).await;
         let dee = state.dir.person("dee").unwrap();
         let slot =
             hub::schedule::due_slot("dee", dee.prefs.time_zone, dee.digest_time, tomorrow).unwrap();
         let again = DigestJob::from_config(&hub::config::Config::default())
-            .run_slot(&state, dee, &slot)
+            .run_slot(&state.jobs(), dee, &slot)
             .await
             .unwrap();
         assert_eq!(again, DigestOutcome::AlreadyDone);
@@ -155,7 +155,7 @@ both_dbs!(
 
         // Held after the slot's time: waits for the next digest, not this one.
         let late = info(&hub, "dee", None, "report", "after the digest").await;
-        hub::schedule::tick_at(&state, &jobs, tomorrow).await;
+        hub::schedule::tick_at(&state.jobs(), &jobs, tomorrow).await;
         assert_eq!(statuses(&hub, &late).await, vec!["held"]);
         drop(state);
         hub.stop().await;
@@ -184,9 +184,10 @@ both_dbs!(
             DigestJob::from_config(&hub::config::Config::default()),
             DigestJob::from_config(&hub::config::Config::default()),
         );
+        let job_hub = state.jobs();
         let (r1, r2) = tokio::join!(
-            j1.run_slot(&state, &dee, &slot),
-            j2.run_slot(&state, &dee, &slot)
+            j1.run_slot(&job_hub, &dee, &slot),
+            j2.run_slot(&job_hub, &dee, &slot)
         );
         let outcomes = [r1.unwrap(), r2.unwrap()];
         let queued: Vec<_> = outcomes
@@ -238,7 +239,7 @@ async fn nothing_held_means_no_digest() {
     let slot =
         hub::schedule::due_slot("dee", dee.prefs.time_zone, dee.digest_time, tomorrow).unwrap();
     let out = DigestJob::from_config(&hub::config::Config::default())
-        .run_slot(&state, dee, &slot)
+        .run_slot(&state.jobs(), dee, &slot)
         .await
         .unwrap();
     assert_eq!(out, DigestOutcome::Empty);
@@ -267,7 +268,7 @@ async fn a_deferred_digest_is_retried_as_the_same_one_digest() {
     for i in 0..3 {
         info(&hub, "dee", None, "report", &format!("item {i}")).await;
     }
-    hub::schedule::tick_at(&state, &[job()], Utc::now() + Duration::days(1)).await;
+    hub::schedule::tick_at(&state.jobs(), &[job()], Utc::now() + Duration::days(1)).await;
     let mails = smtp.wait_for(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(smtp.received().len(), 1);
@@ -306,9 +307,9 @@ async fn digest_days_hold_items_until_the_next_digest_day() {
     let state = hub.running.as_ref().unwrap().state.clone();
     let id = info(&hub, "wes", None, "report", "weekly item").await;
     while hub.console.try_recv().is_ok() {}
-    hub::schedule::tick_at(&state, &[job()], tomorrow).await;
+    hub::schedule::tick_at(&state.jobs(), &[job()], tomorrow).await;
     assert_eq!(statuses(&hub, &id).await, vec!["held"], "not a digest day");
-    hub::schedule::tick_at(&state, &[job()], day_after).await;
+    hub::schedule::tick_at(&state.jobs(), &[job()], day_after).await;
     let line = tokio::time::timeout(std::time::Duration::from_secs(5), hub.console.recv())
         .await
         .unwrap()
@@ -368,7 +369,7 @@ both_dbs!(
         };
         let dee = state.dir.person("dee").unwrap();
         let out = DigestJob::from_config(&hub::config::Config::default())
-            .run_slot(&state, dee, &slot)
+            .run_slot(&state.jobs(), dee, &slot)
             .await
             .unwrap();
         assert!(
@@ -386,7 +387,7 @@ both_dbs!(
             "{line}"
         );
         // The next digest has it.
-        hub::schedule::tick_at(&state, &[job()], Utc::now() + Duration::days(1)).await;
+        hub::schedule::tick_at(&state.jobs(), &[job()], Utc::now() + Duration::days(1)).await;
         assert_eq!(statuses(&hub, &late).await, vec!["digested"]);
         drop(state);
         hub.stop().await;
@@ -407,7 +408,7 @@ both_dbs!(
         let state = hub.running.as_ref().unwrap().state.clone();
         let fresh = info(&hub, "wen", None, "report", "nothing new is held").await;
         assert!(statuses(&hub, &fresh).await.is_empty(), "web only");
-        hub::schedule::tick_at(&state, &[job()], Utc::now() + Duration::days(1)).await;
+        hub::schedule::tick_at(&state.jobs(), &[job()], Utc::now() + Duration::days(1)).await;
         for id in [&a, &b] {
             assert_eq!(statuses(&hub, id).await, vec!["digested"], "{id}");
         }

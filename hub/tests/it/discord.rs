@@ -718,14 +718,21 @@ async fn commands_go_to_the_guild_when_one_is_configured() {
     let server = DiscordServer::start(&[]).await;
     let discord = adapter(&server, |c| c.guild_id = Some(GUILD.into()));
     let n = discord
-        .register_commands(&commands::discord_application_commands())
+        .register_commands(
+            &adapters::discord::command_list::discord_application_commands(&commands::catalogue()),
+        )
         .await
         .unwrap();
     assert_eq!(n, 8);
     let regs = server.registrations();
     assert_eq!(regs[0].0, format!("guild:{GUILD}"));
     // Every option and subcommand passed Discord's registration checks.
-    assert_eq!(regs[0].1, json!(commands::discord_application_commands()));
+    assert_eq!(
+        regs[0].1,
+        json!(
+            adapters::discord::command_list::discord_application_commands(&commands::catalogue())
+        )
+    );
 }
 
 #[tokio::test]

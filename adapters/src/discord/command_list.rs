@@ -1,22 +1,9 @@
-//! Command lists that platforms register up front, derived from the spec:
-//! Telegram's `setMyCommands` list and Discord's application commands (and
-//! the way back from a Discord interaction to the one text grammar).
+//! Discord's application commands, from the hub's command catalogue, and
+//! the way back: an interaction's `data` as the command's path and named
+//! values (the hub turns those into its one text grammar).
 
-use crate::parse::command_text;
-use crate::spec::{self, ArgKind, ArgSpec, CommandSpec};
+use neutral::{ArgInfo, ArgType, CommandInfo};
 use serde_json::{Value, json};
-
-/// Telegram `setMyCommands` entries: top-level names only (Telegram has no
-/// subcommands), lowercase, ≤ 32 characters, descriptions ≤ 256.
-pub fn telegram_commands() -> Vec<(String, String)> {
-    spec::COMMANDS
-        .iter()
-        .map(|c| {
-            let description: String = c.summary.chars().take(256).collect();
-            (c.name.to_string(), description)
-        })
-        .collect()
-}
 
 // Discord application-command and option types.
 const CHAT_INPUT: u8 = 1;
@@ -35,8 +22,8 @@ fn discord_description(s: &str) -> String {
 /// Global application commands in Discord's API shape (for a bulk overwrite
 /// `PUT /applications/{id}/commands`): type 1 CHAT_INPUT, groups as
 /// SUB_COMMAND options, typed options with `required` and `choices`.
-pub fn discord_application_commands() -> Vec<Value> {
-    spec::COMMANDS
+pub fn discord_application_commands(catalogue: &[CommandInfo]) -> Vec<Value> {
+    catalogue
         .iter()
         .map(|c| {
             let options: Vec<Value> = if c.subcommands.is_empty() {
@@ -48,7 +35,7 @@ pub fn discord_application_commands() -> Vec<Value> {
                         json!({
                             "type": SUB_COMMAND,
                             "name": sub.name,
-                            "description": discord_description(sub.summary),
+                            "description": discord_description(&sub.summary),
                             "options": discord_options(sub),
                         })
                     })
@@ -57,16 +44,16 @@ pub fn discord_application_commands() -> Vec<Value> {
             json!({
                 "type": CHAT_INPUT,
                 "name": c.name,
-                "description": discord_description(c.summary),
+                "description": discord_description(&c.summary),
                 "options": options,
             })
         })
         .collect()
 }
 
-fn discord_options(spec: &CommandSpec) -> Vec<Value> {
+fn discord_options(spec: &CommandInfo) -> Vec<Value> {
     // Discord requires the required options first.
-    let (required, optional): (Vec<&ArgSpec>, Vec<&ArgSpec>) =
+    let (required, optional): (Vec<&ArgInfo>, Vec<&ArgInfo>) =
         spec.args.iter().partition(|a| a.required);
     required
         .into_iter()
@@ -75,45 +62,46 @@ fn discord_options(spec: &CommandSpec) -> Vec<Value> {
         .collect()
 }
 
-fn discord_option(a: &ArgSpec) -> Value {
+fn discord_option(a: &ArgInfo) -> Value {
     let mut o = json!({
         "name": a.name,
-        "description": discord_description(a.help),
+        "description": discord_description(&a.help),
         "required": a.required,
     });
-    let kind = match a.kind {
-        ArgKind::TaskId => {
+    let kind = match &a.kind {
+        ArgType::TaskId => {
             o["min_value"] = json!(1);
             INTEGER
         }
-        ArgKind::Switch => BOOLEAN,
-        ArgKind::Choice(choices) => {
+        ArgType::Switch => BOOLEAN,
+        ArgType::Choice(choices) => {
             o["choices"] = choices
                 .iter()
                 .map(|c| json!({ "name": c, "value": c }))
                 .collect();
             STRING
         }
-        ArgKind::Text { max_chars } => {
+        ArgType::Text { max_chars } => {
             o["max_length"] = json!(max_chars);
             STRING
         }
-        ArgKind::Word => {
+        ArgType::Word => {
             o["max_length"] = json!(100);
             STRING
         }
-        // Who is a STRING, not USER: it may name an agent or `auto`, which
-        // Discord's user picker can't offer. The Discord adapter passes user
-        // picks through as `<@id>` mentions, which the parser understands.
-        ArgKind::Who { .. } | ArgKind::Date | ArgKind::List => STRING,
+        // A person is a STRING, not USER: it may name an agent or `auto`,
+        // which Discord's user picker can't offer. User picks pass through
+        // as `<@id>` mentions, which the command parser understands.
+        ArgType::Other => STRING,
     };
     o["type"] = json!(kind);
     o
 }
 
-/// Turn a Discord interaction's `data` (`{name, options: [...]}`) back into
-/// a command line for [`crate::execute`]. `None` if it names no command of ours.
-pub fn discord_interaction_text(data: &Value) -> Option<String> {
+/// A Discord interaction's `data` (`{name, options: [...]}`) as the
+/// command's path (`task new`) and its named values, for the hub to turn
+/// into its command text. `None` without a name.
+pub fn discord_interaction_options(data: &Value) -> Option<(String, Vec<(String, String)>)> {
     let name = data.get("name")?.as_str()?;
     let mut path = vec![name.to_string()];
     let mut options = data
@@ -131,7 +119,7 @@ pub fn discord_interaction_text(data: &Value) -> Option<String> {
             .cloned()
             .unwrap_or_default();
     }
-    let values: Vec<(String, String)> = options
+    let values = options
         .iter()
         .filter_map(|o| {
             let n = o.get("name")?.as_str()?.to_string();
@@ -142,51 +130,19 @@ pub fn discord_interaction_text(data: &Value) -> Option<String> {
             Some((n, v))
         })
         .collect();
-    let refs: Vec<(&str, String)> = values
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.clone()))
-        .collect();
-    command_text(&path.join(" "), &refs)
+    Some((path.join(" "), values))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn valid_name(s: &str) -> bool {
-        !s.is_empty()
-            && s.chars().count() <= 32
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    }
-
-    #[test]
-    fn telegram_list_fits_limits() {
-        let list = telegram_commands();
-        let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "task",
-                "decisions",
-                "approve",
-                "deny",
-                "brief",
-                "cost",
-                "whoami",
-                "help"
-            ]
-        );
-        for (name, desc) in &list {
-            assert!(valid_name(name) && !name.contains('-'), "{name}");
-            assert!(!desc.is_empty() && desc.chars().count() <= 256, "{desc}");
-        }
-    }
+    use crate::telegram::command_list::tests::valid_name;
 
     #[test]
     fn discord_commands_match_the_api_shape() {
-        let cmds = discord_application_commands();
-        assert_eq!(cmds.len(), spec::COMMANDS.len());
+        let cmds = discord_application_commands(&commands::catalogue());
+        assert_eq!(cmds.len(), commands::catalogue().len());
         let task = &cmds[0];
         assert_eq!(task["type"], 1);
         assert_eq!(task["name"], "task");
@@ -245,6 +201,16 @@ mod tests {
             }
         }
         cmds.iter().for_each(check);
+    }
+
+    /// As the hub reads an interaction: its options through the one grammar.
+    fn discord_interaction_text(data: &Value) -> Option<String> {
+        let (path, values) = discord_interaction_options(data)?;
+        let refs: Vec<(&str, String)> = values
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        commands::command_text(&path, &refs)
     }
 
     #[test]

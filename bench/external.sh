@@ -140,13 +140,16 @@ TOML
   p50=$(awk '$1 == "50%" {print $2}' "$dir/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.txt")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.txt"); non2xx=${non2xx:-0}
+  local cpu_us
+  cpu_us=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", c * 1000000 / hz / n}')
   printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
     "$engine" "$rate" "$n" "$SECS" "$non2xx" "$p50" "$p99" \
-    "$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {print c * 1000000 / hz / n}')" \
+    "$cpu_us" \
     $((idle_rss / 1024)) $((peak / 1024)) $((hwm / 1024)) "$mbps"
   if [ "$PROFILE" = 1 ]; then
-    perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
-    echo "         profile: $dir/perf.data, top symbols in $dir/perf-report.txt"
+    perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
+    echo "         profile: $dir/perf.data, top symbols in $dir/perf-report.txt; by kind of work:"
+    "$ROOT/bench/profile-summary.sh" "$dir/perf.data" "$cpu_us" | sed "s/^/         /"
   fi
 }
 

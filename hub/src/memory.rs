@@ -4,8 +4,8 @@
 /// kernel to back its arenas with huge pages, so with THP in `madvise` mode
 /// (Debian's default) every 2 MiB stretch of heap touched at all became
 /// resident in full: the idle hub held 41 MB of mostly unused heap (66 MB
-/// RSS; 27 MB with this). Throughput measured no different. Returns whether
-/// the kernel took it (it is Linux only).
+/// RSS; 27 MB with this), and throughput did not suffer
+/// (bench/external.sh). Returns whether the kernel took it (Linux only).
 pub fn no_transparent_huge_pages() -> bool {
     #[cfg(target_os = "linux")]
     {

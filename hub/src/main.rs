@@ -117,6 +117,7 @@ enum KeyCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let small_pages = hub::memory::no_transparent_huge_pages();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let (config, found) = match &cli.config {
@@ -125,6 +126,9 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("loading {DEFAULT_CONFIG}"))?,
     };
     init_logging(&config);
+    if !small_pages {
+        tracing::debug!("transparent huge pages stay as the system sets them");
+    }
     if !found {
         tracing::warn!(
             "no {DEFAULT_CONFIG} in the working directory: running on the built-in defaults (and ORKHUB_* variables)"

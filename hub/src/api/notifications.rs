@@ -316,7 +316,11 @@ async fn submit(state: &AppState, sub: Submission) -> Result<Response, ApiError>
         }) => {
             let mut r = (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-                Json(body),
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                body,
             )
                 .into_response();
             if replayed {

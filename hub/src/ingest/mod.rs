@@ -48,7 +48,9 @@ pub struct Submission {
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
-    pub body: serde_json::Value,
+    /// The JSON text, written once: answered as is and stored as is for a
+    /// replay (no `serde_json::Value` tree to build and walk per request).
+    pub body: String,
     /// The first answer to an earlier request with the same Idempotency-Key
     /// (answered with `idempotent-replayed: true`), not new work.
     pub replayed: bool,
@@ -100,8 +102,7 @@ impl Ingest {
         // In the request's span: ties the request to the notification ID
         // and delivery IDs the dispatcher's `delivery` spans carry.
         tracing::debug!(
-            notification = %answer.body["id"],
-            deliveries = %answer.body["deliveries"],
+            answer = %answer.body,
             status = answer.status,
             "notification stored"
         );
@@ -178,7 +179,23 @@ fn answer_body(
     ds: &[NewDelivery],
     to: Option<&str>,
 ) -> serde_json::Value {
-    let answer = Accepted {
+    // Strings, booleans and an enum: serializing cannot fail.
+    serde_json::to_value(accepted(id, urgency, duplicate, ds, to)).unwrap_or_default()
+}
+
+/// The same answer as JSON text.
+fn answer_text(id: &str, urgency: Urgency, duplicate: bool, ds: &[NewDelivery]) -> String {
+    serde_json::to_string(&accepted(id, urgency, duplicate, ds, None)).unwrap_or_default()
+}
+
+fn accepted(
+    id: &str,
+    urgency: Urgency,
+    duplicate: bool,
+    ds: &[NewDelivery],
+    to: Option<&str>,
+) -> Accepted {
+    Accepted {
         id: id.to_string(),
         urgency,
         duplicate,
@@ -191,9 +208,7 @@ fn answer_body(
             })
             .collect(),
         to: to.map(str::to_string),
-    };
-    // Strings, booleans and an enum: serializing cannot fail.
-    serde_json::to_value(answer).unwrap_or_default()
+    }
 }
 
 /// Mark the web deliveries in `ds` that are due now as published at commit,

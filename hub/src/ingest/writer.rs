@@ -4,10 +4,10 @@
 //! function; [`Writer::commit`] only strings them together.
 
 use super::plan::{self, Recipient};
-use super::{Answer, IngestError, Pending, Submission, answer_body, publish_at_commit};
+use super::{Answer, IngestError, Pending, Submission, answer_text, publish_at_commit};
 use crate::directory::Directory;
 use crate::store::{
-    DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError, WebhookEvent,
+    DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError,
 };
 use adapters::web::{FeedEvent, WebAdapter};
 use routing::{RoutingPolicy, Urgency};
@@ -121,13 +121,7 @@ impl Writer {
         }
         let answer = Answer {
             status: 201,
-            body: answer_body(
-                &id,
-                routed.urgency,
-                routed.duplicate,
-                &routed.deliveries,
-                None,
-            ),
+            body: answer_text(&id, routed.urgency, routed.duplicate, &routed.deliveries),
             replayed: false,
         };
         if let Some((key, hash)) = &s.idempotency {
@@ -140,7 +134,7 @@ impl Writer {
                 key: key.clone(),
                 request_hash: hash.clone(),
                 status_code: 201,
-                response_body: answer.body.to_string(),
+                response_body: answer.body.clone(),
             });
         }
         batch.notifications.push(NewNotification {
@@ -212,20 +206,14 @@ impl Writer {
             Vec::new()
         };
         // Outbound webhooks: each new notification (not a repeat) is a
-        // `notification.created` event, queued in the same commit.
-        let events: Vec<WebhookEvent> = batch
-            .notifications
-            .iter()
-            .filter(|n| !n.duplicate)
-            .map(crate::webhooks::events::notification_created)
-            .collect();
+        // `notification.created` event, built by the database from the rows
+        // and queued in the same commit.
         self.store
-            .insert_batch_with_events(
+            .insert_ingest_batch(
                 &batch.notifications,
                 &batch.deliveries,
                 &batch.idempotency,
                 &feed_json,
-                &events,
             )
             .await
     }
@@ -282,7 +270,7 @@ impl Writer {
             }
             Some(stored) => Ok(Some(Answer {
                 status: stored.status_code,
-                body: serde_json::from_str(&stored.body).unwrap_or(serde_json::Value::Null),
+                body: stored.body,
                 replayed: true,
             })),
             None => Ok(None),

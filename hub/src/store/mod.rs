@@ -27,6 +27,7 @@ mod placeholders;
 mod scheduled_runs;
 mod send_slots;
 mod wal;
+mod webhook_presence;
 mod webhooks;
 
 pub use audit::AuditRow;
@@ -69,6 +70,8 @@ pub struct Store {
     /// Counts keys revoked through this store (any clone), so the API's key
     /// cache in this process drops a revoked key at once.
     keys_revoked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether any webhook is active (SQLite; see webhook_presence.rs).
+    webhook_presence: std::sync::Arc<webhook_presence::WebhookPresence>,
 }
 
 impl Store {

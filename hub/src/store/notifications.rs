@@ -130,19 +130,34 @@ static SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
 /// notifications the deliveries refer to are in place. Feed events are
 /// written with this instance's origin and announced (one NOTIFY, the origin
 /// as payload) only when there are some; PostgreSQL delivers the NOTIFY only
-/// if the statement commits.
-static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+/// if the statement commits. With `events`, each new notification is also a
+/// `notification.created` webhook event, built and fanned out by the
+/// database from the rows of `$1` (nothing, and no lock, when no webhook is
+/// active).
+fn postgres_batch(events: bool) -> String {
+    let w = if events {
+        format!(
+            ", w AS ({})",
+            super::webhooks::notification_fan_out_sql(Dialect::Postgres, 1)
+        )
+    } else {
+        String::new()
+    };
     format!(
         "WITH n AS ({}), d AS ({}), k AS ({}), \
-         f AS (INSERT INTO feed_events (at, event, origin) SELECT $5, e #>> '{{}}', $6 FROM jsonb_array_elements($4::jsonb) AS e), \
-         w AS ({}) \
+         f AS (INSERT INTO feed_events (at, event, origin) SELECT $5, e #>> '{{}}', $6 FROM jsonb_array_elements($4::jsonb) AS e){w} \
          SELECT pg_notify('orkhub_feed', $6) WHERE jsonb_array_length($4::jsonb) > 0",
         NOTIFICATIONS.insert(Dialect::Postgres, 1, ""),
         DELIVERIES.insert(Dialect::Postgres, 2, ""),
         IDEMPOTENCY.insert(Dialect::Postgres, 3, IDEMPOTENCY_CONFLICT),
-        super::webhooks::fan_out_cte(7),
     )
-});
+}
+
+static POSTGRES: LazyLock<String> = LazyLock::new(|| postgres_batch(false));
+static POSTGRES_WITH_EVENTS: LazyLock<String> = LazyLock::new(|| postgres_batch(true));
+/// SQLite: the batch's `notification.created` events, from its notification rows.
+static SQLITE_EVENTS: LazyLock<String> =
+    LazyLock::new(|| super::webhooks::notification_fan_out_sql(Dialect::Sqlite, 1));
 
 /// The same two statements for notifications and deliveries inside a
 /// caller's transaction (scheduled jobs), on PostgreSQL.
@@ -177,20 +192,34 @@ impl Store {
         idempotency: &[IdempotencyRecord],
         feed_events: &[String],
     ) -> Result<(), StoreError> {
-        self.insert_batch_with_events(notifications, deliveries, idempotency, feed_events, &[])
+        self.write_batch(notifications, deliveries, idempotency, feed_events, false)
             .await
     }
 
-    /// [`Store::insert_batch_with_feed`], plus webhook events (one
-    /// `notification.created` per notification) queued for every matching
-    /// webhook in the same commit.
-    pub async fn insert_batch_with_events(
+    /// [`Store::insert_batch_with_feed`], and each new notification (not a
+    /// repeat) queued as a `notification.created` event for every matching
+    /// webhook in the same commit: the API's ingest. The events are built by
+    /// the database from the notification rows; with no webhook active
+    /// nothing more is done (on SQLite not even a statement: this process
+    /// knows, see webhook_presence.rs).
+    pub async fn insert_ingest_batch(
         &self,
         notifications: &[NewNotification],
         deliveries: &[NewDelivery],
         idempotency: &[IdempotencyRecord],
         feed_events: &[String],
-        webhook_events: &[super::WebhookEvent],
+    ) -> Result<(), StoreError> {
+        self.write_batch(notifications, deliveries, idempotency, feed_events, true)
+            .await
+    }
+
+    async fn write_batch(
+        &self,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+        events: bool,
     ) -> Result<(), StoreError> {
         if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
             return Ok(());
@@ -202,30 +231,42 @@ impl Store {
         match self.dialect {
             Dialect::Postgres => {
                 let feed = to_json(&feed_events)?;
-                sqlx::query(AssertSqlSafe(POSTGRES.as_str()))
+                let sql = if events && notifications != "[]" {
+                    &POSTGRES_WITH_EVENTS
+                } else {
+                    &POSTGRES
+                };
+                sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(notifications)
                     .bind(deliveries)
                     .bind(idempotency)
                     .bind(feed)
                     .bind(now)
                     .bind(&*self.origin)
-                    .bind(super::webhooks::events_json(webhook_events)?)
                     .execute(&self.pool)
                     .await?;
             }
             // One instance: the feed is published in process.
             Dialect::Sqlite => {
+                let events = events && notifications != "[]" && self.any_active_webhook().await?;
                 let mut tx = self.pool.begin().await?;
-                for (sql, rows) in SQLITE.iter().zip([notifications, deliveries, idempotency]) {
+                for (sql, rows) in SQLITE
+                    .iter()
+                    .zip([&notifications, &deliveries, &idempotency])
+                {
                     if rows != "[]" {
                         sqlx::query(AssertSqlSafe(sql.as_str()))
-                            .bind(rows)
+                            .bind(rows.as_str())
                             .execute(&mut *tx)
                             .await?;
                     }
                 }
-                self.queue_webhook_events_in(&mut tx, webhook_events)
-                    .await?;
+                if events {
+                    sqlx::query(AssertSqlSafe(SQLITE_EVENTS.as_str()))
+                        .bind(notifications.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
             }
         }

@@ -102,6 +102,7 @@ impl Store {
             url: url.into(),
             origin: format!("{:016x}", rand::random::<u64>()).into(),
             keys_revoked: Default::default(),
+            webhook_presence: Default::default(),
         })
     }
 }

@@ -27,7 +27,17 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// An event of `event_type` about `data`, recorded at `at_ms`.
     pub fn new(event_type: &str, data: serde_json::Value, at_ms: i64) -> WebhookEvent {
-        let id = crate::ids::new_id("evt");
+        WebhookEvent::with_id(crate::ids::new_id("evt"), event_type, data, at_ms)
+    }
+
+    /// The same with a given ID (a notification's event: see
+    /// `webhooks::events::notification_created`).
+    pub fn with_id(
+        id: String,
+        event_type: &str,
+        data: serde_json::Value,
+        at_ms: i64,
+    ) -> WebhookEvent {
         let body = serde_json::json!({
             "id": id,
             "type": event_type,
@@ -163,14 +173,14 @@ fn fan_out_sql(dialect: Dialect) -> String {
         // The order lock (see ORDER_LOCK) is taken before the first row
         // gets its ID: joined in, it is evaluated before any row is made.
         Dialect::Postgres => (
-            "(SELECT pg_advisory_xact_lock({ORDER_LOCK})) AS order_lock, jsonb_array_elements($1::jsonb) AS ev",
+            "{ORDER_LOCK_IF_ANY}, jsonb_array_elements($1::jsonb) AS ev",
             "ev->>0",
             "ev->>1",
             "ev->>2",
             "(ev->>3)::bigint",
         ),
     };
-    let source = source.replace("{ORDER_LOCK}", &ORDER_LOCK.to_string());
+    let source = source.replace("{ORDER_LOCK_IF_ANY}", &order_lock_if_any());
     format!(
         "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, body, status, attempts, next_attempt_at, created_at) \
          SELECT s.id, {id}, {ty}, {body}, 'pending', 0, {at}, {at} FROM {source} \
@@ -179,6 +189,88 @@ fn fan_out_sql(dialect: Dialect) -> String {
              ((p.is_prefix = 0 AND p.pattern = {ty}) OR \
               (p.is_prefix = 1 AND substr({ty}, 1, length(p.pattern)) = p.pattern))) \
          ORDER BY {at}, {id}, s.id"
+    )
+}
+
+/// The FROM item that takes the order lock (see [`ORDER_LOCK`]) on
+/// PostgreSQL — only when some webhook is active: with none, it is no row,
+/// so the fan-out joined to it makes no rows and waits for nobody. (A
+/// subscription committed after the statement's snapshot gets none of its
+/// events either way.)
+fn order_lock_if_any() -> String {
+    format!(
+        "(SELECT pg_advisory_xact_lock({ORDER_LOCK}) \
+         WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE status = 'active')) AS order_lock"
+    )
+}
+
+/// The `notification.created` event of each new notification (not a
+/// repeat) in the notification rows of parameter `param` (the JSON rows the
+/// batch's insert reads, see `notifications.rs`), fanned out like
+/// [`fan_out_sql`]'s. The event is built by the database from the row, so
+/// ingest builds nothing per notification when no webhook listens. Its ID
+/// is the notification's with `evt_` for `n_` (see
+/// `webhooks::events::notification_created`, which makes the same body).
+pub(super) fn notification_fan_out_sql(dialect: Dialect, param: usize) -> String {
+    // Column positions in a notification row (NOTIFICATIONS in notifications.rs).
+    let (source, col, created_at, object, order) = match dialect {
+        Dialect::Sqlite => (
+            format!("jsonb_each(?{param}) AS r"),
+            "r.value->>",
+            "strftime('%Y-%m-%dT%H:%M:%S', (r.value->>13) / 1000, 'unixepoch') || printf('.%03dZ', (r.value->>13) % 1000)"
+                .to_string(),
+            "json_object",
+            "r.key",
+        ),
+        Dialect::Postgres => (
+            format!(
+                "{}, jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS r(e, i)",
+                order_lock_if_any()
+            ),
+            "e->>",
+            r#"to_char(to_timestamp(((e->>13)::bigint / 1000)::double precision) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad(((e->>13)::bigint % 1000)::text, 3, '0') || 'Z'"#
+                .to_string(),
+            "json_build_object",
+            "r.i",
+        ),
+    };
+    let c = |i: usize| format!("{col}{i}");
+    let at = match dialect {
+        Dialect::Sqlite => format!("({col}13)"),
+        Dialect::Postgres => format!("({col}13)::bigint"),
+    };
+    let event_id = format!("'evt_' || substr({}, 3)", c(0));
+    let data = format!(
+        "{object}('id', {}, 'source', {}, 'kind', {}, 'urgency', {}, 'recipient', {object}('kind', {}, 'id', {}), 'project', {}, 'title', {}, 'text', {})",
+        c(0),
+        c(1),
+        c(2),
+        c(3),
+        c(4),
+        c(5),
+        c(6),
+        c(7),
+        c(8)
+    );
+    let body = format!(
+        "{object}('id', {event_id}, 'type', 'notification.created', 'created_at', {created_at}, 'data', {data})"
+    );
+    let body = match dialect {
+        Dialect::Sqlite => body,
+        Dialect::Postgres => format!("({body})::text"),
+    };
+    let duplicate = match dialect {
+        Dialect::Sqlite => format!("({col}12)"),
+        Dialect::Postgres => format!("({col}12)::bigint"),
+    };
+    format!(
+        "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, body, status, attempts, next_attempt_at, created_at) \
+         SELECT s.id, {event_id}, 'notification.created', {body}, 'pending', 0, {at}, {at} FROM {source} \
+         JOIN webhook_subscriptions s ON s.status = 'active' \
+         WHERE {duplicate} = 0 AND EXISTS (SELECT 1 FROM webhook_patterns p WHERE p.subscription_id = s.id AND \
+             ((p.is_prefix = 0 AND p.pattern = 'notification.created') OR \
+              (p.is_prefix = 1 AND substr('notification.created', 1, length(p.pattern)) = p.pattern))) \
+         ORDER BY {order}, s.id"
     )
 }
 
@@ -198,14 +290,8 @@ static FAN_OUT_POSTGRES: std::sync::LazyLock<String> =
 /// write). "orkwhko" in hex.
 const ORDER_LOCK: i64 = 0x6f726b77686b6f;
 
-/// The fan-out statement for the ingest batch on PostgreSQL, where the
-/// whole batch is one statement: a data-modifying CTE reading parameter `n`.
-pub(super) fn fan_out_cte(param: usize) -> String {
-    FAN_OUT_POSTGRES.replace("$1", &format!("${param}"))
-}
-
 /// Events as the fan-out's JSON parameter.
-pub(super) fn events_json(events: &[WebhookEvent]) -> Result<String, StoreError> {
+fn events_json(events: &[WebhookEvent]) -> Result<String, StoreError> {
     let rows: Vec<_> = events
         .iter()
         .map(|e| {
@@ -305,6 +391,7 @@ impl Store {
         }
         q.execute(&mut *tx).await?;
         tx.commit().await?;
+        self.webhooks_changed();
         Ok(())
     }
 
@@ -370,6 +457,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.webhooks_changed();
         self.webhook(&s.id).await?.ok_or(StoreError::NotFound {
             what: "webhook",
             id: s.id.clone(),
@@ -463,6 +551,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.webhooks_changed();
         Ok(())
     }
 
@@ -655,6 +744,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.webhooks_changed();
         Ok(())
     }
 

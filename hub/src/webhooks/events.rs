@@ -18,8 +18,14 @@ pub const EVENT_TYPES: &[&str] = &[
     "agent.status",
 ];
 
+/// A notification's `notification.created` event. Its ID is the
+/// notification's with `evt_` for `n_`: the API's ingest has the database
+/// build the same event from the stored row
+/// (`store::webhooks::notification_fan_out_sql`), with the same ID and fields.
 pub fn notification_created(n: &NewNotification) -> WebhookEvent {
-    WebhookEvent::new(
+    let suffix = n.id.strip_prefix("n_").unwrap_or(&n.id);
+    WebhookEvent::with_id(
+        format!("evt_{suffix}"),
         "notification.created",
         serde_json::json!({
             "id": n.id,

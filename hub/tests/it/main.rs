@@ -44,3 +44,4 @@ mod telegram_limits;
 mod wal_checkpoints;
 mod webhooks;
 mod webhooks_crash;
+mod webhooks_ingest;

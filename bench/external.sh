@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# External-load ingest benchmark: the release `orkhub` binary on a fresh
+# SQLite file and on a fresh PostgreSQL database, driven over HTTP by wrk (a
+# separate process) with a unique body per request. Prints, per engine:
+# notifications/s, p50/p99, the hub's RSS idle and at its peak, and the
+# hub's CPU per accepted notification (from /proc, the hub process only:
+# not wrk's, not PostgreSQL's).
+#
+# Usage: bench/external.sh [sqlite|postgres|both]   (default both)
+# Knobs: SECS (20), CONNS (64), THREADS (2), WARMUP_SECS (3),
+#        PG_URL (postgres://postgres@127.0.0.1:5432, a server to create a
+#        throwaway database on), PORT (18080),
+#        PROFILE=1 also records `perf record -g` of the hub during the run
+#        (perf.data and a report in the output folder),
+#        OUT (a folder for logs; default a new one under /tmp),
+#        BIN (another orkhub binary to measure) with NO_BUILD=1.
+# Needs wrk (Debian: apt-get install wrk), psql for PostgreSQL, and a
+# release build (`cargo build --release -p orkhub`; the script runs it).
+set -euo pipefail
+
+ENGINES=${1:-both}
+SECS=${SECS:-20}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+WARMUP_SECS=${WARMUP_SECS:-3}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+PORT=${PORT:-18080}
+PROFILE=${PROFILE:-0}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-$(mktemp -d /tmp/orkhub-external.XXXXXX)}
+BIN=${BIN:-"$ROOT/target/release/orkhub"}
+HZ=$(getconf CLK_TCK)
+
+command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get install wrk)" >&2; exit 1; }
+[ -n "${NO_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -q -p orkhub)
+mkdir -p "$OUT"
+
+# The machine's speed now (SHA-256 on one core), as the in-process benchmark prints it.
+speed() {
+  local t0 t1
+  t0=$(date +%s%N)
+  head -c 200000000 /dev/zero | sha256sum >/dev/null
+  t1=$(date +%s%N)
+  echo $((200 * 1000000000 / (t1 - t0)))
+}
+
+# One request per call with a body no other request has (thread, counter).
+cat >"$OUT/unique.lua" <<'LUA'
+local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  wrk.method = "POST"
+  wrk.path = "/api/v1/notifications"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("ORKHUB_BENCH_KEY")
+end
+function request()
+  n = n + 1
+  local body = '{"to":"ceo","urgency":"info","kind":"bench","text":"external sample ' .. tid .. '-' .. n .. '"}'
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+
+rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+accepted() {
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "orkhub_notifications_accepted_total" {print $2}'
+}
+
+run_engine() {
+  local engine=$1 url dbname=""
+  case $engine in
+    sqlite) url="sqlite://$OUT/sqlite/orkhub.db" ;;
+    postgres)
+      dbname="orkhub_external_$$"
+      PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $dbname" -c "CREATE DATABASE $dbname" >/dev/null
+      url="$PG_URL/$dbname"
+      ;;
+    *) echo "unknown engine $engine (sqlite, postgres or both)" >&2; exit 2 ;;
+  esac
+  local dir="$OUT/$engine"
+  mkdir -p "$dir"
+  cat >"$dir/config.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+max_connections = 512
+[database]
+url = "$url"
+[log]
+level = "warn"
+[[people]]
+id = "ceo"
+role = "owner"
+push = ["console"]
+[[agents]]
+id = "bench"
+TOML
+  export ORKHUB_CONFIG="$dir/config.toml"
+  ORKHUB_BENCH_KEY=$("$BIN" key create --agent bench --scopes notifications:write 2>"$dir/key.log")
+  export ORKHUB_BENCH_KEY
+  "$BIN" serve >"$dir/stdout.log" 2>"$dir/stderr.log" &
+  local pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+    sleep 0.1
+  done
+  sleep 2
+  local idle_rss
+  idle_rss=$(rss_kb "$pid" VmRSS)
+  local mbps
+  mbps=$(speed)
+  # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$OUT/unique.lua" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
+  local n0 c0 n1 c1 peak=0 r perf_pid=""
+  n0=$(accepted); c0=$(cpu_ticks "$pid")
+  if [ "$PROFILE" = 1 ]; then
+    perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
+    perf_pid=$!
+  fi
+  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$OUT/unique.lua" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
+  local wrk_pid=$!
+  while kill -0 "$wrk_pid" 2>/dev/null; do
+    r=$(rss_kb "$pid" VmRSS); [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.5
+  done
+  wait "$wrk_pid"
+  n1=$(accepted); c1=$(cpu_ticks "$pid")
+  [ -n "$perf_pid" ] && wait "$perf_pid"
+  local hwm
+  hwm=$(rss_kb "$pid" VmHWM)
+  kill -TERM "$pid"; wait "$pid" || true
+  [ -n "$dbname" ] && psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $dbname" >/dev/null
+  local n=$((${n1%.*} - ${n0%.*}))
+  local rate p50 p99 non2xx
+  rate=$(awk '/^Requests\/sec/ {print $2}' "$dir/wrk.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$dir/wrk.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.txt")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.txt"); non2xx=${non2xx:-0}
+  local cpu_us
+  cpu_us=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", c * 1000000 / hz / n}')
+  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
+    "$engine" "$rate" "$n" "$SECS" "$non2xx" "$p50" "$p99" \
+    "$cpu_us" \
+    $((idle_rss / 1024)) $((peak / 1024)) $((hwm / 1024)) "$mbps"
+  if [ "$PROFILE" = 1 ]; then
+    perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
+    echo "         profile: $dir/perf.data, top symbols in $dir/perf-report.txt; by kind of work:"
+    "$ROOT/bench/profile-summary.sh" "$dir/perf.data" "$cpu_us" | sed "s/^/         /"
+  fi
+}
+
+echo "output in $OUT; $CONNS connections, $THREADS wrk threads, ${SECS}s after ${WARMUP_SECS}s warm-up"
+case $ENGINES in
+  both) run_engine sqlite; run_engine postgres ;;
+  *) run_engine "$ENGINES" ;;
+esac

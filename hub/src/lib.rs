@@ -15,6 +15,7 @@ pub mod ids;
 pub mod inbound;
 pub mod inbox;
 pub mod ingest;
+pub mod questions;
 pub mod platforms;
 pub mod replies;
 pub mod rfc3339;

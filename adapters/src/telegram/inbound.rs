@@ -68,6 +68,21 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
     let what = match &update.kind {
         UpdateKind::Message(m) => {
             let from = m.from.as_ref()?;
+            if let Some(reply) = reply_to_hub(m) {
+                return Some(Incoming {
+                    update_id,
+                    what: IncomingKind::Act {
+                        inbound: Inbound {
+                            platform: ChannelKind::Telegram,
+                            user_id: from.id.0.to_string(),
+                            chat_id: m.chat.id.0.to_string(),
+                            message_id: Some(m.id.0.to_string()),
+                            what: reply,
+                        },
+                        callback_query_id: None,
+                    },
+                });
+            }
             let text = m.text().filter(|t| t.trim_start().starts_with('/'))?;
             IncomingKind::Act {
                 inbound: Inbound {
@@ -102,6 +117,21 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
         _ => return None,
     };
     Some(Incoming { update_id, what })
+}
+
+/// Text (not a command) replying to a message the bot sent: a possible
+/// answer to a question. `to` is "chat_id:message_id", the ID the adapter
+/// keeps for edits.
+fn reply_to_hub(m: &teloxide_core::types::Message) -> Option<InboundKind> {
+    let text = m.text().filter(|t| !t.trim_start().starts_with('/'))?;
+    let original = m.reply_to_message()?;
+    if !original.from.as_ref().is_some_and(|u| u.is_bot) {
+        return None;
+    }
+    Some(InboundKind::Reply {
+        to: format!("{}:{}", m.chat.id.0, original.id.0),
+        text: text.to_string(),
+    })
 }
 
 /// `/start`, `/start@bot`, `/start payload` → the same with `/help`.

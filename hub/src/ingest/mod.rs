@@ -11,6 +11,7 @@
 //! than everything else a notification needs.
 
 pub mod decisions;
+pub mod questions;
 pub mod plan;
 pub mod prune;
 mod writer;

@@ -171,6 +171,7 @@ mod tests {
                 "decisions",
                 "approve",
                 "deny",
+                "answer",
                 "brief",
                 "cost",
                 "whoami",

@@ -227,7 +227,6 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The question and, once given, its answer (who, how, when); with `wait`, held until it is answered or the wait is over", body = Question),
-        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
         super::openapi::KeyRefusals,
         (status = 404, description = "Not found (named); or a path ID that is not a whole number", body = super::openapi::ErrorBody),
         (status = 422, description = "`wait` over 60 seconds, or not a whole number", body = super::openapi::ErrorBody)

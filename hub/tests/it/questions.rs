@@ -388,7 +388,8 @@ async fn supervised_draft_is_approved_with_its_button_and_costs_the_agent() {
             .fetch_one(hub.store().pool())
             .await
             .unwrap();
-    assert_eq!((n, model.as_str()), (100, "gpt-4o-mini"));
+    assert_eq!(n, 100);
+    assert!(model.starts_with("gpt-4o-mini"), "{model}");
     hub.stop().await;
     db.finish().await;
 }

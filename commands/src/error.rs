@@ -40,7 +40,10 @@ pub enum ServiceError {
     #[error("There is no question #{0}.")]
     QuestionNotFound(i64),
     /// The first answer stands; a later one is refused naming it.
-    #[error("Question #{id} was already answered by {by} ({via}) at {}.", format_time(at))]
+    #[error(
+        "Question #{id} was already answered by {by} ({via}) at {}.",
+        format_time(at)
+    )]
     AlreadyAnswered {
         id: i64,
         by: String,

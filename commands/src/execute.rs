@@ -168,7 +168,10 @@ pub async fn answer_by_reply<B: Backend + ?Sized>(
     let actor = Actor::person(person, ctx.source());
     match questions::answer_question(backend, &actor, question_id, text, AnswerVia::Reply).await {
         Ok(q) => Outcome::Done {
-            reply: private(RichMessage::text(format!("You answered question #{}.", q.id))),
+            reply: private(RichMessage::text(format!(
+                "You answered question #{}.",
+                q.id
+            ))),
             events: vec![Event::QuestionAnswered(q)],
         },
         Err(e) => rejected(e.into()),
@@ -195,14 +198,10 @@ async fn press_answer<B: Backend + ?Sized>(
     let Some(text) = text else {
         return rejected(CommandError::UnknownButton);
     };
-    match questions::answer_question(backend, actor, question_id, &text, AnswerVia::Button).await
-    {
+    match questions::answer_question(backend, actor, question_id, &text, AnswerVia::Button).await {
         Ok(q) => Outcome::Done {
             reply: Reply {
-                message: RichMessage::text(format!(
-                    "You answered question #{}: {text}",
-                    q.id
-                )),
+                message: RichMessage::text(format!("You answered question #{}: {text}", q.id)),
                 visibility: Visibility::Ephemeral,
                 is_error: false,
             },
@@ -369,8 +368,12 @@ async fn run<B: Backend + ?Sized>(
             resolve(backend, actor, id, DecisionOutcome::Deny, Some(reason)).await
         }
         Command::Answer { id, text } => {
-            let q = questions::answer_question(backend, actor, id, &text, AnswerVia::Command).await?;
-            let reply = private(RichMessage::text(format!("You answered question #{}.", q.id)));
+            let q =
+                questions::answer_question(backend, actor, id, &text, AnswerVia::Command).await?;
+            let reply = private(RichMessage::text(format!(
+                "You answered question #{}.",
+                q.id
+            )));
             Ok((reply, vec![Event::QuestionAnswered(q)]))
         }
         Command::Brief => {

@@ -43,12 +43,12 @@ pub use parse::{MAX_INPUT_CHARS, command_text, parse};
 pub use platform_lists::{
     discord_application_commands, discord_interaction_text, telegram_commands,
 };
-pub use service::{
-    AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,
-    assign_task, create_task, list_tasks, move_task, show_task,
-};
 pub use questions::{
     Answer, AnswerVia, PermissionLevel, Question, QuestionButtons, QuestionStatus, answer_question,
     question_message,
+};
+pub use service::{
+    AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,
+    assign_task, create_task, list_tasks, move_task, show_task,
 };
 pub use spec::Command;

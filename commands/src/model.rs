@@ -558,12 +558,21 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ButtonAction {
-    Approve { decision_id: i64 },
-    Deny { decision_id: i64 },
+    Approve {
+        decision_id: i64,
+    },
+    Deny {
+        decision_id: i64,
+    },
     /// Answer a question with its option number `option` (from 0).
-    Answer { question_id: i64, option: u32 },
+    Answer {
+        question_id: i64,
+        option: u32,
+    },
     /// Answer a supervised question with its LLM draft.
-    ApproveDraft { question_id: i64 },
+    ApproveDraft {
+        question_id: i64,
+    },
 }
 
 /// API scopes an agent key can carry.

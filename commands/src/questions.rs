@@ -297,12 +297,7 @@ pub fn question_message(q: &Question, buttons: Option<&QuestionButtons>) -> Rich
 
 /// "Answered by alice (button) at 2026-11-22 10:04 UTC"
 pub fn answer_line(a: &Answer) -> String {
-    format!(
-        "Answered by {} ({}) at {}",
-        a.by,
-        a.via,
-        format_time(&a.at)
-    )
+    format!("Answered by {} ({}) at {}", a.by, a.via, format_time(&a.at))
 }
 
 #[cfg(test)]
@@ -368,7 +363,10 @@ mod tests {
                 text: "use the EU region, please".into()
             })
         );
-        assert!(crate::parse("answer 4", None).is_err(), "the text is required");
+        assert!(
+            crate::parse("answer 4", None).is_err(),
+            "the text is required"
+        );
     }
 
     #[test]

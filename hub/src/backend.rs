@@ -12,9 +12,9 @@ use crate::store::{NewQuestion, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use commands::{
-    Agent, AgentStats, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
-    Answer, CostLine, Decision, NewDecision, Question, NewTask, Person, Resolution, RichMessage, StatusChange, Task,
-    TaskFilter,
+    Agent, AgentStats, Answer, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
+    CostLine, Decision, NewDecision, NewTask, Person, Question, Resolution, RichMessage,
+    StatusChange, Task, TaskFilter,
 };
 use routing::ChannelKind;
 use std::sync::Arc;

@@ -26,7 +26,11 @@ pub async fn handle(
         InboundKind::Command { text } => commands::execute(&hub.backend, &ctx, text).await,
         InboundKind::Button { token } => commands::press(&hub.backend, &ctx, token).await,
         InboundKind::Reply { to, text } => {
-            let question = match hub.store.question_for_message(ctx.platform.as_str(), to).await {
+            let question = match hub
+                .store
+                .question_for_message(ctx.platform.as_str(), to)
+                .await
+            {
                 Ok(q) => q?,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not look up the message a reply answers");

@@ -146,12 +146,13 @@ pub async fn stream(
     });
     // The caller's own questions, as they are answered on this instance.
     let asker = caller.agent_id.clone();
-    let answered = BroadcastStream::new(state.backend.question_bus().subscribe()).filter_map(
-        move |item| match item {
-            Ok(q) if q.asked_by == asker => Some(Ok(question_answered(&q))),
-            _ => None,
-        },
-    );
+    let answered =
+        BroadcastStream::new(state.backend.question_bus().subscribe()).filter_map(move |item| {
+            match item {
+                Ok(q) if q.asked_by == asker => Some(Ok(question_answered(&q))),
+                _ => None,
+            }
+        });
     let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live.merge(answered));
     Ok(Sse::new(futures::StreamExt::take_until(events, stopped))
         .keep_alive(KeepAlive::new().interval(state.sse_keep_alive)))

@@ -161,7 +161,10 @@ pub async fn create(
     };
     // The LLM runs before anything is written: a failure lowers the level,
     // and the question is then stored as the person will see it.
-    let outcome = state.question_llm.handle(&state.store, q.permission_level, &asked).await;
+    let outcome = state
+        .question_llm
+        .handle(&state.store, q.permission_level, &asked)
+        .await;
     let (mode, draft, answer) = match outcome {
         Outcome::Person => (PermissionLevel::HumanRequired, None, None),
         Outcome::Draft(d) => (PermissionLevel::Supervised, d, None),

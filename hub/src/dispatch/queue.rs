@@ -133,6 +133,8 @@ impl Dispatcher {
                     delivery_id: d.id.clone(),
                     platform_message_id,
                     decision_id,
+                    question_copy: d.op == DeliveryOp::Send
+                        && d.kind == crate::ingest::questions::ASKED,
                 });
                 return Ok(Next::Continue);
             }

@@ -11,9 +11,9 @@
 //! than everything else a notification needs.
 
 pub mod decisions;
-pub mod questions;
 pub mod plan;
 pub mod prune;
+pub mod questions;
 mod writer;
 
 use crate::directory::Directory;

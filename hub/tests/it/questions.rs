@@ -158,7 +158,11 @@ both_dbs!(
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
                 let r = http.get(url).bearer_auth(key).send().await.unwrap();
-                (r.status().as_u16(), r.json::<Value>().await.unwrap(), started.elapsed())
+                (
+                    r.status().as_u16(),
+                    r.json::<Value>().await.unwrap(),
+                    started.elapsed(),
+                )
             })
         };
         let (msg, us) = message_with_button(&tg, &hub, &q, "us").await;
@@ -170,7 +174,10 @@ both_dbs!(
         tg.push_callback(CHIEF, CHIEF, msg, &us);
         let (s, polled, took) = poll.await.unwrap();
         assert_eq!(s, 200, "{polled}");
-        assert!(took < Duration::from_secs(20), "woken by the answer: {took:?}");
+        assert!(
+            took < Duration::from_secs(20),
+            "woken by the answer: {took:?}"
+        );
         assert_eq!(polled["status"], "answered");
         assert_eq!(polled["answer"]["text"], "us");
         assert_eq!(polled["answer"]["by"], "chief");
@@ -193,7 +200,11 @@ both_dbs!(
         assert_eq!(call.json()["data"]["question"]["answer"]["text"], "us");
         // The callback is not one of the hub's listed webhooks.
         let (_, hooks) = hub.get("/api/v1/webhooks").await;
-        assert_eq!(hooks["webhooks"].as_array().map(Vec::len), Some(0), "{hooks}");
+        assert_eq!(
+            hooks["webhooks"].as_array().map(Vec::len),
+            Some(0),
+            "{hooks}"
+        );
         // Every copy shows the answer, who gave it and how.
         let edited = edited_to_answer(&tg, msg).await;
         assert!(edited.contains("Answered by chief (button)"), "{edited}");
@@ -213,34 +224,29 @@ both_dbs!(
     }
 );
 
-both_dbs!(
-    answered_by_replying_on_telegram,
-    |db: &TestDb| async move {
-        let (tg, hub) = start(db, "").await;
-        let q = ask(
-            &hub,
-            json!({"text": "Ship on Friday?", "to": "chief", "permission_level": "human-required"}),
-        )
-        .await;
-        let id = q["id"].as_i64().unwrap();
-        hub.settled_all(&q).await;
-        let msg = tg.messages(CHIEF).last().unwrap().id;
-        // A reply to some other message of the bot answers nothing.
-        tg.push_reply(CHIEF, CHIEF, msg + 1000, "unrelated");
-        tg.push_reply(CHIEF, CHIEF, msg, "Yes, after the demo");
-        let (s, got) = hub
-            .get(&format!("/api/v1/questions/{id}?wait=10"))
-            .await;
-        assert_eq!(s, 200, "{got}");
-        assert_eq!(got["answer"]["text"], "Yes, after the demo");
-        assert_eq!(got["answer"]["via"], "reply");
-        assert_eq!(got["answer"]["by"], "chief");
-        let edited = edited_to_answer(&tg, msg).await;
-        assert!(edited.contains("Answered by chief (reply)"), "{edited}");
-        assert!(edited.contains("Yes, after the demo"), "{edited}");
-        hub.stop().await;
-    }
-);
+both_dbs!(answered_by_replying_on_telegram, |db: &TestDb| async move {
+    let (tg, hub) = start(db, "").await;
+    let q = ask(
+        &hub,
+        json!({"text": "Ship on Friday?", "to": "chief", "permission_level": "human-required"}),
+    )
+    .await;
+    let id = q["id"].as_i64().unwrap();
+    hub.settled_all(&q).await;
+    let msg = tg.messages(CHIEF).last().unwrap().id;
+    // A reply to some other message of the bot answers nothing.
+    tg.push_reply(CHIEF, CHIEF, msg + 1000, "unrelated");
+    tg.push_reply(CHIEF, CHIEF, msg, "Yes, after the demo");
+    let (s, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
+    assert_eq!(s, 200, "{got}");
+    assert_eq!(got["answer"]["text"], "Yes, after the demo");
+    assert_eq!(got["answer"]["via"], "reply");
+    assert_eq!(got["answer"]["by"], "chief");
+    let edited = edited_to_answer(&tg, msg).await;
+    assert!(edited.contains("Answered by chief (reply)"), "{edited}");
+    assert!(edited.contains("Yes, after the demo"), "{edited}");
+    hub.stop().await;
+});
 
 both_dbs!(
     answered_with_the_answer_command_by_the_addressee_only,
@@ -261,15 +267,14 @@ both_dbs!(
         // A member who was not asked may not answer.
         tg.push_message(777, 777, &format!("/answer {id} lots"));
         tg.wait_for("the refusal", 10, |t| {
-            t.messages(777)
-                .iter()
-                .any(|m| m.text.contains("needs to be the person it was asked (chief)"))
+            t.messages(777).iter().any(|m| {
+                m.text
+                    .contains("needs to be the person it was asked (chief)")
+            })
         })
         .await;
         tg.push_message(CHIEF, CHIEF, &format!("/answer {id} 200 dollars"));
-        let (_, got) = hub
-            .get(&format!("/api/v1/questions/{id}?wait=10"))
-            .await;
+        let (_, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
         assert_eq!(got["answer"]["text"], "200 dollars", "{got}");
         assert_eq!(got["answer"]["via"], "command");
         let (n,): (i64,) = sqlx::query_as(
@@ -292,15 +297,51 @@ both_dbs!(
         let long = "x".repeat(201);
         for (body, status, names) in [
             (json!({"text": "q?"}), 422, "permission_level"),
-            (json!({"text": "q?", "permission_level": "whenever"}), 422, "permission_level"),
-            (json!({"text": "  ", "permission_level": "supervised"}), 422, "text"),
-            (json!({"text": "q?", "permission_level": "autonomous", "options": ["a", ""]}), 422, "options"),
-            (json!({"text": "q?", "permission_level": "autonomous", "options": [long]}), 422, "options"),
-            (json!({"text": "q?", "permission_level": "autonomous", "deadline_minutes": 0}), 422, "deadline_minutes"),
-            (json!({"text": "q?", "permission_level": "autonomous", "callback_url": "ftp://x"}), 422, "callback_url"),
-            (json!({"text": "q?", "permission_level": "autonomous", "to": "nobody"}), 404, "nobody"),
-            (json!({"text": "q?", "permission_level": "autonomous", "task_id": 999}), 404, "task_id"),
-            (json!({"text": "q?", "permission_level": "autonomous", "colour": "red"}), 422, "colour"),
+            (
+                json!({"text": "q?", "permission_level": "whenever"}),
+                422,
+                "permission_level",
+            ),
+            (
+                json!({"text": "  ", "permission_level": "supervised"}),
+                422,
+                "text",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "options": ["a", ""]}),
+                422,
+                "options",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "options": [long]}),
+                422,
+                "options",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "deadline_minutes": 0}),
+                422,
+                "deadline_minutes",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "callback_url": "ftp://x"}),
+                422,
+                "callback_url",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "to": "nobody"}),
+                404,
+                "nobody",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "task_id": 999}),
+                404,
+                "task_id",
+            ),
+            (
+                json!({"text": "q?", "permission_level": "autonomous", "colour": "red"}),
+                422,
+                "colour",
+            ),
         ] {
             let (s, e) = hub.post("/api/v1/questions", body.clone()).await;
             assert_eq!(s, status, "{body} → {e}");
@@ -373,7 +414,10 @@ async fn supervised_draft_is_approved_with_its_button_and_costs_the_agent() {
     let asked = llm.requests();
     assert_eq!(asked.len(), 1);
     let prompt = asked[0]["messages"][1]["content"].as_str().unwrap();
-    assert!(prompt.contains("Which region?") && prompt.contains("users are in Kyiv"), "{prompt}");
+    assert!(
+        prompt.contains("Which region?") && prompt.contains("users are in Kyiv"),
+        "{prompt}"
+    );
     let (msg, approve) = message_with_button(&tg, &hub, &q, "Approve draft").await;
     let text = tg.message(CHIEF, msg).unwrap().text;
     assert!(text.contains("Draft answer: Use eu"), "{text}");
@@ -438,9 +482,7 @@ async fn autonomous_is_answered_at_once_and_the_person_is_told() {
     assert_eq!(q["answer"]["by"], "llm");
     assert_eq!(q["answer"]["via"], "llm");
     assert_eq!(q["notifications"][0]["urgency"], "fyi", "{q}");
-    let (_, got) = hub
-        .get(&format!("/api/v1/questions/{}", q["id"]))
-        .await;
+    let (_, got) = hub.get(&format!("/api/v1/questions/{}", q["id"])).await;
     assert_eq!(got["answer"]["text"], "Yes, retry once");
     assert_eq!(
         hub.count("SELECT COUNT(*) FROM costs WHERE agent_id = 'builder'")
@@ -448,6 +490,36 @@ async fn autonomous_is_answered_at_once_and_the_person_is_told() {
         1
     );
     drop(tg);
+    hub.stop().await;
+    db.finish().await;
+}
+
+/// A question answered while its message was still on its way: that copy
+/// is edited to show the answer as soon as it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_sent_after_the_answer_is_edited_too() {
+    let db = TestDb::sqlite().await;
+    let (tg, hub) = start(&db, "").await;
+    tg.delay_next("sendMessage", Duration::from_millis(1500));
+    let q = ask(
+        &hub,
+        json!({"text": "Slow one?", "options": ["yes", "no"], "to": "chief", "permission_level": "human-required"}),
+    )
+    .await;
+    let id = q["id"].as_i64().unwrap();
+    // Answered from the API's side of things before Telegram took the message.
+    tg.push_message(CHIEF, CHIEF, &format!("/answer {id} yes"));
+    let (_, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
+    assert_eq!(got["answer"]["text"], "yes", "{got}");
+    hub.settled_all(&q).await;
+    let msg = tg
+        .messages(CHIEF)
+        .iter()
+        .find(|m| m.text.contains("Slow one?"))
+        .expect("the question was sent")
+        .id;
+    let edited = edited_to_answer(&tg, msg).await;
+    assert!(edited.contains("Answered by chief (command)"), "{edited}");
     hub.stop().await;
     db.finish().await;
 }

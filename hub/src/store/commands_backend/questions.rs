@@ -361,9 +361,52 @@ impl Store {
         if let Some((Some(sub),)) = sub {
             queue_callback(&mut tx, &sub, &question, now).await?;
         }
-        write_edits(&mut tx, &question, &rows.answered(&question), now).await?;
+        write_edits(&mut tx, &question, &rows.answered(&question), now, None).await?;
         commit(tx).await?;
         Ok(question)
+    }
+
+    /// The answered questions among these just-sent copies (deliveries),
+    /// each with its copies: sent after the answer queued its edits.
+    pub async fn answered_question_copies(
+        &self,
+        deliveries: &[String],
+    ) -> Result<Vec<(Question, Vec<String>)>, BackendError> {
+        let mut out: Vec<(Question, Vec<String>)> = Vec::new();
+        for d in deliveries {
+            let row: Option<(i64,)> = sqlx::query_as(
+                "SELECT q.id FROM deliveries d JOIN question_copies c \
+                 ON c.notification_id = d.notification_id JOIN questions q ON q.id = c.question_id \
+                 WHERE d.id = $1 AND q.status = 'answered'",
+            )
+            .bind(d)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a question's copy"))?;
+            let Some((id,)) = row else { continue };
+            match out.iter_mut().find(|(q, _)| q.id == id) {
+                Some((_, ds)) => ds.push(d.clone()),
+                None => {
+                    if let Some(q) = self.question(id).await? {
+                        out.push((q, vec![d.clone()]));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Queue the edits of these sent copies of an answered question.
+    pub async fn queue_question_edits_for(
+        &self,
+        question: &Question,
+        edit: &QuestionEdit,
+        deliveries: &[String],
+    ) -> Result<usize, BackendError> {
+        let mut tx = self.begin_tx().await?;
+        let n = write_edits(&mut tx, question, edit, now_ms(), Some(deliveries)).await?;
+        commit(tx).await?;
+        Ok(n)
     }
 }
 
@@ -425,16 +468,18 @@ async fn queue_callback(
 
 /// One `question.answered` notification per original notification, and
 /// one `edit` delivery per sent copy of the question.
+/// `only`: these deliveries alone (copies sent after the answer).
 async fn write_edits(
     tx: &mut Transaction<'static, Any>,
     q: &Question,
     edit: &QuestionEdit,
     now: i64,
+    only: Option<&[String]>,
 ) -> Result<usize, BackendError> {
     let read = db("reading a question's copies");
     let rows = sqlx::query(
         "SELECT d.notification_id, d.person_id, d.channel, d.address, d.platform_message_id, \
-         n.urgency, n.recipient_kind, n.recipient_id, n.project_id \
+         n.urgency, n.recipient_kind, n.recipient_id, n.project_id, d.id \
          FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
          JOIN question_copies c ON c.notification_id = n.id \
          WHERE c.question_id = $1 AND d.op = 'send' AND d.status = 'sent' \
@@ -444,6 +489,13 @@ async fn write_edits(
     .fetch_all(&mut **tx)
     .await
     .map_err(&read)?;
+    let rows: Vec<AnyRow> = match only {
+        None => rows,
+        Some(ids) => rows
+            .into_iter()
+            .filter(|r| r.try_get::<String, _>(9).is_ok_and(|id| ids.contains(&id)))
+            .collect(),
+    };
     let mut made: Vec<(String, String)> = Vec::new();
     for r in &rows {
         let original: String = r.try_get(0).map_err(&read)?;

@@ -41,3 +41,7 @@ CREATE INDEX question_copies_question ON question_copies(question_id);
 -- directly, so it is signed, retried and logged like every webhook. Not
 -- listed among the webhooks.
 ALTER TABLE webhook_subscriptions ADD COLUMN question_id BIGINT;
+
+-- Who a project's questions go to when their task has no person assigned
+-- ([[projects]] owner in config.toml; written on every start).
+ALTER TABLE projects ADD COLUMN owner_id TEXT;

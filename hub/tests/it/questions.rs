@@ -376,7 +376,30 @@ both_dbs!(
 both_dbs!(
     routed_to_the_tasks_person_else_an_owner,
     |db: &TestDb| async move {
-        let (_tg, hub) = start(db, "").await;
+        let (_tg, hub) = start(db, "\n[[projects]]\nid = \"infra\"\nowner = \"dana\"\n").await;
+        // The task's project's owner, when the task has no person.
+        let (_, t) = hub
+            .post("/api/v1/tasks", json!({"title": "t", "project": "infra"}))
+            .await;
+        let q = ask(
+            &hub,
+            json!({"text": "q?", "permission_level": "human-required", "task_id": t["id"]}),
+        )
+        .await;
+        assert_eq!(q["to"], "dana", "{q}");
+        // The task's person comes first.
+        let (_, t) = hub
+            .post(
+                "/api/v1/tasks",
+                json!({"title": "t", "project": "infra", "assignee": "chief"}),
+            )
+            .await;
+        let q = ask(
+            &hub,
+            json!({"text": "q?", "permission_level": "human-required", "task_id": t["id"]}),
+        )
+        .await;
+        assert_eq!(q["to"], "chief", "{q}");
         let (_, t) = hub
             .post("/api/v1/tasks", json!({"title": "t", "assignee": "dana"}))
             .await;
@@ -522,4 +545,15 @@ async fn a_copy_sent_after_the_answer_is_edited_too() {
     assert!(edited.contains("Answered by chief (command)"), "{edited}");
     hub.stop().await;
     db.finish().await;
+}
+
+#[test]
+fn a_project_owner_must_be_a_person() {
+    let e = hub::config::Config::from_toml("[[projects]]\nid = \"x\"\nowner = \"ghost\"\n")
+        .expect_err("an unknown owner is refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("projects.x.owner = \"ghost\": no such person"),
+        "{text}"
+    );
 }

@@ -193,6 +193,34 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 
+    /// Record who a project's questions go to (from config.toml).
+    pub async fn set_project_owner(
+        &self,
+        project: &str,
+        owner: Option<&str>,
+    ) -> Result<(), BackendError> {
+        sqlx::query("UPDATE projects SET owner_id = $2 WHERE id = $1")
+            .bind(project)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording a project's owner"))?;
+        Ok(())
+    }
+
+    /// The owner of `project`, when one is configured and still a person.
+    pub async fn project_owner(&self, project: &str) -> Result<Option<String>, BackendError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT p.id FROM projects j JOIN people p ON p.id = j.owner_id \
+             WHERE j.id = $1 AND p.removed_at IS NULL",
+        )
+        .bind(project)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("looking up a project's owner"))?;
+        Ok(row.map(|(id,)| id))
+    }
+
     pub async fn question(&self, id: i64) -> Result<Option<Question>, BackendError> {
         let row = sqlx::query(concat!(
             "SELECT ",

@@ -314,6 +314,39 @@ mod tests {
         }
     }
 
+    fn reply_update(text: &str, to_bot: bool) -> Vec<u8> {
+        json!({"update_id": 21, "message": {"message_id": 8, "date": 1700000000,
+            "chat": {"id": -100123, "type": "supergroup", "title": "eng"},
+            "from": {"id": 555, "is_bot": false, "first_name": "Dana"},
+            "text": text,
+            "reply_to_message": {"message_id": 5, "date": 1700000000,
+                "chat": {"id": -100123, "type": "supergroup", "title": "eng"},
+                "from": {"id": 42, "is_bot": to_bot, "first_name": "X"},
+                "text": "Question #4 from builder"}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn text_replying_to_the_bot_is_a_reply_to_its_message() {
+        let (inbound, _) = act(parse_webhook(&reply_update("use eu", true))
+            .unwrap()
+            .unwrap());
+        assert_eq!(
+            inbound.what,
+            InboundKind::Reply {
+                to: "-100123:5".into(),
+                text: "use eu".into()
+            }
+        );
+        // A reply to a person is talk, not for us; a command stays a command.
+        assert_eq!(parse_webhook(&reply_update("use eu", false)).unwrap(), None);
+        let (inbound, _) = act(parse_webhook(&reply_update("/help", true))
+            .unwrap()
+            .unwrap());
+        assert!(matches!(inbound.what, InboundKind::Command { .. }));
+    }
+
     #[test]
     fn a_press_without_its_message_is_still_answered() {
         // An inline message's button: Telegram sends no `message`.

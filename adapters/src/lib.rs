@@ -117,4 +117,8 @@ pub enum InboundKind {
         path: String,
         values: Vec<(String, String)>,
     },
+    /// Plain text sent as a reply to one of the hub's messages (a Telegram
+    /// reply): `to` is that message's ID as the adapter keeps it for edits.
+    /// The hub runs it when the message asked a question, else ignores it.
+    Reply { to: String, text: String },
 }

@@ -76,24 +76,32 @@ impl Summarizer {
 
     /// Summarise `brief_text` (the plain-text rendering).
     pub async fn summarize(&self, brief_text: &str) -> Result<Summary, SummaryError> {
+        self.complete(INSTRUCTIONS, brief_text).await
+    }
+
+    /// One chat completion of `text` under `instructions`, on the same
+    /// endpoint, model, limits and timeout (the hub's questions use it to
+    /// draft or give answers). async-openai retries 429s and 5xx itself;
+    /// `timeout_ms` bounds the whole call.
+    pub async fn complete(&self, instructions: &str, text: &str) -> Result<Summary, SummaryError> {
         if let Some(e) = &self.setup {
             return Err(SummaryError::Setup(e.clone()));
         }
         let timeout = Duration::from_millis(self.cfg.timeout_ms);
-        match tokio::time::timeout(timeout, self.ask(brief_text)).await {
+        match tokio::time::timeout(timeout, self.ask(instructions, text)).await {
             Ok(result) => result,
             Err(_) => Err(SummaryError::Timeout(self.cfg.timeout_ms)),
         }
     }
 
-    async fn ask(&self, brief_text: &str) -> Result<Summary, SummaryError> {
+    async fn ask(&self, instructions: &str, brief_text: &str) -> Result<Summary, SummaryError> {
         let api = |e: async_openai::error::OpenAIError| SummaryError::Api(e.to_string());
         let request = CreateChatCompletionRequestArgs::default()
             .model(self.cfg.model.clone())
             .max_completion_tokens(self.cfg.max_tokens)
             .messages([
                 ChatCompletionRequestSystemMessageArgs::default()
-                    .content(INSTRUCTIONS)
+                    .content(instructions)
                     .build()
                     .map_err(api)?
                     .into(),

@@ -14,6 +14,7 @@ use crate::model::{
     Agent, AgentStats, Assignment, AuditEntry, ButtonAction, CostBy, CostLine, Decision,
     NewDecision, NewTask, Person, Resolution, StatusChange, Task, TaskFilter,
 };
+use crate::questions::{Answer, Question};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::ChannelKind;
@@ -111,6 +112,30 @@ pub trait Backend: Send + Sync {
         resolution: &Resolution,
         audit: &AuditEntry,
     ) -> Result<Decision, BackendError>;
+
+    // ----- questions ----------------------------------------------------------
+
+    /// A question agents asked a person. (Backends without questions say so.)
+    async fn question(&self, id: i64) -> Result<Option<Question>, BackendError> {
+        Err(BackendError::Unavailable(format!(
+            "question #{id}: this backend stores no questions"
+        )))
+    }
+
+    /// `UPDATE questions SET answer … WHERE id AND status = 'pending'`, with
+    /// the edits of every copy of the question and its delivery to the
+    /// agent. `NotFound` if there is no such question, `Conflict` if it was
+    /// already answered (nothing is written).
+    async fn answer_question(
+        &self,
+        id: i64,
+        _answer: &Answer,
+        _audit: &AuditEntry,
+    ) -> Result<Question, BackendError> {
+        Err(BackendError::Unavailable(format!(
+            "question #{id}: this backend stores no questions"
+        )))
+    }
 
     // ----- buttons ------------------------------------------------------------
 

@@ -37,6 +37,19 @@ pub enum ServiceError {
     TaskNotFound(i64),
     #[error("There is no decision #{0}.")]
     DecisionNotFound(i64),
+    #[error("There is no question #{0}.")]
+    QuestionNotFound(i64),
+    /// The first answer stands; a later one is refused naming it.
+    #[error(
+        "Question #{id} was already answered by {by} ({via}) at {}.",
+        format_time(at)
+    )]
+    AlreadyAnswered {
+        id: i64,
+        by: String,
+        via: crate::questions::AnswerVia,
+        at: DateTime<Utc>,
+    },
     #[error("I don't know `{0}`: it is neither a person in orkhub nor an agent.")]
     UnknownAssignee(String),
     #[error("`{0}` is both a person and an agent; use the person's mention or `agent:{0}`.")]
@@ -93,6 +106,7 @@ impl ServiceError {
             ServiceError::Forbidden { .. } => 403,
             ServiceError::TaskNotFound(_)
             | ServiceError::DecisionNotFound(_)
+            | ServiceError::QuestionNotFound(_)
             | ServiceError::UnknownAssignee(_) => 404,
             ServiceError::IllegalMove { .. }
             | ServiceError::NotBlocked(_)
@@ -101,6 +115,7 @@ impl ServiceError {
             | ServiceError::AlreadyDepends { .. }
             | ServiceError::Cycle { .. }
             | ServiceError::AlreadyResolved { .. }
+            | ServiceError::AlreadyAnswered { .. }
             | ServiceError::ChangedMeanwhile(_) => 409,
             ServiceError::AmbiguousAssignee(_)
             | ServiceError::SelfDependency(_)

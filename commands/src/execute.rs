@@ -8,6 +8,7 @@ use crate::help;
 use crate::message::{Reply, RichMessage, Visibility};
 use crate::model::{Actor, ButtonAction, DecisionOutcome, Event, Person, TaskFilter, TaskStatus};
 use crate::parse::parse;
+use crate::questions::{self, AnswerVia};
 use crate::render;
 use crate::roles;
 use crate::service::{self, AssignResult, AssignTo, MoveTarget, TaskDraft};
@@ -119,11 +120,18 @@ pub async fn press<B: Backend + ?Sized>(backend: &B, ctx: &Context, token: &str)
         Ok(None) => return rejected(CommandError::UnknownButton),
         Err(e) => return rejected(ServiceError::Backend(e).into()),
     };
+    let actor = Actor::person(person, ctx.source());
     let (id, outcome) = match action {
         ButtonAction::Approve { decision_id } => (decision_id, DecisionOutcome::Approve),
         ButtonAction::Deny { decision_id } => (decision_id, DecisionOutcome::Deny),
+        ButtonAction::Answer {
+            question_id,
+            option,
+        } => return press_answer(backend, &actor, question_id, Some(option)).await,
+        ButtonAction::ApproveDraft { question_id } => {
+            return press_answer(backend, &actor, question_id, None).await;
+        }
     };
-    let actor = Actor::person(person, ctx.source());
     // Buttons carry no text, so a denial by button has no reason; the
     // `deny` command requires one.
     match decisions::resolve_decision(backend, &actor, id, outcome, None).await {
@@ -142,6 +150,63 @@ pub async fn press<B: Backend + ?Sized>(backend: &B, ctx: &Context, token: &str)
                 events: vec![Event::DecisionResolved(d)],
             }
         }
+        Err(e) => rejected(e.into()),
+    }
+}
+
+/// A chat reply to a question's message: the reply's text is the answer.
+pub async fn answer_by_reply<B: Backend + ?Sized>(
+    backend: &B,
+    ctx: &Context,
+    question_id: i64,
+    text: &str,
+) -> Outcome {
+    let person = match identify(backend, ctx).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let actor = Actor::person(person, ctx.source());
+    match questions::answer_question(backend, &actor, question_id, text, AnswerVia::Reply).await {
+        Ok(q) => Outcome::Done {
+            reply: private(RichMessage::text(format!(
+                "You answered question #{}.",
+                q.id
+            ))),
+            events: vec![Event::QuestionAnswered(q)],
+        },
+        Err(e) => rejected(e.into()),
+    }
+}
+
+/// A question's option button (`Some(option)`) or its draft's Approve
+/// button (`None`): the option's label or the draft is the answer.
+async fn press_answer<B: Backend + ?Sized>(
+    backend: &B,
+    actor: &Actor,
+    question_id: i64,
+    option: Option<u32>,
+) -> Outcome {
+    let q = match backend.question(question_id).await {
+        Ok(Some(q)) => q,
+        Ok(None) => return rejected(ServiceError::QuestionNotFound(question_id).into()),
+        Err(e) => return rejected(ServiceError::Backend(e).into()),
+    };
+    let text = match option {
+        Some(i) => q.options.get(i as usize).cloned(),
+        None => q.draft.clone(),
+    };
+    let Some(text) = text else {
+        return rejected(CommandError::UnknownButton);
+    };
+    match questions::answer_question(backend, actor, question_id, &text, AnswerVia::Button).await {
+        Ok(q) => Outcome::Done {
+            reply: Reply {
+                message: RichMessage::text(format!("You answered question #{}: {text}", q.id)),
+                visibility: Visibility::Ephemeral,
+                is_error: false,
+            },
+            events: vec![Event::QuestionAnswered(q)],
+        },
         Err(e) => rejected(e.into()),
     }
 }
@@ -301,6 +366,15 @@ async fn run<B: Backend + ?Sized>(
         }
         Command::Deny { id, reason } => {
             resolve(backend, actor, id, DecisionOutcome::Deny, Some(reason)).await
+        }
+        Command::Answer { id, text } => {
+            let q =
+                questions::answer_question(backend, actor, id, &text, AnswerVia::Command).await?;
+            let reply = private(RichMessage::text(format!(
+                "You answered question #{}.",
+                q.id
+            )));
+            Ok((reply, vec![Event::QuestionAnswered(q)]))
         }
         Command::Brief => {
             let m = backend.brief(me).await.map_err(ServiceError::from)?;

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod model;
 pub mod parse;
+pub mod questions;
 pub mod render;
 pub mod roles;
 pub mod service;
@@ -36,10 +37,14 @@ pub use decisions::{
     resolve_decision,
 };
 pub use error::{BackendError, CommandError, ParseError, ServiceError};
-pub use execute::{Context, Outcome, execute, press};
+pub use execute::{Context, Outcome, answer_by_reply, execute, press};
 pub use message::{Button, ButtonStyle, Field, Reply, RichMessage, Visibility};
 pub use model::*;
 pub use parse::{MAX_INPUT_CHARS, command_text, parse};
+pub use questions::{
+    Answer, AnswerVia, PermissionLevel, Question, QuestionButtons, QuestionStatus, answer_question,
+    question_message,
+};
 pub use service::{
     AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,
     assign_task, create_task, list_tasks, move_task, show_task,

@@ -558,8 +558,21 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ButtonAction {
-    Approve { decision_id: i64 },
-    Deny { decision_id: i64 },
+    Approve {
+        decision_id: i64,
+    },
+    Deny {
+        decision_id: i64,
+    },
+    /// Answer a question with its option number `option` (from 0).
+    Answer {
+        question_id: i64,
+        option: u32,
+    },
+    /// Answer a supervised question with its LLM draft.
+    ApproveDraft {
+        question_id: i64,
+    },
 }
 
 /// API scopes an agent key can carry.
@@ -681,6 +694,7 @@ pub enum Event {
     TaskChanged(Task),
     DecisionCreated(Decision),
     DecisionResolved(Decision),
+    QuestionAnswered(crate::questions::Question),
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub fn require_access(actor: &Actor, action: &str, access: Access) -> Result<(),
             };
             require(actor, action, role, scope)
         }
-        Access::Approver => Ok(()),
+        Access::Approver | Access::Addressee => Ok(()),
     }
 }
 

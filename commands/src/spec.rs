@@ -14,6 +14,9 @@ pub enum Access {
     /// An admin or owner, or a person listed as approver for the decision's
     /// kind. Checked against the decision itself when the command runs.
     Approver,
+    /// The person a question was asked, or an admin or owner. Checked
+    /// against the question itself when the command runs.
+    Addressee,
 }
 
 /// The type of an argument; drives validation, usage text and the Discord
@@ -167,6 +170,10 @@ pub enum Command {
         id: i64,
         reason: String,
     },
+    Answer {
+        id: i64,
+        text: String,
+    },
     Brief,
     Cost {
         period: CostPeriod,
@@ -197,6 +204,7 @@ impl Command {
             Command::Decisions => "decisions",
             Command::Approve { .. } => "approve",
             Command::Deny { .. } => "deny",
+            Command::Answer { .. } => "answer",
             Command::Brief => "brief",
             Command::Cost { .. } => "cost",
             Command::Whoami => "whoami",
@@ -444,6 +452,29 @@ pub static COMMANDS: &[CommandSpec] = &[
             })
         }),
         examples: &["deny 7 not before the release"],
+    },
+    CommandSpec {
+        name: "answer",
+        summary: "Answer a question an agent asked",
+        details: "The first answer counts; every copy of the question is edited to show it.",
+        access: Access::Addressee,
+        args: &[
+            pos("id", ArgKind::TaskId, "id", "The question number, e.g. 4"),
+            pos(
+                "text",
+                ArgKind::Text { max_chars: 4000 },
+                "text",
+                "The answer, sent back to the agent",
+            ),
+        ],
+        subcommands: &[],
+        build: Some(|a| {
+            Ok(Command::Answer {
+                id: a.id("id")?,
+                text: a.text("text").ok_or("Missing <text>.")?,
+            })
+        }),
+        examples: &["answer 4 use the EU region"],
     },
     CommandSpec {
         name: "brief",
@@ -775,5 +806,6 @@ pub fn access_text(access: Access) -> String {
         Access::Role(Role::Viewer) => "everyone known to orkhub".to_string(),
         Access::Role(r) => format!("the {} role or above", r.as_str()),
         Access::Approver => "admins, owners, or the approvers of the decision's kind".to_string(),
+        Access::Addressee => "the person asked, admins and owners".to_string(),
     }
 }

@@ -24,6 +24,8 @@ fn roles_table() -> String {
                 Access::Role(_) => "—",
                 Access::Approver if *r >= Role::Admin => "yes",
                 Access::Approver => "if an approver of the kind",
+                Access::Addressee if *r >= Role::Admin => "yes",
+                Access::Addressee => "if the person asked",
             })
             .collect();
         out.push_str(&format!("| `{path}` | {} |\n", cells.join(" | ")));

@@ -95,6 +95,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         body_limit: config.server.body_limit_bytes,
         sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),
         webhook_allow_private: config.webhook_sender.allow_private_targets,
+        question_llm: Arc::new(crate::questions::llm::QuestionLlm::new(&config.brief.llm)),
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).

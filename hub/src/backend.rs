@@ -7,13 +7,14 @@
 
 use crate::brief::{BriefFailure, BriefService};
 use crate::ingest::decisions::DecisionNotices;
-use crate::store::Store;
+use crate::questions::QuestionBus;
+use crate::store::{NewQuestion, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use commands::{
-    Agent, AgentStats, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
-    CostLine, Decision, NewDecision, NewTask, Person, Resolution, RichMessage, StatusChange, Task,
-    TaskFilter,
+    Agent, AgentStats, Answer, Assignment, AuditEntry, Backend, BackendError, ButtonAction, CostBy,
+    CostLine, Decision, NewDecision, NewTask, Person, Question, Resolution, RichMessage,
+    StatusChange, Task, TaskFilter,
 };
 use routing::ChannelKind;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct HubBackend {
     store: Store,
     notices: Arc<DecisionNotices>,
     brief: Arc<BriefService>,
+    /// Answered questions, for this instance's long polls and SSE streams.
+    questions: QuestionBus,
 }
 
 impl HubBackend {
@@ -32,7 +35,31 @@ impl HubBackend {
             store,
             notices,
             brief,
+            questions: QuestionBus::default(),
         }
+    }
+
+    /// Where answered questions are announced on this instance.
+    pub fn question_bus(&self) -> &QuestionBus {
+        &self.questions
+    }
+
+    /// Create a question with its message to the person (and, when it is
+    /// answered at once, its callback), committed together. Returns the
+    /// question and the API's answer for each notification.
+    pub async fn create_question_notified(
+        &self,
+        new: &NewQuestion,
+        audit: &AuditEntry,
+    ) -> Result<(Question, Vec<serde_json::Value>), BackendError> {
+        let (q, sent) = self
+            .store
+            .create_question(new, audit, self.notices.as_ref())
+            .await?;
+        if q.answer.is_some() {
+            self.questions.answered(&q);
+        }
+        Ok((q, sent))
     }
 
     pub fn store(&self) -> &Store {
@@ -152,6 +179,24 @@ impl Backend for HubBackend {
         self.store
             .resolve_decision_edited(id, resolution, audit, self.notices.as_ref())
             .await
+    }
+
+    async fn question(&self, id: i64) -> Result<Option<Question>, BackendError> {
+        self.store.question(id).await
+    }
+
+    async fn answer_question(
+        &self,
+        id: i64,
+        answer: &Answer,
+        audit: &AuditEntry,
+    ) -> Result<Question, BackendError> {
+        let q = self
+            .store
+            .answer_question_edited(id, answer, audit, self.notices.as_ref())
+            .await?;
+        self.questions.answered(&q);
+        Ok(q)
     }
 
     async fn mint_button_token(&self, action: &ButtonAction) -> Result<String, BackendError> {

@@ -377,6 +377,10 @@ pub struct ProjectConfig {
     pub name: Option<String>,
     #[serde(default)]
     pub budget_usd: Option<f64>,
+    /// A person: who the project's questions go to when their task has no
+    /// person assigned.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -599,6 +603,16 @@ impl Config {
             {
                 return bad(format!(
                     "people.{}.quiet_hours: start and end must be HH:MM",
+                    p.id
+                ));
+            }
+        }
+        for p in &self.projects {
+            if let Some(o) = &p.owner
+                && !self.people.iter().any(|x| &x.id == o)
+            {
+                return bad(format!(
+                    "projects.{}.owner = {o:?}: no such person in [[people]]",
                     p.id
                 ));
             }

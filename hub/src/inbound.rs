@@ -24,6 +24,20 @@ pub async fn handle(
     };
     let outcome = match &inbound.what {
         InboundKind::Button { token } => commands::press(&hub.backend, &ctx, token).await,
+        InboundKind::Reply { to, text } => {
+            let question = match hub
+                .store
+                .question_for_message(ctx.platform.as_str(), to)
+                .await
+            {
+                Ok(q) => q?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look up the message a reply answers");
+                    return None;
+                }
+            };
+            commands::answer_by_reply(&hub.backend, &ctx, question, text).await
+        }
         what => {
             let text = command_line(what).unwrap_or_default();
             commands::execute(&hub.backend, &ctx, &text).await
@@ -72,7 +86,7 @@ fn command_line(what: &InboundKind) -> Option<std::borrow::Cow<'_, str>> {
                 .unwrap_or_else(|| path.split_whitespace().next().unwrap_or("?").to_string());
             Some(text.into())
         }
-        InboundKind::Button { .. } => None,
+        InboundKind::Button { .. } | InboundKind::Reply { .. } => None,
     }
 }
 
@@ -81,6 +95,10 @@ pub async fn pressed_decision_outcome(hub: &HubInbox, token: &str) -> Option<(i6
         Ok(Some(ButtonAction::Approve { decision_id } | ButtonAction::Deny { decision_id })) => {
             decision_id
         }
+        // A question's button: its answered message, for the same edit.
+        Ok(Some(
+            ButtonAction::Answer { question_id, .. } | ButtonAction::ApproveDraft { question_id },
+        )) => return pressed_question(hub, question_id).await,
         Ok(None) => return None,
         Err(e) => {
             tracing::warn!(error = %e, "could not look up a pressed button");
@@ -97,10 +115,25 @@ pub async fn pressed_decision_outcome(hub: &HubInbox, token: &str) -> Option<(i6
     }
 }
 
+/// [`pressed_decision_outcome`] for a question's button: the question as
+/// it stands now (answered: no buttons). The number is the question's.
+async fn pressed_question(hub: &HubInbox, question_id: i64) -> Option<(i64, RichMessage)> {
+    match hub.store.question(question_id).await {
+        Ok(Some(q)) => Some((question_id, commands::question_message(&q, None))),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, question = question_id, "could not read a question");
+            None
+        }
+    }
+}
+
 fn follow_up(hub: &HubInbox, event: Event) {
     match event {
         // Committed with what they send; wake the dispatcher for it.
-        Event::DecisionResolved(_) | Event::DecisionCreated(_) => hub.wake.notify_one(),
+        Event::DecisionResolved(_) | Event::DecisionCreated(_) | Event::QuestionAnswered(_) => {
+            hub.wake.notify_one()
+        }
         Event::TaskChanged(_) => {}
     }
 }
@@ -115,7 +148,10 @@ async fn audit_refusal(hub: &HubInbox, inbound: &Inbound, action: &str, why: &st
         Some(text) => {
             serde_json::json!({"command": text.chars().take(200).collect::<String>(), "why": why})
         }
-        None => serde_json::json!({"button": true, "why": why}),
+        None => match &inbound.what {
+            InboundKind::Reply { to, .. } => serde_json::json!({"reply_to": to, "why": why}),
+            _ => serde_json::json!({"button": true, "why": why}),
+        },
     };
     if let Err(e) = hub
         .store

@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod memory;
 pub mod platforms;
+pub mod questions;
 pub mod replies;
 pub mod rfc3339;
 pub mod schedule;

@@ -13,6 +13,7 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
         store
             .upsert_project(&p.id, p.name.as_deref().unwrap_or(&p.id), p.budget_usd)
             .await?;
+        store.set_project_owner(&p.id, p.owner.as_deref()).await?;
     }
     for a in &config.agents {
         store

@@ -342,6 +342,38 @@ impl TelegramServer {
         })
     }
 
+    /// Queue a text message from a user that replies to the bot's message
+    /// `reply_to` in `chat` (Bot API: `reply_to_message` holds the
+    /// original Message, sent by the bot).
+    pub fn push_reply(&self, from: i64, chat: i64, reply_to: i64, text: &str) -> Value {
+        let update = self.with(|i| {
+            let original = i
+                .messages
+                .get(&(chat, reply_to))
+                .map(|m| m.text.clone())
+                .unwrap_or_default();
+            let id = next(&mut i.next_message_id, chat);
+            let u = json!({
+                "update_id": i.next_update_id,
+                "message": {
+                    "message_id": id,
+                    "date": now(),
+                    "chat": chat_json(chat),
+                    "from": {"id": from, "is_bot": false, "first_name": format!("user{from}")},
+                    "text": text,
+                    "reply_to_message": {
+                        "message_id": reply_to, "date": now(), "chat": chat_json(chat),
+                        "from": bot_user(), "text": original,
+                    }
+                }
+            });
+            i.next_update_id += 1;
+            u
+        });
+        self.queue(update.clone());
+        update
+    }
+
     /// Queue a button press on message `message_id` in `chat`.
     pub fn push_callback(&self, from: i64, chat: i64, message_id: i64, data: &str) -> Value {
         let update = self.callback_update(from, chat, message_id, data);

@@ -39,6 +39,7 @@ pub(crate) mod tests {
                 "decisions",
                 "approve",
                 "deny",
+                "answer",
                 "brief",
                 "cost",
                 "whoami",

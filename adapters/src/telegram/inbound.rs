@@ -68,6 +68,21 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
     let what = match &update.kind {
         UpdateKind::Message(m) => {
             let from = m.from.as_ref()?;
+            if let Some(reply) = reply_to_hub(m) {
+                return Some(Incoming {
+                    update_id,
+                    what: IncomingKind::Act {
+                        inbound: Inbound {
+                            platform: ChannelKind::Telegram,
+                            user_id: from.id.0.to_string(),
+                            chat_id: m.chat.id.0.to_string(),
+                            message_id: Some(m.id.0.to_string()),
+                            what: reply,
+                        },
+                        callback_query_id: None,
+                    },
+                });
+            }
             let text = m.text().filter(|t| t.trim_start().starts_with('/'))?;
             IncomingKind::Act {
                 inbound: Inbound {
@@ -102,6 +117,21 @@ pub fn parse_update(update: &Update) -> Option<Incoming> {
         _ => return None,
     };
     Some(Incoming { update_id, what })
+}
+
+/// Text (not a command) replying to a message the bot sent: a possible
+/// answer to a question. `to` is "chat_id:message_id", the ID the adapter
+/// keeps for edits.
+fn reply_to_hub(m: &teloxide_core::types::Message) -> Option<InboundKind> {
+    let text = m.text().filter(|t| !t.trim_start().starts_with('/'))?;
+    let original = m.reply_to_message()?;
+    if !original.from.as_ref().is_some_and(|u| u.is_bot) {
+        return None;
+    }
+    Some(InboundKind::Reply {
+        to: format!("{}:{}", m.chat.id.0, original.id.0),
+        text: text.to_string(),
+    })
 }
 
 /// `/start`, `/start@bot`, `/start payload` → the same with `/help`.
@@ -282,6 +312,39 @@ mod tests {
                 "{command:?}"
             );
         }
+    }
+
+    fn reply_update(text: &str, to_bot: bool) -> Vec<u8> {
+        json!({"update_id": 21, "message": {"message_id": 8, "date": 1700000000,
+            "chat": {"id": -100123, "type": "supergroup", "title": "eng"},
+            "from": {"id": 555, "is_bot": false, "first_name": "Dana"},
+            "text": text,
+            "reply_to_message": {"message_id": 5, "date": 1700000000,
+                "chat": {"id": -100123, "type": "supergroup", "title": "eng"},
+                "from": {"id": 42, "is_bot": to_bot, "first_name": "X"},
+                "text": "Question #4 from builder"}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn text_replying_to_the_bot_is_a_reply_to_its_message() {
+        let (inbound, _) = act(parse_webhook(&reply_update("use eu", true))
+            .unwrap()
+            .unwrap());
+        assert_eq!(
+            inbound.what,
+            InboundKind::Reply {
+                to: "-100123:5".into(),
+                text: "use eu".into()
+            }
+        );
+        // A reply to a person is talk, not for us; a command stays a command.
+        assert_eq!(parse_webhook(&reply_update("use eu", false)).unwrap(), None);
+        let (inbound, _) = act(parse_webhook(&reply_update("/help", true))
+            .unwrap()
+            .unwrap());
+        assert!(matches!(inbound.what, InboundKind::Command { .. }));
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const SCOPES: &[&str] = &[
     "decisions:write",
     "decisions:read",
     "decisions:resolve",
+    "questions:write",
+    "questions:read",
     "tasks:read",
     "tasks:write",
     "events:read",

@@ -90,7 +90,7 @@ fn sse_event(at_ms: i64, ev: &FeedEvent) -> Event {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (`<ms>.<m|e>.<feed id>`)")
     ),
     responses(
-        (status = 200, description = "Server-Sent Events: `message` and `edit` events whose data is a FeedEvent; `lagged` when events were missed; keep-alive comments", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: `message` and `edit` events whose data is a FeedEvent; `question.answered` (data: the Question) for the caller's own questions; `lagged` when events were missed; keep-alive comments", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key header", body = super::openapi::ErrorBody),
         super::openapi::KeyRefusals,
     ),
@@ -144,9 +144,26 @@ pub async fn stream(
             Some(Ok(Event::default().event("lagged").data(n.to_string())))
         }
     });
-    let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live);
+    // The caller's own questions, as they are answered on this instance.
+    let asker = caller.agent_id.clone();
+    let answered =
+        BroadcastStream::new(state.backend.question_bus().subscribe()).filter_map(move |item| {
+            match item {
+                Ok(q) if q.asked_by == asker => Some(Ok(question_answered(&q))),
+                _ => None,
+            }
+        });
+    let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live.merge(answered));
     Ok(Sse::new(futures::StreamExt::take_until(events, stopped))
         .keep_alive(KeepAlive::new().interval(state.sse_keep_alive)))
+}
+
+/// `question.answered`: the question with its answer (who, how, when), as
+/// `GET /questions/{id}` shows it.
+fn question_answered(q: &commands::Question) -> Event {
+    Event::default()
+        .event("question.answered")
+        .data(serde_json::to_string(q).unwrap_or_default())
 }
 
 /// The recorded events after `cursor` (less the one it names), as SSE

@@ -12,6 +12,7 @@ mod json;
 mod limits;
 mod notifications;
 pub mod openapi;
+mod questions;
 mod tasks;
 mod telemetry;
 pub mod webhooks;
@@ -81,6 +82,8 @@ pub struct Shared {
     /// webhook_sender.allow_private_targets: webhooks created over the API
     /// may call the hub's own network.
     pub webhook_allow_private: bool,
+    /// Drafts and answers questions by their permission level ([brief.llm]).
+    pub question_llm: Arc<crate::questions::llm::QuestionLlm>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -92,6 +95,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/decisions", post(decisions::create))
         .route("/api/v1/decisions/{id}", get(decisions::show))
         .route("/api/v1/decisions/{id}/resolve", post(decisions::resolve))
+        .route("/api/v1/questions", post(questions::create))
         .route("/api/v1/tasks", post(tasks::create).get(tasks::list))
         .route("/api/v1/tasks/{id}", get(tasks::show))
         .route("/api/v1/tasks/{id}/move", post(tasks::move_to))
@@ -108,6 +112,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/notifications/{id}", get(notifications::show))
         .route("/api/v1/messages", post(notifications::message))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/questions/{id}", get(questions::show))
         .route("/api/v1/brief", get(brief::show))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route(

@@ -49,6 +49,8 @@ pub struct ErrorDetail {
         super::decisions::create,
         super::decisions::show,
         super::decisions::resolve,
+        super::questions::create,
+        super::questions::show,
         super::tasks::create,
         super::tasks::list,
         super::tasks::show,
@@ -100,6 +102,11 @@ const LIMITS: &[(&str, &str, usize, bool)] = &[
     ("DecisionIn", "context", limits::TEXT, false),
     ("DecisionIn", "options", limits::OPTIONS, true),
     ("ResolveIn", "reasoning", limits::NOTE, false),
+    ("QuestionIn", "text", limits::TEXT, false),
+    ("QuestionIn", "options", limits::OPTIONS, true),
+    ("QuestionIn", "to", limits::ID, false),
+    ("QuestionIn", "context", limits::TEXT, false),
+    ("QuestionIn", "callback_url", limits::URL, false),
     ("TaskIn", "title", limits::TASK_TITLE, false),
     ("TaskIn", "priority", limits::WORD, false),
     ("TaskIn", "assignee", limits::ID, false),
@@ -144,6 +151,7 @@ pub fn document() -> serde_json::Value {
     // Each entry of a list with per-entry limits.
     for (schema, prop, max) in [
         ("DecisionIn", "options", limits::OPTION),
+        ("QuestionIn", "options", limits::OPTION),
         ("TaskIn", "capabilities", limits::CAPABILITY),
         ("WebhookIn", "events", limits::KIND),
     ] {

@@ -262,6 +262,7 @@ fn record_sent(
         delivery_id: d.id.clone(),
         platform_message_id,
         decision_id,
+        question_copy: d.op == DeliveryOp::Send && d.kind == crate::ingest::questions::ASKED,
     });
 }
 

@@ -17,6 +17,8 @@ pub struct SentRecord {
     /// Set for a copy of a decision request: the decision may have been
     /// resolved while this copy was on its way.
     pub decision_id: Option<i64>,
+    /// A question's message: it may have been answered while on its way.
+    pub question_copy: bool,
 }
 
 /// Sends made whose outcome is not in the database yet. While the database
@@ -159,6 +161,40 @@ async fn edit_late_requests(
         };
         let edit = crate::ingest::decisions::resolution_edit(&decision);
         if store.queue_decision_edits_for(&edit, &deliveries).await? > 0 {
+            wake.notify_one();
+        }
+    }
+    edit_late_questions(store, wake, batch).await
+}
+
+/// The same for questions: a copy sent after the question was answered is
+/// edited to show the answer.
+async fn edit_late_questions(
+    store: &Store,
+    wake: &Notify,
+    batch: &[SentRecord],
+) -> Result<(), StoreError> {
+    let copies: Vec<String> = batch
+        .iter()
+        .filter(|r| r.question_copy)
+        .map(|r| r.delivery_id.clone())
+        .collect();
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let shared = |e: commands::BackendError| StoreError::Shared(e.to_string());
+    for (question, deliveries) in store
+        .answered_question_copies(&copies)
+        .await
+        .map_err(shared)?
+    {
+        let edit = crate::ingest::questions::answered_edit(&question);
+        if store
+            .queue_question_edits_for(&question, &edit, &deliveries)
+            .await
+            .map_err(shared)?
+            > 0
+        {
             wake.notify_one();
         }
     }

@@ -20,8 +20,8 @@ pub const REQUESTED: &str = "decision.requested";
 
 #[derive(Debug)]
 pub struct DecisionNotices {
-    dir: Arc<Directory>,
-    policy: RoutingPolicy,
+    pub(super) dir: Arc<Directory>,
+    pub(super) policy: RoutingPolicy,
 }
 
 impl DecisionNotices {

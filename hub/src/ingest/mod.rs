@@ -13,6 +13,7 @@
 pub mod decisions;
 pub mod plan;
 pub mod prune;
+pub mod questions;
 mod writer;
 
 use crate::directory::Directory;

@@ -34,6 +34,7 @@ pub use audit::AuditRow;
 pub use brief::BriefPerson;
 pub use bulk::BulkValue;
 pub use channels::{ChannelSeed, PreferencesSeed};
+pub use commands_backend::{NewQuestion, QuestionCallback, QuestionEdit, QuestionRows};
 pub use costs::{MAX_COST_USD, MICROS_PER_USD, NewCost, micros_from_usd, usd_from_micros};
 pub use decision_copies::{Announcement, DecisionEdit, DecisionRows};
 pub use delivery::{DeliveryOp, DeliveryState};

@@ -501,7 +501,7 @@ impl Store {
 
     pub async fn webhooks(&self) -> Result<Vec<Subscription>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions s ORDER BY s.id"
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions s WHERE s.question_id IS NULL ORDER BY s.id"
         )))
         .fetch_all(&self.pool)
         .await?;

@@ -14,6 +14,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "task.completed",
     "decision.created",
     "decision.resolved",
+    "question.asked",
+    "question.answered",
     "cost.recorded",
     "agent.status",
 ];

@@ -37,6 +37,7 @@ mod multi_instance_pacing;
 mod observability;
 mod openapi;
 mod platform_tls;
+mod questions;
 mod slack;
 mod store_open;
 mod telegram;

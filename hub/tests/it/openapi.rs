@@ -54,7 +54,7 @@ fn the_document_is_openapi_3_1_with_scopes_as_security() {
             assert!(ALL_SCOPES.contains(&scope), "{method} {path}: {scope}");
         }
     }
-    assert_eq!(operations, 22);
+    assert_eq!(operations, 24);
 }
 
 /// An operation's documented answers, and which of them were seen.
@@ -377,6 +377,24 @@ both_dbs!(
             )
             .await;
         assert_eq!(s, 200);
+        let (s, q) = c
+            .post(
+                "/api/v1/questions",
+                "/api/v1/questions",
+                &key,
+                json!({"text": "which?", "options": ["a", "b"], "permission_level": "human-required", "task_id": t1}),
+            )
+            .await;
+        assert_eq!(s, 201, "{q}");
+        let qid = q["id"].as_i64().unwrap();
+        let (s, _) = c
+            .get(
+                "/api/v1/questions/{id}",
+                &format!("/api/v1/questions/{qid}?wait=0"),
+                &key,
+            )
+            .await;
+        assert_eq!(s, 200);
         let resolve = format!("/api/v1/decisions/{did}/resolve");
         let (s, _) = c
             .post(
@@ -526,6 +544,11 @@ both_dbs!(
                 json!({"outcome": "approve"}),
             ),
             (
+                "/api/v1/questions",
+                "/api/v1/questions".into(),
+                json!({"text": "q", "permission_level": "human-required"}),
+            ),
+            (
                 "/api/v1/tasks",
                 "/api/v1/tasks".into(),
                 json!({"title": "t"}),
@@ -602,6 +625,7 @@ both_dbs!(
                 format!("/api/v1/notifications/{nid}"),
             ),
             ("/api/v1/decisions/{id}", format!("/api/v1/decisions/{did}")),
+            ("/api/v1/questions/{id}", format!("/api/v1/questions/{qid}")),
             ("/api/v1/tasks", "/api/v1/tasks".to_string()),
             ("/api/v1/tasks/{id}", format!("/api/v1/tasks/{t1}")),
             ("/api/v1/brief", "/api/v1/brief".into()),
@@ -641,6 +665,11 @@ both_dbs!(
                 json!({"outcome": "approve"}),
             ),
             (
+                "/api/v1/questions",
+                "/api/v1/questions".into(),
+                json!({"text": "q", "permission_level": "human-required", "to": "nobody"}),
+            ),
+            (
                 "/api/v1/tasks",
                 "/api/v1/tasks".into(),
                 json!({"title": "t", "project": "nope"}),
@@ -677,6 +706,7 @@ both_dbs!(
                 "/api/v1/decisions/99999999999999999999",
             ),
             ("/api/v1/tasks/{id}", "/api/v1/tasks/999999"),
+            ("/api/v1/questions/{id}", "/api/v1/questions/999999"),
             ("/api/v1/tasks", "/api/v1/tasks?assignee=nobody"),
             ("/api/v1/brief", "/api/v1/brief?person=nobody"),
         ] {
@@ -692,6 +722,14 @@ both_dbs!(
             .get("/api/v1/brief", "/api/v1/brief?date=someday", &key)
             .await;
         assert_eq!(s, 400);
+        let (s, _) = c
+            .get(
+                "/api/v1/questions/{id}",
+                &format!("/api/v1/questions/{qid}?wait=61"),
+                &key,
+            )
+            .await;
+        assert_eq!(s, 422);
         let (s, _) = c
             .call(
                 "get",
@@ -748,6 +786,13 @@ both_dbs!(
                 resolve.clone(),
                 json!({"outcome": "approve"}),
                 reviewer.as_str(),
+            ),
+            (
+                "QuestionIn",
+                "/api/v1/questions",
+                "/api/v1/questions".into(),
+                json!({"text": "q", "permission_level": "human-required"}),
+                key.as_str(),
             ),
             (
                 "TaskIn",

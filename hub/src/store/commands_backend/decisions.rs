@@ -234,11 +234,29 @@ impl Store {
     }
 
     pub async fn mint_button_token(&self, action: &ButtonAction) -> Result<String, BackendError> {
-        let (verb, decision_id) = match action {
-            ButtonAction::Approve { decision_id } => ("approve", decision_id),
-            ButtonAction::Deny { decision_id } => ("deny", decision_id),
+        let (verb, object) = match action {
+            ButtonAction::Approve { decision_id } => ("approve", decision_id.to_string()),
+            ButtonAction::Deny { decision_id } => ("deny", decision_id.to_string()),
+            ButtonAction::Answer {
+                question_id,
+                option,
+            } => ("answer", format!("{question_id}:{option}")),
+            ButtonAction::ApproveDraft { question_id } => {
+                ("approve_draft", question_id.to_string())
+            }
         };
-        insert_token(&self.pool, verb, *decision_id).await
+        let token = new_token();
+        sqlx::query(
+            "INSERT INTO button_tokens (token, action, object_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&token)
+        .bind(verb)
+        .bind(object)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing a button token"))?;
+        Ok(token)
     }
 
     /// Tokens do not expire: a button on an old message stays safe to press
@@ -253,12 +271,25 @@ impl Store {
         let Some((action, object)) = row else {
             return Ok(None);
         };
-        let decision_id: i64 = object
-            .parse()
-            .map_err(|_| corrupt(format!("button token object {object:?}")))?;
+        let bad = || corrupt(format!("button token object {object:?}"));
+        let id = |raw: &str| raw.parse::<i64>().map_err(|_| bad());
         match action.as_str() {
-            "approve" => Ok(Some(ButtonAction::Approve { decision_id })),
-            "deny" => Ok(Some(ButtonAction::Deny { decision_id })),
+            "approve" => Ok(Some(ButtonAction::Approve {
+                decision_id: id(&object)?,
+            })),
+            "deny" => Ok(Some(ButtonAction::Deny {
+                decision_id: id(&object)?,
+            })),
+            "answer" => {
+                let (q, option) = object.split_once(':').ok_or_else(bad)?;
+                Ok(Some(ButtonAction::Answer {
+                    question_id: id(q)?,
+                    option: option.parse().map_err(|_| bad())?,
+                }))
+            }
+            "approve_draft" => Ok(Some(ButtonAction::ApproveDraft {
+                question_id: id(&object)?,
+            })),
             other => Err(corrupt(format!("button token action {other:?}"))),
         }
     }

@@ -21,10 +21,12 @@
 
 mod decisions;
 mod people;
+mod questions;
 mod reports;
 mod seed;
 mod tasks;
 
+pub use questions::{NewQuestion, QuestionCallback, QuestionEdit, QuestionRows};
 pub use seed::{AgentSeed, PersonSeed};
 
 use super::{AuditRow, Store};

@@ -122,6 +122,17 @@ pub trait Backend: Send + Sync {
     /// store expires tokens).
     async fn button_action(&self, token: &str) -> Result<Option<ButtonAction>, BackendError>;
 
+    // ----- the web console -----------------------------------------------
+
+    /// A one-time login link to the web console for `person` (the hub
+    /// stores only its hash). A hub without the console refuses.
+    async fn login_link(&self, person: &Person) -> Result<String, BackendError> {
+        let _ = person;
+        Err(BackendError::Unavailable(
+            "the web console is not enabled on this hub ([adapters.web] enabled = false)".into(),
+        ))
+    }
+
     // ----- reports ------------------------------------------------------------
 
     /// Today's brief for this person, built by the hub with the briefs crate.

@@ -174,6 +174,7 @@ mod tests {
                 "brief",
                 "cost",
                 "whoami",
+                "login",
                 "help"
             ]
         );

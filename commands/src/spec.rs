@@ -173,6 +173,7 @@ pub enum Command {
         by: CostBy,
     },
     Whoami,
+    Login,
     Help {
         topic: Option<String>,
     },
@@ -200,6 +201,7 @@ impl Command {
             Command::Brief => "brief",
             Command::Cost { .. } => "cost",
             Command::Whoami => "whoami",
+            Command::Login => "login",
             Command::Help { .. } => "help",
         }
     }
@@ -492,6 +494,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
         build: Some(|_| Ok(Command::Whoami)),
         examples: &["whoami"],
+    },
+    CommandSpec {
+        name: "login",
+        summary: "A one-time link to the web console, sent to you only",
+        details: "The link works once and expires after a few minutes (adapters.web.login_link_minutes).",
+        access: Access::Role(Role::Viewer),
+        args: &[],
+        subcommands: &[],
+        build: Some(|_| Ok(Command::Login)),
+        examples: &["login"],
     },
     CommandSpec {
         name: "help",

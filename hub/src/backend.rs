@@ -24,6 +24,8 @@ pub struct HubBackend {
     store: Store,
     notices: Arc<DecisionNotices>,
     brief: Arc<BriefService>,
+    /// The web console's login links, for the `/login` command (None: no console).
+    login_links: Option<Arc<crate::console::LoginLinks>>,
 }
 
 impl HubBackend {
@@ -32,7 +34,14 @@ impl HubBackend {
             store,
             notices,
             brief,
+            login_links: None,
         }
+    }
+
+    /// Let the `/login` command hand out web console links.
+    pub fn with_login_links(mut self, links: Arc<crate::console::LoginLinks>) -> Self {
+        self.login_links = Some(links);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -173,6 +182,21 @@ impl Backend for HubBackend {
             Err(BriefFailure::Buttons(e)) => Err(e),
             Err(e) => Err(BackendError::Unavailable(e.to_string())),
         }
+    }
+
+    async fn login_link(&self, person: &Person) -> Result<String, BackendError> {
+        let Some(links) = &self.login_links else {
+            return Err(BackendError::Unavailable(
+                "the web console is not enabled on this hub ([adapters.web] enabled = false)"
+                    .into(),
+            ));
+        };
+        links.mint(&person.id).await.map_err(|e| match e {
+            crate::store::StoreError::NotFound { .. } => {
+                BackendError::NotFound(format!("person {:?}", person.id))
+            }
+            other => BackendError::Unavailable(other.to_string()),
+        })
     }
 
     async fn cost_summary(

@@ -17,6 +17,7 @@ mod telemetry;
 pub mod webhooks;
 
 pub use error::ApiError;
+pub use events::person_feed;
 
 use crate::directory::Directory;
 use crate::ingest::Ingest;
@@ -70,6 +71,8 @@ pub struct Shared {
     /// webhook_sender.allow_private_targets: webhooks created over the API
     /// may call the hub's own network.
     pub webhook_allow_private: bool,
+    /// The web console (sessions, login links, page rendering).
+    pub console: Arc<crate::console::Console>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {

@@ -50,6 +50,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        // Write first: on SQLite (WAL) a transaction that read before its
+        // first write fails at once when another write committed meanwhile.
+        sqlx::query("DELETE FROM console_login_links WHERE expires_at < $1 OR used_at IS NOT NULL")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let known = sqlx::query("SELECT 1 FROM people WHERE id = $1 AND removed_at IS NULL")
             .bind(person_id)
             .fetch_optional(&mut *tx)
@@ -60,10 +66,6 @@ impl Store {
                 id: person_id.to_string(),
             });
         }
-        sqlx::query("DELETE FROM console_login_links WHERE expires_at < $1 OR used_at IS NOT NULL")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO console_login_links (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
@@ -100,40 +102,42 @@ impl Store {
     ) -> Result<Result<String, LinkRefusal>, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT l.person_id, l.expires_at, l.used_at, p.removed_at FROM console_login_links l \
-             JOIN people p ON p.id = l.person_id WHERE l.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Err(LinkRefusal::Unknown));
-        };
-        let person: String = row.try_get(0)?;
-        let expires_at: i64 = row.try_get(1)?;
-        let used_at: Option<i64> = row.try_get(2)?;
-        let removed_at: Option<i64> = row.try_get(3)?;
-        if used_at.is_some() {
-            return Ok(Err(LinkRefusal::Used));
-        }
-        if expires_at <= now {
-            return Ok(Err(LinkRefusal::Expired));
-        }
-        if removed_at.is_some() {
-            return Ok(Err(LinkRefusal::PersonRemoved));
-        }
+        // The write first (see insert_login_link); it is also what makes a
+        // link single-use when two browsers race with it.
         let taken = sqlx::query(
-            "UPDATE console_login_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+            "UPDATE console_login_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2 AND person_id IN (SELECT id FROM people WHERE removed_at IS NULL) \
+             RETURNING person_id",
         )
         .bind(token_hash)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if taken != 1 {
-            return Ok(Err(LinkRefusal::Used));
-        }
+        .fetch_optional(&mut *tx)
+        .await?;
+        let person: String = match taken {
+            Some(row) => row.try_get(0)?,
+            None => {
+                // Why not, for the log (the page says the same for each).
+                let row = sqlx::query(
+                    "SELECT l.expires_at, l.used_at, p.removed_at FROM console_login_links l \
+                     JOIN people p ON p.id = l.person_id WHERE l.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(Err(LinkRefusal::Unknown));
+                };
+                let expires_at: i64 = row.try_get(0)?;
+                let used_at: Option<i64> = row.try_get(1)?;
+                return Ok(Err(if used_at.is_some() {
+                    LinkRefusal::Used
+                } else if expires_at <= now {
+                    LinkRefusal::Expired
+                } else {
+                    LinkRefusal::PersonRemoved
+                }));
+            }
+        };
         sqlx::query(
             "INSERT INTO console_sessions (id_hash, person_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )

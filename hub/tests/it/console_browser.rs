@@ -12,7 +12,7 @@
 use crate::common;
 use common::TestDb;
 use common::server::TestHub;
-use common::slack_server::SlackServer;
+use common::slack_server::{BOT_TOKEN, SlackServer};
 use common::telegram_server::TelegramServer;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -20,7 +20,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DANA: i64 = 555;
-const SLACK_TOKEN: &str = "xoxb-test";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 const TEAM: &str = r##"
@@ -178,7 +177,7 @@ async fn a_morning_in_the_console_in_chromium() {
     tg.add_chats(&[DANA]);
     let slack = SlackServer::start(&[]).await;
     let toml = format!(
-        "{}[adapters.slack]\nenabled = true\nbot_token = \"{SLACK_TOKEN}\"\nsigning_secret = \"{SLACK_SECRET}\"\napi_url = \"{}\"\n{TEAM}",
+        "{}[adapters.slack]\nenabled = true\nbot_token = \"{BOT_TOKEN}\"\nsigning_secret = \"{SLACK_SECRET}\"\napi_url = \"{}\"\n{TEAM}",
         tg.config(""),
         slack.api_url()
     );

@@ -125,12 +125,10 @@ pub trait Backend: Send + Sync {
     // ----- the web console -----------------------------------------------
 
     /// A one-time login link to the web console for `person` (the hub
-    /// stores only its hash). A hub without the console refuses.
-    async fn login_link(&self, person: &Person) -> Result<String, BackendError> {
+    /// stores only its hash); `None` when the hub has no web console.
+    async fn login_link(&self, person: &Person) -> Result<Option<String>, BackendError> {
         let _ = person;
-        Err(BackendError::Unavailable(
-            "the web console is not enabled on this hub ([adapters.web] enabled = false)".into(),
-        ))
+        Ok(None)
     }
 
     // ----- reports ------------------------------------------------------------

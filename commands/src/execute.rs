@@ -335,7 +335,13 @@ async fn run<B: Backend + ?Sized>(
                 );
                 return Ok((private(m), Vec::new()));
             }
-            let url = backend.login_link(me).await.map_err(ServiceError::from)?;
+            let Some(url) = backend.login_link(me).await.map_err(ServiceError::from)? else {
+                return Err(ServiceError::Invalid(
+                    "The web console is not enabled on this hub ([adapters.web] enabled = false)."
+                        .into(),
+                )
+                .into());
+            };
             let m = RichMessage::titled(
                 "Your web console link",
                 format!("{url}\nIt works once and expires in a few minutes. Do not forward it."),

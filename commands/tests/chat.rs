@@ -545,7 +545,13 @@ async fn login_is_private_and_never_in_a_telegram_group() {
     };
     match execute(&b, &private, "login").await {
         Outcome::Rejected { reply, .. } => {
-            assert!(reply.message.plain_text().contains("web console is not enabled"), "{reply:?}");
+            assert!(
+                reply
+                    .message
+                    .plain_text()
+                    .contains("web console is not enabled"),
+                "{reply:?}"
+            );
         }
         other => panic!("expected a refusal: {other:?}"),
     }

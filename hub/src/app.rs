@@ -81,7 +81,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     ));
     let pruned = store.prune_console_access().await?;
     if pruned > 0 {
-        tracing::info!(sessions = pruned, "web console: expired sessions and those of people no longer in the config removed");
+        tracing::info!(
+            sessions = pruned,
+            "web console: expired sessions and those of people no longer in the config removed"
+        );
     }
     let mut backend = crate::backend::HubBackend::new(
         store.clone(),

@@ -228,9 +228,9 @@ async fn login_link(config: Config, person: Option<String>) -> anyhow::Result<()
         config.server.listen.replace("0.0.0.0", "127.0.0.1")
     ));
     let url = links.mint(&person).await.map_err(|e| match e {
-        hub::store::StoreError::NotFound { .. } => anyhow::anyhow!(
-            "--person {person:?}: no such person in the config ([[people]] id)"
-        ),
+        hub::store::StoreError::NotFound { .. } => {
+            anyhow::anyhow!("--person {person:?}: no such person in the config ([[people]] id)")
+        }
         other => other.into(),
     })?;
     println!("{url}");

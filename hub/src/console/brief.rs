@@ -24,12 +24,13 @@ pub async fn page(
     who: Signed,
     Query(q): Query<DateIn>,
 ) -> Result<Response, ConsoleError> {
-    let date = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-            ConsoleError::BadRequest(format!("date = {d:?}: expected YYYY-MM-DD"))
-        })?),
-    };
+    let date =
+        match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                ConsoleError::BadRequest(format!("date = {d:?}: expected YYYY-MM-DD"))
+            })?),
+        };
     let chrome = chrome(&state, &who, "Brief", "brief").await?;
     let view = match state
         .brief

@@ -67,7 +67,11 @@ fn rows(lines: &[CostLine], budget: impl Fn(&str) -> Option<f64>, part: f64) -> 
         .iter()
         .map(|l| {
             let b = budget(&l.key);
-            let forecast = if part > 0.0 { l.cost_usd / part } else { l.cost_usd };
+            let forecast = if part > 0.0 {
+                l.cost_usd / part
+            } else {
+                l.cost_usd
+            };
             CostRow {
                 name: if l.key.is_empty() {
                     "(none)".into()
@@ -93,7 +97,11 @@ fn fraction(part: Duration, whole: Duration) -> f64 {
 }
 
 fn days_in_month(year: i32, month: u32) -> i64 {
-    let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (y, m) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     chrono::NaiveDate::from_ymd_opt(y, m, 1)
         .and_then(|next| {
             chrono::NaiveDate::from_ymd_opt(year, month, 1).map(|this| (next - this).num_days())

@@ -127,7 +127,10 @@ pub async fn resolve(
         .reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
         return Err(ConsoleError::BadRequest(format!(
             "A reason can have at most {MAX_REASON} characters."
         )));
@@ -209,11 +212,7 @@ fn entry(d: &Decision, can_decide: bool) -> DecisionEntry {
         status: d.status.as_str().to_string(),
         decided_by: d.decided_by.clone().unwrap_or_default(),
         reasoning: d.reasoning.clone().unwrap_or_default(),
-        at: when(
-            d.decided_at
-                .unwrap_or(d.created_at)
-                .timestamp_millis(),
-        ),
+        at: when(d.decided_at.unwrap_or(d.created_at).timestamp_millis()),
         can_decide,
     }
 }

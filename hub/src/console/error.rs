@@ -10,7 +10,9 @@ use commands::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    #[error("You are not signed in (or your session ended). Send /login to the orkhub bot in your chat for a new link.")]
+    #[error(
+        "You are not signed in (or your session ended). Send /login to the orkhub bot in your chat for a new link."
+    )]
     SignedOut,
     #[error("{0}")]
     Forbidden(String),

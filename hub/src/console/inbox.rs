@@ -42,7 +42,11 @@ pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response
     let chrome = chrome(&state, &who, "Inbox", "inbox").await?;
     let view = InboxView {
         items,
-        read_at: if read_at > 0 { when(read_at) } else { String::new() },
+        read_at: if read_at > 0 {
+            when(read_at)
+        } else {
+            String::new()
+        },
     };
     render(&state, Page::Inbox, &chrome, &view)
 }

@@ -106,7 +106,10 @@ pub async fn retry(
         )));
     }
     state.wake.notify_one();
-    let back = match form.notification.filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+    let back = match form
+        .notification
+        .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
         Some(n) => format!("/console/notifications/{n}?retried={id}"),
         None => "/console".to_string(),
     };

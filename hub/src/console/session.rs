@@ -98,15 +98,29 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others_and_set_safely() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; orkhub_session=abc; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; orkhub_session=abc; b=2"),
+        );
         assert_eq!(session_id(&h).as_deref(), Some("abc"));
         h.insert(COOKIE, HeaderValue::from_static("orkhub_session="));
         assert_eq!(session_id(&h), None);
         let c = cookie("abc", 60, true);
         let c = c.to_str().unwrap();
-        for part in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/console", "Max-Age=60"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/console",
+            "Max-Age=60",
+        ] {
             assert!(c.contains(part), "{c}");
         }
-        assert!(!cookie("abc", 60, false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !cookie("abc", 60, false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use commands::spec::WhoRef;
 use commands::{
-    Actor, Assignee, AssignTo, MoveTarget, Priority, Role, Task, TaskDraft, TaskFilter, TaskStatus,
+    Actor, AssignTo, Assignee, MoveTarget, Priority, Role, Task, TaskDraft, TaskFilter, TaskStatus,
 };
 use routing::ChannelKind;
 use serde::Deserialize;
@@ -66,7 +66,12 @@ pub async fn page(
         columns,
         project: project.unwrap_or_default(),
         assignee: assignee_text,
-        projects: state.console.projects.iter().map(|(p, _)| p.clone()).collect(),
+        projects: state
+            .console
+            .projects
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect(),
         can_create: member,
         notice: f.notice.unwrap_or_default(),
     };
@@ -111,7 +116,11 @@ pub async fn create(
             .await
             .map_err(ConsoleError::service)?;
     }
-    Ok(Redirect::to(&format!("/console/tasks?notice=Created+task+%23{}", task.id)).into_response())
+    Ok(Redirect::to(&format!(
+        "/console/tasks?notice=Created+task+%23{}",
+        task.id
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -252,7 +252,11 @@ impl Store {
     }
 
     /// Whether `person_id` had this notification routed to them.
-    pub async fn routed_to(&self, notification_id: &str, person_id: &str) -> Result<bool, StoreError> {
+    pub async fn routed_to(
+        &self,
+        notification_id: &str,
+        person_id: &str,
+    ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
             "SELECT 1 FROM deliveries WHERE notification_id = $1 AND person_id = $2 LIMIT 1",
         )
@@ -341,9 +345,11 @@ impl Store {
     pub async fn agent_heartbeats(
         &self,
     ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT id, last_heartbeat_at FROM agents WHERE last_heartbeat_at IS NOT NULL")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, last_heartbeat_at FROM agents WHERE last_heartbeat_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()

@@ -86,13 +86,19 @@ impl Visitor {
     pub async fn csrf(&self) -> String {
         let (s, html) = self.get("/console").await;
         assert_eq!(s, 200, "{html}");
-        let at = html.find(r#"name="csrf" value=""#).expect("a form with a csrf field") + 19;
+        let at = html
+            .find(r#"name="csrf" value=""#)
+            .expect("a form with a csrf field")
+            + 19;
         html[at..at + 64].to_string()
     }
 }
 
 pub fn token_of(link: &str) -> String {
-    link.split("token=").nth(1).expect("a token in the link").to_string()
+    link.split("token=")
+        .nth(1)
+        .expect("a token in the link")
+        .to_string()
 }
 
 /// A fresh login link for `person`, as `/login` and `orkhub login-link` make them.
@@ -114,7 +120,10 @@ both_dbs!(
         let hub = TestHub::start(db, TEAM, vec![]).await;
         let mut v = Visitor::new(&hub);
         let l = link(&hub, "dana").await;
-        assert!(l.starts_with(&format!("{}/console/login?token=", hub.base)), "{l}");
+        assert!(
+            l.starts_with(&format!("{}/console/login?token=", hub.base)),
+            "{l}"
+        );
         // Only the token's hash is stored.
         let token = token_of(&l);
         let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM console_login_links")
@@ -146,11 +155,12 @@ both_dbs!(
         // The session ID is stored hashed as well.
         let session = v.cookie.clone().unwrap();
         let id = session.split('=').nth(1).unwrap();
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM console_sessions WHERE id_hash = $1")
-            .bind(hub::console::secret::hash(id))
-            .fetch_one(hub.store().pool())
-            .await
-            .unwrap();
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM console_sessions WHERE id_hash = $1")
+                .bind(hub::console::secret::hash(id))
+                .fetch_one(hub.store().pool())
+                .await
+                .unwrap();
         assert_eq!(n, 1);
 
         // Used: refused, with no new session.
@@ -180,7 +190,15 @@ both_dbs!(
         assert_eq!(s, 403);
         assert!(set.is_none());
         // A link for someone not in the config cannot be made.
-        let e = hub.running.as_ref().unwrap().state.console.links.mint("mallory").await;
+        let e = hub
+            .running
+            .as_ref()
+            .unwrap()
+            .state
+            .console
+            .links
+            .mint("mallory")
+            .await;
         assert!(e.is_err());
 
         let audit = hub.store().audit_for("person:dana").await.unwrap();
@@ -260,10 +278,16 @@ both_dbs!(
         let (s, html) = vic.get("/console/decisions").await;
         assert_eq!(s, 200);
         assert!(html.contains("Ship v2?"), "{html}");
-        assert!(!html.contains(&resolve), "no approve form for a viewer: {html}");
+        assert!(
+            !html.contains(&resolve),
+            "no approve form for a viewer: {html}"
+        );
         let csrf = vic.csrf().await;
         let (s, _, _) = vic
-            .post(&resolve, &[("csrf", &csrf), ("outcome", "approve"), ("reason", "lgtm")])
+            .post(
+                &resolve,
+                &[("csrf", &csrf), ("outcome", "approve"), ("reason", "lgtm")],
+            )
             .await;
         assert_eq!(s, 403);
         let (_, d) = hub.get(&format!("/api/v1/decisions/{id}")).await;
@@ -296,24 +320,44 @@ both_dbs!(
         let (s, to, _) = dana
             .post(
                 &resolve,
-                &[("csrf", &csrf), ("outcome", "approve"), ("reason", "checks are green")],
+                &[
+                    ("csrf", &csrf),
+                    ("outcome", "approve"),
+                    ("reason", "checks are green"),
+                ],
             )
             .await;
         assert_eq!(s, 303);
-        assert_eq!(to, format!("/console/decisions?resolved={id}&outcome=approve"));
+        assert_eq!(
+            to,
+            format!("/console/decisions?resolved={id}&outcome=approve")
+        );
         let (_, d) = hub.get(&format!("/api/v1/decisions/{id}")).await;
         assert_eq!(d["status"], "approved", "{d}");
         assert_eq!(d["decided_by"], "dana");
         assert_eq!(d["reasoning"], "checks are green");
-        let audit = hub.store().audit_for(&format!("decision:{id}")).await.unwrap();
-        assert_eq!(audit[0], ("dana".into(), "decision.resolve".into(), "web".into()));
+        let audit = hub
+            .store()
+            .audit_for(&format!("decision:{id}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            audit[0],
+            ("dana".into(), "decision.resolve".into(), "web".into())
+        );
         // A second resolution is a conflict, as in chat.
         let (s, _, _) = dana
-            .post(&resolve, &[("csrf", &csrf), ("outcome", "deny"), ("reason", "no")])
+            .post(
+                &resolve,
+                &[("csrf", &csrf), ("outcome", "deny"), ("reason", "no")],
+            )
             .await;
         assert_eq!(s, 409);
         let (_, html) = dana.get(&to).await;
-        assert!(html.contains(&format!("You approved decision #{id}.")), "{html}");
+        assert!(
+            html.contains(&format!("You approved decision #{id}.")),
+            "{html}"
+        );
         hub.stop().await;
     }
 );
@@ -348,7 +392,10 @@ both_dbs!(
         // The recipient sees its delivery story.
         let (s, html) = v.get(&format!("/console/notifications/{id}")).await;
         assert_eq!(s, 200);
-        assert!(html.contains("<td>web</td>") && html.contains("<td>sent</td>"), "{html}");
+        assert!(
+            html.contains("<td>web</td>") && html.contains("<td>sent</td>"),
+            "{html}"
+        );
 
         // Marked read: no longer unread.
         let csrf = v.csrf().await;
@@ -438,7 +485,12 @@ both_dbs!(
         let (s, to, _) = dana
             .post(
                 "/console/tasks",
-                &[("csrf", &csrf), ("title", "Write the <docs>"), ("project", "website"), ("assignee", "me")],
+                &[
+                    ("csrf", &csrf),
+                    ("title", "Write the <docs>"),
+                    ("project", "website"),
+                    ("assignee", "me"),
+                ],
             )
             .await;
         assert_eq!(s, 303, "{to}");
@@ -451,17 +503,26 @@ both_dbs!(
         assert!(html.contains("Write the &lt;docs&gt;"), "{html}");
         // A move the lifecycle does not allow is refused with its reason.
         let (s, _, _) = dana
-            .post(&format!("/console/tasks/{id}/move"), &[("csrf", &csrf), ("verb", "done")])
+            .post(
+                &format!("/console/tasks/{id}/move"),
+                &[("csrf", &csrf), ("verb", "done")],
+            )
             .await;
         assert_eq!(s, 409);
         let (s, _, _) = dana
-            .post(&format!("/console/tasks/{id}/move"), &[("csrf", &csrf), ("verb", "start")])
+            .post(
+                &format!("/console/tasks/{id}/move"),
+                &[("csrf", &csrf), ("verb", "start")],
+            )
             .await;
         assert_eq!(s, 303);
         let (_, t) = hub.get(&format!("/api/v1/tasks/{id}")).await;
         assert_eq!(t["task"]["status"], "in_progress", "{t}");
         let audit = hub.store().audit_for(&format!("task:{id}")).await.unwrap();
-        assert!(audit.iter().all(|(_, _, source)| source == "web"), "{audit:?}");
+        assert!(
+            audit.iter().all(|(_, _, source)| source == "web"),
+            "{audit:?}"
+        );
 
         // A viewer may look but not create.
         let mut vic = Visitor::new(&hub);
@@ -479,7 +540,12 @@ both_dbs!(
         assert_eq!(s, 403);
 
         // The read-only pages answer.
-        for page in ["/console/brief", "/console/costs", "/console/agents", "/console/decisions"] {
+        for page in [
+            "/console/brief",
+            "/console/costs",
+            "/console/agents",
+            "/console/decisions",
+        ] {
             let (s, html) = vic.get(page).await;
             assert_eq!(s, 200, "{page}: {html}");
             assert!(html.contains("<h1>"), "{page}");

@@ -188,7 +188,9 @@ async fn a_morning_in_the_console_in_chromium() {
     // /login in the private chat with the bot: a link, privately.
     tg.push_message(DANA, DANA, "/login");
     tg.wait_for("the login link", 10, |t| {
-        t.messages(DANA).iter().any(|m| m.text.contains("/console/login?token="))
+        t.messages(DANA)
+            .iter()
+            .any(|m| m.text.contains("/console/login?token="))
     })
     .await;
     let link = tg
@@ -205,7 +207,12 @@ async fn a_morning_in_the_console_in_chromium() {
     assert!(link.starts_with(&hub.base), "{link}");
 
     c.goto(&link).await.unwrap();
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eventually("the inbox after signing in", 10, || async {
         c.current_url().await.unwrap().path() == "/console"
     })
@@ -214,7 +221,12 @@ async fn a_morning_in_the_console_in_chromium() {
 
     // The same link again: refused (the session above is unaffected).
     c.goto(&link).await.unwrap();
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eventually("the refusal", 10, || async {
         text(&c).await.contains("This login link is not valid")
     })
@@ -272,7 +284,9 @@ async fn a_morning_in_the_console_in_chromium() {
     let id = created["id"].as_i64().unwrap();
     hub.settled_all(&created).await;
     tg.wait_for("the Telegram copy", 10, |t| {
-        t.messages(DANA).iter().any(|m| m.text.contains(&format!("Decision #{id}")))
+        t.messages(DANA)
+            .iter()
+            .any(|m| m.text.contains(&format!("Decision #{id}")))
     })
     .await;
     slack
@@ -280,7 +294,9 @@ async fn a_morning_in_the_console_in_chromium() {
         .await;
     let (slack_channel, slack_ts) = slack.first_post_to("U777").unwrap();
 
-    c.goto(&format!("{}/console/decisions", hub.base)).await.unwrap();
+    c.goto(&format!("{}/console/decisions", hub.base))
+        .await
+        .unwrap();
     screenshot(&c, "decisions").await;
     c.find(Locator::Id(&format!("reason-{id}")))
         .await
@@ -295,7 +311,9 @@ async fn a_morning_in_the_console_in_chromium() {
         .await
         .unwrap();
     eventually("the confirmation", 10, || async {
-        text(&c).await.contains(&format!("You approved decision #{id}."))
+        text(&c)
+            .await
+            .contains(&format!("You approved decision #{id}."))
     })
     .await;
     let (_, d) = hub.get(&format!("/api/v1/decisions/{id}")).await;
@@ -303,9 +321,9 @@ async fn a_morning_in_the_console_in_chromium() {
     assert_eq!(d["reasoning"], "Checks are green, ship it");
     // Every chat copy is edited, as when a chat button decides.
     tg.wait_for("the Telegram copy edited", 10, |t| {
-        t.messages(DANA)
-            .iter()
-            .any(|m| m.text.contains(&format!("Decision #{id}")) && m.edits > 0 && m.text.contains("dana"))
+        t.messages(DANA).iter().any(|m| {
+            m.text.contains(&format!("Decision #{id}")) && m.edits > 0 && m.text.contains("dana")
+        })
     })
     .await;
     slack
@@ -321,22 +339,40 @@ async fn a_morning_in_the_console_in_chromium() {
 
     // A phone-sized window: nothing scrolls sideways.
     c.set_window_size(390, 844).await.unwrap();
-    for page in ["/console", "/console/decisions", "/console/tasks", "/console/costs"] {
+    for page in [
+        "/console",
+        "/console/decisions",
+        "/console/tasks",
+        "/console/costs",
+    ] {
         c.goto(&format!("{}{page}", hub.base)).await.unwrap();
-        assert!(fits_the_window(&c).await, "{page} scrolls sideways at 390 px");
+        assert!(
+            fits_the_window(&c).await,
+            "{page} scrolls sideways at 390 px"
+        );
     }
-    c.goto(&format!("{}/console/decisions", hub.base)).await.unwrap();
+    c.goto(&format!("{}/console/decisions", hub.base))
+        .await
+        .unwrap();
     screenshot(&c, "decisions-phone").await;
     c.set_window_size(1280, 900).await.unwrap();
 
     // Log out (a button, a POST), then the viewer signs in.
-    c.find(Locator::Css("form.logout button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eventually("the signed-out page", 10, || async {
         text(&c).await.contains("Signed out")
     })
     .await;
     let (s, pending) = hub
-        .post("/api/v1/decisions", json!({"kind": "deploy", "context": "Roll back v2.3?"}))
+        .post(
+            "/api/v1/decisions",
+            json!({"kind": "deploy", "context": "Roll back v2.3?"}),
+        )
         .await;
     assert_eq!(s, 201, "{pending}");
     let second = pending["id"].as_i64().unwrap();
@@ -351,11 +387,21 @@ async fn a_morning_in_the_console_in_chromium() {
         .await
         .unwrap();
     c.goto(&vic_link).await.unwrap();
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
-    c.goto(&format!("{}/console/decisions", hub.base)).await.unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.goto(&format!("{}/console/decisions", hub.base))
+        .await
+        .unwrap();
     assert!(text(&c).await.contains("Roll back v2.3?"));
     assert!(
-        c.find_all(Locator::Css("button.approve")).await.unwrap().is_empty(),
+        c.find_all(Locator::Css("button.approve"))
+            .await
+            .unwrap()
+            .is_empty(),
         "a viewer sees no Approve button"
     );
     let csrf = csrf_of(&c).await;
@@ -372,11 +418,22 @@ async fn a_morning_in_the_console_in_chromium() {
     // An expired link is refused.
     let old = hub::console::secret::new_secret();
     hub.store()
-        .insert_login_link(&hub::console::secret::hash(&old), "dana", hub::store::now_ms() - 1)
+        .insert_login_link(
+            &hub::console::secret::hash(&old),
+            "dana",
+            hub::store::now_ms() - 1,
+        )
         .await
         .unwrap();
-    c.goto(&format!("{}/console/login?token={old}", hub.base)).await.unwrap();
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    c.goto(&format!("{}/console/login?token={old}", hub.base))
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eventually("the refusal of an expired link", 10, || async {
         text(&c).await.contains("This login link is not valid")
     })

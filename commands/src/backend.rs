@@ -147,6 +147,15 @@ pub trait Backend: Send + Sync {
     /// store expires tokens).
     async fn button_action(&self, token: &str) -> Result<Option<ButtonAction>, BackendError>;
 
+    // ----- the web console -----------------------------------------------
+
+    /// A one-time login link to the web console for `person` (the hub
+    /// stores only its hash); `None` when the hub has no web console.
+    async fn login_link(&self, person: &Person) -> Result<Option<String>, BackendError> {
+        let _ = person;
+        Ok(None)
+    }
+
     // ----- reports ------------------------------------------------------------
 
     /// Today's brief for this person, built by the hub with the briefs crate.

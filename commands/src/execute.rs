@@ -399,6 +399,29 @@ async fn run<B: Backend + ?Sized>(
             );
             Ok((private(m), Vec::new()))
         }
+        Command::Login => {
+            // The link is a credential: only ever in a private answer.
+            // Telegram has no message only one member of a group sees:
+            // there, the link is given in the bot's private chat only.
+            if ctx.platform == ChannelKind::Telegram && ctx.chat_id != ctx.user_id {
+                let m = RichMessage::text(
+                    "Send /login to me in a private chat: a login link is not for a group.",
+                );
+                return Ok((private(m), Vec::new()));
+            }
+            let Some(url) = backend.login_link(me).await.map_err(ServiceError::from)? else {
+                return Err(ServiceError::Invalid(
+                    "The web console is not enabled on this hub ([adapters.web] enabled = false)."
+                        .into(),
+                )
+                .into());
+            };
+            let m = RichMessage::titled(
+                "Your web console link",
+                format!("{url}\nIt works once and expires in a few minutes. Do not forward it."),
+            );
+            Ok((private(m), Vec::new()))
+        }
         Command::Help { topic } => {
             let m = match topic {
                 None => help::overview(),

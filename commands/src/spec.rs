@@ -180,6 +180,7 @@ pub enum Command {
         by: CostBy,
     },
     Whoami,
+    Login,
     Help {
         topic: Option<String>,
     },
@@ -208,6 +209,7 @@ impl Command {
             Command::Brief => "brief",
             Command::Cost { .. } => "cost",
             Command::Whoami => "whoami",
+            Command::Login => "login",
             Command::Help { .. } => "help",
         }
     }
@@ -523,6 +525,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
         build: Some(|_| Ok(Command::Whoami)),
         examples: &["whoami"],
+    },
+    CommandSpec {
+        name: "login",
+        summary: "A one-time link to the web console, sent to you only",
+        details: "The link works once and expires after a few minutes (adapters.web.login_link_minutes).",
+        access: Access::Role(Role::Viewer),
+        args: &[],
+        subcommands: &[],
+        build: Some(|_| Ok(Command::Login)),
+        examples: &["login"],
     },
     CommandSpec {
         name: "help",

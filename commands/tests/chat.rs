@@ -534,3 +534,35 @@ async fn read_commands() {
     let (_, msg) = refused(&b, VIEWER, "help tsk").await;
     assert_eq!(msg, "Unknown command `tsk`. Did you mean `task`?");
 }
+
+#[tokio::test]
+async fn login_is_private_and_never_in_a_telegram_group() {
+    let b = team();
+    // The memory backend has no web console: a clear refusal, nothing else.
+    let private = Context {
+        chat_id: VIEWER.into(),
+        ..ctx(VIEWER)
+    };
+    match execute(&b, &private, "login").await {
+        Outcome::Rejected { reply, .. } => {
+            assert!(
+                reply
+                    .message
+                    .plain_text()
+                    .contains("web console is not enabled"),
+                "{reply:?}"
+            );
+        }
+        other => panic!("expected a refusal: {other:?}"),
+    }
+    // In a group chat on Telegram no link is minted or shown.
+    match run(&b, VIEWER, "login").await {
+        Outcome::Done { reply, .. } => {
+            assert_eq!(reply.visibility, Visibility::Ephemeral);
+            let text = reply.message.plain_text();
+            assert!(text.contains("private chat"), "{text}");
+            assert!(!text.contains("http"), "{text}");
+        }
+        other => panic!("expected the private-chat hint: {other:?}"),
+    }
+}

@@ -73,7 +73,20 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     }
     let (stop, stop_rx) = watch::channel(false);
     let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
-    let backend = crate::backend::HubBackend::new(
+    // The web console: sessions of people removed from the config go now.
+    let login_links = Arc::new(crate::console::LoginLinks::new(
+        store.clone(),
+        &config.adapters.web.public_url,
+        config.adapters.web.login_link_minutes,
+    ));
+    let pruned = store.prune_console_access().await?;
+    if pruned > 0 {
+        tracing::info!(
+            sessions = pruned,
+            "web console: expired sessions and those of people no longer in the config removed"
+        );
+    }
+    let mut backend = crate::backend::HubBackend::new(
         store.clone(),
         Arc::new(crate::ingest::decisions::DecisionNotices::new(
             dir.clone(),
@@ -81,6 +94,9 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         )),
         brief.clone(),
     );
+    if config.adapters.web.enabled {
+        backend = backend.with_login_links(login_links.clone());
+    }
     let state = AppState::new(api::Shared {
         brief: brief.clone(),
         stopping: stop_rx.clone(),
@@ -96,6 +112,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),
         webhook_allow_private: config.webhook_sender.allow_private_targets,
         question_llm: Arc::new(crate::questions::llm::QuestionLlm::new(&config.brief.llm)),
+        console: Arc::new(crate::console::Console::from_config(
+            &config,
+            login_links.clone(),
+        )),
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
@@ -162,7 +182,12 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     }
 
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone(), config.server.body_limit_bytes)
+    login_links.default_base(format!("http://{addr}"));
+    let mut app = api::router(state.clone(), config.server.body_limit_bytes);
+    if config.adapters.web.enabled {
+        app = app.merge(crate::console::routes(state.clone()));
+    }
+    let app = app
         .merge(platforms.routes)
         .merge(crate::github::routes(&config, &state, &dir_for_github)?)
         .layer(axum::middleware::from_fn(

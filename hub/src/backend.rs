@@ -27,6 +27,8 @@ pub struct HubBackend {
     brief: Arc<BriefService>,
     /// Answered questions, for this instance's long polls and SSE streams.
     questions: QuestionBus,
+    /// The web console's login links, for the `/login` command (None: no console).
+    login_links: Option<Arc<crate::console::LoginLinks>>,
 }
 
 impl HubBackend {
@@ -36,7 +38,14 @@ impl HubBackend {
             notices,
             brief,
             questions: QuestionBus::default(),
+            login_links: None,
         }
+    }
+
+    /// Let the `/login` command hand out web console links.
+    pub fn with_login_links(mut self, links: Arc<crate::console::LoginLinks>) -> Self {
+        self.login_links = Some(links);
+        self
     }
 
     /// Where answered questions are announced on this instance.
@@ -218,6 +227,18 @@ impl Backend for HubBackend {
             Err(BriefFailure::Buttons(e)) => Err(e),
             Err(e) => Err(BackendError::Unavailable(e.to_string())),
         }
+    }
+
+    async fn login_link(&self, person: &Person) -> Result<Option<String>, BackendError> {
+        let Some(links) = &self.login_links else {
+            return Ok(None);
+        };
+        links.mint(&person.id).await.map(Some).map_err(|e| match e {
+            crate::store::StoreError::NotFound { .. } => {
+                BackendError::NotFound(format!("person {:?}", person.id))
+            }
+            other => BackendError::Unavailable(other.to_string()),
+        })
     }
 
     async fn cost_summary(

@@ -245,10 +245,7 @@ impl Default for AdaptersConfig {
     fn default() -> Self {
         AdaptersConfig {
             console: ConsoleConfig { enabled: true },
-            web: WebConfig {
-                enabled: true,
-                buffer: 1024,
-            },
+            web: WebConfig::default(),
             telegram: Default::default(),
             slack: Default::default(),
             discord: Default::default(),
@@ -275,6 +272,14 @@ pub struct WebConfig {
     pub enabled: bool,
     /// Events a slow feed viewer may fall behind.
     pub buffer: usize,
+    /// The web console's address as people reach it (used in login links),
+    /// e.g. `https://hub.example.com`. Empty: `http://` + server.listen.
+    /// Session cookies are marked `Secure` when it is https.
+    pub public_url: String,
+    /// How long a console session lasts after login.
+    pub session_minutes: u32,
+    /// How long a one-time login link may be used.
+    pub login_link_minutes: u32,
 }
 
 impl Default for WebConfig {
@@ -282,6 +287,9 @@ impl Default for WebConfig {
         WebConfig {
             enabled: true,
             buffer: 1024,
+            public_url: String::new(),
+            session_minutes: 12 * 60,
+            login_link_minutes: 10,
         }
     }
 }
@@ -634,6 +642,7 @@ impl Config {
             }
         }
         budgets(self)?;
+        web_console(&self.adapters.web)?;
         if self.server.body_limit_bytes == 0 {
             return bad("server.body_limit_bytes must be above 0".into());
         }
@@ -789,4 +798,22 @@ impl PersonConfig {
             }),
         }
     }
+}
+
+/// The web console's keys: a public URL people can open, lifetimes above 0.
+fn web_console(web: &WebConfig) -> Result<(), ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    let url = web.public_url.trim();
+    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        return bad(format!(
+            "adapters.web.public_url = {url:?}: expected an http:// or https:// address, e.g. https://hub.example.com"
+        ));
+    }
+    if web.session_minutes == 0 {
+        return bad("adapters.web.session_minutes must be above 0".into());
+    }
+    if web.login_link_minutes == 0 {
+        return bad("adapters.web.login_link_minutes must be above 0".into());
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod backend;
 pub mod brief;
 pub mod config;
+pub mod console;
 pub mod digest;
 pub mod directory;
 pub mod dispatch;

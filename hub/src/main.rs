@@ -39,6 +39,14 @@ enum Command {
     Migrate,
     /// Check the config file and print the result with defaults filled in.
     CheckConfig,
+    /// Print a one-time link to the web console for a person (the first
+    /// owner by default). It works once and expires after
+    /// adapters.web.login_link_minutes; only its hash is stored.
+    LoginLink {
+        /// The person's handle (default: the first owner).
+        #[arg(long)]
+        person: Option<String>,
+    },
     /// Print a person's daily brief without sending it.
     Brief {
         /// Print only; nothing is sent, claimed or written (required: the
@@ -169,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Key { command } => key(config, command).await,
+        Command::LoginLink { person } => login_link(config, person).await,
         Command::Brief {
             preview,
             format,
@@ -195,6 +204,45 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping: draining accepted work");
     running.shutdown().await;
     let _ = pruning.await;
+    Ok(())
+}
+
+/// `orkhub login-link`: the config is written to the database first (as
+/// at every start), so a person just added can sign in before a restart.
+async fn login_link(config: Config, person: Option<String>) -> anyhow::Result<()> {
+    if !config.adapters.web.enabled {
+        anyhow::bail!("the web console is off: set [adapters.web] enabled = true");
+    }
+    let store = hub::store::Store::open(&config.database.url, 2).await?;
+    hub::seed::apply(&store, &config).await?;
+    let person = match person {
+        Some(p) => p,
+        None => store
+            .first_owner()
+            .await?
+            .context("--person: no owner in the config; name a person")?,
+    };
+    let links = hub::console::LoginLinks::new(
+        store.clone(),
+        &config.adapters.web.public_url,
+        config.adapters.web.login_link_minutes,
+    );
+    links.default_base(format!(
+        "http://{}",
+        config.server.listen.replace("0.0.0.0", "127.0.0.1")
+    ));
+    let url = links.mint(&person).await.map_err(|e| match e {
+        hub::store::StoreError::NotFound { .. } => {
+            anyhow::anyhow!("--person {person:?}: no such person in the config ([[people]] id)")
+        }
+        other => other.into(),
+    })?;
+    println!("{url}");
+    eprintln!(
+        "Works once, for {person}, within {} minutes.",
+        config.adapters.web.login_link_minutes
+    );
+    store.close().await;
     Ok(())
 }
 

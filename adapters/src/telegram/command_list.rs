@@ -43,6 +43,7 @@ pub(crate) mod tests {
                 "brief",
                 "cost",
                 "whoami",
+                "login",
                 "help"
             ]
         );

@@ -4,6 +4,9 @@
 //! database, a [`FeedRelay`] carries each event to every instance (the hub
 //! uses PostgreSQL LISTEN/NOTIFY), and each publishes it to its own viewers.
 
+/// The web console's pages, rendered from the models the hub hands over.
+pub mod console;
+
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use neutral::RichMessage;

@@ -103,6 +103,27 @@ pub async fn stream(
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     caller.require("events:read")?;
+    feed(state, headers, filter.recipient).await
+}
+
+/// The web console's live inbox: one person's feed, for a session (the
+/// console checked it), with the same replay and resume rules.
+pub async fn person_feed(
+    state: AppState,
+    headers: HeaderMap,
+    person: String,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    feed(state, headers, Some(person)).await
+}
+
+/// The feed after the caller was checked: replay after `Last-Event-ID`,
+/// then live, for one recipient or all.
+async fn feed(
+    state: AppState,
+    headers: HeaderMap,
+    recipient: Option<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    let filter = Filter { recipient };
     let cursor = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(Cursor::parse).ok_or_else(|| {

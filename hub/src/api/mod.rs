@@ -18,6 +18,7 @@ mod telemetry;
 pub mod webhooks;
 
 pub use error::ApiError;
+pub use events::person_feed;
 
 use crate::directory::Directory;
 use crate::ingest::Ingest;
@@ -84,6 +85,8 @@ pub struct Shared {
     pub webhook_allow_private: bool,
     /// Drafts and answers questions by their permission level ([brief.llm]).
     pub question_llm: Arc<crate::questions::llm::QuestionLlm>,
+    /// The web console (sessions, login links, page rendering).
+    pub console: Arc<crate::console::Console>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {

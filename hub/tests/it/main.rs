@@ -16,6 +16,8 @@ mod check_config;
 mod commands_store;
 mod config_file;
 mod connections;
+mod console;
+mod console_browser;
 mod crash;
 mod db_outage;
 mod decision_race;

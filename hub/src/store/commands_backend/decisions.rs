@@ -113,6 +113,21 @@ impl Store {
         rows.iter().map(decision_from_row).collect()
     }
 
+    /// The most recently decided decisions, newest first (the console's
+    /// Decisions page shows them under the pending ones).
+    pub async fn recent_decisions(&self, limit: i64) -> Result<Vec<Decision>, BackendError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            decision_columns!(),
+            " FROM decisions WHERE status <> 'pending' ORDER BY decided_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading decided decisions"))?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
     /// Insert a decision and, when it is pending, its request to every
     /// approver as `rows` plans it — notifications, deliveries and button
     /// tokens — in the same transaction. Returns the decision and the

@@ -1,0 +1,48 @@
+//! Minting one-time login links: for `orkhub login-link`, the `/login`
+//! chat command and the links in emails. The token appears only in the
+//! link handed to the person; the store keeps its hash.
+
+use super::secret;
+use crate::store::{Store, StoreError, now_ms};
+use std::sync::OnceLock;
+
+pub struct LoginLinks {
+    store: Store,
+    /// `adapters.web.public_url`, or set at start from the bound address.
+    base: OnceLock<String>,
+    ttl_ms: i64,
+}
+
+impl LoginLinks {
+    pub fn new(store: Store, public_url: &str, link_minutes: u32) -> LoginLinks {
+        let base = OnceLock::new();
+        let url = public_url.trim().trim_end_matches('/');
+        if !url.is_empty() {
+            let _ = base.set(url.to_string());
+        }
+        LoginLinks {
+            store,
+            base,
+            ttl_ms: i64::from(link_minutes) * 60_000,
+        }
+    }
+
+    /// Without a public URL, links point at the address the hub listens on.
+    pub fn default_base(&self, base: String) {
+        let _ = self.base.set(base);
+    }
+
+    pub fn base(&self) -> &str {
+        self.base.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// A new link for `person_id`. NotFound if the person is not (or no
+    /// longer) in the config.
+    pub async fn mint(&self, person_id: &str) -> Result<String, StoreError> {
+        let token = secret::new_secret();
+        self.store
+            .insert_login_link(&secret::hash(&token), person_id, now_ms() + self.ttl_ms)
+            .await?;
+        Ok(format!("{}/console/login?token={token}", self.base()))
+    }
+}

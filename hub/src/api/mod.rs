@@ -1,5 +1,6 @@
 //! The agent HTTP API (JSON under /api/v1), health and metrics.
 
+mod agents;
 pub mod auth;
 mod brief;
 mod decisions;
@@ -12,6 +13,7 @@ mod json;
 mod limits;
 mod notifications;
 pub mod openapi;
+mod sla;
 mod tasks;
 mod telemetry;
 pub mod webhooks;
@@ -70,6 +72,8 @@ pub struct Shared {
     /// webhook_sender.allow_private_targets: webhooks created over the API
     /// may call the hub's own network.
     pub webhook_allow_private: bool,
+    /// `[[watchers.sla]]`, for `GET /api/v1/sla`.
+    pub sla_rules: Arc<Vec<crate::config::SlaRule>>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -98,6 +102,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/messages", post(notifications::message))
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/brief", get(brief::show))
+        .route("/api/v1/sla", get(sla::show))
+        .route("/api/v1/agents/me", get(agents::me))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route(
             "/api/v1/webhooks",

@@ -27,6 +27,7 @@ mod placeholders;
 mod scheduled_runs;
 mod send_slots;
 mod wal;
+mod watch;
 mod webhooks;
 
 pub use audit::AuditRow;
@@ -46,6 +47,7 @@ pub use keys::{KeyListing, KeyRecord};
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
+pub use watch::{BudgetUse, OpenAnomaly, SlaOutcome, SlaSubject};
 pub use webhooks::{ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent};
 
 use sqlx::AnyPool;

@@ -2,40 +2,32 @@
 //! parses them (croner, seconds field required), and which scheduled instant
 //! a tick belongs to — pure, so it is tested without a clock.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use croner::Cron;
+use croner::parser::{CronParser, Seconds};
 
-/// Parse `expr` (`sec min hour day-of-month month day-of-week`).
+/// Parse `expr` (`sec min hour day-of-month month day-of-week`) with the
+/// options tokio-cron-scheduler 0.15 parses its jobs with, so what passes
+/// here is what it runs.
 pub fn parse(expr: &str) -> Result<Cron, String> {
-    Cron::new(expr)
-        .with_seconds_required()
-        .parse()
-        .map_err(|e| format!("not a cron expression with a seconds field ({e}), e.g. \"0 */5 * * * *\""))
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| {
+            format!(
+                "not a cron expression with a seconds field ({e}), e.g. \"0 */5 * * * *\""
+            )
+        })
 }
 
 /// The latest instant of `schedule` at or before `now`: the tick a run at
-/// `now` belongs to. A scheduler that fires a little late (or two instances
-/// that fire a moment apart) still name the same tick. None when the
-/// schedule had no instant in the last 400 days.
+/// `now` belongs to. The scheduler fires a little after the instant (it
+/// looks at the clock every 500 ms), and two instances fire a moment apart:
+/// both name the same tick. None when the schedule has no earlier instant.
 pub fn latest_at_or_before(schedule: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut back = Duration::seconds(1);
-    while back <= Duration::days(400) {
-        let mut from = now - back;
-        let mut latest = None;
-        // Occurrences from `now - back` up to `now`; the last one wins.
-        while let Ok(t) = schedule.find_next_occurrence(&from, latest.is_none()) {
-            if t > now {
-                break;
-            }
-            latest = Some(t);
-            from = t;
-        }
-        if latest.is_some() {
-            return latest;
-        }
-        back *= 4;
-    }
-    None
+    schedule.find_previous_occurrence(&now, true).ok()
 }
 
 #[cfg(test)]
@@ -56,7 +48,10 @@ mod tests {
         assert_eq!(latest_at_or_before(&every5, at(10, 9, 59)), Some(at(10, 5, 0)));
         assert_eq!(latest_at_or_before(&every5, at(10, 10, 0)), Some(at(10, 10, 0)));
         let daily = parse("0 30 9 * * *").expect("valid");
-        assert_eq!(latest_at_or_before(&daily, at(8, 0, 0)), Some(at(9, 30, 0) - Duration::days(1)));
+        assert_eq!(
+            latest_at_or_before(&daily, at(8, 0, 0)),
+            Some(at(9, 30, 0) - chrono::Duration::days(1))
+        );
     }
 
     #[test]

@@ -6,8 +6,21 @@
 //! `shutdown`, and a strong handle there would keep the ingest writer open
 //! (and the hub's stop waiting) for ever.
 //!
-//! What tokio-cron-scheduler does on its own (read in its 0.15 source):
-//! NOTES_FILLED_IN_AFTER_READING
+//! What tokio-cron-scheduler 0.15.1 does on its own (read in its source):
+//! - Its ticker sleeps a fixed 500 ms between looks at `Utc::now()`
+//!   (`scheduler.rs`), so a job fires up to about half a second after its
+//!   instant; the tick names its scheduled instant itself
+//!   ([`super::cron::latest_at_or_before`]), not the firing time.
+//! - After a run the next instant is the first one after that look
+//!   (`iter_after(now)`): instants missed while the process was stopped or
+//!   suspended are skipped, never replayed.
+//! - Each run is a spawned task; there are no retries and no timeouts. A
+//!   failing tick is logged and the next one looks again.
+//! - It waits for its start signal in a loop with 100 ms sleeps
+//!   (`scheduler.rs`), and `shutdown` only sets a flag the ticker reads on
+//!   its next look; the jobs stay in its in-memory store afterwards.
+//! - No locking across instances (the claim in `scheduled_runs` does it),
+//!   and with the default features no signal handling or storage back end.
 
 use super::{Watch, WatchJob};
 use std::sync::{Arc, Weak};

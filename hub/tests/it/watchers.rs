@@ -285,9 +285,14 @@ both_dbs!(
             "Anomaly: builder is silent (never sent a heartbeat) with 1 active task"
         );
 
-        // A heartbeat: cleared, told once.
+        // A heartbeat (ten minutes after the last scan): cleared, told once.
         hub.store()
-            .heartbeat("builder", "active", None, at.timestamp_millis())
+            .heartbeat(
+                "builder",
+                "active",
+                None,
+                (at + Duration::minutes(10)).timestamp_millis(),
+            )
             .await
             .unwrap();
         for _ in 0..2 {

@@ -131,7 +131,10 @@ fn slack_blocks_are_valid_json_with_escaped_text() {
     let all = texts.join("\n");
     assert!(!all.contains("<!channel>"), "{all}");
     assert!(all.contains("&lt;!channel&gt;"));
-    assert!(texts.iter().any(|t| t.starts_with("*Needs you* (")), "{all}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("*Needs you* (")),
+        "{all}"
+    );
 }
 
 #[test]
@@ -448,7 +451,10 @@ fn ordered_brief(n: i64) -> Brief {
             tasks_moved: 0,
             decisions_made: n,
         },
-        mine: MyTasks { open: n, overdue: 0 },
+        mine: MyTasks {
+            open: n,
+            overdue: 0,
+        },
         completed: vec![NamedTask {
             id: 41,
             title: "Ship it".into(),
@@ -532,10 +538,34 @@ fn ordered_brief(n: i64) -> Brief {
 /// Each format's section headings, in the order the brief must have them.
 fn headings(format: Format) -> [&'static str; 5] {
     match format {
-        Format::TelegramHtml => ["<b>Needs you</b>", "<b>Activity</b>", "<b>Budget</b>", "<b>Agents</b>", "<b>Overdue</b>"],
-        Format::SlackMrkdwn | Format::SlackBlocks => ["*Needs you*", "*Activity*", "*Budget*", "*Agents*", "*Overdue*"],
-        Format::DiscordMarkdown => ["**Needs you**", "**Activity**", "**Budget**", "**Agents**", "**Overdue**"],
-        Format::EmailHtml => [">Needs you", ">Activity since", ">Budget<", ">Agents<", ">Overdue"],
+        Format::TelegramHtml => [
+            "<b>Needs you</b>",
+            "<b>Activity</b>",
+            "<b>Budget</b>",
+            "<b>Agents</b>",
+            "<b>Overdue</b>",
+        ],
+        Format::SlackMrkdwn | Format::SlackBlocks => [
+            "*Needs you*",
+            "*Activity*",
+            "*Budget*",
+            "*Agents*",
+            "*Overdue*",
+        ],
+        Format::DiscordMarkdown => [
+            "**Needs you**",
+            "**Activity**",
+            "**Budget**",
+            "**Agents**",
+            "**Overdue**",
+        ],
+        Format::EmailHtml => [
+            ">Needs you",
+            ">Activity since",
+            ">Budget<",
+            ">Agents<",
+            ">Overdue",
+        ],
         Format::PlainText => ["NEEDS YOU", "ACTIVITY", "BUDGET", "AGENTS", "OVERDUE"],
     }
 }
@@ -547,25 +577,56 @@ fn every_format_leads_with_needs_you_then_activity_budget_agents_overdue() {
         let out = render_brief(&b, format);
         let at: Vec<usize> = headings(format)
             .iter()
-            .map(|h| out.find(h).unwrap_or_else(|| panic!("{format:?}: no {h:?} in {out}")))
+            .map(|h| {
+                out.find(h)
+                    .unwrap_or_else(|| panic!("{format:?}: no {h:?} in {out}"))
+            })
             .collect();
-        assert!(at.windows(2).all(|p| p[0] < p[1]), "{format:?}: {at:?}\n{out}");
+        assert!(
+            at.windows(2).all(|p| p[0] < p[1]),
+            "{format:?}: {at:?}\n{out}"
+        );
         let needs = &out[at[0]..at[1]];
         // What needs the reader: the decision, the agent over budget; the
         // project is within its budget.
-        assert!(needs.contains("Decision #3 deploy: Ship v2?"), "{format:?}: {needs}");
-        assert!(needs.contains("is over its daily budget: $2.50 of $1.00"), "{format:?}: {needs}");
+        assert!(
+            needs.contains("Decision #3 deploy: Ship v2?"),
+            "{format:?}: {needs}"
+        );
+        assert!(
+            needs.contains("is over its daily budget: $2.50 of $1.00"),
+            "{format:?}: {needs}"
+        );
         assert!(!needs.contains("Website"), "{format:?}: {needs}");
         let activity = &out[at[1]..at[2]];
-        assert!(activity.contains("completed #41 Ship it"), "{format:?}: {activity}");
-        assert!(activity.contains("decision #5 deploy: approved by ceo"), "{format:?}: {activity}");
+        assert!(
+            activity.contains("completed #41 Ship it"),
+            "{format:?}: {activity}"
+        );
+        assert!(
+            activity.contains("decision #5 deploy: approved by ceo"),
+            "{format:?}: {activity}"
+        );
         let budget = &out[at[2]..at[3]];
-        assert!(budget.contains("no project: $0.50 today, $5.00 this month"), "{format:?}: {budget}");
-        assert!(budget.contains("(over the total budget)"), "{format:?}: {budget}");
+        assert!(
+            budget.contains("no project: $0.50 today, $5.00 this month"),
+            "{format:?}: {budget}"
+        );
+        assert!(
+            budget.contains("(over the total budget)"),
+            "{format:?}: {budget}"
+        );
         let agents = &out[at[3]..at[4]];
         // Every agent, with status, heartbeat and note.
-        assert!(agents.contains("builder") && agents.contains("never sent a heartbeat"), "{format:?}: {agents}");
-        assert!(agents.contains("writer") && agents.contains("idle, last heartbeat 2026-07-10 09:00 (drafting)"), "{format:?}: {agents}");
+        assert!(
+            agents.contains("builder") && agents.contains("never sent a heartbeat"),
+            "{format:?}: {agents}"
+        );
+        assert!(
+            agents.contains("writer")
+                && agents.contains("idle, last heartbeat 2026-07-10 09:00 (drafting)"),
+            "{format:?}: {agents}"
+        );
         assert!(out[at[4]..].contains("1 day late"), "{format:?}");
     }
 }
@@ -574,11 +635,23 @@ fn every_format_leads_with_needs_you_then_activity_budget_agents_overdue() {
 fn counts_read_with_correct_plurals_in_every_format() {
     for format in Format::ALL {
         let one = render_brief(&ordered_brief(1), format);
-        for phrase in ["1 task created", "1 decision made", "You have 1 open task (", "waiting 1 hour)", "with 1 active task"] {
+        for phrase in [
+            "1 task created",
+            "1 decision made",
+            "You have 1 open task (",
+            "waiting 1 hour)",
+            "with 1 active task",
+        ] {
             assert!(one.contains(phrase), "{format:?}: no {phrase:?} in {one}");
         }
         let two = render_brief(&ordered_brief(2), format);
-        for phrase in ["2 tasks created", "2 decisions made", "You have 2 open tasks (", "waiting 2 hours)", "with 2 active tasks"] {
+        for phrase in [
+            "2 tasks created",
+            "2 decisions made",
+            "You have 2 open tasks (",
+            "waiting 2 hours)",
+            "with 2 active tasks",
+        ] {
             assert!(two.contains(phrase), "{format:?}: no {phrase:?} in {two}");
         }
     }

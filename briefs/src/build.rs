@@ -134,7 +134,10 @@ fn needs_you(
     let over_budget_projects: Vec<ProjectSpend> = budget
         .projects
         .iter()
-        .filter(|p| p.budget_usd.is_some_and(|b| micros(p.month_usd) > micros(b)))
+        .filter(|p| {
+            p.budget_usd
+                .is_some_and(|b| micros(p.month_usd) > micros(b))
+        })
         .cloned()
         .collect();
     NeedsYou {
@@ -430,7 +433,13 @@ mod tests {
         };
         let b = build(&w, "CEO", &input, &BriefConfig::default());
         // Only the kind the reader approves; the agent and project over budget.
-        let ids: Vec<i64> = b.needs_you.decisions.decisions.iter().map(|d| d.id).collect();
+        let ids: Vec<i64> = b
+            .needs_you
+            .decisions
+            .decisions
+            .iter()
+            .map(|d| d.id)
+            .collect();
         assert_eq!(ids, [1]);
         assert_eq!(b.needs_you.decisions.total, 1);
         assert_eq!(b.needs_you.over_budget_agents[0].agent_id, "coder");

@@ -33,5 +33,11 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<St
         .store
         .budget_pause(&caller.agent_id, &day.format("%Y-%m-%d").to_string())
         .await?;
-    Ok(Json(standing(&caller.agent_id, day, spent, budget, decision)))
+    Ok(Json(standing(
+        &caller.agent_id,
+        day,
+        spent,
+        budget,
+        decision,
+    )))
 }

@@ -107,7 +107,9 @@ pub fn validate(w: &WatchersConfig, people: &[super::PersonConfig]) -> Result<()
                     "watchers.sla[{i}].priority = {p:?}: decisions have no priority; remove it"
                 ));
             }
-            (SlaKind::Task, Some(p)) if !["urgent", "high", "medium", "low"].contains(&p.as_str()) => {
+            (SlaKind::Task, Some(p))
+                if !["urgent", "high", "medium", "low"].contains(&p.as_str()) =>
+            {
                 return Err(format!(
                     "watchers.sla[{i}].priority = {p:?}: expected urgent, high, medium or low"
                 ));
@@ -118,7 +120,10 @@ pub fn validate(w: &WatchersConfig, people: &[super::PersonConfig]) -> Result<()
     for p in people {
         if let Some(m) = &p.manager {
             if m == &p.id {
-                return Err(format!("people.{}.manager = {m:?}: a person cannot manage themselves", p.id));
+                return Err(format!(
+                    "people.{}.manager = {m:?}: a person cannot manage themselves",
+                    p.id
+                ));
             }
             if !people.iter().any(|q| &q.id == m) {
                 return Err(format!(

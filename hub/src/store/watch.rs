@@ -110,7 +110,11 @@ impl Store {
     }
 
     /// The highest escalation step recorded for a subject (None: not yet breached).
-    pub async fn escalation_step(&self, kind: &str, object_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn escalation_step(
+        &self,
+        kind: &str,
+        object_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let row: Option<(Option<i64>,)> = sqlx::query_as(
             "SELECT MAX(step) FROM sla_escalations WHERE kind = $1 AND object_id = $2",
         )
@@ -163,7 +167,12 @@ impl Store {
 
     /// Undo [`Store::record_escalation`] when its notification could not be
     /// queued, so the next tick tries the step again.
-    pub async fn forget_escalation(&self, kind: &str, object_id: &str, step: i64) -> Result<(), StoreError> {
+    pub async fn forget_escalation(
+        &self,
+        kind: &str,
+        object_id: &str,
+        step: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sla_escalations WHERE kind = $1 AND object_id = $2 AND step = $3")
             .bind(kind)
             .bind(object_id)
@@ -174,7 +183,11 @@ impl Store {
     }
 
     /// Decisions created in `[since, until)` with when they were decided.
-    pub async fn decision_outcomes(&self, since_ms: i64, until_ms: i64) -> Result<Vec<SlaOutcome>, StoreError> {
+    pub async fn decision_outcomes(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SlaOutcome>, StoreError> {
         let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
             "SELECT created_at, decided_at FROM decisions WHERE created_at >= $1 AND created_at < $2",
         )
@@ -193,7 +206,11 @@ impl Store {
     }
 
     /// Tasks created in `[since, until)` with when they were completed.
-    pub async fn task_outcomes(&self, since_ms: i64, until_ms: i64) -> Result<Vec<SlaOutcome>, StoreError> {
+    pub async fn task_outcomes(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SlaOutcome>, StoreError> {
         let rows: Vec<(i64, Option<i64>, String)> = sqlx::query_as(
             "SELECT created_at, completed_at, priority FROM tasks WHERE created_at >= $1 AND created_at < $2",
         )
@@ -282,13 +299,20 @@ impl Store {
     }
 
     /// Undo [`Store::record_budget_alert`] when its notification could not be queued.
-    pub async fn forget_budget_alert(&self, subject: &str, period: &str, threshold: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM budget_alerts WHERE subject = $1 AND period = $2 AND threshold = $3")
-            .bind(subject)
-            .bind(period)
-            .bind(threshold)
-            .execute(&self.pool)
-            .await?;
+    pub async fn forget_budget_alert(
+        &self,
+        subject: &str,
+        period: &str,
+        threshold: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM budget_alerts WHERE subject = $1 AND period = $2 AND threshold = $3",
+        )
+        .bind(subject)
+        .bind(period)
+        .bind(threshold)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -332,7 +356,12 @@ impl Store {
     /// Reserve asking whether `agent_id` may continue over budget on UTC
     /// `day`, before the decision is made (so two instances never ask
     /// twice). False: already asked (or being asked).
-    pub async fn reserve_budget_pause(&self, agent_id: &str, day: &str, at_ms: i64) -> Result<bool, StoreError> {
+    pub async fn reserve_budget_pause(
+        &self,
+        agent_id: &str,
+        day: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO budget_pauses (agent_id, day, decision_id, created_at) VALUES ($1, $2, 0, $3) \
              ON CONFLICT (agent_id, day) DO NOTHING",
@@ -347,10 +376,22 @@ impl Store {
 
     /// The decision that asks, once made; or None to give the reservation
     /// back (making the decision failed: the next check asks again).
-    pub async fn settle_budget_pause(&self, agent_id: &str, day: &str, decision_id: Option<i64>) -> Result<(), StoreError> {
+    pub async fn settle_budget_pause(
+        &self,
+        agent_id: &str,
+        day: &str,
+        decision_id: Option<i64>,
+    ) -> Result<(), StoreError> {
         let q = match decision_id {
-            Some(id) => sqlx::query("UPDATE budget_pauses SET decision_id = $3 WHERE agent_id = $1 AND day = $2").bind(agent_id).bind(day).bind(id),
-            None => sqlx::query("DELETE FROM budget_pauses WHERE agent_id = $1 AND day = $2").bind(agent_id).bind(day),
+            Some(id) => sqlx::query(
+                "UPDATE budget_pauses SET decision_id = $3 WHERE agent_id = $1 AND day = $2",
+            )
+            .bind(agent_id)
+            .bind(day)
+            .bind(id),
+            None => sqlx::query("DELETE FROM budget_pauses WHERE agent_id = $1 AND day = $2")
+                .bind(agent_id)
+                .bind(day),
         };
         q.execute(&self.pool).await?;
         Ok(())
@@ -358,7 +399,11 @@ impl Store {
 
     /// The decision asked about `agent_id` on UTC `day` and its status
     /// (`pending`, `approved`, `denied`, `cancelled`), if one was asked.
-    pub async fn budget_pause(&self, agent_id: &str, day: &str) -> Result<Option<(i64, String)>, StoreError> {
+    pub async fn budget_pause(
+        &self,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
         let row: Option<(i64, String)> = sqlx::query_as(
             "SELECT p.decision_id, d.status FROM budget_pauses p JOIN decisions d ON d.id = p.decision_id \
              WHERE p.agent_id = $1 AND p.day = $2",
@@ -372,11 +417,16 @@ impl Store {
 
     /// An agent's daily budget (None: it has none, or no such agent) and
     /// its spend on the UTC day starting at `day_ms`.
-    pub async fn agent_day_use(&self, agent_id: &str, day_ms: i64) -> Result<(Option<i64>, i64), StoreError> {
-        let budget: Option<(Option<f64>,)> = sqlx::query_as("SELECT daily_budget_usd FROM agents WHERE id = $1")
-            .bind(agent_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn agent_day_use(
+        &self,
+        agent_id: &str,
+        day_ms: i64,
+    ) -> Result<(Option<i64>, i64), StoreError> {
+        let budget: Option<(Option<f64>,)> =
+            sqlx::query_as("SELECT daily_budget_usd FROM agents WHERE id = $1")
+                .bind(agent_id)
+                .fetch_optional(&self.pool)
+                .await?;
         let spent: (Option<i64>,) = sqlx::query_as(
             "SELECT CAST(SUM(usd_micros) AS BIGINT) FROM cost_daily WHERE agent_id = $1 AND day = $2",
         )

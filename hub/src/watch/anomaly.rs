@@ -98,7 +98,10 @@ async fn current(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<BTreeMap<Strin
             "repeated_failure" => {
                 // The agent and what failed (not the count, which grows):
                 // another reason is another anomaly.
-                let reason = a.message.split_once(" in 7 days: ").map_or(a.message.as_str(), |(_, r)| r);
+                let reason = a
+                    .message
+                    .split_once(" in 7 days: ")
+                    .map_or(a.message.as_str(), |(_, r)| r);
                 format!("{}:{reason}", a.agent_id.as_deref().unwrap_or(""))
             }
             _ => a.agent_id.clone().unwrap_or_default(),

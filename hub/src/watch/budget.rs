@@ -29,7 +29,10 @@ enum Scope {
 
 pub async fn check(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<()> {
     let day = now.date_naive();
-    let day_ms = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis();
+    let day_ms = day
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_millis();
     let month = day.with_day(1).unwrap_or(day);
     let month_ms = month
         .and_time(chrono::NaiveTime::MIN)
@@ -40,7 +43,11 @@ pub async fn check(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut failed = None;
     let periods = [
         (Scope::AgentDay, day.format("%Y-%m-%d").to_string(), agents),
-        (Scope::ProjectMonth, month.format("%Y-%m").to_string(), projects),
+        (
+            Scope::ProjectMonth,
+            month.format("%Y-%m").to_string(),
+            projects,
+        ),
     ];
     for (scope, period, uses) in periods {
         for u in uses {
@@ -52,8 +59,7 @@ pub async fn check(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<()> {
             if matches!(scope, Scope::AgentDay)
                 && u.spent_micros > u.budget_micros
                 && let Err(e) =
-                    super::pause::ask(w, &u.id, &period, u.spent_micros, u.budget_micros, now)
-                        .await
+                    super::pause::ask(w, &u.id, &period, u.spent_micros, u.budget_micros, now).await
             {
                 tracing::error!(agent = %u.id, error = %e, "asking whether an agent over budget may continue failed; retried on the next check");
                 failed.get_or_insert(e);
@@ -87,8 +93,7 @@ async fn alert(
     };
     let mut new = Vec::new();
     for t in crossed(u.spent_micros, u.budget_micros) {
-        if w
-            .store
+        if w.store
             .record_budget_alert(
                 &subject,
                 period,

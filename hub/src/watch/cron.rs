@@ -16,9 +16,7 @@ pub fn parse(expr: &str) -> Result<Cron, String> {
         .build()
         .parse(expr)
         .map_err(|e| {
-            format!(
-                "not a cron expression with a seconds field ({e}), e.g. \"0 */5 * * * *\""
-            )
+            format!("not a cron expression with a seconds field ({e}), e.g. \"0 */5 * * * *\"")
         })
 }
 
@@ -36,17 +34,31 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 4, h, m, s).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 12, 4, h, m, s)
+            .single()
+            .unwrap_or_default()
     }
 
     #[test]
     fn a_tick_is_its_scheduled_instant() {
         let every5 = parse("0 */5 * * * *").expect("valid");
-        assert_eq!(latest_at_or_before(&every5, at(10, 5, 0)), Some(at(10, 5, 0)));
+        assert_eq!(
+            latest_at_or_before(&every5, at(10, 5, 0)),
+            Some(at(10, 5, 0))
+        );
         // Fired late, or by a second instance a moment later: the same tick.
-        assert_eq!(latest_at_or_before(&every5, at(10, 5, 1)), Some(at(10, 5, 0)));
-        assert_eq!(latest_at_or_before(&every5, at(10, 9, 59)), Some(at(10, 5, 0)));
-        assert_eq!(latest_at_or_before(&every5, at(10, 10, 0)), Some(at(10, 10, 0)));
+        assert_eq!(
+            latest_at_or_before(&every5, at(10, 5, 1)),
+            Some(at(10, 5, 0))
+        );
+        assert_eq!(
+            latest_at_or_before(&every5, at(10, 9, 59)),
+            Some(at(10, 5, 0))
+        );
+        assert_eq!(
+            latest_at_or_before(&every5, at(10, 10, 0)),
+            Some(at(10, 10, 0))
+        );
         let daily = parse("0 30 9 * * *").expect("valid");
         assert_eq!(
             latest_at_or_before(&daily, at(8, 0, 0)),

@@ -47,7 +47,13 @@ pub fn standing(
 ) -> Standing {
     let usd = crate::store::usd_from_micros;
     let status = decision.as_ref().map(|(_, s)| s.as_str());
-    let limit = budget.map(|b| if status == Some("approved") { b.saturating_mul(2) } else { b });
+    let limit = budget.map(|b| {
+        if status == Some("approved") {
+            b.saturating_mul(2)
+        } else {
+            b
+        }
+    });
     let reason = match (budget, limit) {
         (Some(b), Some(_)) if status == Some("denied") => Some(format!(
             "the owners said no to continuing over the daily budget ({} of {}) today",
@@ -65,7 +71,11 @@ pub fn standing(
                 dollars(spent),
                 dollars(b)
             ),
-            _ => format!("over its daily budget ({} of {})", dollars(spent), dollars(b)),
+            _ => format!(
+                "over its daily budget ({} of {})",
+                dollars(spent),
+                dollars(b)
+            ),
         }),
         _ => None,
     };
@@ -132,12 +142,18 @@ pub async fn ask(
                 .settle_budget_pause(agent, day, Some(decision.id))
                 .await?;
             w.wake.notify_one();
-            tracing::info!(agent, decision = decision.id, "agent paused over budget; owners asked");
+            tracing::info!(
+                agent,
+                decision = decision.id,
+                "agent paused over budget; owners asked"
+            );
             Ok(())
         }
         Err(e) => {
             w.store.settle_budget_pause(agent, day, None).await?;
-            Err(anyhow::anyhow!("asking the owners about {agent}'s budget: {e}"))
+            Err(anyhow::anyhow!(
+                "asking the owners about {agent}'s budget: {e}"
+            ))
         }
     }
 }
@@ -157,9 +173,14 @@ mod tests {
         assert!(over.paused);
         assert_eq!(
             over.reason.as_deref(),
-            Some("over its daily budget ($25.40 of $20.00); the owners are asked whether it may continue")
+            Some(
+                "over its daily budget ($25.40 of $20.00); the owners are asked whether it may continue"
+            )
         );
-        assert_eq!(over.paused_until.map(|t| t.to_rfc3339()), Some("2026-12-05T00:00:00+00:00".into()));
+        assert_eq!(
+            over.paused_until.map(|t| t.to_rfc3339()),
+            Some("2026-12-05T00:00:00+00:00".into())
+        );
         let approved = standing("builder", day, 25_400_000, b, Some((7, "approved".into())));
         assert!(!approved.paused);
         assert_eq!(approved.limit_today_usd, Some(40.0));

@@ -134,10 +134,7 @@ fn task_breach(
 ) -> Breach {
     let promise = match track {
         "task_start" => format!("started within {}", minutes(rule.within_minutes)),
-        _ => format!(
-            "completed within {}",
-            minutes(within.num_minutes())
-        ),
+        _ => format!("completed within {}", minutes(within.num_minutes())),
     };
     Breach {
         track,

@@ -103,16 +103,19 @@ mod tests {
         ];
         let min = 60_000;
         let decisions = [
-            row(0, Some(60 * min), None),      // exactly on time
-            row(0, Some(61 * min), None),      // late
-            row(0, None, None),                // never answered, deadline passed
-            row(100 * min, None, None),        // still open, not late yet
+            row(0, Some(60 * min), None), // exactly on time
+            row(0, Some(61 * min), None), // late
+            row(0, None, None),           // never answered, deadline passed
+            row(100 * min, None, None),   // still open, not late yet
         ];
         let d = share(&rules, SlaKind::Decision, &decisions, 120 * min).expect("rule");
         assert_eq!((d.within_sla, d.breached, d.open), (1, 2, 1));
         assert_eq!(d.share_within, Some(1.0 / 3.0));
         // Only urgent tasks have a rule; the others are not judged.
-        let tasks = [row(0, Some(119 * min), Some("urgent")), row(0, None, Some("low"))];
+        let tasks = [
+            row(0, Some(119 * min), Some("urgent")),
+            row(0, None, Some("low")),
+        ];
         let t = share(&rules, SlaKind::Task, &tasks, 500 * min).expect("rule");
         assert_eq!((t.within_sla, t.breached, t.open), (1, 0, 0));
         assert_eq!(t.share_within, Some(1.0));

@@ -100,16 +100,32 @@ both_dbs!(
         let deadline = created + Duration::minutes(60);
 
         // Within the SLA: nothing.
-        assert!(w.tick(WatchJob::SlaCheck, deadline - Duration::minutes(5)).await.unwrap());
+        assert!(
+            w.tick(WatchJob::SlaCheck, deadline - Duration::minutes(5))
+                .await
+                .unwrap()
+        );
         assert!(told(&hub, "sla.%").await.is_empty());
 
         // Breached: the responsible approver, as info.
-        assert!(w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1)).await.unwrap());
+        assert!(
+            w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1))
+                .await
+                .unwrap()
+        );
         let step0 = vec![row("ops", "info", "sla.breach")];
         assert_eq!(told(&hub, "sla.%").await, step0);
         // The same tick again is not run; a later tick in the same interval tells no one.
-        assert!(!w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1)).await.unwrap());
-        assert!(w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(30)).await.unwrap());
+        assert!(
+            !w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1))
+                .await
+                .unwrap()
+        );
+        assert!(
+            w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(30))
+                .await
+                .unwrap()
+        );
         assert_eq!(told(&hub, "sla.%").await, step0);
 
         // One, two, three intervals unanswered: manager, admins, owners, urgent.
@@ -130,7 +146,11 @@ both_dbs!(
             .unwrap();
         assert_eq!(told(&hub, "sla.%").await.len(), 4);
         // Each step is audited on the decision.
-        let audit = hub.store().audit_for(&format!("decision:{id}")).await.unwrap();
+        let audit = hub
+            .store()
+            .audit_for(&format!("decision:{id}"))
+            .await
+            .unwrap();
         let steps = audit.iter().filter(|(_, a, _)| a == "sla.escalate").count();
         assert_eq!(steps, 4, "{audit:?}");
 
@@ -160,11 +180,16 @@ both_dbs!(
                 .await
                 .unwrap();
         }
-        assert_eq!(told(&hub, "sla.%").await.len(), 6, "resolved: no more steps");
+        assert_eq!(
+            told(&hub, "sla.%").await.len(),
+            6,
+            "resolved: no more steps"
+        );
 
         // The share within SLA, judged now: the second was answered in time,
         // the first is still open and not late yet (by the real clock).
-        let since = (created - Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let since =
+            (created - Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let (s, sla) = hub.get(&format!("/api/v1/sla?since={since}")).await;
         assert_eq!(s, 200, "{sla}");
         assert_eq!(
@@ -202,19 +227,28 @@ both_dbs!(
             w.tick(WatchJob::BudgetCheck, tick)
         };
 
-        store.insert_cost(&cost("spender", None, 15.0)).await.unwrap();
+        store
+            .insert_cost(&cost("spender", None, 15.0))
+            .await
+            .unwrap();
         assert!(check().await.unwrap());
         assert!(told(&hub, "budget.%").await.is_empty(), "75 %: no alert");
 
         // 82 %: one info alert to the owner; not repeated.
-        store.insert_cost(&cost("spender", None, 1.4)).await.unwrap();
+        store
+            .insert_cost(&cost("spender", None, 1.4))
+            .await
+            .unwrap();
         check().await.unwrap();
         check().await.unwrap();
         let at80 = vec![row("ceo", "info", "budget.threshold")];
         assert_eq!(told(&hub, "budget.%").await, at80);
 
         // $25.40 of $20.00: the 100 % alert, urgent, once.
-        store.insert_cost(&cost("spender", None, 9.0)).await.unwrap();
+        store
+            .insert_cost(&cost("spender", None, 9.0))
+            .await
+            .unwrap();
         check().await.unwrap();
         check().await.unwrap();
         let all = told(&hub, "budget.%").await;
@@ -242,12 +276,11 @@ both_dbs!(
         let all = told(&hub, "budget.%").await;
         assert_eq!(all.len(), 3, "{all:?}");
         assert_eq!(all[2], row("ceo", "urgent", "budget.threshold"));
-        let (recorded,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM budget_alerts WHERE subject = 'project:apps'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+        let (recorded,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM budget_alerts WHERE subject = 'project:apps'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
         assert_eq!(recorded, 2);
         hub.stop().await;
     }
@@ -335,9 +368,16 @@ async fn each_cron_tick_runs_once_across_two_instances_on_postgres() {
             watch(&b).tick(job, tick + Duration::milliseconds(700)),
         );
         let (x, y) = (x.unwrap(), y.unwrap());
-        assert!(x ^ y, "{}: exactly one instance runs it ({x}, {y})", job.name());
+        assert!(
+            x ^ y,
+            "{}: exactly one instance runs it ({x}, {y})",
+            job.name()
+        );
     }
-    assert_eq!(told(&a, "sla.%").await, vec![row("ops", "info", "sla.breach")]);
+    assert_eq!(
+        told(&a, "sla.%").await,
+        vec![row("ops", "info", "sla.breach")]
+    );
     assert_eq!(
         told(&a, "budget.%").await,
         vec![row("ceo", "info", "budget.threshold")]
@@ -433,12 +473,11 @@ both_dbs!(
                 .unwrap();
         }
         // One decision to the owners (and admins), asked once.
-        let asked: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, context, status FROM decisions WHERE kind = 'budget'",
-        )
-        .fetch_all(hub.store().pool())
-        .await
-        .unwrap();
+        let asked: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, context, status FROM decisions WHERE kind = 'budget'")
+                .fetch_all(hub.store().pool())
+                .await
+                .unwrap();
         assert_eq!(asked.len(), 1, "{asked:?}");
         let (id, context, status) = asked[0].clone();
         assert_eq!(
@@ -521,7 +560,9 @@ both_dbs!(
             .unwrap()
             .and_utc();
         assert_eq!(
-            me["paused_until"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()),
+            me["paused_until"]
+                .as_str()
+                .map(|t| t.parse::<DateTime<Utc>>().unwrap()),
             Some(tomorrow)
         );
         hub.stop().await;

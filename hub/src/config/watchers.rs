@@ -135,3 +135,41 @@ pub fn validate(w: &WatchersConfig, people: &[super::PersonConfig]) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn error(toml: &str) -> String {
+        Config::from_toml(toml).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn bad_watcher_settings_are_refused_naming_the_key() {
+        let e = error("[watchers]\nsla_check = \"*/5 * * * *\"\n");
+        assert!(
+            e.contains("watchers.sla_check") && e.contains("seconds field"),
+            "{e}"
+        );
+        let e = error(
+            "[[watchers.sla]]\nkind = \"decision\"\npriority = \"urgent\"\nwithin_minutes = 5\n",
+        );
+        assert!(
+            e.contains("watchers.sla[0].priority") && e.contains("no priority"),
+            "{e}"
+        );
+        let e = error("[[watchers.sla]]\nkind = \"task\"\nwithin_minutes = 0\n");
+        assert!(e.contains("watchers.sla[0]"), "{e}");
+        let e = error("[[people]]\nid = \"ops\"\nmanager = \"nobody\"\n");
+        assert!(
+            e.contains("people.ops.manager") && e.contains("no such person"),
+            "{e}"
+        );
+        assert!(
+            Config::from_toml(
+                "[[people]]\nid = \"lead\"\n[[people]]\nid = \"ops\"\nmanager = \"lead\"\n"
+            )
+            .is_ok()
+        );
+    }
+}

@@ -70,6 +70,7 @@ mod tests {
     fn a_bad_expression_says_what_is_expected() {
         let e = parse("*/5 * * * *").expect_err("five fields");
         assert!(e.contains("seconds field"), "{e}");
-        assert!(parse("0 */61 * * * *").is_err());
+        assert!(parse("0 0 25 * * *").is_err(), "hour 25");
+        assert!(parse("every five minutes").is_err());
     }
 }

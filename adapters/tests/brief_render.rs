@@ -31,6 +31,7 @@ fn hostile_brief() -> Brief {
         assignee: Some(HOSTILE.into()),
         due_at: Some(Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap()),
         created_at: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+        days_late: None,
     };
     let input = BriefInput {
         overdue: vec![task.clone()],
@@ -67,6 +68,10 @@ fn hostile_brief() -> Brief {
             created_at: w.until,
         }],
         pending_total: 1,
+        reader: ReaderScope {
+            all_kinds: true,
+            kinds: vec![],
+        },
         repeated_failures: vec![FailureRow {
             agent_id: "a".into(),
             reason: HOSTILE.into(),
@@ -127,9 +132,8 @@ fn slack_blocks_are_valid_json_with_escaped_text() {
     assert!(!all.contains("<!channel>"), "{all}");
     assert!(all.contains("&lt;!channel&gt;"));
     assert!(
-        texts
-            .iter()
-            .any(|t| t.starts_with("*Pending decisions* (1)"))
+        texts.iter().any(|t| t.starts_with("*Needs you* (")),
+        "{all}"
     );
 }
 
@@ -149,7 +153,9 @@ fn discord_escapes_markdown_and_breaks_mass_mentions() {
 fn plain_text_is_verbatim() {
     let out = render(Format::PlainText);
     assert!(
-        out.contains(&format!("- #7 {HOSTILE} (due 2026-07-01, {HOSTILE})")),
+        out.contains(&format!(
+            "- #7 {HOSTILE} (due 2026-07-01, 9 days late, {HOSTILE})"
+        )),
         "{out}"
     );
     assert!(!out.contains("&lt;"));
@@ -208,6 +214,7 @@ fn long_brief() -> Brief {
         .collect();
     b.overdue.total = 123_456;
     b.sla_breaches.tasks = b.overdue.tasks.clone();
+    b.needs_you.sla_breaches = b.sla_breaches.clone();
     let d = b.pending_decisions.decisions[0].clone();
     b.pending_decisions.decisions = (0..10)
         .map(|i| briefs::model::PendingDecision {
@@ -218,6 +225,7 @@ fn long_brief() -> Brief {
             ..d.clone()
         })
         .collect();
+    b.needs_you.decisions.decisions = b.pending_decisions.decisions.clone();
     let a = b.budget.agents[0].clone();
     b.budget.agents = (0..60)
         .map(|i| briefs::model::AgentSpend {
@@ -227,6 +235,7 @@ fn long_brief() -> Brief {
         .collect();
     b.budget.top_spenders = b.budget.agents[..5].to_vec();
     b.budget.over_daily_budget = b.budget.agents.iter().map(|a| a.agent_id.clone()).collect();
+    b.needs_you.over_budget_agents = b.budget.agents.clone();
     let p = b.budget.projects[0].clone();
     b.budget.projects = (0..60)
         .map(|i| briefs::model::ProjectSpend {
@@ -421,4 +430,229 @@ fn briefs_use_each_adapters_one_escaper() {
 
 fn render_brief(b: &Brief, format: Format) -> String {
     Renderer::new(None).render(b, format).unwrap()
+}
+
+/// A brief with one of everything, to read the order and the plurals.
+fn ordered_brief(n: i64) -> Brief {
+    let w = Window::new(
+        "ceo",
+        chrono_tz::Tz::UTC,
+        NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+        NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2026, 7, 10, 9, 0, 0).unwrap(),
+        None,
+        &BriefConfig::default(),
+    )
+    .unwrap();
+    let input = BriefInput {
+        activity: ActivityCounts {
+            tasks_created: n,
+            tasks_completed: n,
+            tasks_moved: 0,
+            decisions_made: n,
+        },
+        mine: MyTasks {
+            open: n,
+            overdue: 0,
+        },
+        completed: vec![NamedTask {
+            id: 41,
+            title: "Ship it".into(),
+        }],
+        decided: vec![MadeDecision {
+            id: 5,
+            kind: "deploy".into(),
+            status: "approved".into(),
+            decided_by: Some("ceo".into()),
+        }],
+        overdue: vec![TaskRow {
+            id: 9,
+            title: "Late report".into(),
+            status: "ready".into(),
+            priority: "high".into(),
+            project_id: None,
+            assignee: None,
+            due_at: Some(Utc.with_ymd_and_hms(2026, 7, 9, 0, 0, 0).unwrap()),
+            created_at: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+            days_late: None,
+        }],
+        overdue_total: 1,
+        agents: vec![
+            AgentRow {
+                id: "builder".into(),
+                status: "active".into(),
+                daily_budget_usd: Some(1.0),
+                last_heartbeat_at: None,
+                heartbeat_note: None,
+                active_tasks: n,
+            },
+            AgentRow {
+                id: "writer".into(),
+                status: "idle".into(),
+                daily_budget_usd: None,
+                last_heartbeat_at: Some(w.until),
+                heartbeat_note: Some("drafting".into()),
+                active_tasks: 0,
+            },
+        ],
+        projects: vec![ProjectRow {
+            id: "p".into(),
+            name: "Website".into(),
+            budget_usd: Some(10.0),
+            deadline: None,
+        }],
+        spend: vec![
+            SpendRow {
+                agent_id: "builder".into(),
+                project_id: Some("p".into()),
+                today_usd: 2.0,
+                month_usd: 2.0,
+                week_usd: 0.0,
+            },
+            SpendRow {
+                agent_id: "builder".into(),
+                project_id: None,
+                today_usd: 0.5,
+                month_usd: 5.0,
+                week_usd: 0.0,
+            },
+        ],
+        pending_decisions: vec![DecisionRow {
+            id: 3,
+            kind: "deploy".into(),
+            context: "Ship v2?".into(),
+            requested_by: "agent:builder".into(),
+            task_id: None,
+            created_at: w.until - chrono::Duration::hours(n),
+        }],
+        pending_total: 1,
+        reader: ReaderScope {
+            all_kinds: true,
+            kinds: vec![],
+        },
+        ..Default::default()
+    };
+    briefs::build(&w, "CEO", &input, &BriefConfig::default())
+}
+
+/// Each format's section headings, in the order the brief must have them.
+fn headings(format: Format) -> [&'static str; 5] {
+    match format {
+        Format::TelegramHtml => [
+            "<b>Needs you</b>",
+            "<b>Activity</b>",
+            "<b>Budget</b>",
+            "<b>Agents</b>",
+            "<b>Overdue</b>",
+        ],
+        Format::SlackMrkdwn | Format::SlackBlocks => [
+            "*Needs you*",
+            "*Activity*",
+            "*Budget*",
+            "*Agents*",
+            "*Overdue*",
+        ],
+        Format::DiscordMarkdown => [
+            "**Needs you**",
+            "**Activity**",
+            "**Budget**",
+            "**Agents**",
+            "**Overdue**",
+        ],
+        Format::EmailHtml => [
+            ">Needs you",
+            ">Activity since",
+            ">Budget<",
+            ">Agents<",
+            ">Overdue",
+        ],
+        Format::PlainText => ["NEEDS YOU", "ACTIVITY", "BUDGET", "AGENTS", "OVERDUE"],
+    }
+}
+
+#[test]
+fn every_format_leads_with_needs_you_then_activity_budget_agents_overdue() {
+    let b = ordered_brief(1);
+    for format in Format::ALL {
+        let out = render_brief(&b, format);
+        let at: Vec<usize> = headings(format)
+            .iter()
+            .map(|h| {
+                out.find(h)
+                    .unwrap_or_else(|| panic!("{format:?}: no {h:?} in {out}"))
+            })
+            .collect();
+        assert!(
+            at.windows(2).all(|p| p[0] < p[1]),
+            "{format:?}: {at:?}\n{out}"
+        );
+        let needs = &out[at[0]..at[1]];
+        // What needs the reader: the decision, the agent over budget; the
+        // project is within its budget.
+        assert!(
+            needs.contains("Decision #3 deploy: Ship v2?"),
+            "{format:?}: {needs}"
+        );
+        assert!(
+            needs.contains("is over its daily budget: $2.50 of $1.00"),
+            "{format:?}: {needs}"
+        );
+        assert!(!needs.contains("Website"), "{format:?}: {needs}");
+        let activity = &out[at[1]..at[2]];
+        assert!(
+            activity.contains("completed #41 Ship it"),
+            "{format:?}: {activity}"
+        );
+        assert!(
+            activity.contains("decision #5 deploy: approved by ceo"),
+            "{format:?}: {activity}"
+        );
+        let budget = &out[at[2]..at[3]];
+        assert!(
+            budget.contains("no project: $0.50 today, $5.00 this month"),
+            "{format:?}: {budget}"
+        );
+        assert!(
+            budget.contains("(over the total budget)"),
+            "{format:?}: {budget}"
+        );
+        let agents = &out[at[3]..at[4]];
+        // Every agent, with status, heartbeat and note.
+        assert!(
+            agents.contains("builder") && agents.contains("never sent a heartbeat"),
+            "{format:?}: {agents}"
+        );
+        assert!(
+            agents.contains("writer")
+                && agents.contains("idle, last heartbeat 2026-07-10 09:00 (drafting)"),
+            "{format:?}: {agents}"
+        );
+        assert!(out[at[4]..].contains("1 day late"), "{format:?}");
+    }
+}
+
+#[test]
+fn counts_read_with_correct_plurals_in_every_format() {
+    for format in Format::ALL {
+        let one = render_brief(&ordered_brief(1), format);
+        for phrase in [
+            "1 task created",
+            "1 decision made",
+            "You have 1 open task (",
+            "waiting 1 hour)",
+            "with 1 active task",
+        ] {
+            assert!(one.contains(phrase), "{format:?}: no {phrase:?} in {one}");
+        }
+        let two = render_brief(&ordered_brief(2), format);
+        for phrase in [
+            "2 tasks created",
+            "2 decisions made",
+            "You have 2 open tasks (",
+            "waiting 2 hours)",
+            "with 2 active tasks",
+        ] {
+            assert!(two.contains(phrase), "{format:?}: no {phrase:?} in {two}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::config::BriefConfig;
 use crate::cycles::find_cycles;
-use crate::input::BriefInput;
+use crate::input::{BriefInput, TaskRow};
 use crate::model::*;
 use crate::window::Window;
 use std::collections::BTreeMap;
@@ -44,6 +44,24 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
             count: None,
         }
     }));
+    let pending: Vec<PendingDecision> = input
+        .pending_decisions
+        .iter()
+        .map(|d| PendingDecision {
+            id: d.id,
+            kind: d.kind.clone(),
+            context: d.context.clone(),
+            requested_by: d.requested_by.clone(),
+            task_id: d.task_id,
+            created_at: d.created_at,
+            waiting_hours: (window.until - d.created_at).num_hours().max(0),
+        })
+        .collect();
+    let sla_breaches = TaskList {
+        total: input.sla_total,
+        tasks: input.sla_breaches.clone(),
+    };
+    let needs_you = needs_you(input, &pending, &budget, &sla_breaches);
     Brief {
         person: window.person.clone(),
         person_name: person_name.to_string(),
@@ -54,37 +72,86 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
             since: window.since,
             until: window.until,
         },
+        needs_you,
         activity: input.activity,
+        activity_names: ActivityNames {
+            completed: input.completed.clone(),
+            decided: input.decided.clone(),
+        },
         mine: input.mine,
         overdue: TaskList {
             total: input.overdue_total,
-            tasks: input.overdue.clone(),
+            tasks: input
+                .overdue
+                .iter()
+                .map(|t| TaskRow {
+                    days_late: t
+                        .due_at
+                        .map(|due| (window.date - due.date_naive()).num_days().max(0)),
+                    ..t.clone()
+                })
+                .collect(),
         },
-        sla_breaches: TaskList {
-            total: input.sla_total,
-            tasks: input.sla_breaches.clone(),
-        },
+        sla_breaches,
         budget,
         agents,
         silent_agents,
         pending_decisions: DecisionList {
             total: input.pending_total,
-            decisions: input
-                .pending_decisions
-                .iter()
-                .map(|d| PendingDecision {
-                    id: d.id,
-                    kind: d.kind.clone(),
-                    context: d.context.clone(),
-                    requested_by: d.requested_by.clone(),
-                    task_id: d.task_id,
-                    created_at: d.created_at,
-                    waiting_hours: (window.until - d.created_at).num_hours().max(0),
-                })
-                .collect(),
+            decisions: pending,
         },
         anomalies,
         summary: None,
+    }
+}
+
+/// What needs the reader: the decisions they may decide, agents and
+/// projects over budget, SLA breaches.
+fn needs_you(
+    input: &BriefInput,
+    pending: &[PendingDecision],
+    budget: &Budget,
+    sla_breaches: &TaskList,
+) -> NeedsYou {
+    let decisions: Vec<PendingDecision> = pending
+        .iter()
+        .filter(|d| input.reader.may_decide(&d.kind))
+        .cloned()
+        .collect();
+    // Every pending decision is the reader's when they decide all kinds
+    // (the total is exact); otherwise those listed.
+    let decisions_total = if input.reader.all_kinds {
+        input.pending_total
+    } else {
+        decisions.len() as i64
+    };
+    let over_budget_agents: Vec<AgentSpend> = budget
+        .agents
+        .iter()
+        .filter(|a| a.over_budget)
+        .cloned()
+        .collect();
+    let over_budget_projects: Vec<ProjectSpend> = budget
+        .projects
+        .iter()
+        .filter(|p| {
+            p.budget_usd
+                .is_some_and(|b| micros(p.month_usd) > micros(b))
+        })
+        .cloned()
+        .collect();
+    NeedsYou {
+        total: decisions_total
+            + over_budget_agents.len() as i64
+            + over_budget_projects.len() as i64
+            + sla_breaches.total,
+        decisions: DecisionList {
+            total: decisions_total,
+            decisions,
+        },
+        over_budget_agents,
+        over_budget_projects,
+        sla_breaches: sla_breaches.clone(),
     }
 }
 
@@ -190,7 +257,11 @@ fn budget(window: &Window, input: &BriefInput) -> Budget {
     });
     top_spenders.truncate(5);
     let total_month = dollars(total.month);
+    let unassigned = by_project.get("");
     Budget {
+        month_forecast_over: month_budget.is_some_and(|b| forecast(total_month) > b),
+        unassigned_today_usd: usd(dollars(unassigned.map_or(0, |s| s.today))),
+        unassigned_month_usd: usd(dollars(unassigned.map_or(0, |s| s.month))),
         today_usd: usd(dollars(total.today)),
         top_spenders,
         month_usd: usd(total_month),
@@ -310,6 +381,86 @@ mod tests {
             month_usd: month,
             week_usd: week,
         }
+    }
+
+    fn decision(id: i64, kind: &str) -> DecisionRow {
+        DecisionRow {
+            id,
+            kind: kind.into(),
+            context: "c".into(),
+            requested_by: "agent:coder".into(),
+            task_id: None,
+            created_at: window().until - chrono::Duration::hours(3),
+        }
+    }
+
+    #[test]
+    fn needs_you_lists_what_the_reader_can_act_on() {
+        let w = window();
+        let input = BriefInput {
+            agents: vec![agent("coder", Some(10.0), Some(5), 1)],
+            projects: vec![ProjectRow {
+                id: "web".into(),
+                name: "Website".into(),
+                budget_usd: Some(50.0),
+                deadline: None,
+            }],
+            spend: vec![
+                spend("coder", Some("web"), 12.0, 60.0, 0.0),
+                spend("coder", None, 1.5, 4.0, 0.0),
+            ],
+            pending_decisions: vec![decision(1, "deploy"), decision(2, "hire")],
+            pending_total: 2,
+            reader: ReaderScope {
+                all_kinds: false,
+                kinds: vec!["deploy".into()],
+            },
+            sla_breaches: vec![],
+            sla_total: 0,
+            overdue: vec![TaskRow {
+                id: 9,
+                title: "Late".into(),
+                status: "ready".into(),
+                priority: "high".into(),
+                project_id: None,
+                assignee: None,
+                due_at: Some(Utc.with_ymd_and_hms(2026, 7, 7, 0, 0, 0).unwrap()),
+                created_at: w.since,
+                days_late: None,
+            }],
+            overdue_total: 1,
+            ..Default::default()
+        };
+        let b = build(&w, "CEO", &input, &BriefConfig::default());
+        // Only the kind the reader approves; the agent and project over budget.
+        let ids: Vec<i64> = b
+            .needs_you
+            .decisions
+            .decisions
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(ids, [1]);
+        assert_eq!(b.needs_you.decisions.total, 1);
+        assert_eq!(b.needs_you.over_budget_agents[0].agent_id, "coder");
+        assert_eq!(b.needs_you.over_budget_projects[0].project_id, "web");
+        assert_eq!(b.needs_you.total, 3);
+        // An owner decides every kind.
+        let owner = BriefInput {
+            reader: ReaderScope {
+                all_kinds: true,
+                kinds: vec![],
+            },
+            ..input.clone()
+        };
+        let b2 = build(&w, "CEO", &owner, &BriefConfig::default());
+        assert_eq!(b2.needs_you.decisions.total, 2);
+        // Unassigned spend is its own line; the forecast is flagged over the
+        // total budget; overdue says how late.
+        assert_eq!(b.budget.unassigned_today_usd, 1.5);
+        assert_eq!(b.budget.unassigned_month_usd, 4.0);
+        assert!(b.budget.month_forecast_over);
+        assert_eq!(b.overdue.tasks[0].days_late, Some(3));
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub struct BriefInput {
     pub projects: Vec<ProjectRow>,
     pub pending_decisions: Vec<DecisionRow>,
     pub pending_total: i64,
+    /// Which of the pending decisions the reader may decide.
+    pub reader: ReaderScope,
+    /// Tasks completed and decisions made in the window (at most the list limit).
+    pub completed: Vec<NamedTask>,
+    pub decided: Vec<MadeDecision>,
     /// The same (agent, reason) failing more than once in the last 7 days.
     pub repeated_failures: Vec<FailureRow>,
     /// Dependency edges `(task, needs)`, less those of completed tasks on a cycle.
@@ -57,6 +62,40 @@ pub struct TaskRow {
     pub assignee: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Overdue tasks: whole days past the due day at the brief's date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_late: Option<i64>,
+}
+
+/// Who may decide what: owners and admins every kind; others the kinds
+/// they are approvers of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderScope {
+    pub all_kinds: bool,
+    pub kinds: Vec<String>,
+}
+
+impl ReaderScope {
+    pub fn may_decide(&self, kind: &str) -> bool {
+        self.all_kinds || self.kinds.iter().any(|k| k == kind)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NamedTask {
+    pub id: i64,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MadeDecision {
+    pub id: i64,
+    pub kind: String,
+    /// `approved`, `denied` or `cancelled`.
+    pub status: String,
+    pub decided_by: Option<String>,
 }
 
 /// Spend of one agent on one project (None: no project).

@@ -2,7 +2,7 @@
 //! template renders. Money is rounded to 1/10,000 USD and percentages to
 //! 0.1 so the figures are stable to compare.
 
-use crate::input::{ActivityCounts, MyTasks, TaskRow};
+use crate::input::{ActivityCounts, MadeDecision, MyTasks, NamedTask, TaskRow};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,11 @@ pub struct Brief {
     pub time_zone: String,
     pub generated_at: DateTime<Utc>,
     pub period: Period,
+    /// What needs the reader: first in every format.
+    pub needs_you: NeedsYou,
     pub activity: ActivityCounts,
+    /// The activity by name: tasks completed and decisions made in the period.
+    pub activity_names: ActivityNames,
     /// The reader's own open and overdue tasks.
     pub mine: MyTasks,
     pub overdue: TaskList,
@@ -30,6 +34,32 @@ pub struct Brief {
     pub summary: Option<String>,
 }
 
+/// What needs the reader, at the top of the brief.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NeedsYou {
+    /// Pending decisions this reader may decide (owners and admins: every
+    /// one; others: the kinds they approve), oldest first.
+    pub decisions: DecisionList,
+    /// Agents over their daily budget today, with the figures.
+    pub over_budget_agents: Vec<AgentSpend>,
+    /// Projects over their monthly budget.
+    pub over_budget_projects: Vec<ProjectSpend>,
+    /// Open urgent/high tasks past their SLA.
+    pub sla_breaches: TaskList,
+    /// Items in all; 0: nothing needs the reader.
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityNames {
+    /// Tasks completed in the period (at most the list limit).
+    pub completed: Vec<NamedTask>,
+    /// Decisions made in the period (at most the list limit).
+    pub decided: Vec<MadeDecision>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = BriefPeriod))]
@@ -38,7 +68,7 @@ pub struct Period {
     pub until: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = BriefTaskList))]
 pub struct TaskList {
@@ -55,6 +85,11 @@ pub struct Budget {
     pub month_forecast_usd: f64,
     /// Sum of the projects' monthly budgets (None when no project has one).
     pub month_budget_usd: Option<f64>,
+    /// The month's forecast exceeds that total budget.
+    pub month_forecast_over: bool,
+    /// Spend recorded with no project, today and this month (its own line).
+    pub unassigned_today_usd: f64,
+    pub unassigned_month_usd: f64,
     pub month_used_pct: Option<f64>,
     pub agents: Vec<AgentSpend>,
     /// The five agents that spent most today (spend > 0), most first.
@@ -105,7 +140,7 @@ pub struct AgentHealth {
     pub silent: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionList {
     pub total: i64,

@@ -30,6 +30,8 @@ pub struct Running {
     pub state: AppState,
     pub store: Store,
     pub web: Arc<WebAdapter>,
+    /// The watchers (SLA, budgets, anomalies): tests run their ticks directly.
+    pub watch: Arc<crate::watch::Watch>,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
@@ -116,6 +118,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
             &config,
             login_links.clone(),
         )),
+        sla_rules: Arc::new(config.watchers.sla.clone()),
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
@@ -170,6 +173,15 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         listeners.push(feed);
     }
     listeners.push(crate::schedule::spawn(state.jobs(), jobs, stop_rx.clone()));
+    // SLA, budget and anomaly checks on their cron schedules.
+    let watchers = Arc::new(crate::watch::Watch::new(
+        &config,
+        &state,
+        Arc::new(crate::watch::SystemClock),
+    ));
+    if config.watchers.enabled {
+        listeners.push(crate::watch::scheduler::spawn(watchers.clone(), stop_rx.clone()).await?);
+    }
     if let Some(checkpoints) = crate::wal_checkpoints::spawn(
         &store,
         crate::wal_checkpoints::EVERY,
@@ -205,6 +217,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         state,
         store,
         web,
+        watch: watchers,
         stop,
         server,
         writer,
@@ -227,6 +240,8 @@ impl Running {
     /// ingest writer open.
     pub async fn shutdown(self) {
         drop(self.state);
+        // It holds an ingest handle too.
+        drop(self.watch);
         let _ = self.stop.send(true);
         match self.server.await {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server stopped with an error"),

@@ -4,10 +4,12 @@
 
 mod integrations;
 mod locate;
+mod watchers;
 
 pub use integrations::{
     GithubConfig, GithubRepoConfig, WebhookConfig, WebhookSenderConfig, secret_from_env,
 };
+pub use watchers::{SlaKind, SlaRule, WatchersConfig};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -39,6 +41,8 @@ pub struct Config {
     pub webhook_sender: WebhookSenderConfig,
     /// Inbound GitHub webhooks.
     pub github: GithubConfig,
+    /// SLA, budget and anomaly checks on a schedule.
+    pub watchers: WatchersConfig,
 }
 
 /// Trust for outbound TLS (SMTP, platform APIs, the LLM endpoint): the
@@ -344,6 +348,10 @@ pub struct PersonConfig {
     /// repository becomes a task for them.
     #[serde(default)]
     pub github: Option<String>,
+    /// Who an unanswered SLA breach of this person's goes to first (a
+    /// person id), before the admins and the owners.
+    #[serde(default)]
+    pub manager: Option<String>,
 }
 
 fn member() -> String {
@@ -447,6 +455,7 @@ const TABLES: &[&str] = &[
     "webhooks",
     "webhook_sender",
     "github",
+    "watchers",
 ];
 
 /// The line of `file` that `message` (an error naming a config key, as
@@ -675,6 +684,7 @@ impl Config {
             return bad("ingest.queue and ingest.max_batch must be above 0".into());
         }
         integrations::validate(self).map_err(ConfigError::Invalid)?;
+        watchers::validate(&self.watchers, &self.people).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -27,4 +27,5 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod wal_checkpoints;
+pub mod watch;
 pub mod webhooks;

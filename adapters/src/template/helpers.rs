@@ -16,6 +16,31 @@ pub fn register(hb: &mut Handlebars<'_>) {
     hb.register_helper("inc", Box::new(inc));
     hb.register_helper("day", Box::new(day));
     hb.register_helper("trunc", Box::new(trunc));
+    hb.register_helper("plural", Box::new(plural));
+}
+
+/// `{{plural n "open task"}}` → `1 open task`, `3 open tasks`, `0 open
+/// tasks`; a third parameter gives an irregular plural
+/// (`{{plural n "person" "people"}}`). The words come from the template
+/// itself (never from data), so they need no escaping.
+fn plural(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let n = number(h)? as i64;
+    let one = h
+        .param(1)
+        .and_then(|p| p.value().as_str())
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("plural", 1))?;
+    let many = h
+        .param(2)
+        .and_then(|p| p.value().as_str())
+        .map_or_else(|| format!("{one}s"), str::to_string);
+    out.write(&format!("{n} {}", if n == 1 { one } else { &many }))?;
+    Ok(())
 }
 
 /// `{{trunc text 200}}`: free text (a task title, a decision's context) on

@@ -1,5 +1,6 @@
 //! The agent HTTP API (JSON under /api/v1), health and metrics.
 
+mod agents;
 pub mod auth;
 mod brief;
 mod decisions;
@@ -13,6 +14,7 @@ mod limits;
 mod notifications;
 pub mod openapi;
 mod questions;
+mod sla;
 mod tasks;
 mod telemetry;
 pub mod webhooks;
@@ -87,6 +89,8 @@ pub struct Shared {
     pub question_llm: Arc<crate::questions::llm::QuestionLlm>,
     /// The web console (sessions, login links, page rendering).
     pub console: Arc<crate::console::Console>,
+    /// `[[watchers.sla]]`, for `GET /api/v1/sla`.
+    pub sla_rules: Arc<Vec<crate::config::SlaRule>>,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
@@ -117,6 +121,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/questions/{id}", get(questions::show))
         .route("/api/v1/brief", get(brief::show))
+        .route("/api/v1/sla", get(sla::show))
+        .route("/api/v1/agents/me", get(agents::me))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route(
             "/api/v1/webhooks",

@@ -58,6 +58,8 @@ pub struct ErrorDetail {
         super::tasks::assign,
         super::tasks::add_dependency,
         super::brief::show,
+        super::sla::show,
+        super::agents::me,
         super::events::stream,
         super::webhooks::create,
         super::webhooks::list,

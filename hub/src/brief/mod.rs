@@ -159,10 +159,11 @@ impl BriefService {
         Ok(self.renderer.render_all(brief)?)
     }
 
-    /// Approve/Deny buttons for each listed pending decision.
+    /// Approve/Deny buttons for each listed decision the reader may decide
+    /// (the brief's "Needs you").
     pub async fn buttons(&self, store: &Store, brief: &Brief) -> Result<Vec<Button>, BriefFailure> {
         let mut out = Vec::new();
-        for d in &brief.pending_decisions.decisions {
+        for d in &brief.needs_you.decisions.decisions {
             let mint = |action| async move {
                 store
                     .mint_button_token(&action)

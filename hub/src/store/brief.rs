@@ -7,8 +7,8 @@ use super::costs::{DAY_MS, utc_day};
 use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
-    ActivityCounts, AgentRow, BriefInput, DecisionRow, FailureRow, MyTasks, ProjectRow, SpendRow,
-    TaskRow,
+    ActivityCounts, AgentRow, BriefInput, DecisionRow, FailureRow, MadeDecision, MyTasks,
+    NamedTask, ProjectRow, ReaderScope, SpendRow, TaskRow,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -37,6 +37,8 @@ impl Store {
             (pending_decisions, pending_total),
             repeated_failures,
             open_edges,
+            reader,
+            (completed, decided),
         ) = futures::try_join!(
             self.brief_activity(since, until),
             self.brief_mine(&w.person, w.overdue_before_ms, as_of(w)),
@@ -48,8 +50,13 @@ impl Store {
             self.brief_pending(as_of(w), list_limit),
             self.brief_failures(w.week_start.timestamp_millis(), until),
             self.brief_open_edges(),
+            self.brief_reader(&w.person),
+            self.brief_named_activity(since, until, list_limit),
         )?;
         Ok(BriefInput {
+            reader,
+            completed,
+            decided,
             activity,
             mine,
             overdue,
@@ -548,7 +555,72 @@ fn task_row(r: &AnyRow) -> Result<TaskRow, StoreError> {
         assignee: r.try_get(5)?,
         due_at: r.try_get::<Option<i64>, _>(6)?.map(from_ms),
         created_at: from_ms(r.try_get(7)?),
+        days_late: None,
     })
+}
+
+impl Store {
+    /// Which decisions `person` may decide: every kind for owners and
+    /// admins, else the kinds they approve.
+    async fn brief_reader(&self, person: &str) -> Result<ReaderScope, StoreError> {
+        let role: Option<(String,)> = sqlx::query_as("SELECT role FROM people WHERE id = $1")
+            .bind(person)
+            .fetch_optional(&self.pool)
+            .await?;
+        let kinds: Vec<(String,)> = sqlx::query_as(
+            "SELECT kind FROM decision_approvers WHERE person_id = $1 ORDER BY kind",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ReaderScope {
+            all_kinds: role.is_some_and(|(r,)| r == "owner" || r == "admin"),
+            kinds: kinds.into_iter().map(|(k,)| k).collect(),
+        })
+    }
+
+    /// Tasks completed and decisions made in `[since, until)`, oldest
+    /// first, at most `limit` of each.
+    async fn brief_named_activity(
+        &self,
+        since: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<(Vec<NamedTask>, Vec<MadeDecision>), StoreError> {
+        let tasks: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, title FROM tasks WHERE completed_at >= $1 AND completed_at < $2 \
+             ORDER BY completed_at, id LIMIT $3",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let decided: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, kind, status, decided_by FROM decisions WHERE decided_at >= $1 AND decided_at < $2 \
+             ORDER BY decided_at, id LIMIT $3",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((
+            tasks
+                .into_iter()
+                .map(|(id, title)| NamedTask { id, title })
+                .collect(),
+            decided
+                .into_iter()
+                .map(|(id, kind, status, decided_by)| MadeDecision {
+                    id,
+                    kind,
+                    status,
+                    decided_by,
+                })
+                .collect(),
+        ))
+    }
 }
 
 /// Who a brief is for, as stored: name, zone and local brief time.

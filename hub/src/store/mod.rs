@@ -29,6 +29,7 @@ mod scheduled_runs;
 mod send_slots;
 mod wal;
 mod webhook_presence;
+mod watch;
 mod webhooks;
 
 pub use audit::AuditRow;
@@ -50,6 +51,7 @@ pub use keys::{KeyListing, KeyRecord};
 pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
+pub use watch::{BudgetUse, OpenAnomaly, SlaOutcome, SlaSubject};
 pub use webhooks::{ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent};
 
 use sqlx::AnyPool;

@@ -739,7 +739,11 @@ async fn chat_brief_is_the_real_brief_body(db: &TestDb) {
         text.contains("You have 2 open tasks (1 overdue)."),
         "{text}"
     );
-    assert!(text.contains("PENDING DECISIONS (1)"), "{text}");
+    // The owner may decide it: it leads the brief, under "Needs you".
+    assert!(
+        text.contains("NEEDS YOU (4)\n- Decision #1 deploy:"),
+        "{text}"
+    );
     for key in [
         "telegram_html",
         "slack_mrkdwn",

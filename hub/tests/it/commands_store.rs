@@ -817,7 +817,9 @@ async fn whoami_help_cost_brief_body(store: Store) {
         "{text}"
     );
     assert!(text.contains("OVERDUE (2)"), "{text}");
-    assert!(text.contains("PENDING DECISIONS (1)"), "{text}");
+    // A deploy decision is pending, but Alice may not decide deploys: it
+    // does not need her.
+    assert!(text.contains("NEEDS YOU\nNothing needs you."), "{text}");
     assert!(text.contains("Today $5.00."), "{text}");
 }
 both_dbs!(whoami_help_cost_brief, |db: &TestDb| {

@@ -45,6 +45,7 @@ mod store_open;
 mod telegram;
 mod telegram_limits;
 mod wal_checkpoints;
+mod watchers;
 mod webhooks;
 mod webhooks_crash;
 mod webhooks_ingest;

@@ -509,6 +509,12 @@ both_dbs!(
         assert_eq!(s, 409, "assigning a completed task");
         let (s, _) = c.get("/api/v1/brief", "/api/v1/brief", &key).await;
         assert_eq!(s, 200);
+        let (s, sla) = c.get("/api/v1/sla", "/api/v1/sla", &key).await;
+        assert_eq!(s, 200);
+        assert_eq!(sla["kinds"][0]["kind"], "decision", "{sla}");
+        let (s, me) = c.get("/api/v1/agents/me", "/api/v1/agents/me", &key).await;
+        assert_eq!(s, 200);
+        assert_eq!(me["paused"], false, "{me}");
         let (s, _) = c
             .get("/api/v1/events", "/api/v1/events?recipient=ceo", &key)
             .await;
@@ -629,6 +635,8 @@ both_dbs!(
             ("/api/v1/tasks", "/api/v1/tasks".to_string()),
             ("/api/v1/tasks/{id}", format!("/api/v1/tasks/{t1}")),
             ("/api/v1/brief", "/api/v1/brief".into()),
+            ("/api/v1/sla", "/api/v1/sla".into()),
+            ("/api/v1/agents/me", "/api/v1/agents/me".into()),
             ("/api/v1/events", "/api/v1/events".into()),
         ];
         for (template, path) in &gets {
@@ -722,6 +730,17 @@ both_dbs!(
             .get("/api/v1/brief", "/api/v1/brief?date=someday", &key)
             .await;
         assert_eq!(s, 400);
+        let (s, b) = c
+            .get("/api/v1/sla", "/api/v1/sla?since=yesterday", &key)
+            .await;
+        assert_eq!(s, 400);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("since:"),
+            "{b}"
+        );
         let (s, _) = c
             .get(
                 "/api/v1/questions/{id}",

@@ -58,6 +58,14 @@ impl TestHub {
         } else {
             "[brief]\nenabled = false\n"
         };
+        // The watchers' cron ticks (every 5 and 15 minutes) would tell the
+        // console about budgets and silent agents in the middle of other
+        // tests; tests of the watchers write their own [watchers] table.
+        let brief = if extra_toml.contains("[watchers") {
+            brief.to_string()
+        } else {
+            format!("{brief}[watchers]\nenabled = false\n")
+        };
         // Fast retries; a test's own [outbox] table adds to these.
         let outbox = "[outbox]\nbase_backoff_ms = 20\nmax_backoff_ms = 200\npoll_interval_ms = 50\nmax_attempts = 3\n";
         let (outbox, extra_toml) = match extra_toml.split_once("[outbox]\n") {

@@ -176,7 +176,12 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     // SLA, budget and anomaly checks on their cron schedules.
     let watchers = Arc::new(crate::watch::Watch::new(
         &config,
-        &state,
+        crate::watch::WatchHub {
+            store: store.clone(),
+            ingest: state.ingest.clone(),
+            backend: state.backend.clone(),
+            wake: state.wake.clone(),
+        },
         Arc::new(crate::watch::SystemClock),
     ));
     if config.watchers.enabled {

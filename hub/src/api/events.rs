@@ -103,7 +103,7 @@ pub async fn stream(
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     caller.require("events:read")?;
-    feed(state, headers, filter.recipient).await
+    feed(state, headers, filter.recipient, Some(caller.agent_id.clone())).await
 }
 
 /// The web console's live inbox: one person's feed, for a session (the
@@ -113,15 +113,17 @@ pub async fn person_feed(
     headers: HeaderMap,
     person: String,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
-    feed(state, headers, Some(person)).await
+    feed(state, headers, Some(person), None).await
 }
 
 /// The feed after the caller was checked: replay after `Last-Event-ID`,
-/// then live, for one recipient or all.
+/// then live, for one recipient or all; with `asker`, also that agent's
+/// questions as they are answered on this instance.
 async fn feed(
     state: AppState,
     headers: HeaderMap,
     recipient: Option<String>,
+    asker: Option<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     let filter = Filter { recipient };
     let cursor = match headers.get("last-event-id") {
@@ -166,11 +168,10 @@ async fn feed(
         }
     });
     // The caller's own questions, as they are answered on this instance.
-    let asker = caller.agent_id.clone();
     let answered =
         BroadcastStream::new(state.backend.question_bus().subscribe()).filter_map(move |item| {
             match item {
-                Ok(q) if q.asked_by == asker => Some(Ok(question_answered(&q))),
+                Ok(q) if asker.as_ref() == Some(&q.asked_by) => Some(Ok(question_answered(&q))),
                 _ => None,
             }
         });

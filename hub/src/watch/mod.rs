@@ -138,13 +138,22 @@ pub struct Watch {
     instance: String,
 }
 
+/// The hub's services the watchers use (not the HTTP API's state: they
+/// run whether or not anyone calls the API).
+pub struct WatchHub {
+    pub store: Store,
+    pub ingest: Ingest,
+    pub backend: crate::backend::HubBackend,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 impl Watch {
-    pub fn new(config: &Config, state: &crate::api::AppState, clock: Arc<dyn Clock>) -> Watch {
+    pub fn new(config: &Config, hub: WatchHub, clock: Arc<dyn Clock>) -> Watch {
         Watch {
-            store: state.store.clone(),
-            ingest: state.ingest.clone(),
-            backend: state.backend.clone(),
-            wake: state.wake.clone(),
+            store: hub.store,
+            ingest: hub.ingest,
+            backend: hub.backend,
+            wake: hub.wake,
             config: config.watchers.clone(),
             brief: config.brief.clone(),
             people: config

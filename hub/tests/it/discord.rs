@@ -147,6 +147,7 @@ both_dbs!(
                 "brief",
                 "cost",
                 "whoami",
+                "login",
                 "help"
             ]
         );

@@ -722,7 +722,7 @@ async fn commands_go_to_the_guild_when_one_is_configured() {
         .register_commands(&commands::discord_application_commands())
         .await
         .unwrap();
-    assert_eq!(n, 8);
+    assert_eq!(n, 9);
     let regs = server.registrations();
     assert_eq!(regs[0].0, format!("guild:{GUILD}"));
     // Every option and subcommand passed Discord's registration checks.

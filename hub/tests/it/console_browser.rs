@@ -391,6 +391,10 @@ async fn a_morning_in_the_console_in_chromium() {
         .click()
         .await
         .unwrap();
+    eventually("the viewer's inbox after signing in", 10, || async {
+        text(&c).await.contains("vic (viewer)")
+    })
+    .await;
     c.goto(&format!("{}/console/decisions", hub.base))
         .await
         .unwrap();

@@ -814,7 +814,7 @@ impl PersonConfig {
 fn web_console(web: &WebConfig) -> Result<(), ConfigError> {
     let bad = |m: String| Err(ConfigError::Invalid(m));
     let url = web.public_url.trim();
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         return bad(format!(
             "adapters.web.public_url = {url:?}: expected an http:// or https:// address, e.g. https://hub.example.com"
         ));

@@ -148,6 +148,7 @@ both_dbs!(
                 "brief",
                 "cost",
                 "whoami",
+                "login",
                 "help"
             ]
         );

@@ -103,7 +103,13 @@ pub async fn stream(
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     caller.require("events:read")?;
-    feed(state, headers, filter.recipient, Some(caller.agent_id.clone())).await
+    feed(
+        state,
+        headers,
+        filter.recipient,
+        Some(caller.agent_id.clone()),
+    )
+    .await
 }
 
 /// The web console's live inbox: one person's feed, for a session (the

@@ -28,8 +28,8 @@ mod placeholders;
 mod scheduled_runs;
 mod send_slots;
 mod wal;
-mod webhook_presence;
 mod watch;
+mod webhook_presence;
 mod webhooks;
 
 pub use audit::AuditRow;

@@ -725,7 +725,7 @@ async fn commands_go_to_the_guild_when_one_is_configured() {
         )
         .await
         .unwrap();
-    assert_eq!(n, 9);
+    assert_eq!(n, 10);
     let regs = server.registrations();
     assert_eq!(regs[0].0, format!("guild:{GUILD}"));
     // Every option and subcommand passed Discord's registration checks.

@@ -90,6 +90,10 @@ pub async fn send_later_or_now(
     target: String,
     reply: &Reply,
 ) -> Result<(), String> {
+    if reply.secret {
+        // A credential is never kept by the hub: straight to the asker.
+        return send_now(adapter, chat, target, reply).await;
+    }
     let platform = adapter.kind();
     let Err(e) = inbox
         .send_later(platform, chat, Some(target.clone()), reply)
@@ -98,6 +102,16 @@ pub async fn send_later_or_now(
         return Ok(());
     };
     tracing::error!(error = %e, chat, "could not queue a follow-up in the outbox; sending it directly once");
+    send_now(adapter, chat, target, reply).await
+}
+
+/// Send a reply once, directly (neither paced, retried nor recorded).
+pub async fn send_now(
+    adapter: &dyn crate::Adapter,
+    chat: &str,
+    target: String,
+    reply: &Reply,
+) -> Result<(), String> {
     let to = crate::Destination {
         address: chat.to_string(),
         thread: Some(target),

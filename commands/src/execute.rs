@@ -144,6 +144,7 @@ pub async fn press<B: Backend + ?Sized>(backend: &B, ctx: &Context, token: &str)
                 message: RichMessage::text(format!("You {verb} decision #{}.", d.id)),
                 visibility: Visibility::Ephemeral,
                 is_error: false,
+                secret: false,
             };
             Outcome::Done {
                 reply,
@@ -204,6 +205,7 @@ async fn press_answer<B: Backend + ?Sized>(
                 message: RichMessage::text(format!("You answered question #{}: {text}", q.id)),
                 visibility: Visibility::Ephemeral,
                 is_error: false,
+                secret: false,
             },
             events: vec![Event::QuestionAnswered(q)],
         },
@@ -242,6 +244,7 @@ fn private(message: RichMessage) -> Reply {
         message,
         visibility: Visibility::Ephemeral,
         is_error: false,
+        secret: false,
     }
 }
 
@@ -420,7 +423,11 @@ async fn run<B: Backend + ?Sized>(
                 "Your web console link",
                 format!("{url}\nIt works once and expires in a few minutes. Do not forward it."),
             );
-            Ok((private(m), Vec::new()))
+            let reply = Reply {
+                secret: true,
+                ..private(m)
+            };
+            Ok((reply, Vec::new()))
         }
         Command::Help { topic } => {
             let m = match topic {

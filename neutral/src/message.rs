@@ -155,6 +155,11 @@ pub struct Reply {
     pub visibility: Visibility,
     /// True when the command was refused or failed; platforms may style it.
     pub is_error: bool,
+    /// It holds a credential (a web console login link): sent to the asker
+    /// once and directly, never kept by the hub — not queued in the outbox,
+    /// not saved for a platform's redeliveries.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 impl Reply {
@@ -163,6 +168,7 @@ impl Reply {
             message,
             visibility: Visibility::Public,
             is_error: false,
+            secret: false,
         }
     }
 
@@ -171,6 +177,7 @@ impl Reply {
             message: RichMessage::text(text),
             visibility: Visibility::Ephemeral,
             is_error: true,
+            secret: false,
         }
     }
 }

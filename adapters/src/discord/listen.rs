@@ -81,6 +81,8 @@ struct Answer {
     /// The reply has parts after the body's, sent as follow-ups.
     more: bool,
     ephemeral: bool,
+    /// It holds a credential: not kept for repeats.
+    secret: bool,
     /// For a deferred answer: how to finish it.
     finish: Finish,
 }
@@ -135,15 +137,20 @@ impl Listener {
                 self.reply_answer(Reply::error(deadline::DATABASE_UNAVAILABLE))
             }
         };
-        if let Err(e) = self
-            .inbox
-            .save_reply(
-                routing::ChannelKind::Discord,
-                &act.id,
-                &answer.body.to_string(),
-            )
-            .await
-        {
+        // A credential is not kept for repeats: a repeat gets "thinking…".
+        let saved = match answer.secret {
+            true => Ok(()),
+            false => {
+                self.inbox
+                    .save_reply(
+                        routing::ChannelKind::Discord,
+                        &act.id,
+                        &answer.body.to_string(),
+                    )
+                    .await
+            }
+        };
+        if let Err(e) = saved {
             tracing::error!(error = %e, "discord: could not keep the answer for repeats");
         }
         // What follows the answer leaves through the outbox (paced with the
@@ -202,6 +209,7 @@ impl Listener {
                 body: render::body(&render::update_response(&message)),
                 more: false,
                 ephemeral: false,
+                secret: false,
                 finish: Finish::Press(message),
             },
             None => self.reply_answer(reply),
@@ -214,6 +222,7 @@ impl Listener {
             body: render::body(&response),
             more: !rest.is_empty(),
             ephemeral: render::is_ephemeral(&reply),
+            secret: reply.secret,
             finish: Finish::Command(reply),
         }
     }

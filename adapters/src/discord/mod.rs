@@ -153,6 +153,7 @@ impl DiscordAdapter {
                 Visibility::Public
             },
             is_error: false,
+            secret: false,
         };
         let (first, rest) = render::reply_parts(&reply);
         let mut steps: Vec<(bool, String)> = Vec::new();

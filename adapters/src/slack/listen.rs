@@ -164,11 +164,16 @@ impl Listener {
             }
         };
         let body = render::reply_body(&reply, None);
-        if let Err(e) = self
-            .inbox
-            .save_reply(routing::ChannelKind::Slack, &request.key, &body.to_string())
-            .await
-        {
+        // A credential is not kept for retries: a retry gets "still working".
+        let saved = match reply.secret {
+            true => Ok(()),
+            false => {
+                self.inbox
+                    .save_reply(routing::ChannelKind::Slack, &request.key, &body.to_string())
+                    .await
+            }
+        };
+        if let Err(e) = saved {
             tracing::error!(error = %e, "slack: could not keep the reply for retries");
         }
         if request.is_interaction {

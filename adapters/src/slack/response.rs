@@ -76,6 +76,7 @@ impl ResponseTarget {
                 Visibility::Public
             },
             is_error: false,
+            secret: false,
         };
         let mut body = render::reply_body(&reply, self.replace_original);
         if let Some(ts) = &self.thread_ts {

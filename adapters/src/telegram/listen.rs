@@ -85,16 +85,31 @@ impl Listener {
             .message_id
             .as_deref()
             .map(|m| format!("{}:{m}", inbound.chat_id));
-        if let Err(e) = self
-            .inbox
-            .send_later(
-                routing::ChannelKind::Telegram,
-                &inbound.chat_id,
-                thread,
-                &reply,
-            )
-            .await
-        {
+        let queued = match (reply.secret, thread) {
+            // A credential is never kept by the hub: sent once, directly.
+            (true, thread) => {
+                let to = crate::Destination {
+                    address: inbound.chat_id.clone(),
+                    thread,
+                    to_person: false,
+                };
+                crate::Adapter::send(self.adapter.as_ref(), &to, &reply.message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            (false, thread) => self
+                .inbox
+                .send_later(
+                    routing::ChannelKind::Telegram,
+                    &inbound.chat_id,
+                    thread,
+                    &reply,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = queued {
             tracing::error!(error = %e, chat = %inbound.chat_id, "could not queue a command's reply for Telegram");
         }
     }

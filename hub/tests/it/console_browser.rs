@@ -209,6 +209,18 @@ async fn a_morning_in_the_console_in_chromium() {
         .find(|w| w.contains("/console/login?token="))
         .unwrap();
     assert!(link.starts_with(&hub.base), "{link}");
+    // The link is a credential: sent directly, never kept by the hub (no
+    // outbox row, no reply saved for a redelivered update).
+    let token = link.rsplit("token=").next().unwrap_or_default().to_string();
+    let (kept,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM notifications WHERE body LIKE $1 OR fields LIKE $1)
+              + (SELECT COUNT(*) FROM inbound_requests WHERE reply LIKE $1)",
+    )
+    .bind(format!("%{token}%"))
+    .fetch_one(hub.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, 0, "the login link was stored");
 
     c.goto(&link).await.unwrap();
     c.find(Locator::Id("sign-in"))

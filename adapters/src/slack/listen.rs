@@ -31,33 +31,24 @@ pub(super) struct Listener {
     pub(super) config: SlackConfig,
 }
 
-/// The slash-command endpoint (`commands_path`).
-pub(super) struct Commands(pub(super) Arc<Listener>);
-/// The interactivity endpoint (`interactions_path`): button presses.
-pub(super) struct Interactions(pub(super) Arc<Listener>);
-
-#[async_trait]
-impl Webhook for Commands {
-    async fn call(&self, request: WebhookRequest) -> WebhookResponse {
-        let slack = &self.0;
-        let parsed = slack
-            .verify(&request)
-            .and_then(|_| inbound::parse_command(request.body(), &slack.config.command));
-        match parsed {
-            Ok(Some(request)) => respond(slack.answer(request).await),
-            Ok(None) => empty_response(StatusCode::OK),
-            Err(e) => refuse(e),
-        }
-    }
+/// One of Slack's two endpoints: slash commands (`commands_path`) or
+/// interactivity (`interactions_path`, button presses). They differ only in
+/// how the verified body is parsed.
+pub(super) struct Endpoint {
+    pub(super) listener: Arc<Listener>,
+    pub(super) interactions: bool,
 }
 
 #[async_trait]
-impl Webhook for Interactions {
+impl Webhook for Endpoint {
     async fn call(&self, request: WebhookRequest) -> WebhookResponse {
-        let slack = &self.0;
+        let slack = &self.listener;
         let parsed = slack
             .verify(&request)
-            .and_then(|_| inbound::parse_interaction(request.body()));
+            .and_then(|_| match self.interactions {
+                true => inbound::parse_interaction(request.body()),
+                false => inbound::parse_command(request.body(), &slack.config.command),
+            });
         match parsed {
             Ok(Some(request)) => respond(slack.answer(request).await),
             Ok(None) => empty_response(StatusCode::OK),

@@ -3,7 +3,7 @@
 //! inbound side — the HTTP endpoints (`mode = "http"`) or a Socket Mode
 //! listener (`mode = "socket"`), see `listen`.
 
-use super::listen::{BODY_LIMIT, Commands, Interactions, Listener, serve_socket};
+use super::listen::{BODY_LIMIT, Endpoint, Listener, serve_socket};
 use super::{SlackAdapter, SlackConfig, SlackMode, TokenCheck, socket};
 use crate::platform::{HubLink, Platform, PlatformError, Started, WebhookRoute};
 use async_trait::async_trait;
@@ -77,13 +77,19 @@ impl Platform for SlackPlatform {
                     key: "adapters.slack.commands_path",
                     path: config.commands_path.clone(),
                     body_limit: Some(BODY_LIMIT),
-                    handler: Arc::new(Commands(slack.clone())),
+                    handler: Arc::new(Endpoint {
+                        listener: slack.clone(),
+                        interactions: false,
+                    }),
                 });
                 started.routes.push(WebhookRoute {
                     key: "adapters.slack.interactions_path",
                     path: config.interactions_path.clone(),
                     body_limit: Some(BODY_LIMIT),
-                    handler: Arc::new(Interactions(slack)),
+                    handler: Arc::new(Endpoint {
+                        listener: slack,
+                        interactions: true,
+                    }),
                 });
                 tracing::info!(commands = %config.commands_path, interactions = %config.interactions_path, "slack: HTTP endpoints ready");
             }

@@ -174,14 +174,18 @@ async fn feed(
         }
     });
     // The caller's own questions, as they are answered on this instance.
-    let answered =
+    // Only an agent's feed carries its questions: a person's feed (the
+    // console) does not subscribe to them at all.
+    let answered = asker.map(|asker| {
         BroadcastStream::new(state.backend.question_bus().subscribe()).filter_map(move |item| {
             match item {
-                Ok(q) if asker.as_ref() == Some(&q.asked_by) => Some(Ok(question_answered(&q))),
+                Ok(q) if q.asked_by == asker => Some(Ok(question_answered(&q))),
                 _ => None,
             }
-        });
-    let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live.merge(answered));
+        })
+    });
+    let live = live.merge(futures::StreamExt::flatten(futures::stream::iter(answered)));
+    let events = tokio_stream::iter(replay.into_iter().map(Ok)).chain(live);
     Ok(Sse::new(futures::StreamExt::take_until(events, stopped))
         .keep_alive(KeepAlive::new().interval(state.sse_keep_alive)))
 }

@@ -4,6 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+// The rows the brief shows as they are: defined with the model in `neutral`.
+pub use neutral::brief::{ActivityCounts, MadeDecision, MyTasks, NamedTask, TaskRow};
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BriefInput {
     pub activity: ActivityCounts,
@@ -33,40 +36,6 @@ pub struct BriefInput {
     pub open_edges: Vec<(i64, i64)>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct MyTasks {
-    pub open: i64,
-    pub overdue: i64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ActivityCounts {
-    pub tasks_created: i64,
-    pub tasks_completed: i64,
-    /// Status changes (`task.move` in the audit log).
-    pub tasks_moved: i64,
-    pub decisions_made: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TaskRow {
-    pub id: i64,
-    pub title: String,
-    pub status: String,
-    pub priority: String,
-    pub project_id: Option<String>,
-    /// "person:alice" / "agent:coder" style is the caller's choice; plain id here.
-    pub assignee: Option<String>,
-    pub due_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    /// Overdue tasks: whole days past the due day at the brief's date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub days_late: Option<i64>,
-}
-
 /// Who may decide what: owners and admins every kind; others the kinds
 /// they are approvers of.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,23 +48,6 @@ impl ReaderScope {
     pub fn may_decide(&self, kind: &str) -> bool {
         self.all_kinds || self.kinds.iter().any(|k| k == kind)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct NamedTask {
-    pub id: i64,
-    pub title: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct MadeDecision {
-    pub id: i64,
-    pub kind: String,
-    /// `approved`, `denied` or `cancelled`.
-    pub status: String,
-    pub decided_by: Option<String>,
 }
 
 /// Spend of one agent on one project (None: no project).

@@ -52,6 +52,8 @@ pub struct StoredMessage {
     pub reply_to: Option<i64>,
     pub edits: u32,
     pub sent_at: Instant,
+    /// The path before `/bot…` in the sender's `api_url` (see `config_via`).
+    pub via: Option<String>,
 }
 
 /// An error this server answered.
@@ -171,6 +173,10 @@ impl TelegramServer {
         shared.inner.lock().unwrap().next_update_id = 1000;
         let app = Router::new()
             .route("/{bot}/{method}", axum::routing::any(handle))
+            // An `api_url` with a path (`{url}/{via}`): the same API, with
+            // each message marked by the path it came through, so a test can
+            // tell several senders apart (see `config_via`).
+            .route("/{via}/{bot}/{method}", axum::routing::any(handle_via))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -189,6 +195,15 @@ impl TelegramServer {
         format!(
             "[adapters.telegram]\nenabled = true\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\npoll_timeout_secs = 1\n{extra}\n",
             self.url
+        )
+    }
+
+    /// The same section with `api_url` ending in `/{via}`: each message it
+    /// sends is stored with `via` set, to tell senders apart.
+    pub fn config_via(&self, via: &str, extra: &str) -> String {
+        self.config(extra).replace(
+            &format!("api_url = \"{}\"", self.url),
+            &format!("api_url = \"{}/{via}\"", self.url),
         )
     }
 
@@ -575,6 +590,26 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    serve(shared, None, bot, method, headers, body).await
+}
+
+async fn handle_via(
+    State(shared): State<Arc<Shared>>,
+    Path((via, bot, method)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve(shared, Some(via), bot, method, headers, body).await
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    via: Option<String>,
+    bot: String,
+    method: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = params(&headers, &body);
     let lower = method.to_ascii_lowercase();
     shared.inner.lock().unwrap().calls.push(Call {
@@ -642,7 +677,7 @@ async fn handle(
             "supports_inline_queries": false, "has_main_web_app": false
         })),
         "setmycommands" => set_my_commands(&p),
-        "sendmessage" => send_message(&mut shared.inner.lock().unwrap(), &p),
+        "sendmessage" => send_message(&mut shared.inner.lock().unwrap(), &p, via),
         "editmessagetext" => edit_message_text(&mut shared.inner.lock().unwrap(), &p),
         "answercallbackquery" => answer_callback(&mut shared.inner.lock().unwrap(), &p),
         _ => Err(err(404, "Not Found")),
@@ -803,7 +838,7 @@ fn message_json(m: &StoredMessage) -> Value {
     v
 }
 
-fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
+fn send_message(i: &mut Inner, p: &Value, via: Option<String>) -> Result<Value, ApiErr> {
     let chat = known_chat(i, p)?;
     if i.blocked.contains(&chat) {
         return Err(err(403, "Forbidden: bot was blocked by the user"));
@@ -861,6 +896,7 @@ fn send_message(i: &mut Inner, p: &Value) -> Result<Value, ApiErr> {
         reply_to: p["reply_parameters"]["message_id"].as_i64(),
         edits: 0,
         sent_at: Instant::now(),
+        via,
     };
     let v = message_json(&m);
     i.messages.insert((chat, id), m);

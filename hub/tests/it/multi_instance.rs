@@ -12,7 +12,7 @@
 use crate::common;
 use common::TestDb;
 use common::binary::Instance;
-use common::telegram_server::TelegramServer;
+use common::telegram_server::{StoredMessage, TelegramServer};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 const CHATS: i64 = 10;
 const PER_CHAT: usize = 100;
 const LEASE_SECS: u64 = 3;
+/// The path the killed instance's Telegram calls go through.
+const KILLED: &str = "killed";
 
 fn chat(c: i64) -> i64 {
     7000 + c
@@ -32,8 +34,8 @@ fn sent(tg: &TelegramServer) -> usize {
 }
 
 /// An instance's config: the shared database, the Telegram test server
-/// and the people, one per chat.
-fn config(db: &TestDb, tg: &TelegramServer) -> String {
+/// (through the path `via`, if given) and the people, one per chat.
+fn config(db: &TestDb, tg: &TelegramServer, via: Option<&str>) -> String {
     let mut people = String::new();
     for c in 0..CHATS {
         people.push_str(&format!(
@@ -51,7 +53,10 @@ fn config(db: &TestDb, tg: &TelegramServer) -> String {
          [[people]]\nid = \"ceo\"\nrole = \"owner\"\npush = [\"console\"]\n{people}\
          [[agents]]\nid = \"builder\"\n",
         db.url(),
-        tg.config(fast),
+        match via {
+            Some(via) => tg.config_via(via, fast),
+            None => tg.config(fast),
+        },
     )
 }
 
@@ -101,7 +106,11 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
     let db = TestDb::postgres().await;
     let tg = Arc::new(TelegramServer::start().await);
     tg.add_chats(&(0..CHATS).map(chat).collect::<Vec<_>>());
-    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::new(&config(&db, &tg))).collect();
+    // The instance to be killed talks to Telegram through its own path, so
+    // the server tells its sends from the others' (see the resend check).
+    let mut instances: Vec<Instance> = (0..3)
+        .map(|i| Instance::new(&config(&db, &tg, (i == 0).then_some(KILLED))))
+        .collect();
     let key = instances[0].key();
     for i in instances.iter_mut() {
         i.serve().await;
@@ -146,6 +155,13 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
                             .await;
                         match res {
                             Ok(r) if r.status() == 201 => break,
+                            // Overloaded (the database busy on a loaded
+                            // machine): what a client does, again later
+                            // under the same key.
+                            Ok(r) if r.status() == 503 => {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                                continue;
+                            }
                             Ok(r) => panic!("chat {c} #{k}: {}", r.status()),
                             // The instance was killed under the request.
                             Err(_) => continue,
@@ -197,27 +213,37 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
     tokio::time::sleep(Duration::from_secs(LEASE_SECS + 1)).await;
 
     let mut resent_in_flight = 0;
+    // Of those, the killed instance's copies the server read only after the
+    // kill (written before it, read after).
+    let mut reached_after_kill = 0;
     let mut longest_gap = Duration::ZERO;
     for c in 0..CHATS {
         let messages = tg.messages(chat(c));
-        let mut first_seen: HashMap<usize, Instant> = HashMap::new();
+        let mut first_seen: HashMap<usize, &StoredMessage> = HashMap::new();
         let mut order = Vec::new();
         for m in &messages {
             let k = seq(&m.text);
             match first_seen.get(&k) {
                 None => {
-                    first_seen.insert(k, m.sent_at);
+                    first_seen.insert(k, m);
                     order.push(k);
                 }
                 // The only send that may repeat: one the killed instance
                 // made before it died and could not record, sent again by
-                // the instance that took the chat over.
+                // an instance that took the chat over. Told by the sender,
+                // not by time: a request the killed instance wrote just
+                // before the kill may reach the server just after it.
                 Some(first) => {
                     assert!(
-                        *first < kill_at && m.sent_at > kill_at,
-                        "chat {c}: #{k} sent twice, not across the kill"
+                        first.via.as_deref() == Some(KILLED) && m.via.as_deref() != Some(KILLED),
+                        "chat {c}: #{k} sent twice, not by the killed instance and then another ({:?}, then {:?})",
+                        first.via,
+                        m.via
                     );
                     resent_in_flight += 1;
+                    if first.sent_at > kill_at {
+                        reached_after_kill += 1;
+                    }
                 }
             }
         }
@@ -230,6 +256,7 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
         // (plus a poll and the send itself).
         let resumed = messages
             .iter()
+            .filter(|m| m.via.as_deref() != Some(KILLED))
             .map(|m| m.sent_at)
             .filter(|t| *t > kill_at)
             .min();
@@ -243,10 +270,13 @@ async fn three_instances_keep_each_chats_order_through_a_kill() {
         }
     }
     eprintln!(
-        "sent at the kill: {sent_at_kill} of {total}; resent after the kill (sent, not recorded): {resent_in_flight}; longest wait after the kill: {longest_gap:?}"
+        "sent at the kill: {sent_at_kill} of {total}; resent after the kill (sent, not recorded): {resent_in_flight}, of which the first copy reached the server after the kill: {reached_after_kill}; longest wait after the kill: {longest_gap:?}"
     );
+    // The lease, then a poll and a claim: seconds of slack because the
+    // test shares two cores with the rest of the suite (measured alone:
+    // 2.9-3.1 s); without the lease a chat would wait for ever.
     assert!(
-        longest_gap <= Duration::from_millis(LEASE_SECS * 1000 + 1500),
+        longest_gap <= Duration::from_millis(LEASE_SECS * 1000 + 3000),
         "a chat waited {longest_gap:?} after the kill (lease {LEASE_SECS} s)"
     );
     // At most what was in flight: one send per chat queue of the killed

@@ -112,6 +112,9 @@ impl Pace {
                 )
                 .await;
         }
+        // Whether this send opened the channel's bucket (our estimate of
+        // its window starts with it).
+        let mut opened = false;
         loop {
             let wait_until = {
                 let mut s = self.state();
@@ -135,6 +138,7 @@ impl Pace {
                     b.remaining -= 1;
                     if b.reset_at.is_none() {
                         b.reset_at = Some(now + self.window + RESET_MARGIN);
+                        opened = true;
                     }
                     None
                 } else {
@@ -146,7 +150,20 @@ impl Pace {
                 Some(at) => tokio::time::sleep_until(at).await,
             }
         }
+        let slot = Instant::now();
         self.wait_global().await;
+        // Discord's window starts when the bucket's first message arrives.
+        // If the bot-wide wait held that message back, the estimate moves
+        // with it, or the bucket would refill early in our count and the
+        // next burst meet a 429 (until Discord's headers correct it).
+        let now = Instant::now();
+        if opened && now > slot {
+            if let Some(b) = self.state().channels.get_mut(channel) {
+                if let Some(reset_at) = b.reset_at.as_mut() {
+                    *reset_at = (*reset_at).max(now + self.window + RESET_MARGIN);
+                }
+            }
+        }
     }
 
     /// What Discord's answer said about `channel`'s bucket (its headers, or
@@ -220,6 +237,22 @@ mod tests {
         pace.wait("1").await;
         let ms = start.elapsed().as_millis();
         assert!((300..400).contains(&ms), "{ms}");
+    }
+
+    #[tokio::test]
+    async fn a_bucket_counts_from_when_its_first_message_left() {
+        let pace = Pace::new(2, Duration::from_millis(300), 50);
+        // The bot-wide queue is 400 ms long when the channel's first
+        // message takes its bucket slot.
+        pace.state().next_global = Instant::now() + Duration::from_millis(400);
+        pace.wait("a").await;
+        let first_left = Instant::now();
+        pace.wait("a").await;
+        // A third in the window Discord started at the first's arrival
+        // would be a 429.
+        pace.wait("a").await;
+        let gap = first_left.elapsed();
+        assert!(gap >= Duration::from_millis(300), "{gap:?}");
     }
 
     #[tokio::test]

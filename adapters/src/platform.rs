@@ -11,6 +11,7 @@
 use crate::Adapter;
 use crate::inbox::Inbox;
 use crate::shared_pace::SharedSlots;
+use crate::template::Templates;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use neutral::CommandInfo;
@@ -29,6 +30,10 @@ pub struct HubLink {
     pub slots: Option<Arc<dyn SharedSlots>>,
     /// The commands platforms register up front (Telegram, Discord).
     pub catalogue: Arc<[CommandInfo]>,
+    /// Where edited templates are read (`[brief] templates_dir`), at every
+    /// send: each platform renders the briefs it sends from its own
+    /// `<platform>/…` templates there, falling back to the built-in copies.
+    pub templates: Templates,
 }
 
 /// A platform that could not start, or whose settings are wrong: what was

@@ -24,7 +24,10 @@ use std::sync::Arc;
 
 pub struct EmailAdapter {
     from: Mailbox,
+    /// Messages' and digests' templates (`adapters.email.templates_dir`).
     templates: Templates,
+    /// Briefs' templates (`[brief] templates_dir`), read at every send.
+    briefs: crate::template::Templates,
     transport: Arc<dyn MailTransport>,
 }
 
@@ -36,8 +39,16 @@ impl EmailAdapter {
         Ok(EmailAdapter {
             from: cfg.from_mailbox()?,
             templates: Templates::from_dir(&cfg.templates_dir),
+            briefs: crate::template::Templates::default(),
             transport: Arc::new(Smtp::from_config(cfg)?),
         })
+    }
+
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: crate::template::Templates) -> Self {
+        self.briefs = templates;
+        self
     }
 
     /// The adapter over any transport (tests, other relays).
@@ -49,6 +60,7 @@ impl EmailAdapter {
         EmailAdapter {
             from,
             templates,
+            briefs: crate::template::Templates::default(),
             transport,
         }
     }
@@ -68,7 +80,7 @@ impl EmailAdapter {
     fn parts(&self, message: &RichMessage) -> Result<Parts, SendError> {
         // Only a broken built-in template gets here; retrying cannot fix it.
         self.templates
-            .message(message)
+            .email(message, &self.briefs)
             .map_err(|e| SendError::permanent(e.to_string()))
     }
 }

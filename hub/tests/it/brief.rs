@@ -1590,24 +1590,66 @@ async fn a_brief_queued_by_the_previous_version_is_still_delivered_body(db: &Tes
             .await
             .unwrap()
     );
+    // And a digest as it was queued: a count line as its body, a first line
+    // per item as its fields, the whole listing only in `preformatted`.
+    let digest = hub::store::NewNotification {
+        id: format!("{}-digest", notification.id),
+        kind: "digest".into(),
+        title: Some("Your orkhub digest for 2026-07-01: 1 item".into()),
+        body: "1 waiting since your last digest.".into(),
+        fields_json: serde_json::json!({
+            "fields": [{"name": "web · report (1)", "value": "• Nightly run"}],
+            "preformatted": {
+                "plain_text": "Your orkhub digest for 2026-07-01: 1 item\n\nweb / report (1)\n- 2026-07-01 09:00 Nightly run\nall 40 jobs passed (ci)",
+                "email_html": "<p>OLD</p>",
+            }
+        })
+        .to_string(),
+        ..notification.clone()
+    };
+    let digest_delivery: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.channel == "telegram")
+        .map(|d| hub::store::NewDelivery {
+            id: format!("{}-digest", d.id),
+            notification_id: digest.id.clone(),
+            ..d.clone()
+        })
+        .collect();
+    assert!(
+        store
+            .reserve_slot("brief", "tess:legacy-digest", "old", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .queue_brief("tess:legacy-digest", "old", now, &digest, &digest_delivery)
+            .await
+            .unwrap()
+    );
     state.wake.notify_one();
-    tg.wait_for("the legacy brief", 10, |t| {
-        !t.messages(TESS_CHAT).is_empty()
-    })
-    .await;
+    tg.wait_for("the legacy rows", 10, |t| t.messages(TESS_CHAT).len() == 2)
+        .await;
     let sent = tg.messages(TESS_CHAT);
-    assert_eq!(sent.len(), 1);
-    // Its plain text, in Telegram's own rendering of a message.
+    // Their plain text, in Telegram's own rendering of a message.
     assert_eq!(
         sent[0].text,
         "Brief for tess — 2026-07-01\n\nBrief for tess — 2026-07-01 (UTC)\n\nNEEDS YOU\nNothing needs you."
     );
-    let status = hub.settled(&notification.id).await;
+    // The digest's whole listing, in place of its first-line fields.
     assert_eq!(
-        common::server::delivery(&status, "telegram")["status"],
-        "sent",
-        "{status}"
+        sent[1].text,
+        "Your orkhub digest for 2026-07-01: 1 item\n\nYour orkhub digest for 2026-07-01: 1 item\n\nweb / report (1)\n- 2026-07-01 09:00 Nightly run\nall 40 jobs passed (ci)"
     );
+    for id in [&notification.id, &digest.id] {
+        let status = hub.settled(id).await;
+        assert_eq!(
+            common::server::delivery(&status, "telegram")["status"],
+            "sent",
+            "{status}"
+        );
+    }
     drop(state);
     hub.stop().await;
 }

@@ -11,6 +11,7 @@
 use crate::Adapter;
 use crate::inbox::Inbox;
 use crate::shared_pace::SharedSlots;
+use crate::sign_in::SignInLinks;
 use crate::template::Templates;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -34,6 +35,9 @@ pub struct HubLink {
     /// send: each platform renders the briefs it sends from its own
     /// `<platform>/…` templates there, falling back to the built-in copies.
     pub templates: Templates,
+    /// One-time sign-in links to put in what is sent (the email digest);
+    /// `None` when the web console is off.
+    pub sign_in: Option<Arc<dyn SignInLinks>>,
 }
 
 /// A platform that could not start, or whose settings are wrong: what was

@@ -678,7 +678,7 @@ fn each_adapter_renders_a_carried_brief_from_the_templates_as_they_are_when_sent
     };
     let email = || {
         adapters::email::Templates::embedded()
-            .email(&m, &templates)
+            .email(&m, &templates, None)
             .unwrap()
     };
     assert!(

@@ -130,7 +130,19 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         state.backend.clone(),
         wake.clone(),
     ));
-    let hub = crate::platforms::hub_link(inbox, &store, templates);
+    // Emailed sign-in links live longer than chat ones (mail is read later).
+    let email_links = Arc::new(crate::console::LoginLinks::new(
+        store.clone(),
+        &config.adapters.web.public_url,
+        config.adapters.web.email_link_minutes,
+    ));
+    let sign_in = config.adapters.web.enabled.then(|| {
+        Arc::new(crate::console::links::SentLinks::new(
+            email_links.clone(),
+            dir.clone(),
+        )) as Arc<dyn adapters::sign_in::SignInLinks>
+    });
+    let hub = crate::platforms::hub_link(inbox, &store, templates, sign_in);
     let platforms = crate::platforms::start(&config, &hub, stop_rx.clone()).await?;
     let checks = platforms.checks;
     for a in platforms.adapters {
@@ -203,6 +215,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
 
     let addr = listener.local_addr()?;
     login_links.default_base(format!("http://{addr}"));
+    email_links.default_base(format!("http://{addr}"));
     let mut app = api::router(state.clone(), config.server.body_limit_bytes);
     if config.adapters.web.enabled {
         app = app.merge(crate::console::routes(state.clone()));

@@ -60,6 +60,15 @@ struct MessageView<'a> {
     footer: Option<&'a str>,
 }
 
+/// What the digest templates see: the digest's fields, and the sign-in
+/// link when there is one.
+#[derive(Serialize)]
+struct DigestView<'a> {
+    #[serde(flatten)]
+    digest: &'a Digest,
+    sign_in_url: Option<&'a str>,
+}
+
 /// Where templates come from.
 #[derive(Debug, Clone, Default)]
 pub struct Templates {
@@ -81,17 +90,22 @@ impl Templates {
     /// The email for `m` as it is sent: a brief from its templates in
     /// `briefs`, a digest from the digest templates, any other message from
     /// the message templates.
+    /// `sign_in`: a one-time link into the web console for a digest.
     pub fn email(
         &self,
         m: &RichMessage,
         briefs: &crate::template::Templates,
+        sign_in: Option<&str>,
     ) -> Result<Parts, RenderError> {
         let (text, html) = match &m.document {
             Some(Document::Brief(brief)) => (
                 super::brief::text(briefs, brief, Mode::Send)?,
                 super::brief::html(briefs, brief, Mode::Send)?,
             ),
-            Some(Document::Digest(digest)) => self.digest(digest)?,
+            Some(Document::Digest(digest)) => self.digest_with(&DigestView {
+                digest,
+                sign_in_url: sign_in,
+            })?,
             None => return self.message(m),
         };
         Ok(Parts {
@@ -128,9 +142,16 @@ impl Templates {
 
     /// The digest's (plain text, HTML) bodies.
     pub fn digest(&self, d: &Digest) -> Result<(String, String), RenderError> {
+        self.digest_with(&DigestView {
+            digest: d,
+            sign_in_url: None,
+        })
+    }
+
+    fn digest_with(&self, view: &DigestView<'_>) -> Result<(String, String), RenderError> {
         Ok((
-            self.render("digest.txt.hbs", d)?,
-            self.render("digest.html.hbs", d)?,
+            self.render("digest.txt.hbs", view)?,
+            self.render("digest.html.hbs", view)?,
         ))
     }
 
@@ -249,11 +270,28 @@ mod tests {
         };
         let m = d.message().with_document(Document::Digest(d.clone()));
         let p = Templates::embedded()
-            .email(&m, &crate::template::Templates::default())
+            .email(&m, &crate::template::Templates::default(), None)
             .unwrap();
         assert_eq!(p.subject, "Your digest: 1 item");
         assert!(p.text.contains("web / report (1)"), "{}", p.text);
         assert!(p.html.contains("a &lt; b"), "{}", p.html);
+        assert!(!p.text.contains("Open in orkhub"), "{}", p.text);
+        // With a sign-in link: at the end of both parts.
+        let link = "https://hub.example.com/console/login?token=abc";
+        let p = Templates::embedded()
+            .email(&m, &crate::template::Templates::default(), Some(link))
+            .unwrap();
+        assert!(
+            p.text.trim_end().ends_with(&format!("Open in orkhub: {link}\n(a sign-in link for you alone: it works once, for a limited time)")),
+            "{}",
+            p.text
+        );
+        assert!(
+            p.html
+                .contains(r#"<a href="https://hub.example.com/console/login?token&#x3D;abc">Open in orkhub</a>"#),
+            "{}",
+            p.html
+        );
     }
 
     #[test]

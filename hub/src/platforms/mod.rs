@@ -49,17 +49,20 @@ pub struct Platforms {
 pub type StartupCheck = futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
 /// What the hub gives every platform at start; `templates` are the
-/// brief's (`[brief] templates_dir`).
+/// brief's (`[brief] templates_dir`), `sign_in` the web console's links
+/// (`None` when it is off).
 pub fn hub_link(
     inbox: Arc<crate::inbox::HubInbox>,
     store: &crate::store::Store,
     templates: adapters::template::Templates,
+    sign_in: Option<Arc<dyn adapters::sign_in::SignInLinks>>,
 ) -> HubLink {
     HubLink {
         inbox,
         slots: send_slots::shared(store),
         catalogue: commands::catalogue().into(),
         templates,
+        sign_in,
     }
 }
 

@@ -714,3 +714,22 @@ fn each_adapter_renders_a_carried_brief_from_the_templates_as_they_are_when_sent
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The web feed carries no document to browsers: a brief goes out as its
+/// plain text, rendered when it is sent.
+#[tokio::test]
+async fn the_web_feed_shows_a_carried_brief_as_plain_text() {
+    use adapters::Adapter;
+    let web = adapters::web::WebAdapter::new(16);
+    let mut feed = web.subscribe();
+    let m = neutral::RichMessage::titled("Brief", "as composed")
+        .with_document(neutral::Document::Brief(Box::new(hostile_brief())));
+    web.send(&adapters::Destination::person("ceo"), &m)
+        .await
+        .unwrap();
+    let shown = feed.recv().await.unwrap().message;
+    assert_eq!(shown.document, None);
+    assert_eq!(shown.title.as_deref(), Some("Brief"));
+    assert!(shown.text.starts_with("Brief for "), "{}", shown.text);
+    assert!(shown.text.contains(HOSTILE), "{}", shown.text);
+}

@@ -1,14 +1,13 @@
 //! The daily brief in every platform's formats. The `briefs` crate builds
 //! the neutral [`Brief`]; each platform's adapter renders it with its own
-//! templates and its one escaper (`<platform>/brief.rs`). This file only
-//! lists the formats (for `orkhub brief --preview --format` and for the
-//! outbox, which stores every format at queue time) and picks the platform.
+//! templates and its one escaper (`<platform>/brief.rs`) when it sends the
+//! brief. This file only lists the formats and picks the platform, for what
+//! shows a brief outside a send: `orkhub brief --preview --format`, the web
+//! console's brief page, and the plain text the LLM summarises.
 
 use crate::template::{Mode, TemplateError, Templates};
 use crate::{discord, email, slack, telegram};
 use briefs::Brief;
-use neutral::formats;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// An output format of the brief.
@@ -37,18 +36,6 @@ impl Format {
         Format::EmailHtml,
         Format::PlainText,
     ];
-
-    /// The key in `RichMessage::preformatted`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Format::TelegramHtml => formats::TELEGRAM_HTML,
-            Format::SlackMrkdwn => formats::SLACK_MRKDWN,
-            Format::SlackBlocks => formats::SLACK_BLOCKS,
-            Format::DiscordMarkdown => formats::DISCORD_MARKDOWN,
-            Format::EmailHtml => formats::EMAIL_HTML,
-            Format::PlainText => formats::PLAIN_TEXT,
-        }
-    }
 
     /// Parse a CLI name (`--format`).
     pub fn parse(name: &str) -> Result<Format, UnknownFormat> {
@@ -107,11 +94,9 @@ impl Renderer {
         self.render_in(brief, format, Mode::Send)
     }
 
-    /// Every format for sending, keyed as `RichMessage::preformatted` expects.
-    pub fn render_all(&self, brief: &Brief) -> Result<BTreeMap<String, String>, TemplateError> {
-        Format::ALL
-            .iter()
-            .map(|f| Ok((f.key().to_string(), self.render_for_send(brief, *f)?)))
-            .collect()
+    /// The templates it reads, for the platforms to render the briefs they
+    /// send from the same directory.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
     }
 }

@@ -17,6 +17,7 @@ pub mod inbox;
 mod partial;
 pub mod platform;
 pub mod shared_pace;
+pub mod sign_in;
 pub mod slack;
 mod target;
 pub mod telegram;

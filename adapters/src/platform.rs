@@ -11,6 +11,8 @@
 use crate::Adapter;
 use crate::inbox::Inbox;
 use crate::shared_pace::SharedSlots;
+use crate::sign_in::SignInLinks;
+use crate::template::Templates;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use neutral::CommandInfo;
@@ -29,6 +31,13 @@ pub struct HubLink {
     pub slots: Option<Arc<dyn SharedSlots>>,
     /// The commands platforms register up front (Telegram, Discord).
     pub catalogue: Arc<[CommandInfo]>,
+    /// Where edited templates are read (`[brief] templates_dir`), at every
+    /// send: each platform renders the briefs it sends from its own
+    /// `<platform>/…` templates there, falling back to the built-in copies.
+    pub templates: Templates,
+    /// One-time sign-in links to put in what is sent (the email digest);
+    /// `None` when the web console is off.
+    pub sign_in: Option<Arc<dyn SignInLinks>>,
 }
 
 /// A platform that could not start, or whose settings are wrong: what was

@@ -336,11 +336,11 @@ fn a_broken_template_falls_back_when_sending_and_fails_a_preview() {
     );
     assert!(r.render(&b, Format::SlackBlocks).is_err());
     // Sending: the built-in for the broken ones, the edited one where it works.
-    let all = r.render_all(&b).unwrap();
-    assert!(all["discord_markdown"].contains("**Overdue** (1)"));
-    assert!(all["slack_blocks"].starts_with('['));
+    let send = |f| r.render_for_send(&b, f).unwrap();
+    assert!(send(Format::DiscordMarkdown).contains("**Overdue** (1)"));
+    assert!(send(Format::SlackBlocks).starts_with('['));
     assert_eq!(
-        all["telegram_html"],
+        send(Format::TelegramHtml),
         "<i>&lt;b&gt;bold&lt;/b&gt; &amp; *_~ &lt;!channel&gt; @everyone</i>"
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -655,4 +655,81 @@ fn counts_read_with_correct_plurals_in_every_format() {
             assert!(two.contains(phrase), "{format:?}: no {phrase:?} in {two}");
         }
     }
+}
+
+/// A message carrying the brief is rendered by each adapter when it is
+/// sent, from the templates as they are then: built-in, then edited, then
+/// (a broken edit) built-in again.
+#[test]
+fn each_adapter_renders_a_carried_brief_from_the_templates_as_they_are_when_sent() {
+    use adapters::template::Templates;
+    use neutral::{Document, RichMessage};
+    let dir = std::env::temp_dir().join(format!("orkhub-brief-send-{}", std::process::id()));
+    let templates = Templates::new(Some(dir.clone()));
+    let m = RichMessage::titled("Brief", "as composed")
+        .with_document(Document::Brief(Box::new(hostile_brief())));
+    let telegram = || adapters::telegram::render::parts(&m, &templates).unwrap();
+    let slack = || adapters::slack::render::render(&m, &templates).unwrap();
+    let discord = || {
+        adapters::discord::render::render(&m, &templates)
+            .unwrap()
+            .parts
+            .concat()
+    };
+    let email = || {
+        adapters::email::Templates::embedded()
+            .email(&m, &templates, None)
+            .unwrap()
+    };
+    assert!(
+        telegram()[0].starts_with("<b>Brief for "),
+        "{:?}",
+        telegram()
+    );
+    assert!(slack().text.starts_with("*Brief for "), "{}", slack().text);
+    assert!(discord().starts_with("**Brief for "), "{}", discord());
+    assert!(email().text.starts_with("Brief for "), "{}", email().text);
+    assert_eq!(email().subject, "Brief");
+    for (file, text) in [
+        ("telegram/brief.html.hbs", "<i>T {{date}}</i>"),
+        ("slack/brief.mrkdwn.hbs", "S {{date}}"),
+        ("discord/brief.md.hbs", "D {{date}}"),
+        ("email/brief.txt.hbs", "E {{date}}"),
+    ] {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    assert_eq!(telegram(), ["<i>T 2026-07-10</i>"]);
+    assert_eq!(slack().text, "S 2026-07-10");
+    // Discord's escaper writes `-` as `\-`.
+    assert_eq!(discord(), "D 2026\\-07\\-10");
+    assert_eq!(email().text, "E 2026-07-10");
+    // A broken edit gives way to the built-in template.
+    std::fs::write(dir.join("telegram/brief.html.hbs"), "{{#if}} broken").unwrap();
+    assert!(
+        telegram()[0].starts_with("<b>Brief for "),
+        "{:?}",
+        telegram()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The web feed carries no document to browsers: a brief goes out as its
+/// plain text, rendered when it is sent.
+#[tokio::test]
+async fn the_web_feed_shows_a_carried_brief_as_plain_text() {
+    use adapters::Adapter;
+    let web = adapters::web::WebAdapter::new(16);
+    let mut feed = web.subscribe();
+    let m = neutral::RichMessage::titled("Brief", "as composed")
+        .with_document(neutral::Document::Brief(Box::new(hostile_brief())));
+    web.send(&adapters::Destination::person("ceo"), &m)
+        .await
+        .unwrap();
+    let shown = feed.recv().await.unwrap().message;
+    assert_eq!(shown.document, None);
+    assert_eq!(shown.title.as_deref(), Some("Brief"));
+    assert!(shown.text.starts_with("Brief for "), "{}", shown.text);
+    assert!(shown.text.contains(HOSTILE), "{}", shown.text);
 }

@@ -3,8 +3,9 @@
 //! its neutral message with their one escaper. Agent text full of markup
 //! comes out inert everywhere.
 
+use adapters::template::Templates;
 use adapters::{discord, email, slack, telegram};
-use neutral::{Digest, DigestGroup, DigestItem};
+use neutral::{Digest, DigestGroup, DigestItem, Document, RichMessage};
 
 const HOSTILE: &str = "<b>x</b> & *_~ <!channel> @everyone (a-b)";
 
@@ -63,9 +64,15 @@ fn email_escapes_the_html_part_and_keeps_the_text_part_verbatim() {
     assert!(html.contains("&lt;b&gt;x&lt;/b&gt; &amp;"), "{html}");
 }
 
+/// The digest as the outbox carries it to the chat platforms: its neutral
+/// message with the digest itself, which each renders when it sends it.
+fn queued() -> RichMessage {
+    digest().message().with_document(Document::Digest(digest()))
+}
+
 #[test]
 fn telegram_escapes_only_its_three_characters() {
-    let parts = telegram::render::parts(&digest().message()).unwrap();
+    let parts = telegram::render::parts(&queued(), &Templates::default()).unwrap();
     let all = parts.concat();
     assert!(!all.contains("<b>x</b>"), "{all}");
     assert!(
@@ -76,7 +83,7 @@ fn telegram_escapes_only_its_three_characters() {
 
 #[test]
 fn slack_escapes_control_characters() {
-    let r = slack::render::render(&digest().message());
+    let r = slack::render::render(&queued(), &Templates::default()).unwrap();
     let json = serde_json::to_string(&r.blocks).unwrap();
     assert!(
         !json.contains("<!channel>") && !r.text.contains("<!channel>"),
@@ -88,7 +95,7 @@ fn slack_escapes_control_characters() {
 
 #[test]
 fn discord_escapes_markdown_and_breaks_mass_mentions() {
-    let r = discord::render::render(&digest().message()).unwrap();
+    let r = discord::render::render(&queued(), &Templates::default()).unwrap();
     let all = r.parts.concat();
     assert!(!all.contains("@everyone"), "{all}");
     assert!(

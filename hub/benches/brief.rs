@@ -154,7 +154,11 @@ async fn run(
         .collect();
     println!("{engine}: each read alone (ms): {}", parts.join(", "));
     let t = Instant::now();
-    let all = service.renderer().render_all(&brief)?;
+    // What the adapters render between them when they send it.
+    let all = adapters::brief::Format::ALL
+        .iter()
+        .map(|f| service.renderer().render_for_send(&brief, *f))
+        .collect::<Result<Vec<_>, _>>()?;
     println!(
         "{engine}: rendering all {} formats: {:.1} ms; month so far {:.2} USD, {} overdue, {} pending decisions",
         all.len(),

@@ -55,7 +55,11 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let dir = Arc::new(Directory::from_config(&config));
     let dir_for_github = dir.clone();
     let wake = Arc::new(Notify::new());
-    let web = Arc::new(WebAdapter::new(config.adapters.web.buffer));
+    let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
+    // Every adapter renders the briefs it sends from these, read at every send.
+    let templates = brief.renderer().templates().clone();
+    let web =
+        Arc::new(WebAdapter::new(config.adapters.web.buffer).with_templates(templates.clone()));
     let (ingest, writer) = crate::ingest::start(
         store.clone(),
         dir.clone(),
@@ -74,7 +78,6 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         adapters.insert(ChannelKind::Console, Arc::new(ConsoleAdapter::new(out)));
     }
     let (stop, stop_rx) = watch::channel(false);
-    let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
     // The web console: sessions of people removed from the config go now.
     let login_links = Arc::new(crate::console::LoginLinks::new(
         store.clone(),
@@ -127,7 +130,19 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         state.backend.clone(),
         wake.clone(),
     ));
-    let hub = crate::platforms::hub_link(inbox, &store);
+    // Emailed sign-in links live longer than chat ones (mail is read later).
+    let email_links = Arc::new(crate::console::LoginLinks::new(
+        store.clone(),
+        &config.adapters.web.public_url,
+        config.adapters.web.email_link_minutes,
+    ));
+    let sign_in = config.adapters.web.enabled.then(|| {
+        Arc::new(crate::console::links::SentLinks::new(
+            email_links.clone(),
+            dir.clone(),
+        )) as Arc<dyn adapters::sign_in::SignInLinks>
+    });
+    let hub = crate::platforms::hub_link(inbox, &store, templates, sign_in);
     let platforms = crate::platforms::start(&config, &hub, stop_rx.clone()).await?;
     let checks = platforms.checks;
     for a in platforms.adapters {
@@ -200,6 +215,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
 
     let addr = listener.local_addr()?;
     login_links.default_base(format!("http://{addr}"));
+    email_links.default_base(format!("http://{addr}"));
     let mut app = api::router(state.clone(), config.server.body_limit_bytes);
     if config.adapters.web.enabled {
         app = app.merge(crate::console::routes(state.clone()));

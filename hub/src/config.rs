@@ -284,6 +284,9 @@ pub struct WebConfig {
     pub session_minutes: u32,
     /// How long a one-time login link may be used.
     pub login_link_minutes: u32,
+    /// How long the sign-in link in an email (the digest's) may be used:
+    /// longer than a chat's, as mail is read hours after it is sent.
+    pub email_link_minutes: u32,
 }
 
 impl Default for WebConfig {
@@ -294,6 +297,7 @@ impl Default for WebConfig {
             public_url: String::new(),
             session_minutes: 12 * 60,
             login_link_minutes: 10,
+            email_link_minutes: 24 * 60,
         }
     }
 }
@@ -824,6 +828,9 @@ fn web_console(web: &WebConfig) -> Result<(), ConfigError> {
     }
     if web.login_link_minutes == 0 {
         return bad("adapters.web.login_link_minutes must be above 0".into());
+    }
+    if web.email_link_minutes == 0 {
+        return bad("adapters.web.email_link_minutes must be above 0".into());
     }
     Ok(())
 }

@@ -11,4 +11,4 @@ pub mod message;
 pub use brief::Brief;
 pub use catalogue::{ArgInfo, ArgType, CommandInfo};
 pub use digest::{Digest, DigestGroup, DigestItem};
-pub use message::{Button, ButtonStyle, Field, Reply, RichMessage, Visibility, formats};
+pub use message::{Button, ButtonStyle, Document, Field, Reply, RichMessage, Visibility};

@@ -2,27 +2,11 @@
 //! platform renders it. Text here is always plain text; each adapter escapes it
 //! for its own markup, so no agent or person text can inject formatting.
 
+use crate::{Brief, Digest};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// Names of output formats a template can render a message into ahead of
-/// time (see [`RichMessage::preformatted`]). Each adapter looks up only its own.
-pub mod formats {
-    /// Telegram Bot API HTML (escaped `& < >`).
-    pub const TELEGRAM_HTML: &str = "telegram_html";
-    /// Slack mrkdwn text (escaped `& < >`), used as the fallback text.
-    pub const SLACK_MRKDWN: &str = "slack_mrkdwn";
-    /// Slack Block Kit: a JSON array of blocks.
-    pub const SLACK_BLOCKS: &str = "slack_blocks";
-    /// Discord markdown.
-    pub const DISCORD_MARKDOWN: &str = "discord_markdown";
-    /// The HTML part of an email.
-    pub const EMAIL_HTML: &str = "email_html";
-    /// The plain-text part of an email; also what consoles and the web feed show.
-    pub const PLAIN_TEXT: &str = "plain_text";
-}
-
-/// A rich message: optional title, body text, labelled fields and buttons.
+/// A rich message: optional title, body text, labelled fields and buttons,
+/// and the document it carries, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RichMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,13 +20,13 @@ pub struct RichMessage {
     /// A short trailing line (who decided, when, source...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
-    /// The same message already rendered for some formats (keys from
-    /// [`formats`]) by a template that escaped it for that format — briefs and
-    /// digests. An adapter that finds its format here sends that text (still
-    /// split to its own length limit, buttons still from `buttons`); otherwise
-    /// it renders the structured fields above itself.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub preformatted: BTreeMap<String, String>,
+    /// A brief or a digest: each adapter renders it itself when it sends
+    /// the message, with its own templates and limits (so a template edited
+    /// after the message was queued is the one used). The fields above stay
+    /// a readable version for whatever renders no document (the stored
+    /// notification, logs); buttons always come from `buttons`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Document>,
 }
 
 impl RichMessage {
@@ -79,20 +63,20 @@ impl RichMessage {
         self
     }
 
-    pub fn with_preformatted(mut self, format: &str, text: impl Into<String>) -> Self {
-        self.preformatted.insert(format.to_string(), text.into());
+    pub fn with_document(mut self, document: Document) -> Self {
+        self.document = Some(document);
         self
     }
 
-    /// The text pre-rendered for `format`, if a template made one.
-    pub fn preformatted(&self, format: &str) -> Option<&str> {
-        self.preformatted.get(format).map(String::as_str)
-    }
-
     /// The message as plain text, for consoles, logs and plain-text fallbacks.
+    /// A brief's `text` is its whole plain-text rendering (heading
+    /// included), made when it was composed: it stands alone. A digest's
+    /// message is its neutral one ([`Digest::message`]).
     pub fn plain_text(&self) -> String {
-        if let Some(text) = self.preformatted(formats::PLAIN_TEXT) {
-            return text.to_string();
+        if let Some(Document::Brief(_)) = &self.document
+            && !self.text.is_empty()
+        {
+            return self.text.clone();
         }
         let mut out = String::new();
         if let Some(t) = &self.title {
@@ -110,6 +94,18 @@ impl RichMessage {
         out
     }
 }
+
+/// A document a message carries, rendered by each adapter at send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Document {
+    Brief(Box<Brief>),
+    Digest(Digest),
+}
+
+// The brief's figures are rounded finite numbers (never NaN), so equality
+// is reflexive and messages that carry one stay comparable.
+impl Eq for Document {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -55,7 +55,7 @@ impl Webhook for Endpoint {
                 ));
                 json_response(
                     StatusCode::OK,
-                    &render::body(&render::reply_response(&reply).0),
+                    &render::body(&render::reply_response(&reply, discord.adapter.templates()).0),
                 )
             }
             Ok(Interaction::Act(act)) => json_response(StatusCode::OK, &discord.answer(act).await),
@@ -206,7 +206,7 @@ impl Listener {
         // The pressed message shows the outcome at once (type 7).
         match self.inbox.pressed_outcome(token).await {
             Some(message) => Answer {
-                body: render::body(&render::update_response(&message)),
+                body: render::body(&render::update_response(&message, self.adapter.templates())),
                 more: false,
                 ephemeral: false,
                 secret: false,
@@ -217,7 +217,7 @@ impl Listener {
     }
 
     fn reply_answer(&self, reply: Reply) -> Answer {
-        let (response, rest) = render::reply_response(&reply);
+        let (response, rest) = render::reply_response(&reply, self.adapter.templates());
         Answer {
             body: render::body(&response),
             more: !rest.is_empty(),

@@ -33,6 +33,7 @@ pub use config::{DiscordConfig, DiscordConfigError};
 pub use platform::DiscordPlatform;
 
 use crate::partial::{self, PartialSends};
+use crate::template::Templates;
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use followup::{FollowUp, Parts};
@@ -72,6 +73,8 @@ pub struct DiscordAdapter {
     guild: Option<u64>,
     /// Parts already delivered of a split message whose later part failed.
     partial: PartialSends<u64>,
+    /// Where briefs' templates are read at every send.
+    templates: Templates,
 }
 
 impl DiscordAdapter {
@@ -115,7 +118,19 @@ impl DiscordAdapter {
             ),
             guild: config.guild_id.as_deref().and_then(config::snowflake),
             partial: PartialSends::new(),
+            templates: Templates::default(),
         })
+    }
+
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    pub(crate) fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     /// Pace sends with slots shared by every instance (see
@@ -155,7 +170,7 @@ impl DiscordAdapter {
             is_error: false,
             secret: false,
         };
-        let (first, rest) = render::reply_parts(&reply);
+        let (first, rest) = render::reply_parts(&reply, &self.templates);
         let mut steps: Vec<(bool, String)> = Vec::new();
         match target.parts {
             Parts::Finish => {
@@ -223,7 +238,8 @@ impl Adapter for DiscordAdapter {
                 platform_message_id: None,
             });
         }
-        let rendered = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
+        let rendered = render::render(message, &self.templates)
+            .map_err(|e| SendError::permanent(e.to_string()))?;
         let channel = self.channel(to).await?;
         // A reply only within the same channel (Discord refuses others).
         let reply_to = to
@@ -279,7 +295,8 @@ impl Adapter for DiscordAdapter {
         message: &RichMessage,
     ) -> Result<(), SendError> {
         let (channel, id) = send::parse_message_ref(platform_message_id)?;
-        let r = render::render(message).map_err(|e| SendError::permanent(e.to_string()))?;
+        let r = render::render(message, &self.templates)
+            .map_err(|e| SendError::permanent(e.to_string()))?;
         let content = r.parts.last().cloned().unwrap_or_default();
         // Edits are a route (and bucket) of their own per channel.
         let bucket = format!("{channel}/edit");

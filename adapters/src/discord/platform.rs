@@ -58,8 +58,11 @@ impl Platform for DiscordPlatform {
         stop: watch::Receiver<bool>,
     ) -> Result<Started, PlatformError> {
         let config = &self.0;
-        let adapter =
-            Arc::new(DiscordAdapter::new(config).map_err(|e| PlatformError::new("discord", e))?);
+        let adapter = Arc::new(
+            DiscordAdapter::new(config)
+                .map_err(|e| PlatformError::new("discord", e))?
+                .with_templates(hub.templates.clone()),
+        );
         if let Some(slots) = hub.slots.clone() {
             adapter.share_pace(slots);
         }

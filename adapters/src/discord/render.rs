@@ -9,12 +9,16 @@
 //! and a split can never separate a backslash from what it escapes. Every
 //! message also goes out with mentions disabled (`allowed_mentions`), so even
 //! a template cannot ping anyone.
+//!
+//! A message carrying a document is rendered here when it is sent: a brief
+//! from this adapter's template (`discord/brief.md.hbs`), a digest from its
+//! neutral message.
 
 use super::limits::{
     EPHEMERAL, MAX_BUTTON_LABEL, MAX_BUTTONS_PER_ROW, MAX_CONTENT_CHARS, MAX_CUSTOM_ID, MAX_ROWS,
 };
-use neutral::message::formats;
-use neutral::{ButtonStyle, Reply, RichMessage, Visibility};
+use crate::template::{Mode, TemplateError, Templates};
+use neutral::{ButtonStyle, Document, Reply, RichMessage, Visibility};
 use serde_json::{Value, json};
 use serenity::all::{
     ButtonStyle as DiscordButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
@@ -34,6 +38,10 @@ pub enum RenderError {
     CustomIdEmpty { label: String },
     #[error("{0} buttons: Discord shows at most {max} on a message", max = MAX_BUTTONS_PER_ROW * MAX_ROWS)]
     TooManyButtons(usize),
+    /// Even the built-in template failed (an edited one that fails gives
+    /// way to it): a fault in the hub's own template, not in the message.
+    #[error("rendering the brief for Discord: {0}")]
+    Template(#[from] TemplateError),
 }
 
 /// A message ready to send: its content in parts (each within Discord's
@@ -106,19 +114,23 @@ fn run(style: Style, text: impl Into<String>) -> Run {
     }
 }
 
-/// Render `message`: a template's pre-rendered Discord markdown when there
-/// is one, else the title in bold, the text, a line per field and the footer
-/// in italics.
-pub fn render(message: &RichMessage) -> Result<Rendered, RenderError> {
-    render_with_limit(message, MAX_CONTENT_CHARS)
+/// Render `message`: a brief from its template in `templates` (an edited
+/// template that fails gives way to the built-in one), else the title in
+/// bold, the text, a line per field and the footer in italics.
+pub fn render(message: &RichMessage, templates: &Templates) -> Result<Rendered, RenderError> {
+    render_with_limit(message, templates, MAX_CONTENT_CHARS)
 }
 
 pub(crate) fn render_with_limit(
     message: &RichMessage,
+    templates: &Templates,
     limit: usize,
 ) -> Result<Rendered, RenderError> {
-    let parts = match message.preformatted(formats::DISCORD_MARKDOWN) {
-        Some(markdown) => split_markdown(markdown, limit),
+    let parts = match &message.document {
+        Some(Document::Brief(brief)) => {
+            split_markdown(&super::brief::render(templates, brief, Mode::Send)?, limit)
+        }
+        Some(Document::Digest(digest)) => split(&runs(&digest.message()), limit),
         None => split(&runs(message), limit),
     };
     if parts.is_empty() {
@@ -259,7 +271,7 @@ fn push_styled(out: &mut String, marker: &str, text: &str) {
     out.push_str(&text[end..]);
 }
 
-/// Pre-rendered markdown (already escaped by its template) split at line
+/// A template's markdown (every value already escaped) split at line
 /// breaks; a line longer than the limit is cut between characters, never
 /// right after a backslash (which would escape the next part's first
 /// character instead).
@@ -331,8 +343,11 @@ pub fn buttons(message: &RichMessage) -> Result<Vec<CreateActionRow>, RenderErro
 
 /// A command's reply as the interaction's immediate response, and any
 /// further parts, which go out as follow-up messages.
-pub fn reply_response(reply: &Reply) -> (CreateInteractionResponse, Vec<String>) {
-    let (first, rest) = reply_message(reply);
+pub fn reply_response(
+    reply: &Reply,
+    templates: &Templates,
+) -> (CreateInteractionResponse, Vec<String>) {
+    let (first, rest) = reply_message(reply, templates);
     (CreateInteractionResponse::Message(first), rest)
 }
 
@@ -345,8 +360,8 @@ pub struct FirstPart {
 
 /// A reply split for an interaction: the first part (with the buttons, so
 /// they show with the answer) and the parts that follow it.
-pub fn reply_parts(reply: &Reply) -> (FirstPart, Vec<String>) {
-    let rendered = render(&reply.message).unwrap_or_else(|e| Rendered {
+pub fn reply_parts(reply: &Reply, templates: &Templates) -> (FirstPart, Vec<String>) {
+    let rendered = render(&reply.message, templates).unwrap_or_else(|e| Rendered {
         parts: vec![escape(&e.to_string())],
         components: Vec::new(),
     });
@@ -359,8 +374,11 @@ pub fn reply_parts(reply: &Reply) -> (FirstPart, Vec<String>) {
 }
 
 /// The reply's first part as an interaction message, and the other parts.
-pub fn reply_message(reply: &Reply) -> (CreateInteractionResponseMessage, Vec<String>) {
-    let (first, rest) = reply_parts(reply);
+pub fn reply_message(
+    reply: &Reply,
+    templates: &Templates,
+) -> (CreateInteractionResponseMessage, Vec<String>) {
+    let (first, rest) = reply_parts(reply, templates);
     let message = CreateInteractionResponseMessage::new()
         .content(first.content)
         .components(first.components)
@@ -375,8 +393,8 @@ pub fn is_ephemeral(reply: &Reply) -> bool {
 
 /// The pressed message replaced by `message` (type 7, UPDATE_MESSAGE):
 /// its first part, and no buttons unless `message` has some.
-pub fn update_response(message: &RichMessage) -> CreateInteractionResponse {
-    let rendered = render(message).unwrap_or_else(|e| Rendered {
+pub fn update_response(message: &RichMessage, templates: &Templates) -> CreateInteractionResponse {
+    let rendered = render(message, templates).unwrap_or_else(|e| Rendered {
         parts: vec![escape(&e.to_string())],
         components: Vec::new(),
     });
@@ -415,6 +433,18 @@ mod tests {
     use super::*;
     use neutral::Button;
     use test_servers::discord_server::shown;
+
+    fn render(m: &RichMessage) -> Result<Rendered, RenderError> {
+        super::render(m, &Templates::default())
+    }
+
+    fn render_with_limit(m: &RichMessage, limit: usize) -> Result<Rendered, RenderError> {
+        super::render_with_limit(m, &Templates::default(), limit)
+    }
+
+    fn reply_response(reply: &Reply) -> (CreateInteractionResponse, Vec<String>) {
+        super::reply_response(reply, &Templates::default())
+    }
 
     /// The markdown with every escaped character removed: what is left is
     /// what Discord could read as markup.
@@ -529,11 +559,9 @@ mod tests {
             "line\n".repeat(5),
             "y".repeat(19)
         );
-        let m =
-            RichMessage::text("ignored").with_preformatted(formats::DISCORD_MARKDOWN, md.clone());
-        let r = render_with_limit(&m, 20).unwrap();
-        assert_eq!(r.parts.concat(), md);
-        for p in &r.parts {
+        let parts = split_markdown(&md, 20);
+        assert_eq!(parts.concat(), md);
+        for p in &parts {
             assert!(chars(p) <= 20, "{p:?}");
             assert!(!p.ends_with('\\'), "{p:?}");
         }

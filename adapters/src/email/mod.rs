@@ -15,6 +15,7 @@ pub use platform::EmailPlatform;
 pub use render::{Parts, Templates};
 pub use send::{MailTransport, Smtp};
 
+use crate::sign_in::SignInLinks;
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use lettre::message::Mailbox;
@@ -24,7 +25,12 @@ use std::sync::Arc;
 
 pub struct EmailAdapter {
     from: Mailbox,
+    /// Messages' and digests' templates (`adapters.email.templates_dir`).
     templates: Templates,
+    /// Briefs' templates (`[brief] templates_dir`), read at every send.
+    briefs: crate::template::Templates,
+    /// Sign-in links for digests (the web console's), minted at send time.
+    sign_in: Option<Arc<dyn SignInLinks>>,
     transport: Arc<dyn MailTransport>,
 }
 
@@ -36,8 +42,41 @@ impl EmailAdapter {
         Ok(EmailAdapter {
             from: cfg.from_mailbox()?,
             templates: Templates::from_dir(&cfg.templates_dir),
+            briefs: crate::template::Templates::default(),
+            sign_in: None,
             transport: Arc::new(Smtp::from_config(cfg)?),
         })
+    }
+
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: crate::template::Templates) -> Self {
+        self.briefs = templates;
+        self
+    }
+
+    /// Put a one-time sign-in link ("Open in orkhub") in each person's
+    /// digest, minted from `links` as it is sent.
+    pub fn with_sign_in(mut self, links: Option<Arc<dyn SignInLinks>>) -> Self {
+        self.sign_in = links;
+        self
+    }
+
+    /// A sign-in link for a digest to a person, when there can be one. A
+    /// digest without it beats no digest: a failure is logged (never the
+    /// link) and the digest goes out without.
+    async fn digest_link(&self, to: &Destination, message: &RichMessage) -> Option<String> {
+        let links = self.sign_in.as_ref()?;
+        if !to.to_person || !matches!(message.document, Some(neutral::Document::Digest(_))) {
+            return None;
+        }
+        match links.link(ChannelKind::Email, &to.address).await {
+            Ok(link) => link,
+            Err(e) => {
+                tracing::warn!(error = %e, "email: the digest goes out without its sign-in link");
+                None
+            }
+        }
     }
 
     /// The adapter over any transport (tests, other relays).
@@ -49,6 +88,8 @@ impl EmailAdapter {
         EmailAdapter {
             from,
             templates,
+            briefs: crate::template::Templates::default(),
+            sign_in: None,
             transport,
         }
     }
@@ -65,10 +106,10 @@ impl EmailAdapter {
         Ok(id)
     }
 
-    fn parts(&self, message: &RichMessage) -> Result<Parts, SendError> {
+    fn parts(&self, message: &RichMessage, sign_in: Option<&str>) -> Result<Parts, SendError> {
         // Only a broken built-in template gets here; retrying cannot fix it.
         self.templates
-            .message(message)
+            .email(message, &self.briefs, sign_in)
             .map_err(|e| SendError::permanent(e.to_string()))
     }
 }
@@ -80,7 +121,8 @@ impl Adapter for EmailAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
-        let parts = self.parts(message)?;
+        let link = self.digest_link(to, message).await;
+        let parts = self.parts(message, link.as_deref())?;
         // A follow-up is threaded under the email it answers (its Message-ID).
         let id = self.send_parts(to, &parts, to.thread.as_deref()).await?;
         Ok(Sent {
@@ -96,7 +138,7 @@ impl Adapter for EmailAdapter {
         platform_message_id: &str,
         message: &RichMessage,
     ) -> Result<(), SendError> {
-        let mut parts = self.parts(message)?;
+        let mut parts = self.parts(message, None)?;
         parts.subject = limits::subject(Some(&format!("Update: {}", parts.subject)), "");
         self.send_parts(to, &parts, Some(platform_message_id))
             .await

@@ -27,11 +27,14 @@ impl Platform for EmailPlatform {
 
     async fn start(
         &self,
-        _hub: &HubLink,
+        hub: &HubLink,
         _stop: watch::Receiver<bool>,
     ) -> Result<Started, PlatformError> {
         let cfg = &self.0;
-        let adapter = EmailAdapter::from_config(cfg).map_err(|e| PlatformError::new("email", e))?;
+        let adapter = EmailAdapter::from_config(cfg)
+            .map_err(|e| PlatformError::new("email", e))?
+            .with_templates(hub.templates.clone())
+            .with_sign_in(hub.sign_in.clone());
         tracing::info!(host = %cfg.host, port = cfg.port(), tls = ?cfg.tls, "email adapter ready");
         Ok(Started::new(Arc::new(adapter)))
     }

@@ -3,12 +3,13 @@
 //! directory are read at every render; a missing or broken file falls back to
 //! the copy built into the binary (so the hub works from any directory).
 //! The HTML part escapes every value (handlebars' default); the text part
-//! escapes nothing, so `&` and `<` reach the reader as typed.
+//! escapes nothing, so `&` and `<` reach the reader as typed. A brief is
+//! rendered from its own templates (`super::brief`) when it is sent.
 
 use super::limits;
+use crate::template::{Mode, TemplateError};
 use handlebars::Handlebars;
-use neutral::message::formats;
-use neutral::{Digest, RichMessage};
+use neutral::{Digest, Document, RichMessage};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ const EMBEDDED: [(&str, &str); 4] = [
 pub enum RenderError {
     #[error("email template {name}: {reason}")]
     Template { name: String, reason: String },
+    #[error("the brief's email: {0}")]
+    Brief(#[from] TemplateError),
 }
 
 /// The two bodies of one email and its subject.
@@ -57,6 +60,15 @@ struct MessageView<'a> {
     footer: Option<&'a str>,
 }
 
+/// What the digest templates see: the digest's fields, and the sign-in
+/// link when there is one.
+#[derive(Serialize)]
+struct DigestView<'a> {
+    #[serde(flatten)]
+    digest: &'a Digest,
+    sign_in_url: Option<&'a str>,
+}
+
 /// Where templates come from.
 #[derive(Debug, Clone, Default)]
 pub struct Templates {
@@ -75,8 +87,35 @@ impl Templates {
         Templates { dir: None }
     }
 
-    /// The email for a message: its pre-rendered parts where a template
-    /// already made them (briefs, digests), else rendered here.
+    /// The email for `m` as it is sent: a brief from its templates in
+    /// `briefs`, a digest from the digest templates, any other message from
+    /// the message templates.
+    /// `sign_in`: a one-time link into the web console for a digest.
+    pub fn email(
+        &self,
+        m: &RichMessage,
+        briefs: &crate::template::Templates,
+        sign_in: Option<&str>,
+    ) -> Result<Parts, RenderError> {
+        let (text, html) = match &m.document {
+            Some(Document::Brief(brief)) => (
+                super::brief::text(briefs, brief, Mode::Send)?,
+                super::brief::html(briefs, brief, Mode::Send)?,
+            ),
+            Some(Document::Digest(digest)) => self.digest_with(&DigestView {
+                digest,
+                sign_in_url: sign_in,
+            })?,
+            None => return self.message(m),
+        };
+        Ok(Parts {
+            subject: limits::subject(m.title.as_deref(), &m.text),
+            text,
+            html,
+        })
+    }
+
+    /// The email for a message's own fields.
     pub fn message(&self, m: &RichMessage) -> Result<Parts, RenderError> {
         let subject = limits::subject(m.title.as_deref(), &m.text);
         let view = MessageView {
@@ -92,14 +131,8 @@ impl Templates {
             buttons: m.buttons.iter().map(|b| b.label.as_str()).collect(),
             footer: m.footer.as_deref(),
         };
-        let text = match m.preformatted(formats::PLAIN_TEXT) {
-            Some(t) => t.to_string(),
-            None => self.render("message.txt.hbs", &view)?,
-        };
-        let html = match m.preformatted(formats::EMAIL_HTML) {
-            Some(h) => h.to_string(),
-            None => self.render("message.html.hbs", &view)?,
-        };
+        let text = self.render("message.txt.hbs", &view)?;
+        let html = self.render("message.html.hbs", &view)?;
         Ok(Parts {
             subject,
             text,
@@ -109,9 +142,16 @@ impl Templates {
 
     /// The digest's (plain text, HTML) bodies.
     pub fn digest(&self, d: &Digest) -> Result<(String, String), RenderError> {
+        self.digest_with(&DigestView {
+            digest: d,
+            sign_in_url: None,
+        })
+    }
+
+    fn digest_with(&self, view: &DigestView<'_>) -> Result<(String, String), RenderError> {
         Ok((
-            self.render("digest.txt.hbs", d)?,
-            self.render("digest.html.hbs", d)?,
+            self.render("digest.txt.hbs", view)?,
+            self.render("digest.html.hbs", view)?,
         ))
     }
 
@@ -211,14 +251,46 @@ mod tests {
     }
 
     #[test]
-    fn preformatted_parts_are_sent_as_they_are() {
-        let m = RichMessage::titled("Brief", "ignored")
-            .with_preformatted(formats::EMAIL_HTML, "<p>ready</p>")
-            .with_preformatted(formats::PLAIN_TEXT, "ready");
-        let p = Templates::embedded().message(&m).unwrap();
-        assert_eq!(
-            (p.text.as_str(), p.html.as_str()),
-            ("ready", "<p>ready</p>")
+    fn a_digest_is_rendered_from_the_digest_templates() {
+        let d = Digest {
+            title: "Your digest: 1 item".into(),
+            date: "2026-07-01".into(),
+            total: 1,
+            groups: vec![DigestGroup {
+                project: "web".into(),
+                kind: "report".into(),
+                count: 1,
+                items: vec![DigestItem {
+                    title: None,
+                    text: "a < b".into(),
+                    source: "bot".into(),
+                    at: "09:00".into(),
+                }],
+            }],
+        };
+        let m = d.message().with_document(Document::Digest(d.clone()));
+        let p = Templates::embedded()
+            .email(&m, &crate::template::Templates::default(), None)
+            .unwrap();
+        assert_eq!(p.subject, "Your digest: 1 item");
+        assert!(p.text.contains("web / report (1)"), "{}", p.text);
+        assert!(p.html.contains("a &lt; b"), "{}", p.html);
+        assert!(!p.text.contains("Open in orkhub"), "{}", p.text);
+        // With a sign-in link: at the end of both parts.
+        let link = "https://hub.example.com/console/login?token=abc";
+        let p = Templates::embedded()
+            .email(&m, &crate::template::Templates::default(), Some(link))
+            .unwrap();
+        assert!(
+            p.text.trim_end().ends_with(&format!("Open in orkhub: {link}\n(a sign-in link for you alone: it works once, for a limited time)")),
+            "{}",
+            p.text
+        );
+        assert!(
+            p.html
+                .contains(r#"<a href="https://hub.example.com/console/login?token&#x3D;abc">Open in orkhub</a>"#),
+            "{}",
+            p.html
         );
     }
 

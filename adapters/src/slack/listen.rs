@@ -154,7 +154,7 @@ impl Listener {
                 Reply::error(deadline::DATABASE_UNAVAILABLE)
             }
         };
-        let body = render::reply_body(&reply, None);
+        let body = render::reply_body(&reply, None, self.adapter.templates());
         // A credential is not kept for retries: a retry gets "still working".
         let saved = match reply.secret {
             true => Ok(()),

@@ -25,6 +25,7 @@ pub mod socket;
 pub use config::{SlackConfig, SlackConfigError, SlackMode};
 pub use platform::SlackPlatform;
 
+use crate::template::Templates;
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use limits::ChannelPace;
@@ -37,6 +38,8 @@ use std::time::Duration;
 pub struct SlackAdapter {
     api: WebApi,
     pace: ChannelPace,
+    /// Where briefs' templates are read at every send.
+    templates: Templates,
 }
 
 impl SlackAdapter {
@@ -52,7 +55,19 @@ impl SlackAdapter {
                 Duration::from_millis(config.request_timeout_ms.max(1)),
             ),
             pace: ChannelPace::new(config.channel_messages_per_second),
+            templates: Templates::default(),
         })
+    }
+
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    pub(crate) fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     /// Pace sends with slots shared by every instance (see
@@ -96,6 +111,11 @@ pub enum TokenCheck {
     Unreachable(SendError),
 }
 
+/// Only a failing built-in template gets here: retrying cannot fix it.
+fn render_error(e: crate::template::TemplateError) -> SendError {
+    SendError::permanent(format!("rendering for Slack: {e}"))
+}
+
 /// `"C123:1700000000.000100"` → ("C123", "1700000000.000100").
 fn split_message_id(id: &str) -> Result<(&str, &str), SendError> {
     match id.split_once(':') {
@@ -124,12 +144,13 @@ impl Adapter for SlackAdapter {
         // `response`), paced with the channel it answers in.
         if let Some(target) = to.thread.as_deref().and_then(ResponseTarget::decode) {
             self.pace.wait(&to.address).await;
-            self.api.respond(&target.url, &target.body(message)).await?;
+            let body = target.body(message, &self.templates);
+            self.api.respond(&target.url, &body).await?;
             return Ok(Sent {
                 platform_message_id: None,
             });
         }
-        let r = render::render(message);
+        let r = render::render(message, &self.templates).map_err(render_error)?;
         self.pace.wait(&to.address).await;
         let (channel, ts) = self
             .api
@@ -149,7 +170,7 @@ impl Adapter for SlackAdapter {
         // The conversation comes from the ID: `to` may be the person's user
         // ID, which chat.update does not accept.
         let (channel, ts) = split_message_id(platform_message_id)?;
-        let r = render::render(message);
+        let r = render::render(message, &self.templates).map_err(render_error)?;
         self.api.update(channel, ts, &r.text, &r.blocks).await
     }
 }

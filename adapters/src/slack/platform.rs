@@ -46,8 +46,11 @@ impl Platform for SlackPlatform {
         stop: watch::Receiver<bool>,
     ) -> Result<Started, PlatformError> {
         let config = &self.0;
-        let adapter =
-            Arc::new(SlackAdapter::new(config).map_err(|e| PlatformError::new("slack", e))?);
+        let adapter = Arc::new(
+            SlackAdapter::new(config)
+                .map_err(|e| PlatformError::new("slack", e))?
+                .with_templates(hub.templates.clone()),
+        );
         if let Some(slots) = hub.slots.clone() {
             adapter.share_pace(slots);
         }

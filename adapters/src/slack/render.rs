@@ -2,13 +2,14 @@
 //! Every piece of person or agent text becomes [`Mrkdwn`] only through
 //! [`Mrkdwn::escape`], so it can never produce `<!channel>`, `<@U…>` or a
 //! disguised `<http://x|link>`: Slack reads `&`, `<` and `>` as control
-//! characters and nothing else. Only template output that was escaped for
-//! Slack when it was rendered (`formats::SLACK_MRKDWN`, `SLACK_BLOCKS`) is
-//! taken as is.
+//! characters and nothing else. Only this adapter's templates' output, which
+//! escaped every value for Slack, is taken as is: a brief is rendered from
+//! them when it is sent (`slack/brief.{mrkdwn,blocks.json}.hbs`); a digest
+//! from its neutral message.
 
 use super::limits;
-use neutral::message::formats;
-use neutral::{ButtonStyle, Reply, RichMessage, Visibility};
+use crate::template::{Mode, TemplateError, Templates};
+use neutral::{Button, ButtonStyle, Document, Reply, RichMessage, Visibility};
 use serde_json::{Value, json};
 
 /// Text that is safe to hand to Slack as mrkdwn.
@@ -30,7 +31,7 @@ impl Mrkdwn {
         Mrkdwn(out)
     }
 
-    /// Text a template already escaped for Slack (`formats::SLACK_MRKDWN`).
+    /// Text one of this adapter's templates already escaped for Slack.
     fn trusted(text: &str) -> Mrkdwn {
         Mrkdwn(text.to_string())
     }
@@ -145,20 +146,39 @@ pub struct Rendered {
     pub blocks: Vec<Value>,
 }
 
-/// Render a message into Block Kit blocks and a fallback text.
-pub fn render(message: &RichMessage) -> Rendered {
-    let text = fallback_text(message);
-    let mut blocks = match message
-        .preformatted(formats::SLACK_BLOCKS)
+/// Render a message into Block Kit blocks and a fallback text. A brief is
+/// rendered from `templates` now (an edited template that fails gives way
+/// to the built-in one; only a failing built-in is an error).
+pub fn render(message: &RichMessage, templates: &Templates) -> Result<Rendered, TemplateError> {
+    Ok(match &message.document {
+        Some(Document::Brief(brief)) => from_template(
+            &super::brief::mrkdwn(templates, brief, Mode::Send)?,
+            Some(&super::brief::blocks(templates, brief, Mode::Send)?),
+            &message.buttons,
+        ),
+        Some(Document::Digest(digest)) => structured(&digest.message(), &message.buttons),
+        None => structured(message, &message.buttons),
+    })
+}
+
+/// A message's own fields, escaped, with `buttons`.
+fn structured(m: &RichMessage, buttons: &[Button]) -> Rendered {
+    let text = fallback(Mrkdwn::escape(&m.plain_text()));
+    with_actions(text, structured_blocks(m), buttons)
+}
+
+/// A template's mrkdwn (the fallback text; also the blocks when the
+/// template made none usable) and blocks, with `buttons`.
+fn from_template(mrkdwn: &str, blocks: Option<&str>, buttons: &[Button]) -> Rendered {
+    let mrkdwn = Mrkdwn::trusted(mrkdwn);
+    let content = blocks
         .and_then(template_blocks)
-    {
-        Some(b) => b,
-        None => match message.preformatted(formats::SLACK_MRKDWN) {
-            Some(m) => text_sections(&Mrkdwn::trusted(m)),
-            None => structured_blocks(message),
-        },
-    };
-    let actions = actions_blocks(message);
+        .unwrap_or_else(|| text_sections(&mrkdwn));
+    with_actions(fallback(mrkdwn), content, buttons)
+}
+
+fn with_actions(text: String, mut blocks: Vec<Value>, buttons: &[Button]) -> Rendered {
+    let actions = actions_blocks(buttons);
     // Buttons must survive truncation: long content is cut to make room.
     let room = limits::MAX_BLOCKS.saturating_sub(actions.len());
     if blocks.len() > room {
@@ -172,8 +192,11 @@ pub fn render(message: &RichMessage) -> Rendered {
 }
 
 /// A JSON body for a slash command's HTTP response or a response_url post.
-pub fn reply_body(reply: &Reply, replace_original: Option<bool>) -> Value {
-    let r = render(&reply.message);
+pub fn reply_body(reply: &Reply, replace_original: Option<bool>, templates: &Templates) -> Value {
+    let r = render(&reply.message, templates).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "slack: a reply does not render");
+        structured(&RichMessage::text(e.to_string()), &[])
+    });
     let mut body = json!({
         "response_type": match reply.visibility {
             Visibility::Ephemeral => "ephemeral",
@@ -193,11 +216,8 @@ pub fn ack_body(text: &str) -> Value {
     json!({"response_type": "ephemeral", "text": Mrkdwn::escape(text).0})
 }
 
-fn fallback_text(message: &RichMessage) -> String {
-    let escaped = match message.preformatted(formats::SLACK_MRKDWN) {
-        Some(m) => Mrkdwn::trusted(m),
-        None => Mrkdwn::escape(&message.plain_text()),
-    };
+/// The first piece of `escaped` that fits the fallback text's limit.
+fn fallback(escaped: Mrkdwn) -> String {
     match escaped.chunks(limits::MAX_FALLBACK_TEXT).into_iter().next() {
         Some(first) => first.0,
         // Slack refuses a message with neither text nor blocks (`no_text`).
@@ -206,13 +226,13 @@ fn fallback_text(message: &RichMessage) -> String {
 }
 
 /// Blocks a template produced: a JSON array of objects, else ignored (and
-/// the structured rendering is used instead).
+/// the template's mrkdwn is shown instead).
 fn template_blocks(json: &str) -> Option<Vec<Value>> {
     match serde_json::from_str::<Vec<Value>>(json) {
         Ok(blocks) if blocks.iter().all(Value::is_object) => Some(blocks),
         _ => {
             tracing::warn!(
-                "slack_blocks in a message is not a JSON array of blocks; rendering its fields instead"
+                "the Slack blocks template did not make a JSON array of blocks; sending its mrkdwn instead"
             );
             None
         }
@@ -270,8 +290,8 @@ fn first_chunk(text: &Mrkdwn, max: usize) -> Mrkdwn {
 
 /// Buttons as actions blocks (25 elements each). `value` and `action_id`
 /// carry the button's opaque token; the hub maps it back server side.
-fn actions_blocks(m: &RichMessage) -> Vec<Value> {
-    m.buttons
+fn actions_blocks(buttons: &[Button]) -> Vec<Value> {
+    buttons
         .chunks(limits::MAX_ACTIONS_ELEMENTS)
         .map(|group| {
             let elements: Vec<Value> = group
@@ -303,7 +323,14 @@ fn actions_blocks(m: &RichMessage) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neutral::Button;
+
+    fn render(m: &RichMessage) -> Rendered {
+        super::render(m, &Templates::default()).unwrap()
+    }
+
+    fn reply_body(reply: &Reply, replace_original: Option<bool>) -> Value {
+        super::reply_body(reply, replace_original, &Templates::default())
+    }
 
     fn all_text(r: &Rendered) -> String {
         format!("{} {}", r.text, serde_json::to_string(&r.blocks).unwrap())
@@ -411,8 +438,7 @@ mod tests {
         let unit = "See <https://example.com/tasks/42?a=1&amp;b=2|the open task list for today> \
                     &amp; ask <@U123> about it. ";
         let text = unit.repeat(3 * limits::MAX_SECTION_TEXT / unit.len() + 2);
-        let m = RichMessage::text("x").with_preformatted(formats::SLACK_MRKDWN, text.clone());
-        let r = render(&m);
+        let r = from_template(&text, None, &[]);
         assert!(r.blocks.len() >= 3, "{}", r.blocks.len());
         let mut joined = String::new();
         for b in &r.blocks {
@@ -451,17 +477,13 @@ mod tests {
         let template: Vec<Value> = (0..80)
             .map(|i| json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("row {i}")}}))
             .collect();
-        let m = RichMessage::text("x")
-            .with_preformatted(
-                formats::SLACK_BLOCKS,
-                serde_json::to_string(&template).unwrap(),
-            )
-            .with_button(Button {
-                label: "Ok".into(),
-                token: "t".into(),
-                style: ButtonStyle::Default,
-            });
-        let r = render(&m);
+        let button = Button {
+            label: "Ok".into(),
+            token: "t".into(),
+            style: ButtonStyle::Default,
+        };
+        let blocks = serde_json::to_string(&template).unwrap();
+        let r = from_template("x", Some(&blocks), &[button]);
         assert_eq!(r.blocks.len(), limits::MAX_BLOCKS);
         assert_eq!(r.blocks.last().unwrap()["type"], "actions");
         assert!(serde_json::to_string(&r.blocks).unwrap().contains("cut"));
@@ -469,15 +491,12 @@ mod tests {
 
     #[test]
     fn template_output_is_used_as_is() {
-        let m = RichMessage::text("<raw>")
-            .with_preformatted(formats::SLACK_MRKDWN, "*Brief* for <@U1>");
-        let r = render(&m);
+        let r = from_template("*Brief* for <@U1>", None, &[]);
         assert_eq!(r.text, "*Brief* for <@U1>");
         assert_eq!(r.blocks[0]["text"]["text"], "*Brief* for <@U1>");
-        // A broken blocks template falls back to the structured rendering.
-        let m = RichMessage::text("<raw>").with_preformatted(formats::SLACK_BLOCKS, "not json");
-        let r = render(&m);
-        assert_eq!(r.blocks[0]["text"]["text"], "&lt;raw&gt;");
+        // Blocks that are not a JSON array of blocks: the mrkdwn is shown.
+        let r = from_template("*Brief* &lt;raw&gt;", Some("not json"), &[]);
+        assert_eq!(r.blocks[0]["text"]["text"], "*Brief* &lt;raw&gt;");
     }
 
     #[test]

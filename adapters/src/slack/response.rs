@@ -18,6 +18,7 @@
 //! and the delivery ends dead with Slack's answer.
 
 use super::render;
+use crate::template::Templates;
 use neutral::{Reply, RichMessage, Visibility};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -66,8 +67,9 @@ impl ResponseTarget {
         crate::target::decode(PREFIX, target)
     }
 
-    /// The body posted to the URL for `message`.
-    pub fn body(&self, message: &RichMessage) -> Value {
+    /// The body posted to the URL for `message` (a brief rendered from
+    /// `templates`).
+    pub fn body(&self, message: &RichMessage, templates: &Templates) -> Value {
         let reply = Reply {
             message: message.clone(),
             visibility: if self.ephemeral {
@@ -78,7 +80,7 @@ impl ResponseTarget {
             is_error: false,
             secret: false,
         };
-        let mut body = render::reply_body(&reply, self.replace_original);
+        let mut body = render::reply_body(&reply, self.replace_original, templates);
         if let Some(ts) = &self.thread_ts {
             body["thread_ts"] = serde_json::json!(ts);
         }
@@ -97,7 +99,7 @@ mod tests {
         assert!(t.ephemeral);
         assert_eq!(ResponseTarget::decode(&t.encode()), Some(t.clone()));
         assert_eq!(ResponseTarget::decode("C1:1700000000.000100"), None);
-        let body = t.body(&RichMessage::text("hi <!channel>"));
+        let body = t.body(&RichMessage::text("hi <!channel>"), &Templates::default());
         assert_eq!(body["response_type"], "ephemeral");
         assert_eq!(body["replace_original"], false);
         assert!(body["text"].as_str().unwrap().contains("&lt;!channel&gt;"));

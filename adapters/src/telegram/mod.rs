@@ -114,6 +114,13 @@ impl TelegramAdapter {
         })
     }
 
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: crate::template::Templates) -> Self {
+        self.sender.templates = templates;
+        self
+    }
+
     /// The bot's @username (getMe), for `/cmd@bot` in groups.
     pub async fn bot_username(&self) -> Result<String, TelegramError> {
         let me = client::call(&self.sender.bot, self.sender.bot.get_me())

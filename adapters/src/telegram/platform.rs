@@ -52,8 +52,11 @@ impl Platform for TelegramPlatform {
         stop: watch::Receiver<bool>,
     ) -> Result<Started, PlatformError> {
         let config = &self.0;
-        let adapter =
-            Arc::new(TelegramAdapter::new(config).map_err(|e| PlatformError::new("telegram", e))?);
+        let adapter = Arc::new(
+            TelegramAdapter::new(config)
+                .map_err(|e| PlatformError::new("telegram", e))?
+                .with_templates(hub.templates.clone()),
+        );
         if let Some(slots) = hub.slots.clone() {
             adapter.share_pace(slots);
         }

@@ -4,10 +4,14 @@
 //! written out with its tags opened and closed around escaped text. So no
 //! `<`, `>` or `&` in anyone's text can inject markup, and a split can never
 //! land inside a tag or an entity.
+//!
+//! A message carrying a document is rendered here when it is sent: a brief
+//! from this adapter's template (`telegram/brief.html.hbs`, read back and
+//! split like any message), a digest from its neutral message.
 
 use super::limits::{MAX_CALLBACK_DATA_BYTES, MAX_TEXT_UTF16};
-use neutral::message::formats;
-use neutral::{Button, RichMessage};
+use crate::template::{Mode, TemplateError, Templates};
+use neutral::{Button, Document, RichMessage};
 use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 /// Why a message cannot be rendered for Telegram.
@@ -22,8 +26,12 @@ pub enum RenderError {
     CallbackDataTooLong { label: String, len: usize },
     #[error("button {label:?}: callback data is empty")]
     CallbackDataEmpty { label: String },
-    #[error("pre-rendered Telegram HTML is malformed: {0}")]
+    #[error("the brief's Telegram HTML is malformed: {0}")]
     BadHtml(String),
+    /// Even the built-in template failed (an edited one that fails gives
+    /// way to it): a fault in the hub's own template, not in the message.
+    #[error("rendering the brief for Telegram: {0}")]
+    Template(#[from] TemplateError),
 }
 
 /// HTML tags Telegram accepts (Bot API, "HTML style").
@@ -101,21 +109,35 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The message as HTML parts, each within Telegram's limit. A template's
-/// pre-rendered Telegram HTML is used when present (and well-formed).
-pub fn parts(message: &RichMessage) -> Result<Vec<String>, RenderError> {
-    parts_with_limit(message, MAX_TEXT_UTF16)
+/// The message as HTML parts, each within Telegram's limit. A brief is
+/// rendered from `templates` now (an edited template that fails gives way
+/// to the built-in one).
+pub fn parts(message: &RichMessage, templates: &Templates) -> Result<Vec<String>, RenderError> {
+    parts_with_limit(message, templates, MAX_TEXT_UTF16)
 }
 
 pub(crate) fn parts_with_limit(
     message: &RichMessage,
+    templates: &Templates,
     limit: usize,
 ) -> Result<Vec<String>, RenderError> {
-    let runs = match message.preformatted(formats::TELEGRAM_HTML) {
-        Some(html) => parse_html(html)?,
+    let runs = match &message.document {
+        Some(Document::Brief(brief)) => {
+            return html_parts(&super::brief::render(templates, brief, Mode::Send)?, limit);
+        }
+        Some(Document::Digest(digest)) => runs(&digest.message()),
         None => runs(message),
     };
-    let parts: Vec<String> = split(&runs, limit).iter().map(|p| to_html(p)).collect();
+    split_runs(&runs, limit)
+}
+
+/// Template output (Telegram HTML) in parts within `limit`.
+pub(crate) fn html_parts(html: &str, limit: usize) -> Result<Vec<String>, RenderError> {
+    split_runs(&parse_html(html)?, limit)
+}
+
+fn split_runs(runs: &[Run], limit: usize) -> Result<Vec<String>, RenderError> {
+    let parts: Vec<String> = split(runs, limit).iter().map(|p| to_html(p)).collect();
     if parts.is_empty() {
         return Err(RenderError::Empty);
     }
@@ -378,6 +400,14 @@ mod tests {
     use super::*;
     use neutral::ButtonStyle;
 
+    fn parts(m: &RichMessage) -> Result<Vec<String>, RenderError> {
+        super::parts(m, &Templates::default())
+    }
+
+    fn parts_with_limit(m: &RichMessage, limit: usize) -> Result<Vec<String>, RenderError> {
+        super::parts_with_limit(m, &Templates::default(), limit)
+    }
+
     /// Visible text of our own HTML output (what Telegram shows).
     fn visible(html: &str) -> String {
         parse_html(html)
@@ -453,11 +483,13 @@ mod tests {
     }
 
     #[test]
-    fn preformatted_html_is_sent_as_is_and_split_on_tag_boundaries() {
+    fn template_html_is_sent_as_is_and_split_on_tag_boundaries() {
         let html = "<b>Brief</b>\n<i>a &amp; b</i> <a href=\"https://x.y/?a=1&amp;b=2\">link</a>";
-        let m = RichMessage::text("ignored").with_preformatted(formats::TELEGRAM_HTML, html);
-        assert_eq!(parts(&m).unwrap(), vec![html.to_string()]);
-        let p = parts_with_limit(&m, 8).unwrap();
+        assert_eq!(
+            html_parts(html, MAX_TEXT_UTF16).unwrap(),
+            vec![html.to_string()]
+        );
+        let p = html_parts(html, 8).unwrap();
         for x in &p {
             parse_html(x).unwrap();
         }
@@ -472,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_preformatted_html_is_refused_with_the_reason() {
+    fn malformed_template_html_is_refused_with_the_reason() {
         for (html, why) in [
             ("<b>x", "never closed"),
             ("<b>x</i>", "closes <b>"),
@@ -480,8 +512,7 @@ mod tests {
             ("a & b", "does not start an entity"),
             ("&bogus;", "unknown entity"),
         ] {
-            let m = RichMessage::text("t").with_preformatted(formats::TELEGRAM_HTML, html);
-            let e = parts(&m).unwrap_err();
+            let e = html_parts(html, MAX_TEXT_UTF16).unwrap_err();
             assert!(e.to_string().contains(why), "{html}: {e}");
         }
     }

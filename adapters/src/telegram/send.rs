@@ -10,6 +10,7 @@ use super::limits::Pace;
 use super::render::{self, RenderError};
 use crate::SendError;
 use crate::partial::{self, PartialSends};
+use crate::template::Templates;
 use neutral::RichMessage;
 use std::time::Duration;
 use teloxide_core::prelude::*;
@@ -20,6 +21,8 @@ pub(super) struct Sender {
     /// Builds requests (and holds the client, token and base URL).
     pub(super) bot: Bot,
     pub(super) pace: Pace,
+    /// Where briefs' templates are read at every send.
+    pub(super) templates: Templates,
     /// Parts already delivered of a message whose later part failed.
     partial: PartialSends<MessageId>,
 }
@@ -55,6 +58,7 @@ impl Sender {
         Sender {
             bot,
             pace,
+            templates: Templates::default(),
             partial: PartialSends::new(),
         }
     }
@@ -68,7 +72,7 @@ impl Sender {
         message: &RichMessage,
     ) -> Result<String, SendError> {
         let chat = recipient(address)?;
-        let parts = render::parts(message).map_err(render_error)?;
+        let parts = render::parts(message, &self.templates).map_err(render_error)?;
         let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
         let reply_to = reply_to.and_then(|r| r.parse::<i32>().ok()).map(MessageId);
         let key = partial::key(address, &(&parts, format!("{keyboard:?}")));
@@ -113,7 +117,7 @@ impl Sender {
         message: &RichMessage,
     ) -> Result<(), SendError> {
         let (chat, id) = parse_message_ref(reference)?;
-        let parts = render::parts(message).map_err(render_error)?;
+        let parts = render::parts(message, &self.templates).map_err(render_error)?;
         let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
         let text = parts.last().cloned().unwrap_or_default();
         let mut req = self

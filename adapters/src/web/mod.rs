@@ -3,13 +3,17 @@
 //! streams to authenticated viewers. When several hub instances share one
 //! database, a [`FeedRelay`] carries each event to every instance (the hub
 //! uses PostgreSQL LISTEN/NOTIFY), and each publishes it to its own viewers.
+//! The feed is plain text: a brief is rendered when it is sent, from the
+//! email adapter's plain-text template (`email/brief.txt.hbs`), and no
+//! document goes out to viewers.
 
 /// The web console's pages, rendered from the models the hub hands over.
 pub mod console;
 
+use crate::template::{Mode, Templates};
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
-use neutral::RichMessage;
+use neutral::{Document, RichMessage};
 use routing::ChannelKind;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
@@ -41,6 +45,8 @@ pub struct WebAdapter {
     tag: String,
     /// Set once at start when the hub runs on a shared database.
     relay: OnceLock<Arc<dyn FeedRelay>>,
+    /// Where the brief's plain-text template is read at every send.
+    templates: Templates,
 }
 
 impl WebAdapter {
@@ -53,7 +59,39 @@ impl WebAdapter {
             seq: std::sync::atomic::AtomicU64::new(1),
             tag: instance_tag(),
             relay: OnceLock::new(),
+            templates: Templates::default(),
         }
+    }
+
+    /// Render briefs from `templates` (read at every send) instead of the
+    /// built-in copies only.
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// What the feed shows of `message`: a brief as its plain text,
+    /// rendered now; a digest as its neutral message.
+    fn shown(&self, message: &RichMessage) -> Result<RichMessage, SendError> {
+        let text = match &message.document {
+            None => return Ok(message.clone()),
+            Some(Document::Brief(brief)) => {
+                crate::email::brief::text(&self.templates, brief, Mode::Send).map_err(|e| {
+                    SendError::permanent(format!("rendering the brief for the web feed: {e}"))
+                })?
+            }
+            Some(Document::Digest(digest)) => {
+                return Ok(RichMessage {
+                    buttons: message.buttons.clone(),
+                    ..digest.message()
+                });
+            }
+        };
+        Ok(RichMessage {
+            text,
+            document: None,
+            ..message.clone()
+        })
     }
 
     /// Also carry events to the other instances through `relay`. Returns
@@ -105,7 +143,7 @@ impl Adapter for WebAdapter {
             id: id.clone(),
             recipient: to.address.clone(),
             edited: false,
-            message: message.clone(),
+            message: self.shown(message)?,
         })
         .await?;
         Ok(Sent {
@@ -123,7 +161,7 @@ impl Adapter for WebAdapter {
             id: platform_message_id.to_string(),
             recipient: to.address.clone(),
             edited: true,
-            message: message.clone(),
+            message: self.shown(message)?,
         })
         .await
     }

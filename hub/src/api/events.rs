@@ -241,7 +241,10 @@ async fn replay(
 
 /// A recorded event as the feed shows it (the same message the live event had).
 fn feed_event(rec: RecordedFeedEvent) -> FeedEvent {
-    let (message, _) = stored_message(rec.title, rec.body, &rec.fields_json);
+    let (mut message, _) = stored_message(rec.title, rec.body, &rec.fields_json);
+    // The feed is plain text (see `adapters::web`): a brief's text is its
+    // plain rendering, a digest's message its neutral one.
+    message.document = None;
     FeedEvent {
         id: rec.feed_id,
         recipient: rec.recipient,

@@ -25,7 +25,7 @@ use routing::ChannelKind;
 use std::sync::Arc;
 
 /// How long a reservation outlives the LLM's timeout: the reads, the
-/// renderings and the queueing commit.
+/// plain text and the queueing commit.
 const LEASE_MARGIN_MS: i64 = 120_000;
 
 pub struct BriefJob {

@@ -1,21 +1,21 @@
 //! The daily brief in the hub: read the rows (store), build them (briefs
-//! crate), render them in every platform's formats (each adapter's
-//! templates, `adapters::brief`), add the optional LLM summary and record its cost, and
-//! turn the result into a message with Approve/Deny buttons. Used by the
+//! crate), add the optional LLM summary (given the brief's plain text) and
+//! record its cost, and turn the result into a message that carries the
+//! brief itself, with Approve/Deny buttons: each adapter renders it with
+//! its own templates when it sends it (`adapters::<platform>::brief`). Used by the
 //! scheduled job ([`job::BriefJob`]), `GET /api/v1/brief`, the chat `brief`
 //! command and `orkhub brief --preview`.
 
 pub mod job;
 
 use crate::store::{NewCost, Store, StoreError};
-use adapters::brief::Renderer;
+use adapters::brief::{Format, Renderer};
 use adapters::template::TemplateError;
 use briefs::{Brief, BriefConfig, Summarizer, Window};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use commands::message::formats;
 use commands::{Button, ButtonAction, ButtonStyle, RichMessage};
-use std::collections::BTreeMap;
+use neutral::Document;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,10 +153,11 @@ impl BriefService {
         }
     }
 
-    /// Every format as sent: an edited template that does not render gives
-    /// way to the built-in one (see `Renderer::render_for_send`).
-    pub fn render_all(&self, brief: &Brief) -> Result<BTreeMap<String, String>, BriefFailure> {
-        Ok(self.renderer.render_all(brief)?)
+    /// The brief's plain text as sent (an edited template that does not
+    /// render gives way to the built-in one): what the LLM is given, and
+    /// the message's readable text.
+    pub fn plain_text(&self, brief: &Brief) -> Result<String, BriefFailure> {
+        Ok(self.renderer.render_for_send(brief, Format::PlainText)?)
     }
 
     /// Approve/Deny buttons for each listed decision the reader may decide
@@ -186,11 +187,13 @@ impl BriefService {
         Ok(out)
     }
 
-    /// Data, renderings, buttons, summary: the brief as a message, as it is
-    /// sent — every format pre-rendered, the plain text as its text. All
-    /// that can fail is done before the LLM is asked, so a failure never
-    /// throws away a summary that was paid for; with a summary the formats
-    /// are rendered again to hold it.
+    /// Data, buttons, summary: the brief as a message, as it is queued —
+    /// carrying the brief itself, which each adapter renders when it sends
+    /// it, and its plain text (what the LLM read, with the summary) as the
+    /// message's text for whatever shows a message without rendering it
+    /// (the stored notification, logs). All that can fail is done before
+    /// the LLM is asked, so a failure never throws away a summary that was
+    /// paid for.
     pub async fn compose(
         &self,
         store: &Store,
@@ -199,26 +202,19 @@ impl BriefService {
         now: DateTime<Utc>,
     ) -> Result<(Brief, RichMessage), BriefFailure> {
         let mut brief = self.data(store, person, date, now).await?;
-        let mut rendered = self.render_all(&brief)?;
+        let mut text = self.plain_text(&brief)?;
         let buttons = self.buttons(store, &brief).await?;
         if self.has_llm() {
-            let plain = rendered
-                .get(formats::PLAIN_TEXT)
-                .cloned()
-                .unwrap_or_default();
-            self.add_summary(store, &mut brief, &plain).await;
+            self.add_summary(store, &mut brief, &text).await;
             if brief.summary.is_some() {
-                rendered = self.render_all(&brief)?;
+                text = self.plain_text(&brief)?;
             }
         }
         let message = RichMessage {
             title: Some(format!("Brief for {} — {}", brief.person_name, brief.date)),
-            text: rendered
-                .get(formats::PLAIN_TEXT)
-                .cloned()
-                .unwrap_or_default(),
-            preformatted: rendered,
+            text,
             buttons,
+            document: Some(Document::Brief(Box::new(brief.clone()))),
             ..Default::default()
         };
         Ok((brief, message))

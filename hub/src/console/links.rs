@@ -3,8 +3,11 @@
 //! link handed to the person; the store keeps its hash.
 
 use super::secret;
+use crate::directory::Directory;
 use crate::store::{Store, StoreError, now_ms};
-use std::sync::OnceLock;
+use async_trait::async_trait;
+use routing::ChannelKind;
+use std::sync::{Arc, OnceLock};
 
 pub struct LoginLinks {
     store: Store,
@@ -44,5 +47,38 @@ impl LoginLinks {
             .insert_login_link(&secret::hash(&token), person_id, now_ms() + self.ttl_ms)
             .await?;
         Ok(format!("{}/console/login?token={token}", self.base()))
+    }
+}
+
+/// The links platforms put in what they send (the email digest's "Open in
+/// orkhub"): for the person the address belongs to, minted at send time.
+pub struct SentLinks {
+    links: Arc<LoginLinks>,
+    dir: Arc<Directory>,
+}
+
+impl SentLinks {
+    /// `links` mints with the emailed links' lifetime.
+    pub fn new(links: Arc<LoginLinks>, dir: Arc<Directory>) -> SentLinks {
+        SentLinks { links, dir }
+    }
+}
+
+#[async_trait]
+impl adapters::sign_in::SignInLinks for SentLinks {
+    async fn link(&self, channel: ChannelKind, address: &str) -> Result<Option<String>, String> {
+        let Some(person) = self
+            .dir
+            .people()
+            .find(|p| p.address(channel).as_deref() == Some(address))
+        else {
+            return Ok(None);
+        };
+        match self.links.mint(&person.id).await {
+            Ok(link) => Ok(Some(link)),
+            // Removed from the config since: no link, like any stranger.
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(format!("minting a sign-in link: {e}")),
+        }
     }
 }

@@ -1,14 +1,15 @@
 //! What a digest says, from the held items: pure, no I/O. Items are grouped
 //! by project and kind, with counts; the group holding the newest item comes
-//! first and items are newest first. The result is the neutral [`Digest`];
-//! the email adapter renders its parts and chat adapters render the
-//! digest's neutral message ([`Digest::message`]).
+//! first and items are newest first. The result is the neutral [`Digest`],
+//! queued inside its message; each adapter renders it when it sends it (the
+//! email adapter from its digest templates, chat adapters from the digest's
+//! neutral message, [`Digest::message`]).
 
 use crate::store::HeldItem;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use commands::RichMessage;
-use neutral::{Digest, DigestGroup, DigestItem};
+use neutral::{Digest, DigestGroup, DigestItem, Document};
 
 /// Shown for items sent without a project.
 pub const NO_PROJECT: &str = "(no project)";
@@ -55,13 +56,11 @@ pub fn view(items: &[HeldItem], date: NaiveDate, tz: Tz) -> Digest {
     }
 }
 
-/// The digest as it is queued: its neutral message, with the email parts
-/// the email adapter rendered from its templates.
-pub fn message(digest: &Digest, text: String, html: String) -> RichMessage {
+/// The digest as it is queued: its neutral message, carrying the digest.
+pub fn message(digest: &Digest) -> RichMessage {
     digest
         .message()
-        .with_preformatted(commands::message::formats::PLAIN_TEXT, text)
-        .with_preformatted(commands::message::formats::EMAIL_HTML, html)
+        .with_document(Document::Digest(digest.clone()))
 }
 
 #[cfg(test)]
@@ -111,13 +110,10 @@ mod tests {
         );
         assert_eq!(v.groups[0].items[0].text, "item 5\nmore");
         assert_eq!(v.groups[0].items[1].text, "item 3\nmore");
-        let m = message(&v, "t".into(), "h".into());
+        let m = message(&v);
         assert_eq!(m.fields[0].name, "web · deploy (2)");
         assert_eq!(m.fields[0].value, "• item 5\n• item 3");
-        assert_eq!(
-            m.preformatted(commands::message::formats::PLAIN_TEXT),
-            Some("t")
-        );
+        assert_eq!(m.document, Some(Document::Digest(v.clone())));
         assert!(m.title.unwrap().contains("5 items"));
     }
 }

@@ -22,13 +22,11 @@ use crate::ingest::plan::join_channels;
 use crate::schedule::JobHub;
 use crate::schedule::{DailyJob, Slot};
 use crate::store::{NewDelivery, NewNotification, now_ms};
-use adapters::email::Templates;
 use async_trait::async_trait;
 use chrono::NaiveTime;
 use routing::ChannelKind;
 
 pub struct DigestJob {
-    templates: Templates,
     email_fallback: bool,
     /// Written into `scheduled_runs.claimed_by`.
     instance: String,
@@ -51,7 +49,6 @@ pub enum DigestOutcome {
 impl DigestJob {
     pub fn from_config(config: &Config) -> DigestJob {
         DigestJob {
-            templates: Templates::from_dir(&config.adapters.email.templates_dir),
             email_fallback: config.routing.email_fallback,
             instance: format!("pid:{}", std::process::id()),
         }
@@ -89,8 +86,7 @@ impl DigestJob {
             None => (newest.channel.clone(), newest.address.clone()),
         };
         let view = build::view(&items, slot.date, person.prefs.time_zone);
-        let (text, html) = self.templates.digest(&view)?;
-        let message = build::message(&view, text, html);
+        let message = build::message(&view);
         let extras = crate::dispatch::message::Extras {
             buttons: Vec::new(),
             footer: None,

@@ -2,6 +2,7 @@
 
 use crate::store::ClaimedDelivery;
 use commands::{Button, Field, RichMessage};
+use neutral::Document;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -14,9 +15,14 @@ pub struct Extras {
     pub buttons: Vec<Button>,
     #[serde(default)]
     pub footer: Option<String>,
-    /// Template-rendered variants per format (briefs, digests).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub preformatted: BTreeMap<String, String>,
+    /// The brief or digest the message carries, rendered by each adapter
+    /// when it sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Document>,
+    /// Read only: rows queued by earlier versions carry their
+    /// brief or digest rendered per format instead. See [`stored_message`].
+    #[serde(default, rename = "preformatted", skip_serializing)]
+    pub legacy_preformatted: BTreeMap<String, String>,
     /// The notification this one answers: where the platform has threads
     /// or replies, it goes under that one's message in the same chat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,7 +36,8 @@ impl Extras {
             fields: message.fields.clone(),
             buttons: message.buttons.clone(),
             footer: message.footer.clone(),
-            preformatted: message.preformatted.clone(),
+            document: message.document.clone(),
+            legacy_preformatted: BTreeMap::new(),
             reply_to: None,
         }
     }
@@ -41,21 +48,39 @@ impl Extras {
     }
 }
 
+/// The key of the plain-text rendering in a legacy row's `preformatted`.
+const LEGACY_PLAIN_TEXT: &str = "plain_text";
+
 /// The message a stored notification carries (its title, body and
 /// `fields` column), and the notification it answers, if any.
+///
+/// A brief or digest queued by an earlier version carries its renderings
+/// (`preformatted`) instead of the document, which no adapter reads any
+/// more. It is still delivered, in every adapter's neutral rendering of
+/// its plain text: a brief's body already is that text; a digest's body is
+/// only its count line (its fields a first line per item), so the
+/// plain-text rendering, which lists every item, takes their place.
 pub fn stored_message(
     title: Option<String>,
     body: String,
     fields_json: &str,
 ) -> (RichMessage, Option<String>) {
-    let extras: Extras = serde_json::from_str(fields_json).unwrap_or_default();
+    let mut extras: Extras = serde_json::from_str(fields_json).unwrap_or_default();
+    let mut text = body;
+    if extras.document.is_none()
+        && let Some(plain) = extras.legacy_preformatted.remove(LEGACY_PLAIN_TEXT)
+        && plain != text
+    {
+        text = plain;
+        extras.fields.clear();
+    }
     let message = RichMessage {
         title,
-        text: body,
+        text,
         fields: extras.fields,
         buttons: extras.buttons,
         footer: extras.footer,
-        preformatted: extras.preformatted,
+        document: extras.document,
     };
     (message, extras.reply_to)
 }
@@ -64,4 +89,44 @@ pub fn stored_message(
 /// answers, if any.
 pub fn message_for(d: &ClaimedDelivery) -> (RichMessage, Option<String>) {
     stored_message(d.title.clone(), d.body.clone(), &d.fields_json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_round_trips_through_the_stored_fields() {
+        let digest = neutral::Digest {
+            title: "Your digest".into(),
+            date: "2026-07-01".into(),
+            total: 0,
+            groups: Vec::new(),
+        };
+        let m = digest
+            .message()
+            .with_document(Document::Digest(digest.clone()));
+        let json = Extras::of(&m).to_json();
+        assert!(!json.contains("preformatted"), "{json}");
+        let (back, _) = stored_message(m.title.clone(), m.text.clone(), &json);
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_legacy_digest_row_is_sent_as_its_plain_text() {
+        let json = r#"{"fields":[{"name":"web · report (2)","value":"• a\n• b"}],
+            "preformatted":{"plain_text":"Your digest\n\nweb / report (2)\n- a (bot)\n- b (bot)","email_html":"<p>x</p>"}}"#;
+        let (m, _) = stored_message(Some("Your digest".into()), "2 waiting.".into(), json);
+        assert_eq!(
+            m.text,
+            "Your digest\n\nweb / report (2)\n- a (bot)\n- b (bot)"
+        );
+        assert!(m.fields.is_empty() && m.document.is_none());
+        // A legacy brief's body already is its plain text: kept as it is.
+        let json = r#"{"buttons":[{"label":"Approve #1","token":"t"}],
+            "preformatted":{"plain_text":"Brief\nNEEDS YOU","telegram_html":"<b>x</b>"}}"#;
+        let (m, _) = stored_message(Some("Brief".into()), "Brief\nNEEDS YOU".into(), json);
+        assert_eq!(m.text, "Brief\nNEEDS YOU");
+        assert_eq!(m.buttons.len(), 1);
+    }
 }

@@ -48,12 +48,21 @@ pub struct Platforms {
 /// A start-up check, its refusal as the hub reports it.
 pub type StartupCheck = futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
-/// What the hub gives every platform at start.
-pub fn hub_link(inbox: Arc<crate::inbox::HubInbox>, store: &crate::store::Store) -> HubLink {
+/// What the hub gives every platform at start; `templates` are the
+/// brief's (`[brief] templates_dir`), `sign_in` the web console's links
+/// (`None` when it is off).
+pub fn hub_link(
+    inbox: Arc<crate::inbox::HubInbox>,
+    store: &crate::store::Store,
+    templates: adapters::template::Templates,
+    sign_in: Option<Arc<dyn adapters::sign_in::SignInLinks>>,
+) -> HubLink {
     HubLink {
         inbox,
         slots: send_slots::shared(store),
         catalogue: commands::catalogue().into(),
+        templates,
+        sign_in,
     }
 }
 

@@ -11,6 +11,7 @@ use common::TestDb;
 use common::openai_server::{KEY, Mode, OpenAiServer};
 use common::server::{ScriptedAdapter, TestHub};
 use common::smtp_server::SmtpServer;
+use common::telegram_server::TelegramServer;
 use hub::brief::job::BriefJob;
 use hub::schedule::DailyJob;
 use hub::store::{BulkValue as V, NewCost, Store};
@@ -582,9 +583,14 @@ async fn llm_summary_success_is_in_the_brief_and_costs_are_recorded() {
         .unwrap()
         .to_string();
     assert!(prompt.contains("OVERDUE (2)"), "{prompt}");
-    let html = message
-        .preformatted(commands::message::formats::TELEGRAM_HTML)
-        .unwrap();
+    // The message carries the brief with its summary; Telegram renders it.
+    match &message.document {
+        Some(commands::message::Document::Brief(b)) => assert_eq!(b.summary, brief.summary),
+        other => panic!("no brief in the message: {other:?}"),
+    }
+    let html = adapters::telegram::render::parts(&message, &Default::default())
+        .unwrap()
+        .concat();
     assert!(
         html.contains("<i>Two tasks are overdue &lt;b&gt;now&lt;/b&gt;; ops is over budget.</i>"),
         "{html}"
@@ -744,16 +750,12 @@ async fn chat_brief_is_the_real_brief_body(db: &TestDb) {
         text.contains("NEEDS YOU (4)\n- Decision #1 deploy:"),
         "{text}"
     );
-    for key in [
-        "telegram_html",
-        "slack_mrkdwn",
-        "slack_blocks",
-        "discord_markdown",
-        "email_html",
-        "plain_text",
-    ] {
-        assert!(m.preformatted(key).is_some(), "{key} missing");
-    }
+    // It carries the brief itself: each platform renders it as it sends it.
+    assert!(
+        matches!(&m.document, Some(commands::message::Document::Brief(b)) if b.person == "ceo"),
+        "{:?}",
+        m.document
+    );
     assert_eq!(m.buttons.len(), 2);
     hub.stop().await;
 }
@@ -807,16 +809,20 @@ fn today_slot(person: &str) -> hub::schedule::Slot {
         .expect("a 00:00 UTC slot is always due")
 }
 
-/// The stored `fields` of a person's only brief: its renderings.
-async fn brief_renderings(store: &Store, person: &str) -> Value {
+/// A person's only brief as stored: its notification's message.
+async fn stored_brief(store: &Store, person: &str) -> commands::RichMessage {
     let ids = store.notification_ids(person, "brief").await.unwrap();
     assert_eq!(ids.len(), 1, "{person}: {ids:?}");
-    let row: (String,) = sqlx::query_as("SELECT fields FROM notifications WHERE id = $1")
-        .bind(&ids[0])
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    serde_json::from_str::<Value>(&row.0).unwrap()["preformatted"].clone()
+    let row: (Option<String>, String, String) =
+        sqlx::query_as("SELECT title, body, fields FROM notifications WHERE id = $1")
+            .bind(&ids[0])
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let stored: Value = serde_json::from_str(&row.2).unwrap();
+    assert!(stored.get("preformatted").is_none(), "{stored}");
+    assert_eq!(stored["document"]["type"], "brief", "{stored}");
+    hub::dispatch::message::stored_message(row.0, row.1, &row.2).0
 }
 
 async fn concurrent_runs_of_one_slot_ask_the_llm_once_body(db: &TestDb) {
@@ -886,14 +892,20 @@ async fn a_broken_template_falls_back_and_the_llm_is_asked_once_body(db: &TestDb
             .sum::<u64>(),
         1
     );
-    let r = brief_renderings(hub.store(), "early").await;
-    // The broken format went out from the built-in template, the others
+    let m = stored_brief(hub.store(), "early").await;
+    // As the adapters render it when they send it, from the same
+    // directory: the broken format from the built-in template, the others
     // (edited or not) as usual, with the summary.
-    let discord = r["discord_markdown"].as_str().unwrap();
+    let templates = adapters::template::Templates::new(Some(dir.path().to_path_buf()));
+    let discord = adapters::discord::render::render(&m, &templates)
+        .unwrap()
+        .parts
+        .concat();
     assert!(discord.starts_with("**Brief for early**"), "{discord}");
     assert!(discord.contains("*All calm.*"), "{discord}");
-    assert_eq!(r["telegram_html"], "<b>edited</b> All calm.");
-    assert!(r["plain_text"].as_str().unwrap().contains("All calm."));
+    let telegram = adapters::telegram::render::parts(&m, &templates).unwrap();
+    assert_eq!(telegram, ["<b>edited</b> All calm."]);
+    assert!(m.plain_text().contains("All calm."));
     drop(state);
     hub.stop().await;
 }
@@ -1487,3 +1499,161 @@ async fn insert_decisions(store: &Store, rows: &[Vec<V>]) {
         .await
         .unwrap();
 }
+
+// ---- Rendered when sent; rows queued by the previous version ----
+
+/// Tess, briefed on Telegram only, with the hub's templates in `dir`.
+fn tess_toml(tg: &TelegramServer, dir: &std::path::Path) -> String {
+    format!(
+        "{}[brief]\nenabled = false\ntemplates_dir = \"{}\"\n[[people]]\nid = \"tess\"\ntime_zone = \"UTC\"\nbrief_time = \"00:00\"\npush = [\"telegram\"]\nidentities = {{ telegram = \"{TESS_CHAT}\" }}\n",
+        tg.config(""),
+        dir.display()
+    )
+}
+
+const TESS_CHAT: i64 = 4242;
+
+async fn a_template_edited_after_the_brief_was_queued_is_the_one_sent_body(db: &TestDb) {
+    let tg = TelegramServer::start().await;
+    tg.add_chats(&[TESS_CHAT]);
+    // Every send to Tess is answered 429 (retry after 1 s) until lifted:
+    // the brief waits in the outbox, queued.
+    tg.limit(TESS_CHAT, 0, std::time::Duration::from_secs(600), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = TestHub::start(db, &tess_toml(&tg, dir.path()), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let person = state.dir.person("tess").unwrap();
+    brief_job(&job_config(None))
+        .run(&state.jobs(), person, &today_slot("tess"))
+        .await
+        .unwrap();
+    tg.wait_for("the brief's first send", 10, |t| t.rate_limited() >= 1)
+        .await;
+    // Queued and tried already; now the template is edited.
+    std::fs::create_dir_all(dir.path().join("telegram")).unwrap();
+    std::fs::write(
+        dir.path().join("telegram/brief.html.hbs"),
+        "<b>Edited after queueing</b> for {{person_name}}",
+    )
+    .unwrap();
+    tg.limit(TESS_CHAT, 100, std::time::Duration::from_secs(1), 1);
+    tg.wait_for("the brief", 10, |t| !t.messages(TESS_CHAT).is_empty())
+        .await;
+    let sent = tg.messages(TESS_CHAT);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].html, "<b>Edited after queueing</b> for tess");
+    // What was queued is the brief itself, not its renderings.
+    let m = stored_brief(hub.store(), "tess").await;
+    assert!(m.text.starts_with("Brief for tess — "), "{}", m.text);
+    drop(state);
+    hub.stop().await;
+}
+both_dbs!(
+    a_template_edited_after_the_brief_was_queued_is_the_one_sent,
+    |db: &TestDb| { a_template_edited_after_the_brief_was_queued_is_the_one_sent_body(db) }
+);
+
+async fn a_brief_queued_by_the_previous_version_is_still_delivered_body(db: &TestDb) {
+    let tg = TelegramServer::start().await;
+    tg.add_chats(&[TESS_CHAT]);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = TestHub::start(db, &tess_toml(&tg, dir.path()), vec![]).await;
+    let state = hub.running.as_ref().unwrap().state.clone();
+    let person = state.dir.person("tess").unwrap();
+    // A row as the previous version queued it: the plain text as the body,
+    // every format pre-rendered in `preformatted`, no document.
+    let plain = "Brief for tess — 2026-07-01 (UTC)\n\nNEEDS YOU\nNothing needs you.";
+    let message = commands::RichMessage::titled("Brief for tess — 2026-07-01", plain);
+    let now = Utc::now().timestamp_millis();
+    let (mut notification, deliveries) = hub::brief::job::outbox_rows(person, &message, now, false);
+    notification.fields_json = serde_json::json!({
+        "preformatted": {
+            "telegram_html": "<b>OLD RENDERING</b>",
+            "slack_mrkdwn": "*OLD*",
+            "slack_blocks": "[]",
+            "discord_markdown": "**OLD**",
+            "email_html": "<p>OLD</p>",
+            "plain_text": plain,
+        }
+    })
+    .to_string();
+    let store = hub.store();
+    assert!(
+        store
+            .reserve_slot("brief", "tess:legacy", "old", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .queue_brief("tess:legacy", "old", now, &notification, &deliveries)
+            .await
+            .unwrap()
+    );
+    // And a digest as it was queued: a count line as its body, a first line
+    // per item as its fields, the whole listing only in `preformatted`.
+    let digest = hub::store::NewNotification {
+        id: format!("{}-digest", notification.id),
+        kind: "digest".into(),
+        title: Some("Your orkhub digest for 2026-07-01: 1 item".into()),
+        body: "1 waiting since your last digest.".into(),
+        fields_json: serde_json::json!({
+            "fields": [{"name": "web · report (1)", "value": "• Nightly run"}],
+            "preformatted": {
+                "plain_text": "Your orkhub digest for 2026-07-01: 1 item\n\nweb / report (1)\n- 2026-07-01 09:00 Nightly run\nall 40 jobs passed (ci)",
+                "email_html": "<p>OLD</p>",
+            }
+        })
+        .to_string(),
+        ..notification.clone()
+    };
+    let digest_delivery: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.channel == "telegram")
+        .map(|d| hub::store::NewDelivery {
+            id: format!("{}-digest", d.id),
+            notification_id: digest.id.clone(),
+            ..d.clone()
+        })
+        .collect();
+    assert!(
+        store
+            .reserve_slot("brief", "tess:legacy-digest", "old", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .queue_brief("tess:legacy-digest", "old", now, &digest, &digest_delivery)
+            .await
+            .unwrap()
+    );
+    state.wake.notify_one();
+    tg.wait_for("the legacy rows", 10, |t| t.messages(TESS_CHAT).len() == 2)
+        .await;
+    let sent = tg.messages(TESS_CHAT);
+    // Their plain text, in Telegram's own rendering of a message.
+    assert_eq!(
+        sent[0].text,
+        "Brief for tess — 2026-07-01\n\nBrief for tess — 2026-07-01 (UTC)\n\nNEEDS YOU\nNothing needs you."
+    );
+    // The digest's whole listing, in place of its first-line fields.
+    assert_eq!(
+        sent[1].text,
+        "Your orkhub digest for 2026-07-01: 1 item\n\nYour orkhub digest for 2026-07-01: 1 item\n\nweb / report (1)\n- 2026-07-01 09:00 Nightly run\nall 40 jobs passed (ci)"
+    );
+    for id in [&notification.id, &digest.id] {
+        let status = hub.settled(id).await;
+        assert_eq!(
+            common::server::delivery(&status, "telegram")["status"],
+            "sent",
+            "{status}"
+        );
+    }
+    drop(state);
+    hub.stop().await;
+}
+both_dbs!(
+    a_brief_queued_by_the_previous_version_is_still_delivered,
+    |db: &TestDb| { a_brief_queued_by_the_previous_version_is_still_delivered_body(db) }
+);

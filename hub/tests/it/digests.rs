@@ -483,3 +483,55 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    an_email_digest_carries_a_sign_in_link_that_works_once,
+    |db: &TestDb| async move {
+        let smtp = SmtpServer::start();
+        let extra = format!(
+            "{}{}",
+            smtp.toml(),
+            person("dee", "dee@example.com", "email")
+        );
+        let hub = TestHub::start(db, &extra, vec![]).await;
+        let state = hub.running.as_ref().unwrap().state.clone();
+        info(&hub, "dee", None, "report", "an item").await;
+        let tomorrow = Utc::now() + Duration::days(1);
+        hub::schedule::tick_at(&state.jobs(), &[job()], tomorrow).await;
+        let raw = smtp.wait_for(1).await.remove(0);
+        let mail = MessageParser::default().parse(&raw).unwrap();
+        let text = mail.body_text(0).unwrap();
+        let label = "Open in orkhub: ";
+        let at = text
+            .find(label)
+            .unwrap_or_else(|| panic!("no link in:\n{text}"))
+            + label.len();
+        let link = text[at..].lines().next().unwrap().trim().to_string();
+        assert!(
+            link.starts_with(&format!("{}/console/login?token=", hub.base)),
+            "{link}"
+        );
+        assert!(mail.body_html(0).unwrap().contains(">Open in orkhub</a>"));
+        // Minted when it was sent: no stored row holds it.
+        let token = crate::console::token_of(&link);
+        let (held,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM notifications WHERE fields LIKE $1 OR body LIKE $1",
+        )
+        .bind(format!("%{token}%"))
+        .fetch_one(hub.store().pool())
+        .await
+        .unwrap();
+        assert_eq!(held, 0);
+        // It signs its reader in, once.
+        let mut reader = crate::console::Visitor::new(&hub);
+        reader.sign_in(&link).await;
+        let (s, page) = reader.get("/console").await;
+        assert_eq!(s, 200, "{page}");
+        let again = crate::console::Visitor::new(&hub);
+        let (s, _, cookie) = again.post("/console/login", &[("token", &token)]).await;
+        assert_eq!(s, 403);
+        assert!(cookie.is_none());
+        drop(state);
+        hub.stop().await;
+    }
+);

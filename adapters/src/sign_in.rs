@@ -1,0 +1,16 @@
+//! One-time links into the web console that a platform puts in what it
+//! sends (the email digest's "Open in orkhub"). A link is a credential: it
+//! is minted when the message is sent — never kept in the outbox with the
+//! message — and never logged. The hub implements this over its console's
+//! login links; without the console there are none.
+
+use async_trait::async_trait;
+use routing::ChannelKind;
+
+#[async_trait]
+pub trait SignInLinks: Send + Sync {
+    /// A one-time sign-in link for the person reached at `address` on
+    /// `channel`; `None` when that is no known person's address. An error
+    /// says why none could be made (the database is away).
+    async fn link(&self, channel: ChannelKind, address: &str) -> Result<Option<String>, String>;
+}

@@ -376,7 +376,7 @@ async fn each_cron_tick_runs_once_across_two_instances_on_postgres() {
     }
     assert_eq!(
         told(&a, "sla.%").await,
-        vec![row("ops", "info", "sla.breach")]
+        vec![row("ops", "urgent", "sla.breach")]
     );
     assert_eq!(
         told(&a, "budget.%").await,

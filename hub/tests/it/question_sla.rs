@@ -215,3 +215,52 @@ both_dbs!(
         line.1.stop().await;
     }
 );
+
+both_dbs!(
+    without_a_question_rule_only_questions_with_their_own_deadline_are_watched,
+    |db: &TestDb| async move {
+        // No `question` rule: the decision rule alone.
+        let config = CHAIN.replace(
+            "kind = \"question\"\nwithin_minutes = 60\nescalate_every_minutes = 20",
+            "kind = \"decision\"\nwithin_minutes = 60",
+        );
+        let hub = TestHub::start(db, &config, vec![]).await;
+        let (s, plain) = hub
+            .post(
+                "/api/v1/questions",
+                json!({"text": "No deadline?", "to": "ops", "permission_level": "human-required"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{plain}");
+        let (id, deadline) = ask(&hub, "Thirty minutes?").await;
+        let w = watch(&hub);
+        // Past its own 30 minutes: told; each step then waits those 30 minutes.
+        w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(told(&hub).await, vec![row("ops", "urgent", "sla.breach")]);
+        w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(16))
+            .await
+            .unwrap();
+        assert_eq!(told(&hub).await.len(), 1, "not yet the next step");
+        w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(31))
+            .await
+            .unwrap();
+        assert_eq!(
+            told(&hub).await.last(),
+            Some(&row("lead", "urgent", "sla.escalation"))
+        );
+        // The question without a deadline is never judged: days later only
+        // the first question's chain moves (straight to the step the time
+        // has reached, the owners).
+        w.tick(WatchJob::SlaCheck, deadline + Duration::days(3))
+            .await
+            .unwrap();
+        let all = told(&hub).await;
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(all[2], row("ceo", "urgent", "sla.escalation"));
+        assert_eq!(escalations(&hub, id).await, 3);
+        assert_eq!(escalations(&hub, plain["id"].as_i64().unwrap()).await, 0);
+        hub.stop().await;
+    }
+);

@@ -47,6 +47,8 @@ pub const BOT_USER_ID: &str = "1100000000000000002";
 /// The application's private key (a fixed seed: the tests are repeatable).
 const SIGNING_SEED: [u8; 32] = [42; 32];
 const MAX_CONTENT: usize = 2000;
+/// Tells a Gateway connection's writer to close with 4014.
+const CLOSE_4014: &str = "\u{0}close 4014";
 
 #[derive(Debug, Clone)]
 pub struct Posted {
@@ -129,6 +131,9 @@ struct Inner {
     /// Identify payloads received (`d` of op 2).
     identifies: Vec<Value>,
     gateway_seq: i64,
+    /// Close every Identify with 4014 (Disallowed intent(s)), as Discord
+    /// does when the Message Content Intent is not switched on.
+    refuse_intents: bool,
 }
 
 pub struct DiscordServer {
@@ -241,7 +246,16 @@ impl DiscordServer {
                 let _ = tx.send(json!({"op": 10, "d": {"heartbeat_interval": 1000}}).to_string());
                 tokio::spawn(async move {
                     while let Some(frame) = rx.recv().await {
-                        if up.send(Message::text(frame)).await.is_err() {
+                        let msg = match frame.as_str() {
+                            CLOSE_4014 => Message::Close(Some(
+                                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                    code: 4014.into(),
+                                    reason: "Disallowed intent(s).".into(),
+                                },
+                            )),
+                            _ => Message::text(frame),
+                        };
+                        if up.send(msg).await.is_err() {
                             break;
                         }
                     }
@@ -259,6 +273,11 @@ impl DiscordServer {
                                 let _ = reply.send(json!({"op": 11}).to_string());
                             }
                             Some(2) => {
+                                if shared.lock().unwrap().refuse_intents {
+                                    shared.lock().unwrap().identifies.push(v["d"].clone());
+                                    let _ = reply.send(CLOSE_4014.to_string());
+                                    continue;
+                                }
                                 let seq = {
                                     let mut s = shared.lock().unwrap();
                                     s.identifies.push(v["d"].clone());
@@ -278,6 +297,11 @@ impl DiscordServer {
                 });
             }
         });
+    }
+
+    /// Refuse the bot's intents from now on (close 4014 at Identify).
+    pub fn refuse_intents(&self) {
+        self.shared.lock().unwrap().refuse_intents = true;
     }
 
     /// Identify payloads the Gateway received (token, intents, properties).

@@ -300,3 +300,35 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+/// Without the Message Content Intent Discord closes the Gateway with
+/// 4014: the hub takes it as a setting to change, not an outage — it does
+/// not reconnect every few seconds (the next try is a minute later), and
+/// the rest of the hub runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_intent_is_not_retried_every_few_seconds() {
+    let db = TestDb::sqlite().await;
+    let server = DiscordServer::start(&[]).await;
+    server.serve_gateway().await;
+    server.refuse_intents();
+    let hub = TestHub::start(
+        &db,
+        &format!("{}{DISCORD_PEOPLE}", server.config("gateway = true")),
+        vec![],
+    )
+    .await;
+    for _ in 0..200 {
+        if !server.identified().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.identified().len(), 1);
+    // A dropped connection is tried again after 5 s; a refusal is not.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(server.identified().len(), 1, "no reconnect loop");
+    let (s, _) = hub.get("/healthz").await;
+    assert_eq!(s, 200);
+    hub.stop().await;
+    db.finish().await;
+}

@@ -1587,6 +1587,12 @@ async fn needs_you_lists_questions_body(db: &TestDb) {
         assert!(out.contains("(waiting 20 minutes)"), "{format}: {out}");
         assert!(!out.contains("Not yours?"), "{format}: {out}");
     }
+    let blocks: Vec<Value> =
+        serde_json::from_str(&all["slack_blocks"]).expect("Slack blocks stay valid JSON");
+    assert!(
+        blocks[1].to_string().contains("2 questions waiting"),
+        "{blocks:?}"
+    );
     // One question: "1 question".
     let mut one = brief.clone();
     one.needs_you.questions.total = 1;

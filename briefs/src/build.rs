@@ -61,7 +61,7 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
         total: input.sla_total,
         tasks: input.sla_breaches.clone(),
     };
-    let needs_you = needs_you(input, &pending, &budget, &sla_breaches);
+    let needs_you = needs_you(window, input, &pending, &budget, &sla_breaches);
     Brief {
         person: window.person.clone(),
         person_name: person_name.to_string(),
@@ -105,9 +105,10 @@ pub fn build(window: &Window, person_name: &str, input: &BriefInput, cfg: &Brief
     }
 }
 
-/// What needs the reader: the decisions they may decide, agents and
-/// projects over budget, SLA breaches.
+/// What needs the reader: the decisions they may decide, the questions
+/// asked of them, agents and projects over budget, SLA breaches.
 fn needs_you(
+    window: &Window,
     input: &BriefInput,
     pending: &[PendingDecision],
     budget: &Budget,
@@ -140,8 +141,28 @@ fn needs_you(
         })
         .cloned()
         .collect();
+    let questions = QuestionList {
+        total: input.waiting_questions_total,
+        questions: input
+            .waiting_questions
+            .iter()
+            .map(|q| {
+                let waited = (window.until - q.created_at).max(chrono::Duration::zero());
+                WaitingQuestion {
+                    id: q.id,
+                    text: q.text.clone(),
+                    asked_by: q.asked_by.clone(),
+                    task_id: q.task_id,
+                    created_at: q.created_at,
+                    waiting_hours: waited.num_hours(),
+                    waiting_minutes: waited.num_minutes(),
+                }
+            })
+            .collect(),
+    };
     NeedsYou {
         total: decisions_total
+            + questions.total
             + over_budget_agents.len() as i64
             + over_budget_projects.len() as i64
             + sla_breaches.total,
@@ -149,6 +170,7 @@ fn needs_you(
             total: decisions_total,
             decisions,
         },
+        questions,
         over_budget_agents,
         over_budget_projects,
         sla_breaches: sla_breaches.clone(),
@@ -461,6 +483,30 @@ mod tests {
         assert_eq!(b.budget.unassigned_month_usd, 4.0);
         assert!(b.budget.month_forecast_over);
         assert_eq!(b.overdue.tasks[0].days_late, Some(3));
+    }
+
+    #[test]
+    fn questions_waiting_for_the_reader_are_counted_with_how_long() {
+        let w = window();
+        let input = BriefInput {
+            waiting_questions: vec![QuestionRow {
+                id: 4,
+                text: "Which region?".into(),
+                asked_by: "builder".into(),
+                task_id: Some(2),
+                created_at: w.until - chrono::Duration::minutes(95),
+            }],
+            waiting_questions_total: 3,
+            ..Default::default()
+        };
+        let b = build(&w, "CEO", &input, &BriefConfig::default());
+        let q = &b.needs_you.questions;
+        assert_eq!(q.total, 3, "the exact total, beyond the list");
+        assert_eq!(
+            (q.questions[0].waiting_hours, q.questions[0].waiting_minutes),
+            (1, 95)
+        );
+        assert_eq!(b.needs_you.total, 3);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct BriefInput {
     pub projects: Vec<ProjectRow>,
     pub pending_decisions: Vec<DecisionRow>,
     pub pending_total: i64,
+    /// Questions asked of the reader and unanswered at the cut-off, oldest
+    /// first (at most the list limit), and how many there are in all.
+    pub waiting_questions: Vec<QuestionRow>,
+    pub waiting_questions_total: i64,
     /// Which of the pending decisions the reader may decide.
     pub reader: ReaderScope,
     /// Tasks completed and decisions made in the window (at most the list limit).
@@ -90,6 +94,15 @@ pub struct DecisionRow {
     pub kind: String,
     pub context: String,
     pub requested_by: String,
+    pub task_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionRow {
+    pub id: i64,
+    pub text: String,
+    pub asked_by: String,
     pub task_id: Option<i64>,
     pub created_at: DateTime<Utc>,
 }

@@ -131,6 +131,15 @@ pub async fn press<B: Backend + ?Sized>(backend: &B, ctx: &Context, token: &str)
         ButtonAction::ApproveDraft { question_id } => {
             return press_answer(backend, &actor, question_id, None).await;
         }
+        ButtonAction::EditDraft { question_id } => {
+            return match questions::draft_to_edit(backend, &actor, question_id).await {
+                Ok(message) => Outcome::Done {
+                    reply: private(message),
+                    events: Vec::new(),
+                },
+                Err(e) => rejected(e.into()),
+            };
+        }
     };
     // Buttons carry no text, so a denial by button has no reason; the
     // `deny` command requires one.

@@ -573,6 +573,11 @@ pub enum ButtonAction {
     ApproveDraft {
         question_id: i64,
     },
+    /// Show the person a supervised question's draft ready to change and
+    /// send (`answer <id> <text>`, or a reply to the question's message).
+    EditDraft {
+        question_id: i64,
+    },
 }
 
 /// API scopes an agent key can carry.

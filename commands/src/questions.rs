@@ -152,11 +152,12 @@ pub struct Question {
 }
 
 /// Button tokens for a pending question's message: one per option, in the
-/// options' order, and Approve for a supervised draft.
+/// options' order, and Approve and Edit for a supervised draft.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QuestionButtons {
     pub options: Vec<String>,
     pub approve_draft: Option<String>,
+    pub edit_draft: Option<String>,
 }
 
 /// Answer a pending question as `actor`. People may answer a question
@@ -209,6 +210,37 @@ pub async fn answer_question<B: Backend + ?Sized>(
         Err(BackendError::NotFound(_)) => Err(ServiceError::QuestionNotFound(id)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A supervised question's draft, for the person to change and send: the
+/// draft as an `answer <id> <draft>` line to copy, edit and send (or to
+/// reply to the question's message with). Only those who may answer see
+/// it; an answered question or one without a draft is refused, saying why.
+pub async fn draft_to_edit<B: Backend + ?Sized>(
+    backend: &B,
+    actor: &Actor,
+    id: i64,
+) -> Result<RichMessage, ServiceError> {
+    let question = backend
+        .question(id)
+        .await?
+        .ok_or(ServiceError::QuestionNotFound(id))?;
+    may_answer(actor, &question)?;
+    if let Some(a) = &question.answer {
+        return Err(already_answered(id, a));
+    }
+    let Some(draft) = &question.draft else {
+        return Err(ServiceError::Invalid(format!(
+            "Question #{id} has no draft to edit: answer it with `answer {id} <text>`."
+        )));
+    };
+    Ok(RichMessage::titled(
+        format!("Edit the draft for question #{id}"),
+        format!("answer {id} {draft}"),
+    )
+    .with_footer(
+        "Copy the line above, change what you like and send it; or reply to the question's message with your version. The answer you send replaces the draft.",
+    ))
 }
 
 /// The addressed person, or an admin or owner.
@@ -278,10 +310,17 @@ pub fn question_message(q: &Question, buttons: Option<&QuestionButtons>) -> Rich
                         style: ButtonStyle::Primary,
                     });
                 }
+                if let Some(t) = &b.edit_draft {
+                    m = m.with_button(Button {
+                        label: "Edit draft".into(),
+                        token: t.clone(),
+                        style: ButtonStyle::Default,
+                    });
+                }
             }
             let how = if q.draft.is_some() {
                 format!(
-                    "Approve the draft, or answer otherwise: `answer {} <text>` or reply to this message",
+                    "Approve the draft, edit it, or answer otherwise: `answer {} <text>` or reply to this message",
                     q.id
                 )
             } else {
@@ -329,6 +368,7 @@ mod tests {
         let b = QuestionButtons {
             options: vec!["t1".into(), "t2".into()],
             approve_draft: None,
+            edit_draft: None,
         };
         let m = question_message(&question(), Some(&b));
         let labels: Vec<_> = m.buttons.iter().map(|b| b.label.as_str()).collect();

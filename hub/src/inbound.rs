@@ -99,6 +99,8 @@ pub async fn pressed_decision_outcome(hub: &HubInbox, token: &str) -> Option<(i6
         Ok(Some(
             ButtonAction::Answer { question_id, .. } | ButtonAction::ApproveDraft { question_id },
         )) => return pressed_question(hub, question_id).await,
+        // Editing a draft answers nothing yet: the message stays as it is.
+        Ok(Some(ButtonAction::EditDraft { .. })) => return None,
         Ok(None) => return None,
         Err(e) => {
             tracing::warn!(error = %e, "could not look up a pressed button");

@@ -41,6 +41,10 @@ pub struct NeedsYou {
     /// Pending decisions this reader may decide (owners and admins: every
     /// one; others: the kinds they approve), oldest first.
     pub decisions: DecisionList,
+    /// Questions agents asked this reader that are still unanswered,
+    /// oldest first.
+    #[serde(default)]
+    pub questions: QuestionList,
     /// Agents over their daily budget today, with the figures.
     pub over_budget_agents: Vec<AgentSpend>,
     /// Projects over their monthly budget.
@@ -145,6 +149,29 @@ pub struct AgentHealth {
 pub struct DecisionList {
     pub total: i64,
     pub decisions: Vec<PendingDecision>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuestionList {
+    pub total: i64,
+    pub questions: Vec<WaitingQuestion>,
+}
+
+/// A question an agent asked the reader, not answered yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WaitingQuestion {
+    pub id: i64,
+    pub text: String,
+    /// The asking agent.
+    pub asked_by: String,
+    pub task_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// How long it has waited at the brief's cut-off: whole hours, and
+    /// whole minutes (for one asked less than an hour before).
+    pub waiting_hours: i64,
+    pub waiting_minutes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post, put};
+use axum::routing::{get, patch, post, put};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,6 +47,8 @@ pub const BOT_USER_ID: &str = "1100000000000000002";
 /// The application's private key (a fixed seed: the tests are repeatable).
 const SIGNING_SEED: [u8; 32] = [42; 32];
 const MAX_CONTENT: usize = 2000;
+/// Tells a Gateway connection's writer to close with 4014.
+const CLOSE_4014: &str = "\u{0}close 4014";
 
 #[derive(Debug, Clone)]
 pub struct Posted {
@@ -122,6 +124,16 @@ struct Inner {
     /// this `retry_after` (seconds), or a 500 for `None`.
     webhook_failures: VecDeque<Option<f64>>,
     dm_opened: Vec<u64>,
+    /// What `GET /gateway/bot` hands out, once `serve_gateway` runs.
+    gateway_url: Option<String>,
+    /// Open Gateway connections: frames to send down each.
+    gateway_conns: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Identify payloads received (`d` of op 2).
+    identifies: Vec<Value>,
+    gateway_seq: i64,
+    /// Close every Identify with 4014 (Disallowed intent(s)), as Discord
+    /// does when the Message Content Intent is not switched on.
+    refuse_intents: bool,
 }
 
 pub struct DiscordServer {
@@ -190,6 +202,7 @@ impl DiscordServer {
                 patch(edit_message),
             )
             .route(&format!("{api}/users/@me/channels"), post(create_dm))
+            .route(&format!("{api}/gateway/bot"), get(gateway_bot))
             .route(
                 &format!("{api}/webhooks/{{app}}/{{token}}/messages/{{message}}"),
                 patch(edit_original),
@@ -210,6 +223,98 @@ impl DiscordServer {
             key: SigningKey::from_bytes(&SIGNING_SEED),
             task,
         }
+    }
+
+    /// Serve the Gateway (discord.com/developers/docs/events/gateway): a
+    /// WebSocket on 127.0.0.1 that says Hello, takes Identify (recorded),
+    /// answers heartbeats and sends READY with the bot's user; the tests
+    /// push dispatches with [`DiscordServer::dispatch`].
+    pub async fn serve_gateway(&self) {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        self.shared.lock().unwrap().gateway_url = Some(format!("ws://{addr}"));
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    continue;
+                };
+                let (mut up, mut down) = ws.split();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let _ = tx.send(json!({"op": 10, "d": {"heartbeat_interval": 1000}}).to_string());
+                tokio::spawn(async move {
+                    while let Some(frame) = rx.recv().await {
+                        let msg = match frame.as_str() {
+                            CLOSE_4014 => Message::Close(Some(
+                                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                    code: 4014.into(),
+                                    reason: "Disallowed intent(s).".into(),
+                                },
+                            )),
+                            _ => Message::text(frame),
+                        };
+                        if up.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let shared = shared.clone();
+                let reply = tx.clone();
+                shared.lock().unwrap().gateway_conns.push(tx);
+                tokio::spawn(async move {
+                    while let Some(Ok(Message::Text(t))) = down.next().await {
+                        let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                            continue;
+                        };
+                        match v["op"].as_i64() {
+                            Some(1) => {
+                                let _ = reply.send(json!({"op": 11}).to_string());
+                            }
+                            Some(2) => {
+                                if shared.lock().unwrap().refuse_intents {
+                                    shared.lock().unwrap().identifies.push(v["d"].clone());
+                                    let _ = reply.send(CLOSE_4014.to_string());
+                                    continue;
+                                }
+                                let seq = {
+                                    let mut s = shared.lock().unwrap();
+                                    s.identifies.push(v["d"].clone());
+                                    s.gateway_seq += 1;
+                                    s.gateway_seq
+                                };
+                                let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
+                                    "v": 10, "session_id": "test-session",
+                                    "resume_gateway_url": "ws://127.0.0.1:1",
+                                    "user": {"id": BOT_USER_ID, "username": "orkhub", "bot": true}
+                                }});
+                                let _ = reply.send(ready.to_string());
+                            }
+                            _ => {}
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Refuse the bot's intents from now on (close 4014 at Identify).
+    pub fn refuse_intents(&self) {
+        self.shared.lock().unwrap().refuse_intents = true;
+    }
+
+    /// Identify payloads the Gateway received (token, intents, properties).
+    pub fn identified(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().identifies.clone()
+    }
+
+    /// Send a dispatch (op 0) of type `t` down every open Gateway connection.
+    pub fn dispatch(&self, t: &str, d: Value) {
+        let mut s = self.shared.lock().unwrap();
+        s.gateway_seq += 1;
+        let frame = json!({"op": 0, "t": t, "s": s.gateway_seq, "d": d}).to_string();
+        s.gateway_conns.retain(|c| c.send(frame.clone()).is_ok());
     }
 
     /// The application's public key, as the Developer Portal shows it.
@@ -699,6 +804,22 @@ async fn edit_message(
     m.edits += 1;
     let out = message_json(m);
     axum::Json(out).into_response()
+}
+
+/// `GET /gateway/bot`: where the Gateway is (Get Gateway Bot).
+async fn gateway_bot(State(s): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    match s.lock().unwrap().gateway_url.clone() {
+        Some(url) => (
+            StatusCode::OK,
+            axum::Json(json!({"url": url, "shards": 1, "session_start_limit":
+                {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})),
+        )
+            .into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, 0, "no gateway here", None),
+    }
 }
 
 async fn create_dm(

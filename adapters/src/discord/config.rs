@@ -26,6 +26,11 @@ pub struct DiscordConfig {
     pub api_url: String,
     /// Path of the Interactions Endpoint URL on the hub's HTTP server.
     pub interactions_path: String,
+    /// Open the Gateway to read replies to the hub's messages (a reply to a
+    /// question's message answers it). Needs the privileged Message Content
+    /// Intent switched on for the bot (Developer Portal → Bot); off: answer
+    /// on Discord with the buttons or `/answer`.
+    pub gateway: bool,
     /// How long a command may run before Discord gets a deferred answer
     /// ("thinking…") and the result is edited in afterwards (Discord waits
     /// 3 s for the first answer).
@@ -70,6 +75,7 @@ impl Default for DiscordConfig {
             guild_id: None,
             api_url: "https://discord.com".into(),
             interactions_path: "/discord/interactions".into(),
+            gateway: false,
             ack_deadline_ms: 2_500,
             channel_burst: 5,
             channel_window_ms: 5_000,

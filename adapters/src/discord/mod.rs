@@ -1,5 +1,7 @@
-//! The Discord adapter, built on serenity's HTTP client (no gateway: slash
-//! commands and button presses arrive at the hub's Interactions Endpoint).
+//! The Discord adapter, built on serenity's HTTP client: slash commands and
+//! button presses arrive at the hub's Interactions Endpoint; with
+//! `gateway = true` a Gateway connection of our own reads replies to the
+//! hub's messages ([`gateway`]).
 //!
 //! Outbound: messages in escaped Discord markdown with mentions disabled,
 //! split to 2000 characters, buttons as components on the last part;
@@ -20,6 +22,7 @@ pub mod brief;
 pub mod command_list;
 pub mod config;
 pub mod followup;
+pub mod gateway;
 pub mod inbound;
 pub mod limits;
 mod listen;

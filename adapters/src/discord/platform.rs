@@ -1,9 +1,11 @@
 //! Discord as the hub starts it: the outbound adapter for the dispatcher,
 //! the slash commands registered from the hub's command catalogue (see
-//! `register`), and the Interactions Endpoint on the hub's HTTP server (see
-//! `listen`).
+//! `register`), the Interactions Endpoint on the hub's HTTP server (see
+//! `listen`), and with `gateway = true` the Gateway for replies (see
+//! `gateway`).
 
 use super::command_list::discord_application_commands;
+use super::gateway::Gateway;
 use super::inbound::SignatureCheck;
 use super::listen::{BODY_LIMIT, Endpoint, Listener};
 use super::register::register;
@@ -74,7 +76,7 @@ impl Platform for DiscordPlatform {
             adapter.clone(),
             list,
             verdict_tx,
-            stop,
+            stop.clone(),
         )));
         started.checks.push(Box::pin(async move {
             match verdict.await {
@@ -82,6 +84,19 @@ impl Platform for DiscordPlatform {
                 Ok(Ok(())) | Err(_) => Ok(()),
             }
         }));
+        if config.gateway {
+            let gateway = Arc::new(Gateway {
+                inbox: hub.inbox.clone(),
+                adapter: adapter.clone(),
+                config: config.clone(),
+            });
+            let gateway_stop = stop.clone();
+            started.tasks.push(tokio::spawn(async move {
+                if let Err(e) = gateway.listen(gateway_stop).await {
+                    tracing::error!(error = %e, "discord: the Gateway listener stopped");
+                }
+            }));
+        }
         let listener = Arc::new(Listener {
             inbox: hub.inbox.clone(),
             adapter,

@@ -35,6 +35,9 @@ pub struct SlackConfig {
     pub commands_path: String,
     /// Path of the interactivity endpoint (button presses).
     pub interactions_path: String,
+    /// Path of the Events API endpoint: thread replies to the hub's
+    /// messages (answers to questions) arrive there as `message` events.
+    pub events_path: String,
     /// The slash command whose text is the shared grammar (`/ork task new ...`).
     /// Other slash commands (`/task ...`) are taken as the command itself.
     pub command: String,
@@ -82,6 +85,7 @@ impl std::fmt::Debug for SlackConfig {
             .field("mode", &self.mode)
             .field("commands_path", &self.commands_path)
             .field("interactions_path", &self.interactions_path)
+            .field("events_path", &self.events_path)
             .field("command", &self.command)
             .field("ack_deadline_ms", &self.ack_deadline_ms)
             .field(
@@ -106,6 +110,7 @@ impl Default for SlackConfig {
             mode: SlackMode::Http,
             commands_path: "/slack/commands".into(),
             interactions_path: "/slack/interactions".into(),
+            events_path: "/slack/events".into(),
             command: "/ork".into(),
             ack_deadline_ms: 2_500,
             channel_messages_per_second: 1,
@@ -149,6 +154,7 @@ impl SlackConfig {
         for (key, path) in [
             ("commands_path", &self.commands_path),
             ("interactions_path", &self.interactions_path),
+            ("events_path", &self.events_path),
         ] {
             if !path.starts_with('/') {
                 return Err(format!(

@@ -73,6 +73,9 @@ pub struct SlackRequest {
     /// Button presses answer through `response_url` only; commands answer
     /// in the HTTP response when they finish in time.
     pub is_interaction: bool,
+    /// An Events API event (a thread reply): acknowledged at once, its
+    /// answer posted in the thread.
+    pub is_event: bool,
 }
 
 /// The fields of a slash-command request (application/x-www-form-urlencoded).
@@ -145,6 +148,7 @@ pub fn command_request(form: CommandForm, main_command: &str, raw: &[u8]) -> Sla
         response_url: form.response_url.filter(|u| !u.is_empty()),
         thread_ts: None,
         is_interaction: false,
+        is_event: false,
     }
 }
 
@@ -242,6 +246,72 @@ pub fn interaction_request(p: InteractionPayload, raw: &[u8]) -> Option<SlackReq
         response_url: p.response_url.filter(|u| !u.is_empty()),
         thread_ts: container.thread_ts,
         is_interaction: true,
+        is_event: false,
+    })
+}
+
+/// What an Events API request asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventRequest {
+    /// Slack checking the Request URL: answer with this challenge.
+    Challenge(String),
+    Request(SlackRequest),
+    /// An event the hub does not act on (acknowledged only).
+    Ignored,
+}
+
+/// Parse an Events API request body (JSON).
+pub fn parse_event(body: &[u8]) -> Result<EventRequest, InboundError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| InboundError::Malformed(format!("event body: {e}")))?;
+    if v["type"] == "url_verification" {
+        return Ok(EventRequest::Challenge(
+            v["challenge"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(event_request(&v).map_or(EventRequest::Ignored, EventRequest::Request))
+}
+
+/// A person's reply in the thread of another message (the hub's question),
+/// from an `event_callback` (the Events API's body, or a Socket Mode
+/// `events_api` envelope's payload). Edits, deletions, bots' messages
+/// (the hub's own included), thread parents and messages outside a
+/// thread are not replies: `None`.
+pub fn event_request(callback: &serde_json::Value) -> Option<SlackRequest> {
+    if callback["type"] != "event_callback" {
+        return None;
+    }
+    let e = &callback["event"];
+    let s = |k: &str| e[k].as_str().filter(|v| !v.is_empty());
+    if e["type"] != "message" || s("subtype").is_some() || s("bot_id").is_some() {
+        return None;
+    }
+    let (user, channel, ts, thread) = (s("user")?, s("channel")?, s("ts")?, s("thread_ts")?);
+    let text = s("text")?;
+    if thread == ts {
+        return None;
+    }
+    let key = match callback["event_id"].as_str() {
+        Some(id) if !id.is_empty() => format!("event:{id}"),
+        _ => format!("event:{channel}:{ts}"),
+    };
+    let parent = format!("{channel}:{thread}");
+    Some(SlackRequest {
+        key,
+        inbound: Inbound {
+            platform: ChannelKind::Slack,
+            user_id: user.to_string(),
+            chat_id: channel.to_string(),
+            message_id: Some(parent.clone()),
+            what: InboundKind::Reply {
+                to: parent,
+                text: text.to_string(),
+            },
+        },
+        response_url: None,
+        thread_ts: Some(thread.to_string()),
+        is_interaction: false,
+        is_event: true,
     })
 }
 
@@ -361,6 +431,57 @@ mod tests {
         assert_eq!(r.inbound.message_id.as_deref(), Some("D7:1.2"));
         assert_eq!(r.key, "interaction:T1:9.9");
         assert!(r.is_interaction);
+        let other = serde_json::json!({"type": "view_submission", "user": {"id": "U7"}});
+        let body = serde_urlencoded::to_string([("payload", other.to_string())]).unwrap();
+        assert_eq!(parse_interaction(body.as_bytes()).unwrap(), None);
+    }
+
+    #[test]
+    fn thread_replies_are_replies_to_the_parent_and_nothing_else_is() {
+        let event = |extra: serde_json::Value| {
+            let mut e = serde_json::json!({"type": "message", "channel": "D7", "user": "U7",
+                "text": "eu please", "ts": "5.6", "thread_ts": "1.2"});
+            if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
+                for (k, v) in x {
+                    e.insert(k.clone(), v.clone());
+                }
+            }
+            serde_json::json!({"type": "event_callback", "event_id": "Ev1", "event": e}).to_string()
+        };
+        let EventRequest::Request(r) =
+            parse_event(event(serde_json::json!({})).as_bytes()).unwrap()
+        else {
+            panic!("a reply");
+        };
+        assert_eq!(
+            r.inbound.what,
+            InboundKind::Reply {
+                to: "D7:1.2".into(),
+                text: "eu please".into()
+            }
+        );
+        assert_eq!(
+            (r.key.as_str(), r.inbound.user_id.as_str()),
+            ("event:Ev1", "U7")
+        );
+        assert!(r.is_event && !r.is_interaction);
+        for not in [
+            serde_json::json!({"subtype": "message_changed"}),
+            serde_json::json!({"bot_id": "B1"}),
+            serde_json::json!({"thread_ts": "5.6"}),
+            serde_json::json!({"thread_ts": null}),
+        ] {
+            assert_eq!(
+                parse_event(event(not.clone()).as_bytes()).unwrap(),
+                EventRequest::Ignored,
+                "{not}"
+            );
+        }
+        assert_eq!(
+            parse_event(br#"{"type":"url_verification","challenge":"abc"}"#).unwrap(),
+            EventRequest::Challenge("abc".into())
+        );
+        assert!(parse_event(b"not json").is_err());
         let other = serde_json::json!({"type": "view_submission", "user": {"id": "U7"}});
         let body = serde_urlencoded::to_string([("payload", other.to_string())]).unwrap();
         assert_eq!(parse_interaction(body.as_bytes()).unwrap(), None);

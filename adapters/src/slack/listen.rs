@@ -1,10 +1,12 @@
-//! Slack's inbound side: slash commands and button presses from the HTTP
-//! endpoints (`mode = "http"`) or the Socket Mode listener. Both are
-//! answered by [`Listener::answer`]: run once per request key (Slack
-//! retries), within `ack_deadline_ms` in the response, else acknowledged at
-//! once and finished through `response_url` (queued in the outbox).
+//! Slack's inbound side: slash commands, button presses and thread replies
+//! (Events API `message` events) from the HTTP endpoints (`mode = "http"`)
+//! or the Socket Mode listener. All are answered by [`Listener::answer`]:
+//! run once per request key (Slack retries), within `ack_deadline_ms` in
+//! the response, else acknowledged at once and finished through
+//! `response_url` (queued in the outbox); an event is acknowledged at once
+//! and its answer posted in the thread.
 
-use super::inbound::{self, InboundError, SlackRequest};
+use super::inbound::{self, EventRequest, InboundError, SlackRequest};
 use super::response::ResponseTarget;
 use super::socket::SocketRequest;
 use super::{SlackAdapter, SlackConfig, render};
@@ -31,24 +33,41 @@ pub(super) struct Listener {
     pub(super) config: SlackConfig,
 }
 
-/// One of Slack's two endpoints: slash commands (`commands_path`) or
-/// interactivity (`interactions_path`, button presses). They differ only in
-/// how the verified body is parsed.
+/// Which of Slack's endpoints: slash commands (`commands_path`),
+/// interactivity (`interactions_path`, button presses) or the Events API
+/// (`events_path`, thread replies). They differ only in how the verified
+/// body is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EndpointKind {
+    Commands,
+    Interactions,
+    Events,
+}
+
 pub(super) struct Endpoint {
     pub(super) listener: Arc<Listener>,
-    pub(super) interactions: bool,
+    pub(super) kind: EndpointKind,
 }
 
 #[async_trait]
 impl Webhook for Endpoint {
     async fn call(&self, request: WebhookRequest) -> WebhookResponse {
         let slack = &self.listener;
-        let parsed = slack
-            .verify(&request)
-            .and_then(|_| match self.interactions {
-                true => inbound::parse_interaction(request.body()),
-                false => inbound::parse_command(request.body(), &slack.config.command),
-            });
+        if let Err(e) = slack.verify(&request) {
+            return refuse(e);
+        }
+        let parsed = match self.kind {
+            EndpointKind::Interactions => inbound::parse_interaction(request.body()),
+            EndpointKind::Commands => inbound::parse_command(request.body(), &slack.config.command),
+            EndpointKind::Events => match inbound::parse_event(request.body()) {
+                Ok(EventRequest::Challenge(c)) => {
+                    return json_response(StatusCode::OK, &serde_json::json!({"challenge": c}));
+                }
+                Ok(EventRequest::Request(r)) => Ok(Some(r)),
+                Ok(EventRequest::Ignored) => Ok(None),
+                Err(e) => Err(e),
+            },
+        };
         match parsed {
             Ok(Some(request)) => respond(slack.answer(request).await),
             Ok(None) => empty_response(StatusCode::OK),
@@ -114,6 +133,13 @@ impl Listener {
     /// acknowledgement — the work goes on and its reply is posted to
     /// `response_url`. `None`: answer with an empty 200.
     pub(super) async fn answer(self: &Arc<Self>, request: SlackRequest) -> Option<Value> {
+        if request.is_event {
+            // Slack wants events acknowledged at once (and retries after
+            // 3 s); the answer goes into the thread as a message.
+            let me = self.clone();
+            tokio::spawn(async move { me.run_event(request).await });
+            return None;
+        }
         let is_interaction = request.is_interaction;
         let me = self.clone();
         deadline::answer_or_defer(
@@ -173,6 +199,42 @@ impl Listener {
         } else if immediate.send(Some(body)).is_err() {
             // The deadline passed and Slack got an acknowledgement.
             self.post_late(&request, &reply, None).await;
+        }
+    }
+
+    /// An event (a thread reply): run once per event, its reply posted in
+    /// the thread through the outbox. A reply to a message that asked
+    /// nothing gets no answer at all.
+    async fn run_event(&self, request: SlackRequest) {
+        let claim = self
+            .inbox
+            .claim(routing::ChannelKind::Slack, &request.key)
+            .await;
+        let reply = match claim {
+            Ok(Claim::New) => match self.inbox.handle(&request.inbound, None).await {
+                Some(reply) => reply,
+                None => return,
+            },
+            // Slack's retry of an event already run.
+            Ok(Claim::Seen { .. }) => return,
+            Err(e) => {
+                tracing::error!(error = %e, key = %request.key, "slack: cannot record the event; not running it");
+                Reply::error(deadline::DATABASE_UNAVAILABLE)
+            }
+        };
+        let Some(thread) = request.inbound.message_id.clone() else {
+            return;
+        };
+        if let Err(e) = crate::inbox::send_later_or_now(
+            self.inbox.as_ref(),
+            self.adapter.as_ref(),
+            &request.inbound.chat_id,
+            thread,
+            &reply,
+        )
+        .await
+        {
+            tracing::error!(error = %e, key = %request.key, "slack: could not post the answer to a thread reply");
         }
     }
 

@@ -3,7 +3,7 @@
 //! inbound side — the HTTP endpoints (`mode = "http"`) or a Socket Mode
 //! listener (`mode = "socket"`), see `listen`.
 
-use super::listen::{BODY_LIMIT, Endpoint, Listener, serve_socket};
+use super::listen::{BODY_LIMIT, Endpoint, EndpointKind, Listener, serve_socket};
 use super::{SlackAdapter, SlackConfig, SlackMode, TokenCheck, socket};
 use crate::platform::{HubLink, Platform, PlatformError, Started, WebhookRoute};
 use async_trait::async_trait;
@@ -30,6 +30,7 @@ impl Platform for SlackPlatform {
                     "adapters.slack.interactions_path",
                     self.0.interactions_path.clone(),
                 ),
+                ("adapters.slack.events_path", self.0.events_path.clone()),
             ],
             SlackMode::Socket => Vec::new(),
         }
@@ -82,7 +83,7 @@ impl Platform for SlackPlatform {
                     body_limit: Some(BODY_LIMIT),
                     handler: Arc::new(Endpoint {
                         listener: slack.clone(),
-                        interactions: false,
+                        kind: EndpointKind::Commands,
                     }),
                 });
                 started.routes.push(WebhookRoute {
@@ -90,11 +91,20 @@ impl Platform for SlackPlatform {
                     path: config.interactions_path.clone(),
                     body_limit: Some(BODY_LIMIT),
                     handler: Arc::new(Endpoint {
-                        listener: slack,
-                        interactions: true,
+                        listener: slack.clone(),
+                        kind: EndpointKind::Interactions,
                     }),
                 });
-                tracing::info!(commands = %config.commands_path, interactions = %config.interactions_path, "slack: HTTP endpoints ready");
+                started.routes.push(WebhookRoute {
+                    key: "adapters.slack.events_path",
+                    path: config.events_path.clone(),
+                    body_limit: Some(BODY_LIMIT),
+                    handler: Arc::new(Endpoint {
+                        listener: slack,
+                        kind: EndpointKind::Events,
+                    }),
+                });
+                tracing::info!(commands = %config.commands_path, interactions = %config.interactions_path, events = %config.events_path, "slack: HTTP endpoints ready");
             }
             SlackMode::Socket => {
                 let (tx, rx) = mpsc::channel(64);

@@ -226,7 +226,9 @@ fn on_envelope(
         Some("interactive") => serde_json::from_value::<InteractionPayload>(payload)
             .map(|p| inbound::interaction_request(p, raw.as_bytes()))
             .map_err(|e| e.to_string()),
-        // Events the app did not subscribe to: acknowledged only.
+        // Thread replies (answers to questions); other events are
+        // acknowledged only.
+        Some("events_api") => Ok(inbound::event_request(&payload)),
         _ => Ok(None),
     };
     let request = match request {

@@ -1,4 +1,4 @@
-//! `GET /api/v1/sla?since=&until=`: the share of decisions and tasks handled
+//! `GET /api/v1/sla?since=&until=`: the share of decisions, questions and tasks handled
 //! within their SLA (`[[watchers.sla]]`) among those created in the period.
 //! Scope `brief:read` (it is reporting, like the brief). Without `until`,
 //! now; without `since`, seven days before `until`.
@@ -83,6 +83,12 @@ pub async fn show(
         rules,
         SlaKind::Decision,
         &state.store.decision_outcomes(s, u).await?,
+        now.timestamp_millis(),
+    ));
+    kinds.extend(share(
+        rules,
+        SlaKind::Question,
+        &state.store.question_outcomes(s, u).await?,
         now.timestamp_millis(),
     ));
     kinds.extend(share(

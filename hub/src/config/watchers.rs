@@ -35,6 +35,13 @@ impl Default for WatchersConfig {
                     escalate_every_minutes: None,
                 },
                 SlaRule {
+                    kind: SlaKind::Question,
+                    priority: None,
+                    within_minutes: 60,
+                    finish_within_hours: None,
+                    escalate_every_minutes: None,
+                },
+                SlaRule {
                     kind: SlaKind::Task,
                     priority: Some("urgent".into()),
                     within_minutes: 30,
@@ -46,8 +53,7 @@ impl Default for WatchersConfig {
     }
 }
 
-/// What an SLA rule is about. A `question` kind joins here when agents can
-/// ask people (the questions API).
+/// What an SLA rule is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaKind {
@@ -56,6 +62,9 @@ pub enum SlaKind {
     /// A task of `priority` must leave `created`/`ready` within
     /// `within_minutes` and be completed within `finish_within_hours`.
     Task,
+    /// A pending question must be answered within `within_minutes`, or
+    /// within its own `deadline_minutes` when the agent gave one.
+    Question,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,7 +72,7 @@ pub enum SlaKind {
 pub struct SlaRule {
     pub kind: SlaKind,
     /// Tasks: `urgent`, `high`, `medium` or `low`; unset: any. Decisions
-    /// have no priority: leave it unset.
+    /// and questions have no priority: leave it unset.
     #[serde(default)]
     pub priority: Option<String>,
     pub within_minutes: i64,
@@ -102,9 +111,9 @@ pub fn validate(w: &WatchersConfig, people: &[super::PersonConfig]) -> Result<()
             ));
         }
         match (&r.kind, &r.priority) {
-            (SlaKind::Decision, Some(p)) => {
+            (SlaKind::Decision | SlaKind::Question, Some(p)) => {
                 return Err(format!(
-                    "watchers.sla[{i}].priority = {p:?}: decisions have no priority; remove it"
+                    "watchers.sla[{i}].priority = {p:?}: decisions and questions have no priority; remove it"
                 ));
             }
             (SlaKind::Task, Some(p))

@@ -8,7 +8,7 @@ use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
     ActivityCounts, AgentRow, BriefInput, DecisionRow, FailureRow, MadeDecision, MyTasks,
-    NamedTask, ProjectRow, ReaderScope, SpendRow, TaskRow,
+    NamedTask, ProjectRow, QuestionRow, ReaderScope, SpendRow, TaskRow,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -39,6 +39,7 @@ impl Store {
             open_edges,
             reader,
             (completed, decided),
+            (waiting_questions, waiting_questions_total),
         ) = futures::try_join!(
             self.brief_activity(since, until),
             self.brief_mine(&w.person, w.overdue_before_ms, as_of(w)),
@@ -52,8 +53,11 @@ impl Store {
             self.brief_open_edges(),
             self.brief_reader(&w.person),
             self.brief_named_activity(since, until, list_limit),
+            self.brief_questions(&w.person, as_of(w), list_limit),
         )?;
         Ok(BriefInput {
+            waiting_questions,
+            waiting_questions_total,
             reader,
             completed,
             decided,
@@ -104,6 +108,10 @@ impl Store {
         timed!("agents", self.brief_agents());
         timed!("projects", self.brief_projects());
         timed!("pending", self.brief_pending(as_of(w), list_limit));
+        timed!(
+            "questions",
+            self.brief_questions(&w.person, as_of(w), list_limit)
+        );
         timed!(
             "failures",
             self.brief_failures(w.week_start.timestamp_millis(), until)
@@ -375,6 +383,51 @@ impl Store {
 
     /// Decisions pending at the cut-off: still pending now, and (for a past
     /// cut-off) those decided since, created before it.
+    /// Questions asked of `person` and unanswered at the cut-off (now, or
+    /// a past `until`: asked before it and answered at or after it), oldest
+    /// first, and how many in all.
+    async fn brief_questions(
+        &self,
+        person: &str,
+        past: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<QuestionRow>, i64), StoreError> {
+        let state = match past {
+            None => "status = 'pending'",
+            Some(_) => {
+                "created_at < $2 AND (status = 'pending' OR (status = 'answered' AND answered_at >= $2))"
+            }
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, text, asked_by, task_id, created_at FROM questions \
+             WHERE addressed_to = $1 AND {state} ORDER BY created_at, id LIMIT {limit}"
+        )))
+        .bind(person);
+        let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM questions WHERE addressed_to = $1 AND {state}"
+        )))
+        .bind(person);
+        let (rows, count) = match past {
+            Some(until) => (rows.bind(until), count.bind(until)),
+            None => (rows, count),
+        };
+        let list = rows
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| -> Result<QuestionRow, StoreError> {
+                Ok(QuestionRow {
+                    id: r.try_get(0)?,
+                    text: r.try_get(1)?,
+                    asked_by: r.try_get(2)?,
+                    task_id: r.try_get(3)?,
+                    created_at: from_ms(r.try_get(4)?),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((list, count.fetch_one(&self.pool).await?.0))
+    }
+
     async fn brief_pending(
         &self,
         past: Option<i64>,

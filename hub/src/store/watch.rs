@@ -8,26 +8,33 @@
 use super::{AuditRow, Store, StoreError};
 use sqlx::Row;
 
-/// A subject that may be past its SLA: a pending decision or an open task.
+/// A subject that may be past its SLA: a pending decision or question, or
+/// an open task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaSubject {
     pub id: i64,
-    /// The decision's kind, or the task's title.
+    /// The decision's kind, the task's title, or the question's text.
     pub label: String,
-    /// Tasks: priority; decisions: None.
+    /// Tasks: priority; decisions and questions: None.
     pub priority: Option<String>,
-    /// Tasks: the person assigned, if a person.
+    /// Tasks: the person assigned, if a person; questions: the person asked.
     pub assignee: Option<String>,
     pub created_at: i64,
+    /// Questions: the deadline the asking agent gave, which overrides the rule's.
+    pub deadline_at: Option<i64>,
+    /// Questions: the asking agent.
+    pub asked_by: Option<String>,
 }
 
 /// A subject created in a period, for the share within SLA.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaOutcome {
     pub created_at: i64,
-    /// When it was answered (decisions) or completed (tasks); None: open.
+    /// When it was answered (decisions, questions) or completed (tasks); None: open.
     pub done_at: Option<i64>,
     pub priority: Option<String>,
+    /// Questions: their own deadline, which overrides the rule's minutes.
+    pub deadline_at: Option<i64>,
 }
 
 /// Spend of one agent or project against its budget, in micro-dollars.
@@ -67,6 +74,8 @@ impl Store {
                     priority: None,
                     assignee: None,
                     created_at: r.try_get(2)?,
+                    deadline_at: None,
+                    asked_by: None,
                 })
             })
             .collect()
@@ -104,9 +113,46 @@ impl Store {
                     priority: Some(r.try_get(2)?),
                     assignee: who.filter(|_| kind.as_deref() == Some("person")),
                     created_at: r.try_get(5)?,
+                    deadline_at: None,
+                    asked_by: None,
                 })
             })
             .collect()
+    }
+
+    /// Pending questions past their deadline at `now_ms`: their own
+    /// (`deadline_at`) when the agent gave one, else `rule_ms` after they
+    /// were asked (`None`: no rule, only questions with their own deadline),
+    /// oldest first.
+    pub async fn late_questions(
+        &self,
+        now_ms: i64,
+        rule_ms: Option<i64>,
+    ) -> Result<Vec<SlaSubject>, StoreError> {
+        let rows: Vec<(i64, String, String, i64, Option<i64>, String)> = sqlx::query_as(
+            "SELECT id, text, addressed_to, created_at, deadline_at, asked_by FROM questions \
+             WHERE status = 'pending' AND ((deadline_at IS NOT NULL AND deadline_at <= $1) \
+             OR (deadline_at IS NULL AND $2 > 0 AND created_at + $2 <= $1)) \
+             ORDER BY created_at, id",
+        )
+        .bind(now_ms)
+        .bind(rule_ms.unwrap_or(0))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, label, to, created_at, deadline_at, asked_by)| SlaSubject {
+                    id,
+                    label,
+                    priority: None,
+                    assignee: Some(to),
+                    created_at,
+                    deadline_at,
+                    asked_by: Some(asked_by),
+                },
+            )
+            .collect())
     }
 
     /// The highest escalation step recorded for a subject (None: not yet breached).
@@ -201,6 +247,33 @@ impl Store {
                 created_at,
                 done_at,
                 priority: None,
+                deadline_at: None,
+            })
+            .collect())
+    }
+
+    /// Questions asked in `[since, until)` with when they were answered and
+    /// their own deadline.
+    pub async fn question_outcomes(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SlaOutcome>, StoreError> {
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT created_at, answered_at, deadline_at FROM questions \
+             WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(created_at, done_at, deadline_at)| SlaOutcome {
+                created_at,
+                done_at,
+                priority: None,
+                deadline_at,
             })
             .collect())
     }
@@ -224,6 +297,7 @@ impl Store {
                 created_at,
                 done_at,
                 priority: Some(p),
+                deadline_at: None,
             })
             .collect())
     }
@@ -441,7 +515,7 @@ impl Store {
     }
 }
 
-/// The audit resource prefix of an SLA kind: `decision:7`, `task:3`.
+/// The audit resource prefix of an SLA kind: `decision:7`, `task:3`, `question:4`.
 fn audit_kind(kind: &str) -> &str {
     kind.split('_').next().unwrap_or(kind)
 }

@@ -1,10 +1,12 @@
 //! SLA breaches and their escalation chain. A subject past its SLA (a
-//! pending decision not answered in time, an urgent task not started or not
-//! finished in time) is told to the responsible person; still open one
-//! interval later it goes to their manager (`manager` in `[[people]]`), one
-//! more to the admins, one more to the owners. The first notice is `info`,
-//! every escalation `urgent` (it breaks quiet hours where the person allows
-//! it). Each step is recorded once (`sla_escalations`, with an audit row
+//! pending decision or question not answered in time, an urgent task not
+//! started or not finished in time) is told to the responsible person (a
+//! question: the person it was asked); still open one interval later it goes
+//! to their manager (`manager` in `[[people]]`), one more to the admins, one
+//! more to the owners. Every step, the first notice included, is `urgent`:
+//! pushed at once (breaking quiet hours where the person allows it), never
+//! held for the digest as `info` would be; urgent is routing's highest
+//! level, so no later step is less urgent than the one before. Each step is recorded once (`sla_escalations`, with an audit row
 //! `sla.escalate`); a subject that is answered or resolved is no longer
 //! read, which is what ends its chain.
 //!
@@ -41,7 +43,7 @@ const NOT_FINISHED: &[&str] = &[
 /// One subject past its SLA.
 #[derive(Debug, Clone)]
 struct Breach {
-    /// `sla_escalations.kind`: `decision`, `task_start`, `task_finish`.
+    /// `sla_escalations.kind`: `decision`, `question`, `task_start`, `task_finish`.
     track: &'static str,
     object_id: String,
     /// "decision #7 (deploy)", "task #3 “Fix login” (urgent)".
@@ -95,6 +97,12 @@ async fn breaches(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<Vec<Breach>> 
                     });
                 }
             }
+            SlaKind::Question => {
+                if rules[..i].iter().any(|r| r.kind == SlaKind::Question) {
+                    continue;
+                }
+                out.extend(question_breaches(w, Some(rule), now).await?);
+            }
             SlaKind::Task => {
                 let start_cutoff = (now - within).timestamp_millis();
                 let tasks = w
@@ -121,7 +129,70 @@ async fn breaches(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<Vec<Breach>> 
             }
         }
     }
+    // A question the agent gave its own deadline is watched even when no
+    // rule covers questions.
+    if !rules.iter().any(|r| r.kind == SlaKind::Question) {
+        out.extend(question_breaches(w, None, now).await?);
+    }
     Ok(out)
+}
+
+/// Pending questions past their deadline: their own (`deadline_minutes`
+/// when asked) overrides the rule's `within_minutes`. Each step waits the
+/// rule's interval, or without a rule as long as the question's own
+/// deadline gave.
+async fn question_breaches(
+    w: &Watch,
+    rule: Option<&SlaRule>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Breach>> {
+    let rule_ms = rule.map(|r| r.within_minutes * 60_000);
+    let questions = w
+        .store
+        .late_questions(now.timestamp_millis(), rule_ms)
+        .await?;
+    Ok(questions
+        .into_iter()
+        .filter_map(|q| {
+            let created = crate::store::from_ms(q.created_at);
+            let deadline = match (q.deadline_at, rule) {
+                (Some(d), _) => crate::store::from_ms(d),
+                (None, Some(r)) => created + Duration::minutes(r.within_minutes),
+                (None, None) => return None,
+            };
+            let within = (deadline - created).num_minutes().max(1);
+            let interval = match rule {
+                Some(r) => Duration::minutes(r.interval_minutes()),
+                None => Duration::minutes(within),
+            };
+            Some(Breach {
+                track: "question",
+                object_id: q.id.to_string(),
+                what: format!(
+                    "question #{} from {} (\u{201c}{}\u{201d})",
+                    q.id,
+                    q.asked_by.as_deref().unwrap_or("an agent"),
+                    short(&q.label)
+                ),
+                promise: format!("answered within {}", minutes(within)),
+                deadline,
+                interval,
+                responsible: match &q.assignee {
+                    Some(p) if w.people.iter().any(|m| &m.id == p) => vec![p.clone()],
+                    _ => w.owners(),
+                },
+            })
+        })
+        .collect())
+}
+
+/// A question's text cut for a notification's title.
+fn short(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}\u{2026}", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 fn task_breach(
@@ -213,9 +284,10 @@ async fn escalate(w: &Watch, b: &Breach, now: DateTime<Utc>) -> anyhow::Result<(
     }
     let late_for = minutes(late.num_minutes());
     let (kind, urgency, title) = if step == 0 {
+        // Pushed now, not left for the digest: a breach is already late.
         (
             BREACH,
-            Urgency::Info,
+            Urgency::Urgent,
             format!("SLA breach: {} is late by {late_for}", b.what),
         )
     } else {

@@ -1,7 +1,8 @@
 //! The share of subjects handled within their SLA over a period, per kind
 //! (`GET /api/v1/sla`). Pure over the store's rows: a subject created in the
-//! period counts as within when it was answered (a decision) or completed
-//! (a task) by its deadline, as breached when that came later or has not
+//! period counts as within when it was answered (a decision, a question) or
+//! completed (a task) by its deadline — a question's own `deadline_minutes`
+//! overrides its rule — as breached when that came later or has not
 //! come and the deadline has passed; one still open before its deadline is
 //! counted apart (`open`) and not in the share.
 
@@ -12,8 +13,9 @@ use serde::Serialize;
 /// One kind's figures over the period.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SlaShare {
-    /// `decision` (answered within its rule's minutes) or `task`
-    /// (completed within its rule's `finish_within_hours`).
+    /// `decision` (answered within its rule's minutes), `task` (completed
+    /// within its rule's `finish_within_hours`) or `question` (answered
+    /// within its own `deadline_minutes`, else its rule's minutes).
     pub kind: String,
     pub within_sla: i64,
     pub breached: i64,
@@ -30,28 +32,32 @@ fn limit_ms(rules: &[SlaRule], kind: SlaKind, priority: Option<&str>) -> Option<
         .iter()
         .find(|r| r.kind == kind && (r.priority.is_none() || r.priority.as_deref() == priority))?;
     match kind {
-        SlaKind::Decision => Some(rule.within_minutes * 60_000),
+        SlaKind::Decision | SlaKind::Question => Some(rule.within_minutes * 60_000),
         SlaKind::Task => rule.finish_within_hours.map(|h| h * 3_600_000),
     }
 }
 
 /// The figures of `kind` for `rows`, judged at `now_ms`. None when no rule
-/// covers the kind.
+/// covers the kind and no row has a deadline of its own.
 pub fn share(
     rules: &[SlaRule],
     kind: SlaKind,
     rows: &[SlaOutcome],
     now_ms: i64,
 ) -> Option<SlaShare> {
-    if !rules.iter().any(|r| r.kind == kind) {
+    if !rules.iter().any(|r| r.kind == kind) && rows.iter().all(|r| r.deadline_at.is_none()) {
         return None;
     }
     let (mut within, mut breached, mut open) = (0, 0, 0);
     for r in rows {
-        let Some(limit) = limit_ms(rules, kind, r.priority.as_deref()) else {
-            continue;
+        // A question's own deadline overrides its rule.
+        let deadline = match r.deadline_at {
+            Some(d) => d,
+            None => match limit_ms(rules, kind, r.priority.as_deref()) {
+                Some(limit) => r.created_at + limit,
+                None => continue,
+            },
         };
-        let deadline = r.created_at + limit;
         match r.done_at {
             Some(done) if done <= deadline => within += 1,
             Some(_) => breached += 1,
@@ -64,6 +70,7 @@ pub fn share(
         kind: match kind {
             SlaKind::Decision => "decision",
             SlaKind::Task => "task",
+            SlaKind::Question => "question",
         }
         .into(),
         within_sla: within,
@@ -92,6 +99,7 @@ mod tests {
             created_at: created,
             done_at: done,
             priority: priority.map(str::to_string),
+            deadline_at: None,
         }
     }
 
@@ -123,5 +131,29 @@ mod tests {
         assert_eq!(none, None);
         let empty = share(&rules, SlaKind::Decision, &[], 0).expect("rule");
         assert_eq!(empty.share_within, None);
+    }
+
+    #[test]
+    fn a_questions_own_deadline_overrides_the_rule() {
+        let min = 60_000;
+        let rules = [rule(SlaKind::Question, None, 60, None)];
+        let own = |created, done, deadline| SlaOutcome {
+            deadline_at: Some(deadline),
+            ..row(created, done, None)
+        };
+        let questions = [
+            own(0, Some(20 * min), 10 * min), // within the rule, late by its own
+            own(0, Some(90 * min), 120 * min), // late by the rule, within its own
+            row(0, Some(30 * min), None),     // the rule
+        ];
+        let q = share(&rules, SlaKind::Question, &questions, 500 * min).expect("rule");
+        assert_eq!(
+            (q.kind.as_str(), q.within_sla, q.breached),
+            ("question", 2, 1)
+        );
+        // No rule: only questions with their own deadline are judged.
+        let q = share(&[], SlaKind::Question, &questions, 500 * min).expect("own deadlines");
+        assert_eq!((q.within_sla, q.breached, q.open), (1, 1, 0));
+        assert_eq!(share(&[], SlaKind::Question, &questions[2..], 0), None);
     }
 }

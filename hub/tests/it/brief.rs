@@ -1657,3 +1657,130 @@ both_dbs!(
     a_brief_queued_by_the_previous_version_is_still_delivered,
     |db: &TestDb| { a_brief_queued_by_the_previous_version_is_still_delivered_body(db) }
 );
+
+/// Insert a question as of `created` (answered at `answered`, if given); its id.
+async fn insert_question(
+    store: &Store,
+    text: &str,
+    to: &str,
+    created: DateTime<Utc>,
+    answered: Option<DateTime<Utc>>,
+) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO questions (text, asked_by, addressed_to, permission_level, mode, status, \
+         answer, answered_by, answered_via, answered_at, created_at) \
+         VALUES ($1, 'builder', $2, 'human-required', 'human-required', $3, $4, $5, $6, $7, $8) \
+         RETURNING id",
+    )
+    .bind(text)
+    .bind(to)
+    .bind(if answered.is_some() {
+        "answered"
+    } else {
+        "pending"
+    })
+    .bind(answered.map(|_| "yes"))
+    .bind(answered.map(|_| to))
+    .bind(answered.map(|_| "command"))
+    .bind(answered.map(ms))
+    .bind(ms(created))
+    .fetch_one(store.pool())
+    .await
+    .expect("insert a question");
+    id
+}
+
+async fn needs_you_lists_questions_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    let store = hub.store();
+    let u = until();
+    let waiting = insert_question(
+        store,
+        "Which region for the EU launch?",
+        "ceo",
+        u - Duration::minutes(90),
+        None,
+    )
+    .await;
+    // Answered before the cut-off, asked of someone else, asked after it: not listed.
+    insert_question(
+        store,
+        "Done already?",
+        "ceo",
+        u - Duration::hours(3),
+        Some(u - Duration::hours(2)),
+    )
+    .await;
+    insert_question(store, "Not yours?", "dana", u - Duration::hours(1), None).await;
+    insert_question(store, "Tomorrow's?", "ceo", u + Duration::hours(1), None).await;
+    // Answered after the cut-off: it was waiting then.
+    let later = insert_question(
+        store,
+        "Rotate the keys?",
+        "ceo",
+        u - Duration::minutes(20),
+        Some(u + Duration::hours(1)),
+    )
+    .await;
+
+    let (status, b) = hub.get("/api/v1/brief?date=2025-07-10&person=ceo").await;
+    assert_eq!(status, 200, "{b}");
+    let q = &b["needs_you"]["questions"];
+    assert_eq!(q["total"], 2, "{q}");
+    assert_eq!(q["questions"][0]["id"], waiting);
+    assert_eq!(q["questions"][0]["asked_by"], "builder");
+    assert_eq!(q["questions"][0]["waiting_hours"], 1);
+    assert_eq!(q["questions"][0]["waiting_minutes"], 90);
+    assert_eq!(q["questions"][1]["id"], later);
+    assert_eq!(b["needs_you"]["total"], 2, "counted in the total");
+
+    // Every format shows them, with correct plurals.
+    let brief: briefs::Brief = serde_json::from_value(b.clone()).expect("the brief's model");
+    let renderer = adapters::brief::Renderer::new(None);
+    let all: std::collections::BTreeMap<String, String> = adapters::brief::Format::ALL
+        .iter()
+        .map(|f| {
+            (
+                format!("{f:?}"),
+                renderer.render(&brief, *f).expect("rendered"),
+            )
+        })
+        .collect();
+    assert_eq!(all.len(), 6, "{:?}", all.keys());
+    for (format, out) in &all {
+        assert!(
+            out.contains("2 questions waiting for your answer"),
+            "{format}: {out}"
+        );
+        assert!(
+            out.contains(&format!("Question #{waiting} from")),
+            "{format}: {out}"
+        );
+        assert!(
+            out.contains("Which region for the EU launch?"),
+            "{format}: {out}"
+        );
+        assert!(out.contains("(waiting 1 hour)"), "{format}: {out}");
+        assert!(out.contains("(waiting 20 minutes)"), "{format}: {out}");
+        assert!(!out.contains("Not yours?"), "{format}: {out}");
+    }
+    let blocks: Vec<Value> =
+        serde_json::from_str(&all["SlackBlocks"]).expect("Slack blocks stay valid JSON");
+    assert!(
+        blocks[1].to_string().contains("2 questions waiting"),
+        "{blocks:?}"
+    );
+    // One question: "1 question".
+    let mut one = brief.clone();
+    one.needs_you.questions.total = 1;
+    one.needs_you.questions.questions.truncate(1);
+    let out = adapters::brief::Renderer::new(None)
+        .render(&one, adapters::brief::Format::PlainText)
+        .expect("rendered");
+    assert!(out.contains("1 question waiting for your answer:"), "{out}");
+    hub.stop().await;
+}
+both_dbs!(
+    needs_you_lists_the_questions_waiting_for_the_reader,
+    |db: &TestDb| { needs_you_lists_questions_body(db) }
+);

@@ -39,6 +39,8 @@ mod multi_instance_pacing;
 mod observability;
 mod openapi;
 mod platform_tls;
+mod question_replies;
+mod question_sla;
 mod questions;
 mod slack;
 mod store_open;

@@ -461,6 +461,65 @@ async fn supervised_draft_is_approved_with_its_button_and_costs_the_agent() {
     db.finish().await;
 }
 
+/// The person sees question and draft and may edit it: the Edit button
+/// hands them the draft as an `answer` line to change and send, and what
+/// they send replaces the draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervised_draft_is_edited_and_the_edit_is_the_answer() {
+    let db = TestDb::sqlite().await;
+    let llm = OpenAiServer::start(Mode::Answer("Use eu".into(), 100, 10)).await;
+    let (tg, hub) = start(&db, &llm_toml(&llm.base)).await;
+    let q = ask(
+        &hub,
+        json!({"text": "Which region?", "to": "chief", "permission_level": "supervised"}),
+    )
+    .await;
+    let id = q["id"].as_i64().unwrap();
+    assert_eq!(q["draft"], "Use eu");
+    let (msg, edit) = message_with_button(&tg, &hub, &q, "Edit draft").await;
+    let text = tg.message(CHIEF, msg).unwrap().text;
+    assert!(text.contains("Approve the draft, edit it"), "{text}");
+    tg.push_callback(CHIEF, CHIEF, msg, &edit);
+    tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
+        .await;
+    let toast = tg.answered()[0].1["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(toast.contains(&format!("answer {id} Use eu")), "{toast}");
+    // Editing answers nothing yet: the question waits, its message unchanged.
+    let (_, got) = hub.get(&format!("/api/v1/questions/{id}")).await;
+    assert_eq!(got["status"], "pending", "{got}");
+    assert_eq!(tg.message(CHIEF, msg).unwrap().edits, 0);
+    // The edited line replaces the draft.
+    tg.push_message(
+        CHIEF,
+        CHIEF,
+        &format!("/answer {id} Use eu-west, not eu-central"),
+    );
+    let (_, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
+    assert_eq!(
+        got["answer"]["text"], "Use eu-west, not eu-central",
+        "{got}"
+    );
+    assert_eq!(got["answer"]["via"], "command");
+    let edited = edited_to_answer(&tg, msg).await;
+    assert!(edited.contains("Use eu-west"), "{edited}");
+    // The Edit button of an answered question says so.
+    tg.push_callback(CHIEF, CHIEF, msg, &edit);
+    tg.wait_for("the second press is answered", 10, |t| {
+        t.answered().len() >= 2
+    })
+    .await;
+    let toast = tg.answered()[1].1["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(toast.contains("already answered"), "{toast}");
+    hub.stop().await;
+    db.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_failure_lowers_the_level_to_a_person() {
     let db = TestDb::sqlite().await;

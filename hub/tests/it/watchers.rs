@@ -107,13 +107,13 @@ both_dbs!(
         );
         assert!(told(&hub, "sla.%").await.is_empty());
 
-        // Breached: the responsible approver, as info.
+        // Breached: the responsible approver, pushed (urgent).
         assert!(
             w.tick(WatchJob::SlaCheck, deadline + Duration::minutes(1))
                 .await
                 .unwrap()
         );
-        let step0 = vec![row("ops", "info", "sla.breach")];
+        let step0 = vec![row("ops", "urgent", "sla.breach")];
         assert_eq!(told(&hub, "sla.%").await, step0);
         // The same tick again is not run; a later tick in the same interval tells no one.
         assert!(
@@ -376,7 +376,7 @@ async fn each_cron_tick_runs_once_across_two_instances_on_postgres() {
     }
     assert_eq!(
         told(&a, "sla.%").await,
-        vec![row("ops", "info", "sla.breach")]
+        vec![row("ops", "urgent", "sla.breach")]
     );
     assert_eq!(
         told(&a, "budget.%").await,

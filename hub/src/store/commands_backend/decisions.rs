@@ -259,6 +259,7 @@ impl Store {
             ButtonAction::ApproveDraft { question_id } => {
                 ("approve_draft", question_id.to_string())
             }
+            ButtonAction::EditDraft { question_id } => ("edit_draft", question_id.to_string()),
         };
         let token = new_token();
         sqlx::query(
@@ -303,6 +304,9 @@ impl Store {
                 }))
             }
             "approve_draft" => Ok(Some(ButtonAction::ApproveDraft {
+                question_id: id(&object)?,
+            })),
+            "edit_draft" => Ok(Some(ButtonAction::EditDraft {
                 question_id: id(&object)?,
             })),
             other => Err(corrupt(format!("button token action {other:?}"))),

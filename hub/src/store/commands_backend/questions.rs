@@ -323,6 +323,8 @@ impl Store {
             if question.draft.is_some() {
                 buttons.approve_draft =
                     Some(insert_token(&mut tx, "approve_draft", question.id.to_string()).await?);
+                buttons.edit_draft =
+                    Some(insert_token(&mut tx, "edit_draft", question.id.to_string()).await?);
             }
         }
         let sent = rows.requested(&question, &buttons, now);

@@ -53,8 +53,8 @@ pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredR
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
 pub use watch::{BudgetUse, OpenAnomaly, SlaOutcome, SlaSubject};
-pub use writer_connection::WriterConnection;
 pub use webhooks::{ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent};
+pub use writer_connection::WriterConnection;
 
 use sqlx::AnyPool;
 

@@ -4,7 +4,9 @@
 //! uses next.
 use crate::common;
 use common::{TestDb, stored_notification};
-use hub::store::{DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection};
+use hub::store::{
+    DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection,
+};
 use std::time::Duration;
 
 /// `n` notifications tagged `tag`, each with one held delivery; `broken`
@@ -48,54 +50,63 @@ async fn count(store: &Store) -> i64 {
 // A pool of one connection: a failed batch that handed its connection back
 // inside an open transaction would fail the next one ("cannot start a
 // transaction within a transaction") or keep its half-written rows.
-both_dbs!(a_failed_batch_leaves_no_open_transaction_behind, |db: &TestDb| {
-    let url = db.url();
-    async move {
-        let store = Store::open(&url, 1).await.unwrap();
-        let (ns, ds) = batch("bad", 3, true);
-        assert!(store.insert_batch(&ns, &ds, &[]).await.is_err());
-        let (ns, ds) = batch("good", 3, false);
-        store.insert_batch(&ns, &ds, &[]).await.unwrap();
-        assert_eq!(count(&store).await, 3, "only the good batch is stored");
-        store.close().await;
+both_dbs!(
+    a_failed_batch_leaves_no_open_transaction_behind,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 1).await.unwrap();
+            let (ns, ds) = batch("bad", 3, true);
+            assert!(store.insert_batch(&ns, &ds, &[]).await.is_err());
+            let (ns, ds) = batch("good", 3, false);
+            store.insert_batch(&ns, &ds, &[]).await.unwrap();
+            assert_eq!(count(&store).await, 3, "only the good batch is stored");
+            store.close().await;
+        }
     }
-});
+);
 
 // The writer keeps one connection between batches, and the rest of the hub
 // still gets one from a pool of one; a failed batch drops it (nothing of
 // that batch stored) and the next batch takes a fresh one.
-both_dbs!(the_writer_keeps_its_connection_and_leaves_the_pool_to_the_rest, |db: &TestDb| {
-    let url = db.url();
-    async move {
-        let store = Store::open(&url, 1).await.unwrap();
-        let mut own = WriterConnection::default();
-        assert!(!own.is_kept());
-        let (ns, ds) = batch("first", 2, false);
-        store
-            .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
-            .await
-            .unwrap();
-        assert!(own.is_kept(), "kept for the next batch");
-        assert_eq!(count(&store).await, 2, "the pool still serves the rest");
-
-        let (ns, ds) = batch("broken", 2, true);
-        assert!(
+both_dbs!(
+    the_writer_keeps_its_connection_and_leaves_the_pool_to_the_rest,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 1).await.unwrap();
+            let mut own = WriterConnection::default();
+            assert!(!own.is_kept());
+            let (ns, ds) = batch("first", 2, false);
             store
                 .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
                 .await
-                .is_err()
-        );
-        assert!(!own.is_kept(), "a connection whose batch failed is not reused");
-        assert_eq!(count(&store).await, 2, "nothing of the failed batch");
+                .unwrap();
+            assert!(own.is_kept(), "kept for the next batch");
+            assert_eq!(count(&store).await, 2, "the pool still serves the rest");
 
-        let (ns, ds) = batch("after", 2, false);
-        store
-            .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
-            .await
-            .unwrap();
-        assert!(own.is_kept());
-        assert_eq!(count(&store).await, 4);
-        own.close().await;
-        store.close().await;
+            let (ns, ds) = batch("broken", 2, true);
+            assert!(
+                store
+                    .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                    .await
+                    .is_err()
+            );
+            assert!(
+                !own.is_kept(),
+                "a connection whose batch failed is not reused"
+            );
+            assert_eq!(count(&store).await, 2, "nothing of the failed batch");
+
+            let (ns, ds) = batch("after", 2, false);
+            store
+                .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                .await
+                .unwrap();
+            assert!(own.is_kept());
+            assert_eq!(count(&store).await, 4);
+            own.close().await;
+            store.close().await;
+        }
     }
-});
+);

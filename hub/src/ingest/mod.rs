@@ -131,6 +131,7 @@ pub fn start(
             policy,
             web,
             recent: HashMap::new(),
+            conn: Default::default(),
         };
         let mut batch = Vec::with_capacity(max_batch);
         while rx.recv_many(&mut batch, max_batch.max(1)).await > 0 {
@@ -142,6 +143,7 @@ pub fn start(
                 wake.notify_one();
             }
         }
+        writer.conn.close().await;
     });
     (Ingest { tx }, handle)
 }

@@ -8,6 +8,7 @@ use super::{Answer, IngestError, Pending, Submission, answer_text, publish_at_co
 use crate::directory::Directory;
 use crate::store::{
     DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError,
+    WriterConnection,
 };
 use adapters::web::{FeedEvent, WebAdapter};
 use routing::{RoutingPolicy, Urgency};
@@ -24,6 +25,8 @@ pub(super) struct Writer {
     pub(super) web: Option<Arc<WebAdapter>>,
     /// Last accepted time per (recipient, dedupe key), to spare a query.
     pub(super) recent: HashMap<(String, String), i64>,
+    /// Its own database connection, kept between batches.
+    pub(super) conn: WriterConnection,
 }
 
 /// What one batch writes, built up request by request, and the answers
@@ -192,7 +195,7 @@ impl Writer {
 
     /// Write the batch's rows (and, for a feed shared between instances,
     /// its feed events) in one transaction.
-    async fn store(&self, batch: &Batch) -> Result<(), StoreError> {
+    async fn store(&mut self, batch: &Batch) -> Result<(), StoreError> {
         if batch.notifications.is_empty() {
             return Ok(());
         }
@@ -209,7 +212,8 @@ impl Writer {
         // `notification.created` event, built by the database from the rows
         // and queued in the same commit.
         self.store
-            .insert_ingest_batch(
+            .insert_ingest_batch_on(
+                &mut self.conn,
                 &batch.notifications,
                 &batch.deliveries,
                 &batch.idempotency,

@@ -31,6 +31,7 @@ mod wal;
 mod watch;
 mod webhook_presence;
 mod webhooks;
+mod writer_connection;
 
 pub use audit::AuditRow;
 pub use brief::BriefPerson;
@@ -53,6 +54,7 @@ pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use wal::{WalCheckpoint, WalCheckpointer};
 pub use watch::{BudgetUse, OpenAnomaly, SlaOutcome, SlaSubject};
 pub use webhooks::{ClaimedWebhook, NewSubscription, Subscription, WebhookDelivery, WebhookEvent};
+pub use writer_connection::WriterConnection;
 
 use sqlx::AnyPool;
 

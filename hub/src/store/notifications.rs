@@ -5,8 +5,10 @@
 //! change and stay prepared.
 
 use super::json_rows::{Col, Table};
+use super::writer_connection::WriterConnection;
 use super::{Dialect, Store, StoreError};
-use sqlx::{Any, AssertSqlSafe, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone)]
@@ -115,14 +117,43 @@ const IDEMPOTENCY: Table = Table {
 // A second instance may have raced us to the same key: the first answer stands.
 const IDEMPOTENCY_CONFLICT: &str = " ON CONFLICT (agent_id, key) DO NOTHING";
 
-/// SQLite: one statement per table, in one transaction.
-static SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
+/// SQLite: each table's insert on its own, inside a caller's transaction
+/// (scheduled jobs).
+static SQLITE: LazyLock<[String; 2]> = LazyLock::new(|| {
     [
         NOTIFICATIONS.insert(Dialect::Sqlite, 1, ""),
         DELIVERIES.insert(Dialect::Sqlite, 1, ""),
-        IDEMPOTENCY.insert(Dialect::Sqlite, 1, IDEMPOTENCY_CONFLICT),
     ]
 });
+
+/// SQLite: the whole batch, BEGIN to COMMIT, as one SQL text run by one
+/// call to the connection. sqlx runs each SQLite connection on a thread of
+/// its own, and every call is a round trip to that thread (two cross-thread
+/// wake-ups): a transaction of BEGIN, three inserts and COMMIT made five of
+/// them and the kernel's wake-ups were a sixth of the ingest CPU. An empty
+/// table's rows (`[]`) insert nothing. With `events`, each new notification
+/// is also a `notification.created` webhook event, built from the rows of
+/// `?1`. A batch that stops part-way leaves its transaction open: the caller
+/// then closes the connection (which rolls it back) instead of reusing it.
+fn sqlite_batch(events: bool) -> String {
+    let events = if events {
+        format!(
+            "{}; ",
+            super::webhooks::notification_fan_out_sql(Dialect::Sqlite, 1)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "BEGIN IMMEDIATE; {}; {}; {}; {events}COMMIT",
+        NOTIFICATIONS.insert(Dialect::Sqlite, 1, ""),
+        DELIVERIES.insert(Dialect::Sqlite, 2, ""),
+        IDEMPOTENCY.insert(Dialect::Sqlite, 3, IDEMPOTENCY_CONFLICT),
+    )
+}
+
+static SQLITE_BATCH: LazyLock<String> = LazyLock::new(|| sqlite_batch(false));
+static SQLITE_BATCH_WITH_EVENTS: LazyLock<String> = LazyLock::new(|| sqlite_batch(true));
 
 /// PostgreSQL: the whole batch as one statement (data-modifying CTEs), so it
 /// commits in one round trip instead of one per insert plus BEGIN and
@@ -155,9 +186,6 @@ fn postgres_batch(events: bool) -> String {
 
 static POSTGRES: LazyLock<String> = LazyLock::new(|| postgres_batch(false));
 static POSTGRES_WITH_EVENTS: LazyLock<String> = LazyLock::new(|| postgres_batch(true));
-/// SQLite: the batch's `notification.created` events, from its notification rows.
-static SQLITE_EVENTS: LazyLock<String> =
-    LazyLock::new(|| super::webhooks::notification_fan_out_sql(Dialect::Sqlite, 1));
 
 /// The same two statements for notifications and deliveries inside a
 /// caller's transaction (scheduled jobs), on PostgreSQL.
@@ -213,6 +241,38 @@ impl Store {
             .await
     }
 
+    /// [`Store::insert_ingest_batch`] on the ingest writer's own connection
+    /// (see writer_connection.rs): no pool check-out, and no check of the
+    /// connection when it goes back, per batch. A connection whose batch
+    /// failed, or was dropped part-way, is closed (SQLite rolls back what
+    /// it began) and the next batch takes a fresh one.
+    pub async fn insert_ingest_batch_on(
+        &self,
+        own: &mut WriterConnection,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+    ) -> Result<(), StoreError> {
+        if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
+            return Ok(());
+        }
+        // Out of its slot while the batch runs: if this future is dropped
+        // part-way, so is the connection.
+        let mut conn = own.take(&self.pool).await?;
+        self.write_batch_on(
+            &mut conn,
+            notifications,
+            deliveries,
+            idempotency,
+            feed_events,
+            true,
+        )
+        .await?;
+        own.put_back(conn);
+        Ok(())
+    }
+
     async fn write_batch(
         &self,
         notifications: &[NewNotification],
@@ -224,6 +284,33 @@ impl Store {
         if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
             return Ok(());
         }
+        let mut conn = Unfinished {
+            conn: self.pool.acquire().await?,
+            finished: false,
+        };
+        self.write_batch_on(
+            &mut conn.conn,
+            notifications,
+            deliveries,
+            idempotency,
+            feed_events,
+            events,
+        )
+        .await?;
+        conn.finished = true;
+        Ok(())
+    }
+
+    /// The batch on `conn`: one call to it on either engine.
+    async fn write_batch_on(
+        &self,
+        conn: &mut AnyConnection,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+        idempotency: &[IdempotencyRecord],
+        feed_events: &[String],
+        events: bool,
+    ) -> Result<(), StoreError> {
         let now = super::now_ms();
         let notifications = notifications_json(notifications)?;
         let deliveries = deliveries_json(deliveries)?;
@@ -243,31 +330,23 @@ impl Store {
                     .bind(feed)
                     .bind(now)
                     .bind(&*self.origin)
-                    .execute(&self.pool)
+                    .execute(&mut *conn)
                     .await?;
             }
             // One instance: the feed is published in process.
             Dialect::Sqlite => {
                 let events = events && notifications != "[]" && self.any_active_webhook().await?;
-                let mut tx = self.pool.begin().await?;
-                for (sql, rows) in SQLITE
-                    .iter()
-                    .zip([&notifications, &deliveries, &idempotency])
-                {
-                    if rows != "[]" {
-                        sqlx::query(AssertSqlSafe(sql.as_str()))
-                            .bind(rows.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                if events {
-                    sqlx::query(AssertSqlSafe(SQLITE_EVENTS.as_str()))
-                        .bind(notifications.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
+                let sql = if events {
+                    &SQLITE_BATCH_WITH_EVENTS
+                } else {
+                    &SQLITE_BATCH
+                };
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(notifications)
+                    .bind(deliveries)
+                    .bind(idempotency)
+                    .execute(&mut *conn)
+                    .await?;
             }
         }
         Ok(())
@@ -423,4 +502,21 @@ fn idempotency_json(rows: &[IdempotencyRecord], now: i64) -> Result<String, Stor
         })
         .collect();
     to_json(&rows)
+}
+
+/// A pooled connection that is closed, not returned to the pool, unless its
+/// batch finished: a batch stopped part-way (an error, or its future
+/// dropped) may leave SQLite inside the batch's open transaction, which
+/// closing the connection rolls back.
+struct Unfinished {
+    conn: PoolConnection<Any>,
+    finished: bool,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
 }

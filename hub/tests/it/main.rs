@@ -51,3 +51,4 @@ mod watchers;
 mod webhooks;
 mod webhooks_crash;
 mod webhooks_ingest;
+mod writer_connection;

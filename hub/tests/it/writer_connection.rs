@@ -1,0 +1,112 @@
+//! The ingest writer's own connection, and batches that fail part-way: a
+//! SQLite batch runs BEGIN to COMMIT as one call, so one that stops in the
+//! middle must never leave its open transaction on a connection someone
+//! uses next.
+use crate::common;
+use common::{TestDb, stored_notification};
+use hub::store::{
+    DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection,
+};
+use std::time::Duration;
+
+/// `n` notifications tagged `tag`, each with one held delivery; `broken`
+/// points the last delivery at a notification that is not there, which
+/// fails the batch (a foreign key) after its notifications went in.
+fn batch(tag: &str, n: usize, broken: bool) -> (Vec<NewNotification>, Vec<NewDelivery>) {
+    let ns: Vec<_> = (0..n)
+        .map(|i| stored_notification(format!("n_{tag}_{i}"), format!("{tag} {i}")))
+        .collect();
+    let mut ds: Vec<_> = ns
+        .iter()
+        .map(|n| NewDelivery {
+            id: format!("d_{}", n.id),
+            notification_id: n.id.clone(),
+            person_id: Some("ceo".into()),
+            channel: "email".into(),
+            address: "ceo".into(),
+            op: DeliveryOp::Send,
+            target_message_id: None,
+            status: DeliveryState::Held,
+            next_attempt_at: 1,
+            fallbacks: String::new(),
+            created_at: 1,
+        })
+        .collect();
+    if broken && let Some(last) = ds.last_mut() {
+        last.notification_id = "n_missing".into();
+    }
+    (ns, ds)
+}
+
+/// The store's notification count, failing the test if the pool cannot
+/// hand out a connection in time.
+async fn count(store: &Store) -> i64 {
+    tokio::time::timeout(Duration::from_secs(5), store.notification_count())
+        .await
+        .expect("a pool connection within 5 s")
+        .unwrap()
+}
+
+// A pool of one connection: a failed batch that handed its connection back
+// inside an open transaction would fail the next one ("cannot start a
+// transaction within a transaction") or keep its half-written rows.
+both_dbs!(
+    a_failed_batch_leaves_no_open_transaction_behind,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 1).await.unwrap();
+            let (ns, ds) = batch("bad", 3, true);
+            assert!(store.insert_batch(&ns, &ds, &[]).await.is_err());
+            let (ns, ds) = batch("good", 3, false);
+            store.insert_batch(&ns, &ds, &[]).await.unwrap();
+            assert_eq!(count(&store).await, 3, "only the good batch is stored");
+            store.close().await;
+        }
+    }
+);
+
+// The writer keeps one connection between batches, and the rest of the hub
+// still gets one from a pool of one; a failed batch drops it (nothing of
+// that batch stored) and the next batch takes a fresh one.
+both_dbs!(
+    the_writer_keeps_its_connection_and_leaves_the_pool_to_the_rest,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 1).await.unwrap();
+            let mut own = WriterConnection::default();
+            assert!(!own.is_kept());
+            let (ns, ds) = batch("first", 2, false);
+            store
+                .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                .await
+                .unwrap();
+            assert!(own.is_kept(), "kept for the next batch");
+            assert_eq!(count(&store).await, 2, "the pool still serves the rest");
+
+            let (ns, ds) = batch("broken", 2, true);
+            assert!(
+                store
+                    .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                    .await
+                    .is_err()
+            );
+            assert!(
+                !own.is_kept(),
+                "a connection whose batch failed is not reused"
+            );
+            assert_eq!(count(&store).await, 2, "nothing of the failed batch");
+
+            let (ns, ds) = batch("after", 2, false);
+            store
+                .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                .await
+                .unwrap();
+            assert!(own.is_kept());
+            assert_eq!(count(&store).await, 4);
+            own.close().await;
+            store.close().await;
+        }
+    }
+);

@@ -21,6 +21,7 @@ mod inbox;
 pub mod links;
 mod login;
 mod notification;
+mod questions;
 pub mod secret;
 mod session;
 mod tasks;
@@ -83,10 +84,13 @@ pub fn routes(state: AppState) -> Router {
         .route("/console/decisions", get(decisions::page))
         .route("/console/decisions/{id}", get(decisions::confirm))
         .route("/console/decisions/{id}/resolve", post(decisions::resolve))
+        .route("/console/questions/{id}/answer", post(questions::answer))
         .route("/console/notifications/{id}", get(notification::page))
         .route("/console/deliveries/{id}/retry", post(notification::retry))
         .route("/console/tasks", get(tasks::page).post(tasks::create))
         .route("/console/tasks/{id}/move", post(tasks::move_to))
+        .route("/console/tasks/{id}/deps", post(tasks::add_dep))
+        .route("/console/tasks/{id}/deps/remove", post(tasks::remove_dep))
         .route("/console/brief", get(brief::page))
         .route("/console/costs", get(costs::page))
         .route("/console/agents", get(agents::page))

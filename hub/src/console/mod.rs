@@ -13,6 +13,7 @@
 mod agents;
 mod assets;
 mod brief;
+mod brief_cache;
 mod costs;
 mod decisions;
 mod error;
@@ -49,6 +50,8 @@ pub struct Console {
     pub projects: Vec<(String, Option<f64>)>,
     /// Agents' daily budgets (USD) from the config.
     pub agent_budgets: std::collections::HashMap<String, f64>,
+    /// Briefs shown in the last minute, per person and date.
+    pub briefs: brief_cache::BriefCache,
 }
 
 impl Console {
@@ -70,6 +73,7 @@ impl Console {
                 .iter()
                 .filter_map(|a| a.daily_budget_usd.map(|b| (a.id.clone(), b)))
                 .collect(),
+            briefs: brief_cache::BriefCache::new(std::time::Duration::from_secs(60), 1024),
         }
     }
 }

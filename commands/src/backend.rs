@@ -87,6 +87,14 @@ pub trait Backend: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), BackendError>;
 
+    /// Delete the edge "`task_id` needs `needs`". `NotFound` if there is none.
+    async fn remove_dependency(
+        &self,
+        task_id: i64,
+        needs: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), BackendError>;
+
     // ----- decisions ----------------------------------------------------------
 
     async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError>;

@@ -75,6 +75,8 @@ pub enum ServiceError {
     SelfDependency(i64),
     #[error("Task #{task} already needs #{needs}.")]
     AlreadyDepends { task: i64, needs: i64 },
+    #[error("Task #{task} does not need #{needs}: there is no such dependency to remove.")]
+    NoSuchDependency { task: i64, needs: i64 },
     #[error("That would make a cycle: {} (→ means \"needs\").", cycle_text(path))]
     Cycle { path: Vec<i64> },
     #[error("{}", already_resolved(*id, *status, decided_by.as_deref(), decided_at.as_ref()))]
@@ -107,6 +109,7 @@ impl ServiceError {
             ServiceError::TaskNotFound(_)
             | ServiceError::DecisionNotFound(_)
             | ServiceError::QuestionNotFound(_)
+            | ServiceError::NoSuchDependency { .. }
             | ServiceError::UnknownAssignee(_) => 404,
             ServiceError::IllegalMove { .. }
             | ServiceError::NotBlocked(_)

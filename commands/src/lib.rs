@@ -47,6 +47,6 @@ pub use questions::{
 };
 pub use service::{
     AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,
-    assign_task, create_task, list_tasks, move_task, show_task,
+    assign_task, create_task, list_tasks, move_task, remove_dependency, show_task,
 };
 pub use spec::Command;

@@ -396,6 +396,33 @@ pub async fn add_dependency<B: Backend + ?Sized>(
     })
 }
 
+/// Remove "`task_id` needs `needs_id`" (the same role and scope as adding
+/// one). A task whose last open dependency goes stays where it is: it is
+/// moved on by hand, as after any change of plan.
+pub async fn remove_dependency<B: Backend + ?Sized>(
+    backend: &B,
+    actor: &Actor,
+    task_id: i64,
+    needs_id: i64,
+) -> Result<(), ServiceError> {
+    require(actor, "task dep", Role::Member, Scope::TasksWrite)?;
+    load_task(backend, task_id).await?;
+    load_task(backend, needs_id).await?;
+    let audit = actor.audit(
+        "task.undep",
+        format!("task:{task_id}"),
+        json!({ "needs": needs_id }),
+    );
+    match backend.remove_dependency(task_id, needs_id, &audit).await {
+        Ok(()) => Ok(()),
+        Err(BackendError::NotFound(_)) => Err(ServiceError::NoSuchDependency {
+            task: task_id,
+            needs: needs_id,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A task with the tasks it needs.
 pub async fn show_task<B: Backend + ?Sized>(
     backend: &B,

@@ -321,6 +321,20 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    async fn remove_dependency(
+        &self,
+        task_id: i64,
+        needs: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), BackendError> {
+        let mut s = self.state();
+        if !s.deps.remove(&(task_id, needs)) {
+            return Err(BackendError::NotFound("dependency".into()));
+        }
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
     async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError> {
         Ok(self.state().decisions.get(&id).cloned())
     }

@@ -281,6 +281,39 @@ async fn agents_act_through_the_api_with_scopes() {
 }
 
 #[tokio::test]
+async fn a_dependency_is_removed_once_by_a_member_and_audited() {
+    let b = seeded_team();
+    let viewer = b.add_person(ChannelKind::Telegram, "3", "vic", Role::Viewer);
+    let viewer = Actor::person(viewer, "web");
+    let a = new_task(&b, "a", &[]).await;
+    let needed = new_task(&b, "needed", &[]).await;
+    add_dependency(&b, &member(&b), a.id, needed.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Err(e) = remove_dependency(&b, &viewer, a.id, needed.id).await else {
+        panic!("a viewer removed a dependency")
+    };
+    assert_eq!(e.http_status(), 403);
+    remove_dependency(&b, &member(&b), a.id, needed.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(b.state().deps.is_empty());
+    let audit = b.audit();
+    let last = audit.last().unwrap_or_else(|| panic!("no audit row"));
+    assert_eq!(last.action, "task.undep");
+    assert_eq!(last.resource, format!("task:{}", a.id));
+    let Err(e) = remove_dependency(&b, &member(&b), a.id, needed.id).await else {
+        panic!("removed twice")
+    };
+    assert!(matches!(e, ServiceError::NoSuchDependency { .. }), "{e:?}");
+    assert_eq!(e.http_status(), 404);
+    // The graph is as before: the same edge can be added again.
+    add_dependency(&b, &member(&b), a.id, needed.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
 async fn agents_resolve_decisions_with_the_scope_but_not_their_own() {
     let b = seeded_team();
     let d = b.add_pending_decision("deploy", "Deploy?", "agent:deployer");

@@ -163,6 +163,15 @@ impl Backend for HubBackend {
         self.store.add_dependency(task_id, needs, audit).await
     }
 
+    async fn remove_dependency(
+        &self,
+        task_id: i64,
+        needs: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), BackendError> {
+        self.store.remove_dependency(task_id, needs, audit).await
+    }
+
     async fn decision(&self, id: i64) -> Result<Option<Decision>, BackendError> {
         self.store.decision(id).await
     }

@@ -7,14 +7,20 @@ use adapters::web::console::Page;
 use adapters::web::console::model::{AgentRow, AgentsView};
 use axum::extract::State;
 use axum::response::Response;
-use commands::Backend;
 
 pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response, ConsoleError> {
     let agents = state
-        .backend
-        .agents_with_stats()
+        .store
+        .agent_statuses()
         .await
-        .map_err(ConsoleError::backend)?;
+        .map_err(ConsoleError::store)?;
+    // Task counts from an index, not `agents_with_stats`, which also sums
+    // every cost row each agent ever made.
+    let counts = state
+        .store
+        .agent_task_counts()
+        .await
+        .map_err(ConsoleError::store)?;
     let beats = state
         .store
         .agent_heartbeats()
@@ -23,16 +29,19 @@ pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response
     let view = AgentsView {
         agents: agents
             .into_iter()
-            .map(|(a, s)| AgentRow {
-                last_heartbeat: beats
-                    .get(&a.id)
-                    .map(|t| when(*t))
-                    .unwrap_or_else(|| "never".into()),
-                id: a.id,
-                status: a.status.as_str().to_string(),
-                active_tasks: s.active_tasks as i64,
-                completed: s.completed as i64,
-                failed: s.failed as i64,
+            .map(|(id, status)| {
+                let c = counts.get(&id).copied().unwrap_or_default();
+                AgentRow {
+                    last_heartbeat: beats
+                        .get(&id)
+                        .map(|t| when(*t))
+                        .unwrap_or_else(|| "never".into()),
+                    id,
+                    status,
+                    active_tasks: c.active,
+                    completed: c.completed,
+                    failed: c.failed,
+                }
             })
             .collect(),
     };

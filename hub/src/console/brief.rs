@@ -1,6 +1,7 @@
 //! The brief: today's or a past date's, the same content as the sent one
 //! (the brief's plain-text rendering, split into its sections). No LLM
-//! call here: the summary paragraph is only in briefs that were sent.
+//! call here: the summary paragraph is only in briefs that were sent. A
+//! brief built here is kept for a minute (`brief_cache`).
 
 use super::inbox::render;
 use super::{ConsoleError, Signed, chrome};
@@ -32,6 +33,9 @@ pub async fn page(
             })?),
         };
     let chrome = chrome(&state, &who, "Brief", "brief").await?;
+    if let Some(view) = state.console.briefs.get(&who.person.id, date) {
+        return render(&state, Page::Brief, &chrome, &view);
+    }
     let view = match state
         .brief
         .data(&state.store, &who.person.id, date, Utc::now())
@@ -46,12 +50,14 @@ pub async fn page(
                     tracing::error!(error = %e, "console: the brief does not render");
                     ConsoleError::Internal
                 })?;
-            BriefView {
+            let view = BriefView {
                 date: brief.date.to_string(),
                 title: format!("Brief for {}", brief.date),
                 sections: sections(&text),
                 error: String::new(),
-            }
+            };
+            state.console.briefs.put(&who.person.id, date, view.clone());
+            view
         }
         Err(BriefFailure::BadDate(m)) | Err(BriefFailure::Invalid(m)) => BriefView {
             date: date.map(|d| d.to_string()).unwrap_or_default(),

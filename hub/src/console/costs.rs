@@ -1,10 +1,12 @@
 //! Costs today and this month, per agent and per project, against the
 //! budgets in the config (agents: daily; projects: monthly), with a
-//! straight-line forecast to the end of the day or month.
+//! straight-line forecast to the end of the day or month. The month is read
+//! from the daily roll-up plus today's rows.
 
 use super::inbox::render;
 use super::{ConsoleError, Signed, chrome};
 use crate::api::AppState;
+use crate::store::SpendBy;
 use adapters::web::console::Page;
 use adapters::web::console::model::{CostRow, CostsView};
 use axum::extract::State;
@@ -25,19 +27,23 @@ pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response
     let days_in_month = days_in_month(now.year(), now.month());
     let day_part = fraction(now - day_start, Duration::days(1));
     let month_part = fraction(now - month_start, Duration::days(days_in_month));
-    let costs = |since, by| {
-        let backend = state.backend.clone();
-        async move {
-            backend
-                .cost_summary(since, by)
-                .await
-                .map_err(ConsoleError::backend)
-        }
+    let today = state
+        .backend
+        .cost_summary(day_start, CostBy::Agent)
+        .await
+        .map_err(ConsoleError::backend)?;
+    // The month from the daily roll-up and today's rows (its cost does
+    // not grow with the month's cost rows).
+    let spend = |by| {
+        state.store.spend_since(
+            month_start.timestamp_millis(),
+            day_start.timestamp_millis(),
+            by,
+        )
     };
+    let month = spend(SpendBy::Agent).await.map_err(ConsoleError::store)?;
+    let projects = spend(SpendBy::Project).await.map_err(ConsoleError::store)?;
     let agents = &state.console.agent_budgets;
-    let today = costs(day_start, CostBy::Agent).await?;
-    let month = costs(month_start, CostBy::Agent).await?;
-    let projects = costs(month_start, CostBy::Project).await?;
     let view = CostsView {
         today: rows(&today, |k| agents.get(k).copied(), day_part),
         month: rows(

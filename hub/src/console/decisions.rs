@@ -3,7 +3,8 @@
 //! over the hub's backend — the path chat buttons and the API take — so
 //! every chat copy is edited and the audit row says source `web`.
 //! GET /console/decisions/{id}?action=approve is what an email's link
-//! opens: a confirm page; only its POST decides.
+//! opens: a confirm page; only its POST decides. Agents' questions waiting
+//! for the person are listed first (answered in `questions`).
 
 use super::inbox::render;
 use super::{ConsoleError, Signed, chrome, when};
@@ -26,6 +27,7 @@ const MAX_REASON: usize = 1000;
 pub struct Notice {
     resolved: Option<i64>,
     outcome: Option<String>,
+    answered: Option<i64>,
 }
 
 pub async fn page(
@@ -47,11 +49,13 @@ pub async fn page(
     let mut view = DecisionsView {
         pending: Vec::with_capacity(pending.len()),
         recent: Vec::with_capacity(recent.len()),
-        notice: match (q.resolved, q.outcome.as_deref()) {
-            (Some(id), Some("approve")) => format!("You approved decision #{id}."),
-            (Some(id), Some("deny")) => format!("You denied decision #{id}."),
+        notice: match (q.resolved, q.outcome.as_deref(), q.answered) {
+            (Some(id), Some("approve"), _) => format!("You approved decision #{id}."),
+            (Some(id), Some("deny"), _) => format!("You denied decision #{id}."),
+            (_, _, Some(id)) => format!("You answered question #{id}."),
             _ => String::new(),
         },
+        questions: super::questions::waiting(&state, &who).await?,
     };
     for d in pending {
         let can = rights.may_decide(&d.kind).await?;

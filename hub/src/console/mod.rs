@@ -13,6 +13,7 @@
 mod agents;
 mod assets;
 mod brief;
+mod brief_cache;
 mod costs;
 mod decisions;
 mod error;
@@ -21,6 +22,7 @@ mod inbox;
 pub mod links;
 mod login;
 mod notification;
+mod questions;
 pub mod secret;
 mod session;
 mod tasks;
@@ -48,6 +50,8 @@ pub struct Console {
     pub projects: Vec<(String, Option<f64>)>,
     /// Agents' daily budgets (USD) from the config.
     pub agent_budgets: std::collections::HashMap<String, f64>,
+    /// Briefs shown in the last minute, per person and date.
+    pub briefs: brief_cache::BriefCache,
 }
 
 impl Console {
@@ -69,6 +73,7 @@ impl Console {
                 .iter()
                 .filter_map(|a| a.daily_budget_usd.map(|b| (a.id.clone(), b)))
                 .collect(),
+            briefs: brief_cache::BriefCache::new(std::time::Duration::from_secs(60), 1024),
         }
     }
 }
@@ -83,10 +88,13 @@ pub fn routes(state: AppState) -> Router {
         .route("/console/decisions", get(decisions::page))
         .route("/console/decisions/{id}", get(decisions::confirm))
         .route("/console/decisions/{id}/resolve", post(decisions::resolve))
+        .route("/console/questions/{id}/answer", post(questions::answer))
         .route("/console/notifications/{id}", get(notification::page))
         .route("/console/deliveries/{id}/retry", post(notification::retry))
         .route("/console/tasks", get(tasks::page).post(tasks::create))
         .route("/console/tasks/{id}/move", post(tasks::move_to))
+        .route("/console/tasks/{id}/deps", post(tasks::add_dep))
+        .route("/console/tasks/{id}/deps/remove", post(tasks::remove_dep))
         .route("/console/brief", get(brief::page))
         .route("/console/costs", get(costs::page))
         .route("/console/agents", get(agents::page))

@@ -227,9 +227,13 @@ impl Store {
     /// included), newest first, at most `limit`.
     pub async fn inbox(&self, person_id: &str, limit: i64) -> Result<Vec<InboxItem>, StoreError> {
         let rows = sqlx::query(
+            // The newest IDs first, from deliveries(person_id,
+            // notification_id) alone (migration 0026), then their rows: a
+            // person with 100,000 notifications reads `limit` of them.
             "SELECT n.id, n.source, n.kind, n.urgency, n.title, n.body, n.created_at, n.decision_id \
-             FROM notifications n WHERE n.id IN (SELECT d.notification_id FROM deliveries d WHERE d.person_id = $1) \
-             ORDER BY n.id DESC LIMIT $2",
+             FROM (SELECT DISTINCT d.notification_id AS id FROM deliveries d WHERE d.person_id = $1 \
+                   ORDER BY d.notification_id DESC LIMIT $2) mine \
+             JOIN notifications n ON n.id = mine.id ORDER BY n.id DESC",
         )
         .bind(person_id)
         .bind(limit)
@@ -329,13 +333,19 @@ impl Store {
     /// the badge shows "100" for more).
     pub async fn inbox_unread_count(&self, person_id: &str) -> Result<i64, StoreError> {
         let read_at = self.inbox_read_at(person_id).await?;
+        // Notification IDs start with their creation's millisecond
+        // (hub/src/ids.rs): only IDs from a minute before the read mark on
+        // can be unread (the minute covers clocks of other instances), so
+        // the index range starts there instead of at the person's first.
         let row = sqlx::query(
-            "SELECT COUNT(*) FROM (SELECT n.id FROM notifications n \
-             WHERE n.created_at > $2 AND n.id IN (SELECT d.notification_id FROM deliveries d WHERE d.person_id = $1) \
+            "SELECT COUNT(*) FROM (SELECT DISTINCT d.notification_id FROM deliveries d \
+             JOIN notifications n ON n.id = d.notification_id \
+             WHERE d.person_id = $1 AND d.notification_id >= $3 AND n.created_at > $2 \
              LIMIT 100) unread",
         )
         .bind(person_id)
         .bind(read_at)
+        .bind(crate::ids::first_id_at("n", read_at - 60_000))
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get(0)?)

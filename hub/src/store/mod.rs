@@ -10,6 +10,7 @@ mod bulk;
 mod channels;
 pub mod commands_backend;
 mod console;
+mod console_pages;
 mod costs;
 mod decision_copies;
 mod delivery;
@@ -37,8 +38,11 @@ pub use audit::AuditRow;
 pub use brief::BriefPerson;
 pub use bulk::BulkValue;
 pub use channels::{ChannelSeed, PreferencesSeed};
-pub use commands_backend::{NewQuestion, QuestionCallback, QuestionEdit, QuestionRows};
+pub use commands_backend::{
+    BoardEdge, BoardFilter, NewQuestion, QuestionCallback, QuestionEdit, QuestionRows,
+};
 pub use console::{ConsoleSession, InboxItem, LinkRefusal};
+pub use console_pages::{AgentTaskCounts, SpendBy};
 pub use costs::{MAX_COST_USD, MICROS_PER_USD, NewCost, micros_from_usd, usd_from_micros};
 pub use decision_copies::{Announcement, DecisionEdit, DecisionRows};
 pub use delivery::{DeliveryOp, DeliveryState};

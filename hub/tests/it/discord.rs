@@ -784,3 +784,28 @@ async fn a_follow_up_replies_to_the_message_it_answers_in_the_same_channel() {
     assert_eq!(msgs[1].reply_to, Some(msgs[0].id));
     assert_eq!(msgs[2].reply_to, None);
 }
+
+both_dbs!(
+    login_answers_ephemerally_with_a_link_that_signs_in_once,
+    |db: &TestDb| async move {
+        let (server, hub) = start(db, "").await;
+        let login = json!({"id": "9", "name": "login", "type": 1});
+        let (s, b) = interact(&hub, &server, &command("l1", PAT, OPS, login)).await;
+        assert_eq!(s, 200, "{b}");
+        // Answered in the interaction itself, seen by pat alone.
+        assert_eq!(b["type"], 4, "{b}");
+        assert_eq!(b["data"]["flags"], 64, "ephemeral: {b}");
+        let content = b["data"]["content"].as_str().unwrap();
+        let link = crate::console_work::login_link_in(content, &hub);
+        // Nothing was posted to the channel.
+        assert!(
+            server
+                .messages(OPS)
+                .iter()
+                .all(|m| !m.content.contains("token=")),
+            "the link was posted to the channel"
+        );
+        crate::console_work::link_signs_in_once_and_is_not_kept(&hub, &link, "pat").await;
+        hub.stop().await;
+    }
+);

@@ -18,6 +18,7 @@ mod config_file;
 mod connections;
 mod console;
 mod console_browser;
+mod console_work;
 mod crash;
 mod db_outage;
 mod decision_race;

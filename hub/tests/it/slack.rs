@@ -1140,3 +1140,28 @@ both_dbs!(
         hub.stop().await;
     }
 );
+
+both_dbs!(
+    login_answers_ephemerally_with_a_link_that_signs_in_once,
+    |db: &TestDb| async move {
+        let server = SlackServer::start(&["C100"]).await;
+        let hub = start(db, &server, "").await;
+        let (s, b) = command(&hub, &command_body(&server, "U555", "login", "l1")).await;
+        assert_eq!(s, 200, "{b}");
+        // Only sam sees it, in the channel where he asked.
+        assert_eq!(b["response_type"], "ephemeral", "{b}");
+        let text = b.to_string();
+        let link = crate::console_work::login_link_in(&text, &hub);
+        // Nothing was posted to the channel, nor sent to the response URL.
+        assert!(
+            server
+                .calls("chat.postMessage")
+                .iter()
+                .all(|c| !c.body.to_string().contains("token=")),
+            "the link was posted to the channel"
+        );
+        assert!(server.responses("l1").is_empty());
+        crate::console_work::link_signs_in_once_and_is_not_kept(&hub, &link, "sam").await;
+        hub.stop().await;
+    }
+);

@@ -165,6 +165,7 @@ mod tests {
             pending: vec![decision(true)],
             recent: vec![],
             notice: String::new(),
+            questions: vec![],
         };
         let html = r
             .render(Page::Decisions, &chrome("member", true), &view)
@@ -180,6 +181,7 @@ mod tests {
             pending: vec![decision(false)],
             recent: vec![],
             notice: String::new(),
+            questions: vec![],
         };
         let html = r
             .render(Page::Decisions, &chrome("viewer", false), &view)
@@ -264,6 +266,8 @@ mod tests {
             &TasksView {
                 columns: vec![TaskColumn {
                     status: "todo".into(),
+                    total: 30,
+                    more: "/console/tasks?status=todo&before=1".into(),
                     tasks: vec![TaskCard {
                         id: 1,
                         title: "t".into(),
@@ -272,6 +276,9 @@ mod tests {
                         project: "web".into(),
                         due: String::new(),
                         moves: vec!["start".into()],
+                        needs: vec![TaskRef { id: 2, done: false }],
+                        blocks: vec![3],
+                        can_edit_deps: true,
                     }],
                 }],
                 project: String::new(),
@@ -279,6 +286,8 @@ mod tests {
                 projects: vec!["web".into()],
                 can_create: true,
                 notice: String::new(),
+                single: false,
+                board: "/console/tasks?".into(),
             },
         )
         .unwrap();

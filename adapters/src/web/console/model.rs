@@ -50,6 +50,23 @@ pub struct DecisionsView {
     pub pending: Vec<DecisionEntry>,
     pub recent: Vec<DecisionEntry>,
     pub notice: String,
+    /// Agents' questions waiting for the signed-in person, oldest first.
+    pub questions: Vec<QuestionEntry>,
+}
+
+/// A question an agent asked the signed-in person: its options are
+/// buttons, and a free-text answer is always possible.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionEntry {
+    pub id: i64,
+    pub text: String,
+    pub asked_by: String,
+    pub context: String,
+    pub options: Vec<String>,
+    /// A supervised question's LLM draft ("" when none).
+    pub draft: String,
+    pub task: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,11 +128,19 @@ pub struct TasksView {
     pub projects: Vec<String>,
     pub can_create: bool,
     pub notice: String,
+    /// One column paged, not the whole board.
+    pub single: bool,
+    /// The whole board with the same filters.
+    pub board: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskColumn {
     pub status: String,
+    /// Tasks in this status (with the filters), shown or not.
+    pub total: i64,
+    /// The next page of this column ("" when every card is shown).
+    pub more: String,
     pub tasks: Vec<TaskCard>,
 }
 
@@ -129,6 +154,19 @@ pub struct TaskCard {
     pub due: String,
     /// Lifecycle verbs offered (`start`, `review`, `done`, `block`, `unblock`).
     pub moves: Vec<String>,
+    /// The tasks this one waits for (needs completed first).
+    pub needs: Vec<TaskRef>,
+    /// The tasks that wait for this one.
+    pub blocks: Vec<i64>,
+    /// Whether the reader may add and remove its dependencies (members).
+    pub can_edit_deps: bool,
+}
+
+/// Another task named on a card.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRef {
+    pub id: i64,
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

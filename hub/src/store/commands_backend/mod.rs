@@ -19,6 +19,7 @@
 //! (brief and cost), and `seed` (writing people, agents, projects and
 //! approvers from config).
 
+mod board;
 mod decisions;
 mod people;
 mod questions;
@@ -26,6 +27,7 @@ mod reports;
 mod seed;
 mod tasks;
 
+pub use board::{BoardEdge, BoardFilter};
 pub use questions::{NewQuestion, QuestionCallback, QuestionEdit, QuestionRows};
 pub use seed::{AgentSeed, PersonSeed};
 

@@ -234,6 +234,26 @@ impl Store {
         row.as_ref().map(question_from_row).transpose()
     }
 
+    /// Pending questions addressed to `person_id`, oldest first, at most
+    /// `limit` (the console's Decisions page).
+    pub async fn pending_questions_for(
+        &self,
+        person_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Question>, BackendError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            question_columns!(),
+            " FROM questions WHERE status = 'pending' AND addressed_to = $1 ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(person_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading a person's pending questions"))?;
+        rows.iter().map(question_from_row).collect()
+    }
+
     /// The question whose message `platform_message_id` was sent as on
     /// `channel` (a chat reply to it answers it).
     pub async fn question_for_message(

@@ -25,12 +25,15 @@ macro_rules! task_columns {
     };
 }
 
+/// The same columns for queries built elsewhere (the console's board).
+pub(super) const TASK_COLUMNS: &str = task_columns!();
+
 /// Stored form of a due date: the start of that day, UTC, in epoch ms.
 pub(super) fn due_to_ms(d: NaiveDate) -> i64 {
     d.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
 }
 
-fn assignee_columns(a: Option<&Assignee>) -> (Option<&'static str>, Option<&str>) {
+pub(super) fn assignee_columns(a: Option<&Assignee>) -> (Option<&'static str>, Option<&str>) {
     match a {
         Some(Assignee::Person(id)) => (Some("person"), Some(id.as_str())),
         Some(Assignee::Agent(id)) => (Some("agent"), Some(id.as_str())),
@@ -99,7 +102,7 @@ fn webhook_error(e: crate::store::StoreError) -> BackendError {
     BackendError::Unavailable(format!("queuing the webhook events: {e}"))
 }
 
-fn tasks_from_rows(rows: &[AnyRow]) -> Result<Vec<Task>, BackendError> {
+pub(super) fn tasks_from_rows(rows: &[AnyRow]) -> Result<Vec<Task>, BackendError> {
     rows.iter().map(task_from_row).collect()
 }
 
@@ -433,6 +436,30 @@ impl Store {
         if inserted == 0 {
             return Err(BackendError::Conflict(format!(
                 "task {task_id} already needs task {needs}"
+            )));
+        }
+        write_audit(&mut tx, audit, None).await?;
+        commit(tx).await
+    }
+
+    pub async fn remove_dependency(
+        &self,
+        task_id: i64,
+        needs: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), BackendError> {
+        let mut tx = self.begin_tx().await?;
+        let deleted =
+            sqlx::query("DELETE FROM task_dependencies WHERE task_id = $1 AND depends_on = $2")
+                .bind(task_id)
+                .bind(needs)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("removing a dependency"))?
+                .rows_affected();
+        if deleted == 0 {
+            return Err(BackendError::NotFound(format!(
+                "task {task_id} does not need task {needs}"
             )));
         }
         write_audit(&mut tx, audit, None).await?;

@@ -157,12 +157,15 @@ impl Pace {
         // with it, or the bucket would refill early in our count and the
         // next burst meet a 429 (until Discord's headers correct it).
         let now = Instant::now();
-        if opened && now > slot {
-            if let Some(b) = self.state().channels.get_mut(channel) {
-                if let Some(reset_at) = b.reset_at.as_mut() {
-                    *reset_at = (*reset_at).max(now + self.window + RESET_MARGIN);
-                }
-            }
+        if opened
+            && now > slot
+            && let Some(reset_at) = self
+                .state()
+                .channels
+                .get_mut(channel)
+                .and_then(|b| b.reset_at.as_mut())
+        {
+            *reset_at = (*reset_at).max(now + self.window + RESET_MARGIN);
         }
     }
 

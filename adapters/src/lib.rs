@@ -25,6 +25,7 @@ pub mod template;
 pub mod tls;
 pub mod web;
 pub mod webhook;
+mod websocket;
 
 pub use error::SendError;
 

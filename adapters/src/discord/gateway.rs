@@ -39,7 +39,6 @@ const RECONNECT: Duration = Duration::from_secs(5);
 /// Wait after Discord refused the token or the intents, and the longest.
 const REFUSED_FIRST_WAIT: Duration = Duration::from_secs(60);
 const REFUSED_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
-const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a connection ended.
 enum Closed {
@@ -184,13 +183,9 @@ impl Gateway {
         tls: &Arc<rustls::ClientConfig>,
         stop: &mut watch::Receiver<bool>,
     ) -> Closed {
-        let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
-        let opening =
-            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
-        let ws = match tokio::time::timeout(OPEN_TIMEOUT, opening).await {
-            Ok(Ok((ws, _))) => ws,
-            Ok(Err(e)) => return Closed::Dropped(format!("WebSocket: {e}")),
-            Err(_) => return Closed::Dropped("the WebSocket did not open in time".into()),
+        let ws = match crate::websocket::open(url, tls).await {
+            Ok(ws) => ws,
+            Err(why) => return Closed::Dropped(why),
         };
         let (mut up, mut down) = ws.split();
         let mut seq: Option<i64> = None;

@@ -42,8 +42,6 @@ const ANSWER_GUARD: Duration = Duration::from_millis(2_900);
 /// The first wait after Slack refused the app token, and the longest.
 const REFUSED_FIRST_WAIT: Duration = Duration::from_secs(60);
 const REFUSED_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
-/// A WebSocket that does not open within this is given up and retried.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// We ping this often; a connection silent for `SILENT_LIMIT` (no frame,
 /// not even the pong) is taken as dropped, as a half-open TCP connection
 /// would otherwise never end.
@@ -137,13 +135,9 @@ async fn serve(
     main_command: &str,
     stop: &mut watch::Receiver<bool>,
 ) -> Closed {
-    let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
-    let opening =
-        tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
-    let ws = match tokio::time::timeout(OPEN_TIMEOUT, opening).await {
-        Ok(Ok((ws, _))) => ws,
-        Ok(Err(e)) => return Closed::Dropped(format!("WebSocket: {e}")),
-        Err(_) => return Closed::Dropped("the WebSocket did not open in time".into()),
+    let ws = match crate::websocket::open(url, tls).await {
+        Ok(ws) => ws,
+        Err(why) => return Closed::Dropped(why),
     };
     let (mut up, mut down) = ws.split();
     let (acks, mut ack_rx) = mpsc::unbounded_channel::<String>();

@@ -160,6 +160,23 @@ pub struct QuestionButtons {
     pub edit_draft: Option<String>,
 }
 
+/// The question `id`, if `actor` may answer it and nobody has yet.
+async fn still_open<B: Backend + ?Sized>(
+    backend: &B,
+    actor: &Actor,
+    id: i64,
+) -> Result<Question, ServiceError> {
+    let question = backend
+        .question(id)
+        .await?
+        .ok_or(ServiceError::QuestionNotFound(id))?;
+    may_answer(actor, &question)?;
+    if let Some(a) = &question.answer {
+        return Err(already_answered(id, a));
+    }
+    Ok(question)
+}
+
 /// Answer a pending question as `actor`. People may answer a question
 /// addressed to them, and admins and owners any question; the first answer
 /// wins (the store's compare-and-set makes that race-free) and a later one
@@ -171,14 +188,7 @@ pub async fn answer_question<B: Backend + ?Sized>(
     text: &str,
     via: AnswerVia,
 ) -> Result<Question, ServiceError> {
-    let question = backend
-        .question(id)
-        .await?
-        .ok_or(ServiceError::QuestionNotFound(id))?;
-    may_answer(actor, &question)?;
-    if let Some(a) = &question.answer {
-        return Err(already_answered(id, a));
-    }
+    let question = still_open(backend, actor, id).await?;
     let text = text.trim();
     if text.is_empty() {
         return Err(ServiceError::Invalid("An answer must not be empty.".into()));
@@ -221,14 +231,7 @@ pub async fn draft_to_edit<B: Backend + ?Sized>(
     actor: &Actor,
     id: i64,
 ) -> Result<RichMessage, ServiceError> {
-    let question = backend
-        .question(id)
-        .await?
-        .ok_or(ServiceError::QuestionNotFound(id))?;
-    may_answer(actor, &question)?;
-    if let Some(a) = &question.answer {
-        return Err(already_answered(id, a));
-    }
+    let question = still_open(backend, actor, id).await?;
     let Some(draft) = &question.draft else {
         return Err(ServiceError::Invalid(format!(
             "Question #{id} has no draft to edit: answer it with `answer {id} <text>`."

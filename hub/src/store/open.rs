@@ -72,6 +72,23 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out: one more round trip
+            // before each claim, record and read (to PostgreSQL, or to the
+            // SQLite connection's thread) — on the urgent path a claim paid
+            // two. A connection back from use within the last second is
+            // known to be alive (sqlx also pings it when it comes back);
+            // one idle longer, e.g. across a database restart, is still
+            // checked first, and a dead one is replaced.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= RECENTLY_USED {
+                        use sqlx::Connection;
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -106,6 +123,9 @@ impl Store {
         })
     }
 }
+
+/// A pooled connection used this recently is handed out without a ping.
+const RECENTLY_USED: Duration = Duration::from_secs(1);
 
 /// A PostgreSQL URL for this machine's own server gets `sslmode=disable`
 /// unless it names an sslmode. TLS to a database on the same host protects

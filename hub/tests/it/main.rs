@@ -25,6 +25,7 @@ mod decision_race;
 mod decisions_api;
 mod digests;
 mod discord;
+mod discord_gateway;
 mod discord_limits;
 mod dispatcher;
 mod email;

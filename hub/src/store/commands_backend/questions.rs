@@ -254,6 +254,23 @@ impl Store {
         rows.iter().map(question_from_row).collect()
     }
 
+    /// Record notification `notification_id` as a copy of question `id`
+    /// before it is queued: a chat reply to its message answers the
+    /// question. (No foreign key to notifications: a copy whose
+    /// notification never came is matched by nothing.)
+    pub async fn record_question_copy(
+        &self,
+        id: i64,
+        notification_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO question_copies (notification_id, question_id) VALUES ($1, $2)")
+            .bind(notification_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The question whose message `platform_message_id` was sent as on
     /// `channel` (a chat reply to it answers it).
     pub async fn question_for_message(

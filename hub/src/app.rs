@@ -184,7 +184,9 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         .run(stop_rx.clone()),
     ));
     // Several instances on one PostgreSQL: the live feed reaches every one.
-    if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {
+    if let Some(feed) =
+        crate::feed::share(&store, &web, state.backend.question_bus(), stop_rx.clone()).await?
+    {
         listeners.push(feed);
     }
     listeners.push(crate::schedule::spawn(state.jobs(), jobs, stop_rx.clone()));

@@ -41,6 +41,7 @@ mod multi_instance_pacing;
 mod observability;
 mod openapi;
 mod platform_tls;
+mod question_instances;
 mod question_replies;
 mod question_sla;
 mod questions;

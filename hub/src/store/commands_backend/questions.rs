@@ -370,6 +370,11 @@ impl Store {
             .map_err(store("queuing the question's message"))?;
         let ids: Vec<String> = sent.notifications.iter().map(|n| n.id.clone()).collect();
         insert_copies(&mut tx, question.id, &ids).await?;
+        if question.answer.is_some() {
+            self.relay_question_answered_in(&mut tx, &question)
+                .await
+                .map_err(store("telling the other instances of the answer"))?;
+        }
         commit(tx).await?;
         Ok((question, sent.answers))
     }
@@ -429,6 +434,9 @@ impl Store {
             queue_callback(&mut tx, &sub, &question, now).await?;
         }
         write_edits(&mut tx, &question, &rows.answered(&question), now, None).await?;
+        self.relay_question_answered_in(&mut tx, &question)
+            .await
+            .map_err(store("telling the other instances of the answer"))?;
         commit(tx).await?;
         Ok(question)
     }

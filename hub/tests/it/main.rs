@@ -12,6 +12,7 @@ mod common;
 mod api;
 mod api_contract;
 mod brief;
+mod budget_zone;
 mod check_config;
 mod commands_store;
 mod config_file;

@@ -23,6 +23,9 @@
 //!   interaction bodies as Discord does (`timestamp || body`), for the tests
 //!   to post to the hub's endpoint.
 //!
+//! - The Gateway (a WebSocket, with sessions that resume): see
+//!   `discord_gateway`.
+//!
 //! Every call is recorded for the tests to inspect.
 
 // Checks return the very HTTP response Discord would give; their size does

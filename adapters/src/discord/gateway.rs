@@ -449,6 +449,35 @@ mod tests {
         m
     }
 
+    #[tokio::test]
+    async fn identifies_wait_for_the_session_start_limit_and_5_s_apart() {
+        let (_tx, mut stop) = watch::channel(false);
+        let bot = |starts_left| GatewayBot {
+            url: "ws://x".into(),
+            starts_left,
+        };
+        // Starts left and no Identify before: at once.
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((5, 0))), &Session::default(), &mut stop).await);
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // None left: until the limit resets (reset_after, in ms).
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((0, 300))), &Session::default(), &mut stop).await);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // The last Identify 4.8 s ago: the rest of the 5 s.
+        let session = Session {
+            last_identify: Instant::now().checked_sub(Duration::from_millis(4800)),
+            ..Session::default()
+        };
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((5, 0))), &session, &mut stop).await);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
     #[test]
     fn a_reply_to_the_bots_message_is_a_reply_and_nothing_else_is() {
         let (key, inbound) = reply_of(&message(json!({})), Some("99")).expect("a reply");

@@ -76,6 +76,23 @@ pub trait Inbox: Send + Sync {
         target: String,
         token: &str,
     ) -> Result<(), InboxError>;
+
+    /// For a pressed button that asks the person to write the answer (a
+    /// supervised question's Edit draft): queue in `chat`, under the
+    /// pressed message `target`, a message to reply to with the answer —
+    /// the whole draft, asking for a reply — and return the short notice
+    /// for the press. `None`: the button asks for nothing of the kind (or
+    /// the question is answered meanwhile). For platforms whose press
+    /// notice is too short to hold a draft (Telegram's 200 characters).
+    async fn queue_answer_prompt(
+        &self,
+        _platform: ChannelKind,
+        _chat: &str,
+        _target: String,
+        _token: &str,
+    ) -> Result<Option<String>, InboxError> {
+        Ok(None)
+    }
 }
 
 /// Send a follow-up to a request through the outbox or, when the hub cannot

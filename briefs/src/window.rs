@@ -19,7 +19,8 @@ pub struct Window {
     pub since: DateTime<Utc>,
     /// The brief's cut-off: its scheduled instant, or now if that is later.
     pub until: DateTime<Utc>,
-    /// Local midnight starting `date`: "today" for spend.
+    /// Local midnight starting `date`: "today" for spend (in the budgets'
+    /// zone once [`Window::with_budget_zone`] applies).
     pub day_start: DateTime<Utc>,
     /// Local midnight seven days earlier: the 7-day average covers
     /// `[week_start, day_start)`.
@@ -94,6 +95,27 @@ impl Window {
             sla_high_before: until - Duration::hours(cfg.sla_high_hours),
             silent_before: until - Duration::minutes(cfg.silent_after_minutes),
         })
+    }
+
+    /// The spend periods — today, the seven days before, this month — in
+    /// `tz`, the zone budgets follow (`[budgets] time_zone`), rather than
+    /// the reader's: the brief's spend then agrees with the budget alerts,
+    /// `GET /api/v1/agents/me` and the console's Costs page. "Today" is the
+    /// day in `tz` at the brief's cut-off.
+    pub fn with_budget_zone(mut self, tz: Tz) -> Result<Window, BriefError> {
+        let date = self.until.with_timezone(&tz).date_naive();
+        let first = date.with_day(1).ok_or_else(|| bad_date(date))?;
+        let next_month = first
+            .checked_add_months(chrono::Months::new(1))
+            .ok_or_else(|| bad_date(date))?;
+        let week = date
+            .checked_sub_days(chrono::Days::new(7))
+            .ok_or_else(|| bad_date(date))?;
+        self.day_start = local_instant(tz, date, NaiveTime::MIN)?;
+        self.week_start = local_instant(tz, week, NaiveTime::MIN)?;
+        self.month_start = local_instant(tz, first, NaiveTime::MIN)?;
+        self.month_end = local_instant(tz, next_month, NaiveTime::MIN)?;
+        Ok(self)
     }
 
     /// Fraction of the month elapsed at `until` (0 < f ≤ 1), for the

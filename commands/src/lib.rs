@@ -43,7 +43,7 @@ pub use model::*;
 pub use parse::{MAX_INPUT_CHARS, command_text, parse};
 pub use questions::{
     Answer, AnswerVia, PermissionLevel, Question, QuestionButtons, QuestionStatus, answer_question,
-    question_message,
+    draft_prompt, draft_prompt_notice, question_message,
 };
 pub use service::{
     AssignResult, AssignTo, DependencyResult, MoveResult, MoveTarget, TaskDraft, add_dependency,

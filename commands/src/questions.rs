@@ -246,6 +246,32 @@ pub async fn draft_to_edit<B: Backend + ?Sized>(
     ))
 }
 
+/// A supervised question's draft as a message to reply to, for platforms
+/// that can ask for a reply (Telegram's ForceReply): the whole draft, to
+/// copy and change; the reply is the answer. None without a draft or once
+/// answered.
+pub fn draft_prompt(q: &Question) -> Option<RichMessage> {
+    if q.answer.is_some() {
+        return None;
+    }
+    let draft = q.draft.as_ref()?;
+    Some(
+        RichMessage::titled(
+            format!("Draft answer to question #{}", q.id),
+            draft.clone(),
+        )
+        .with_footer(
+            "Reply to this message with your answer: copy the draft, change what you like and send it. The answer you send replaces the draft.",
+        )
+        .with_reply_prompt(format!("Your answer to question #{}", q.id)),
+    )
+}
+
+/// The notice for the press that sent [`draft_prompt`].
+pub fn draft_prompt_notice(id: i64) -> String {
+    format!("The draft for question #{id} is below: reply to it with your answer.")
+}
+
 /// The addressed person, or an admin or owner.
 fn may_answer(actor: &Actor, q: &Question) -> Result<(), ServiceError> {
     match &actor.kind {

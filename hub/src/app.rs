@@ -55,7 +55,9 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let dir = Arc::new(Directory::from_config(&config));
     let dir_for_github = dir.clone();
     let wake = Arc::new(Notify::new());
-    let brief = Arc::new(crate::brief::BriefService::new(&config.brief));
+    let brief = Arc::new(
+        crate::brief::BriefService::new(&config.brief).with_budget_zone(config.budget_zone()),
+    );
     // Every adapter renders the briefs it sends from these, read at every send.
     let templates = brief.renderer().templates().clone();
     let web =
@@ -122,6 +124,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
             login_links.clone(),
         )),
         sla_rules: Arc::new(config.watchers.sla.clone()),
+        budget_zone: config.budget_zone(),
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
@@ -184,7 +187,9 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         .run(stop_rx.clone()),
     ));
     // Several instances on one PostgreSQL: the live feed reaches every one.
-    if let Some(feed) = crate::feed::share(&store, &web, stop_rx.clone()).await? {
+    if let Some(feed) =
+        crate::feed::share(&store, &web, state.backend.question_bus(), stop_rx.clone()).await?
+    {
         listeners.push(feed);
     }
     listeners.push(crate::schedule::spawn(state.jobs(), jobs, stop_rx.clone()));

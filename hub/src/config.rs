@@ -2,10 +2,12 @@
 //! `ORKHUB_*` environment variable (`ORKHUB_DATABASE__URL`, double underscore
 //! between levels). Defaults let `orkhub serve` run with no platform tokens.
 
+mod budgets;
 mod integrations;
 mod locate;
 mod watchers;
 
+pub use budgets::BudgetsConfig;
 pub use integrations::{
     GithubConfig, GithubRepoConfig, WebhookConfig, WebhookSenderConfig, secret_from_env,
 };
@@ -43,6 +45,8 @@ pub struct Config {
     pub github: GithubConfig,
     /// SLA, budget and anomaly checks on a schedule.
     pub watchers: WatchersConfig,
+    /// The time zone of budget periods (an agent's day, a project's month).
+    pub budgets: BudgetsConfig,
 }
 
 /// Trust for outbound TLS (SMTP, platform APIs, the LLM endpoint): the
@@ -460,6 +464,7 @@ const TABLES: &[&str] = &[
     "webhook_sender",
     "github",
     "watchers",
+    "budgets",
 ];
 
 /// The line of `file` that `message` (an error naming a config key, as
@@ -508,6 +513,12 @@ impl ConfigError {
 }
 
 impl Config {
+    /// The time zone budget periods follow (`[budgets] time_zone`, else
+    /// the first owner's, else UTC).
+    pub fn budget_zone(&self) -> chrono_tz::Tz {
+        self.budgets.zone(&self.people)
+    }
+
     /// Load the file at exactly `path` (a path someone named: it must
     /// exist) over the defaults, then `ORKHUB_*` variables. A relative path
     /// is read from the working directory, never from a parent directory.
@@ -689,6 +700,7 @@ impl Config {
         }
         integrations::validate(self).map_err(ConfigError::Invalid)?;
         watchers::validate(&self.watchers, &self.people).map_err(ConfigError::Invalid)?;
+        budgets::validate(&self.budgets).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

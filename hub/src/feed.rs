@@ -4,8 +4,12 @@
 //! events to its viewers in process; the web adapter also hands them to
 //! [`PgFeedRelay`] (a row plus NOTIFY), and every instance's listener
 //! streams what the *other* instances wrote. SQLite hubs publish in process.
+//! Questions answered on another instance come the same way (written in
+//! the answer's own commit) and go to this instance's question bus: the
+//! agents' SSE feeds and long polls here hear of them.
 
-use crate::store::Store;
+use crate::questions::QuestionBus;
+use crate::store::{Relayed, Store};
 use adapters::web::{FeedEvent, FeedRelay, WebAdapter};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -39,6 +43,7 @@ impl FeedRelay for PgFeedRelay {
 pub async fn share(
     store: &Store,
     web: &Arc<WebAdapter>,
+    questions: &QuestionBus,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     if !store.feed_is_shared() {
@@ -51,6 +56,7 @@ pub async fn share(
     Ok(Some(tokio::spawn(listen(
         store.clone(),
         web.clone(),
+        questions.clone(),
         listener,
         stop,
     ))))
@@ -59,6 +65,7 @@ pub async fn share(
 async fn listen(
     store: Store,
     web: Arc<WebAdapter>,
+    questions: QuestionBus,
     mut listener: crate::store::FeedListener,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -74,6 +81,10 @@ async fn listen(
         match read {
             Ok(events) => {
                 for json in events {
+                    if let Ok(Relayed::QuestionAnswered(q)) = serde_json::from_str(&json) {
+                        questions.answered(&q);
+                        continue;
+                    }
                     match serde_json::from_str::<FeedEvent>(&json) {
                         Ok(e) => web.publish_local(e),
                         Err(e) => tracing::warn!(error = %e, "unreadable live feed event skipped"),

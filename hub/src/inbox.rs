@@ -8,7 +8,7 @@ use crate::store::{RequestClaim, Store, StoreError};
 use adapters::Inbound;
 use adapters::inbox::{Claim, Inbox, InboxError};
 use async_trait::async_trait;
-use commands::{Reply, RichMessage};
+use commands::{ButtonAction, Reply, RichMessage};
 use routing::ChannelKind;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -114,5 +114,46 @@ impl Inbox for HubInbox {
             .await
             .map(|_| ())
             .map_err(failed("queue the edit of the pressed message"))
+    }
+
+    async fn queue_answer_prompt(
+        &self,
+        platform: ChannelKind,
+        chat: &str,
+        target: String,
+        token: &str,
+    ) -> Result<Option<String>, InboxError> {
+        let question_id = match self.store.button_action(token).await {
+            Ok(Some(ButtonAction::EditDraft { question_id })) => question_id,
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                return Err(InboxError {
+                    doing: "look up the pressed button",
+                    cause: e.to_string(),
+                });
+            }
+        };
+        let question = self
+            .store
+            .question(question_id)
+            .await
+            .map_err(|e| InboxError {
+                doing: "read the question whose draft is edited",
+                cause: e.to_string(),
+            })?;
+        let Some(message) = question.as_ref().and_then(commands::draft_prompt) else {
+            return Ok(None);
+        };
+        crate::replies::queue_answer_prompt(
+            self,
+            platform,
+            chat,
+            Some(target),
+            question_id,
+            &message,
+        )
+        .await
+        .map_err(failed("queue the draft to edit"))?;
+        Ok(Some(commands::draft_prompt_notice(question_id)))
     }
 }

@@ -66,6 +66,34 @@ pub async fn queue_edit(
     .await
 }
 
+/// Queue `message`, a message asking for a reply that answers question
+/// `question` (a supervised draft to edit), for `chat` on `platform` under
+/// the pressed message `thread`. The message is recorded as the question's
+/// copy first, so a reply to it answers the question. Returns the
+/// notification ID.
+pub async fn queue_answer_prompt(
+    hub: &HubInbox,
+    platform: ChannelKind,
+    chat: &str,
+    thread: Option<String>,
+    question: i64,
+    message: &RichMessage,
+) -> Result<String, StoreError> {
+    let id = new_id("n");
+    hub.store.record_question_copy(question, &id).await?;
+    queue_op_as(
+        hub,
+        id,
+        platform,
+        chat,
+        DeliveryOp::Send,
+        thread,
+        KIND,
+        message,
+    )
+    .await
+}
+
 async fn queue_op(
     hub: &HubInbox,
     platform: ChannelKind,
@@ -75,8 +103,21 @@ async fn queue_op(
     kind: &str,
     message: &RichMessage,
 ) -> Result<String, StoreError> {
+    queue_op_as(hub, new_id("n"), platform, chat, op, target, kind, message).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn queue_op_as(
+    hub: &HubInbox,
+    id: String,
+    platform: ChannelKind,
+    chat: &str,
+    op: DeliveryOp,
+    target: Option<String>,
+    kind: &str,
+    message: &RichMessage,
+) -> Result<String, StoreError> {
     let now = now_ms();
-    let id = new_id("n");
     let notification = NewNotification {
         id: id.clone(),
         source: "system".into(),

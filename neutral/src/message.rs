@@ -27,6 +27,13 @@ pub struct RichMessage {
     /// notification, logs); buttons always come from `buttons`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
+    /// Ask the reader to reply to this message, with this hint in the
+    /// empty reply field: Telegram opens the reply at once (ForceReply,
+    /// its `input_field_placeholder`); platforms without such a prompt show
+    /// the message as it is. A message with buttons cannot carry one on
+    /// Telegram (one reply markup per message): the buttons win.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_prompt: Option<String>,
 }
 
 impl RichMessage {
@@ -60,6 +67,11 @@ impl RichMessage {
 
     pub fn with_footer(mut self, footer: impl Into<String>) -> Self {
         self.footer = Some(footer.into());
+        self
+    }
+
+    pub fn with_reply_prompt(mut self, hint: impl Into<String>) -> Self {
+        self.reply_prompt = Some(hint.into());
         self
     }
 

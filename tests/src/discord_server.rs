@@ -23,6 +23,9 @@
 //!   interaction bodies as Discord does (`timestamp || body`), for the tests
 //!   to post to the hub's endpoint.
 //!
+//! - The Gateway (a WebSocket, with sessions that resume): see
+//!   `discord_gateway`.
+//!
 //! Every call is recorded for the tests to inspect.
 
 // Checks return the very HTTP response Discord would give; their size does
@@ -41,14 +44,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::discord_gateway::Gateway;
+
 pub const TOKEN: &str = "MTEwMDAw.discord-test.bot-token";
 pub const APPLICATION_ID: &str = "1100000000000000001";
 pub const BOT_USER_ID: &str = "1100000000000000002";
 /// The application's private key (a fixed seed: the tests are repeatable).
 const SIGNING_SEED: [u8; 32] = [42; 32];
 const MAX_CONTENT: usize = 2000;
-/// Tells a Gateway connection's writer to close with 4014.
-const CLOSE_4014: &str = "\u{0}close 4014";
 
 #[derive(Debug, Clone)]
 pub struct Posted {
@@ -126,14 +129,6 @@ struct Inner {
     dm_opened: Vec<u64>,
     /// What `GET /gateway/bot` hands out, once `serve_gateway` runs.
     gateway_url: Option<String>,
-    /// Open Gateway connections: frames to send down each.
-    gateway_conns: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
-    /// Identify payloads received (`d` of op 2).
-    identifies: Vec<Value>,
-    gateway_seq: i64,
-    /// Close every Identify with 4014 (Disallowed intent(s)), as Discord
-    /// does when the Message Content Intent is not switched on.
-    refuse_intents: bool,
 }
 
 pub struct DiscordServer {
@@ -141,6 +136,8 @@ pub struct DiscordServer {
     shared: Arc<Mutex<Inner>>,
     key: SigningKey,
     task: tokio::task::JoinHandle<()>,
+    /// The Gateway, once `serve_gateway` runs (see `discord_gateway`).
+    pub gateway: Gateway,
 }
 
 impl Drop for DiscordServer {
@@ -222,99 +219,30 @@ impl DiscordServer {
             shared,
             key: SigningKey::from_bytes(&SIGNING_SEED),
             task,
+            gateway: Gateway::default(),
         }
     }
 
-    /// Serve the Gateway (discord.com/developers/docs/events/gateway): a
-    /// WebSocket on 127.0.0.1 that says Hello, takes Identify (recorded),
-    /// answers heartbeats and sends READY with the bot's user; the tests
-    /// push dispatches with [`DiscordServer::dispatch`].
+    /// Serve the Gateway (see `discord_gateway`); `GET /gateway/bot`
+    /// hands out its URL from now on.
     pub async fn serve_gateway(&self) {
-        use futures::{SinkExt, StreamExt};
-        use tokio_tungstenite::tungstenite::Message;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        self.shared.lock().unwrap().gateway_url = Some(format!("ws://{addr}"));
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    continue;
-                };
-                let (mut up, mut down) = ws.split();
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                let _ = tx.send(json!({"op": 10, "d": {"heartbeat_interval": 1000}}).to_string());
-                tokio::spawn(async move {
-                    while let Some(frame) = rx.recv().await {
-                        let msg = match frame.as_str() {
-                            CLOSE_4014 => Message::Close(Some(
-                                tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                                    code: 4014.into(),
-                                    reason: "Disallowed intent(s).".into(),
-                                },
-                            )),
-                            _ => Message::text(frame),
-                        };
-                        if up.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                let shared = shared.clone();
-                let reply = tx.clone();
-                shared.lock().unwrap().gateway_conns.push(tx);
-                tokio::spawn(async move {
-                    while let Some(Ok(Message::Text(t))) = down.next().await {
-                        let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
-                            continue;
-                        };
-                        match v["op"].as_i64() {
-                            Some(1) => {
-                                let _ = reply.send(json!({"op": 11}).to_string());
-                            }
-                            Some(2) => {
-                                if shared.lock().unwrap().refuse_intents {
-                                    shared.lock().unwrap().identifies.push(v["d"].clone());
-                                    let _ = reply.send(CLOSE_4014.to_string());
-                                    continue;
-                                }
-                                let seq = {
-                                    let mut s = shared.lock().unwrap();
-                                    s.identifies.push(v["d"].clone());
-                                    s.gateway_seq += 1;
-                                    s.gateway_seq
-                                };
-                                let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
-                                    "v": 10, "session_id": "test-session",
-                                    "resume_gateway_url": "ws://127.0.0.1:1",
-                                    "user": {"id": BOT_USER_ID, "username": "orkhub", "bot": true}
-                                }});
-                                let _ = reply.send(ready.to_string());
-                            }
-                            _ => {}
-                        }
-                    }
-                });
-            }
-        });
+        let url = self.gateway.serve().await;
+        self.shared.lock().unwrap().gateway_url = Some(url);
     }
 
     /// Refuse the bot's intents from now on (close 4014 at Identify).
     pub fn refuse_intents(&self) {
-        self.shared.lock().unwrap().refuse_intents = true;
+        self.gateway.refuse_intents();
     }
 
     /// Identify payloads the Gateway received (token, intents, properties).
     pub fn identified(&self) -> Vec<Value> {
-        self.shared.lock().unwrap().identifies.clone()
+        self.gateway.identified()
     }
 
-    /// Send a dispatch (op 0) of type `t` down every open Gateway connection.
+    /// A dispatch (op 0) of type `t` in every Gateway session.
     pub fn dispatch(&self, t: &str, d: Value) {
-        let mut s = self.shared.lock().unwrap();
-        s.gateway_seq += 1;
-        let frame = json!({"op": 0, "t": t, "s": s.gateway_seq, "d": d}).to_string();
-        s.gateway_conns.retain(|c| c.send(frame.clone()).is_ok());
+        self.gateway.dispatch(t, d);
     }
 
     /// The application's public key, as the Developer Portal shows it.

@@ -8,6 +8,7 @@
 //! lets a test script failures (a blocked chat, a spent rate budget, an SMTP
 //! 4xx) up front.
 
+pub mod discord_gateway;
 pub mod discord_server;
 pub mod openai_server;
 pub mod slack_server;

@@ -829,7 +829,12 @@ fn message_json(m: &StoredMessage) -> Value {
         "message_id": m.id, "date": now(), "chat": chat_json(m.chat),
         "from": bot_user(), "text": m.text,
     });
-    if let Some(k) = &m.reply_markup {
+    // A Message carries only an inline keyboard (a ForceReply is not echoed).
+    if let Some(k) = m
+        .reply_markup
+        .as_ref()
+        .filter(|k| k.get("inline_keyboard").is_some())
+    {
         v["reply_markup"] = k.clone();
     }
     if m.edits > 0 {

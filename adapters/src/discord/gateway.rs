@@ -12,13 +12,22 @@
 //! again after minutes.
 //!
 //! The connection is our own (tokio-tungstenite, JSON encoding): Hello,
-//! Identify, heartbeats at the interval Hello gives, and a fresh Identify on
-//! every reconnect (no Resume: a reply missed while the connection was down
-//! can still be given with `answer <id> <text>`). The socket's TLS trusts
-//! the same store as the REST client (`crate::tls`).
+//! Identify, heartbeats at the interval Hello gives. A connection that
+//! drops, that Discord asks to reconnect (op 7) or that stops acknowledging
+//! heartbeats (a zombied connection) is resumed as Discord documents
+//! (discord.com/developers/docs/events/gateway, "Resuming"): the session ID,
+//! `resume_gateway_url` from READY and the last sequence number are kept, a
+//! new connection to that URL sends Resume (op 6), and Discord replays the
+//! events missed since — so a reply given while the hub was disconnected is
+//! still read. Invalid Session (op 9) with `d: false` starts a new session
+//! after 1–5 s; the close codes after which Discord forbids reconnecting
+//! stop the listener with an error naming the setting. Identifies respect
+//! the session start limit `GET /gateway/bot` gives and one per 5 s. The
+//! socket's TLS trusts the same store as the REST client (`crate::tls`).
 
 use super::DiscordAdapter;
 use super::config::DiscordConfig;
+use super::gateway_close::{Closed, closed_by};
 use super::send::message_ref;
 use crate::inbox::{Claim, Inbox};
 use crate::{Inbound, InboundKind};
@@ -28,26 +37,43 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT (privileged).
 pub const INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
 
-/// Wait before reconnecting after a dropped connection.
+/// Wait before reconnecting when the last connection never got going.
 const RECONNECT: Duration = Duration::from_secs(5);
-/// Wait after Discord refused the token or the intents, and the longest.
-const REFUSED_FIRST_WAIT: Duration = Duration::from_secs(60);
-const REFUSED_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// Wait before resuming a session that was working: short, so that few
+/// events wait for the replay, yet not a tight loop.
+const RESUME_WAIT: Duration = Duration::from_secs(1);
+/// Discord allows one Identify per 5 s (per `max_concurrency` bucket; the
+/// hub runs one shard).
+const IDENTIFY_SPACING: Duration = Duration::from_secs(5);
+/// The close code the hub closes with when it means to resume: anything
+/// but 1000 and 1001, which would end the session on Discord's side.
+const CLOSE_TO_RESUME: u16 = 4000;
 
-/// Why a connection ended.
-enum Closed {
-    Stopped,
-    /// Reconnect after [`RECONNECT`].
-    Dropped(String),
-    /// Discord refused the token (4004) or the intents (4013, 4014): a
-    /// setting to change, not an outage.
-    Refused(String),
+/// What outlives one connection: the session to resume and where, the last
+/// sequence number seen, the bot's user ID (a resumed session sends no new
+/// READY) and when the last Identify went out.
+#[derive(Default)]
+struct Session {
+    resume: Option<(String, String)>,
+    seq: Option<i64>,
+    bot_user: Option<String>,
+    last_identify: Option<Instant>,
+    /// The last connection got as far as READY or RESUMED.
+    worked: bool,
+}
+
+/// Where to connect for a new session and how many Identifies are left.
+struct GatewayBot {
+    url: String,
+    /// `session_start_limit`: (remaining, ms until it resets).
+    starts_left: Option<(u64, u64)>,
 }
 
 /// A reply to one of the bot's messages, from a MESSAGE_CREATE's data: the
@@ -100,8 +126,9 @@ pub(super) struct Gateway {
 }
 
 impl Gateway {
-    /// Connect and serve until `stop` turns true. Err only for a setting
-    /// that cannot work at all (an unreadable CA file).
+    /// Connect and serve until `stop` turns true or Discord forbids
+    /// reconnecting. Err only for a setting that cannot work at all (an
+    /// unreadable CA file).
     pub(super) async fn listen(
         self: Arc<Self>,
         mut stop: watch::Receiver<bool>,
@@ -115,43 +142,63 @@ impl Gateway {
             .build()
             .map_err(|e| format!("Discord HTTP client: {e}"))?;
         let tls = Arc::new(trust.client_config());
-        let mut refused: Option<Duration> = None;
+        let mut session = Session::default();
+        let mut wait = Duration::ZERO;
         loop {
-            if *stop.borrow() {
+            if !pause(wait, &mut stop).await {
                 return Ok(());
             }
-            let closed = match self.gateway_url(&http).await {
-                Ok(url) => self.session(&url, &tls, &mut stop).await,
-                Err(e) => e,
+            session.worked = false;
+            let closed = match session.resume.clone() {
+                Some((id, url)) => {
+                    self.connect(&url, Some(&id), &tls, &mut session, &mut stop)
+                        .await
+                }
+                None => match self.gateway_bot(&http).await {
+                    Ok(bot) => {
+                        if !identify_slot(&bot, &session, &mut stop).await {
+                            return Ok(());
+                        }
+                        self.connect(&bot.url, None, &tls, &mut session, &mut stop)
+                            .await
+                    }
+                    Err(e) => e,
+                },
             };
-            let wait = match closed {
+            let quick = if session.worked {
+                RESUME_WAIT
+            } else {
+                RECONNECT
+            };
+            wait = match closed {
                 Closed::Stopped => return Ok(()),
-                Closed::Dropped(why) => {
+                Closed::Dropped(why) | Closed::Resume(why) if session.resume.is_some() => {
+                    tracing::warn!(error = %why, retry_in_s = quick.as_secs(), "discord: Gateway connection lost; resuming the session");
+                    quick
+                }
+                Closed::Dropped(why) | Closed::Resume(why) => {
                     tracing::warn!(error = %why, retry_in_s = RECONNECT.as_secs(), "discord: Gateway connection lost; reconnecting");
                     RECONNECT
                 }
-                Closed::Refused(why) => {
-                    let next = match refused {
-                        None => {
-                            tracing::error!(error = %why, retry_in_s = REFUSED_FIRST_WAIT.as_secs(),
-                                "discord: the Gateway refuses the bot (adapters.discord.token, or the Message Content Intent under Bot → Privileged Gateway Intents); replies to questions on Discord are not read until it accepts, asking again every few minutes");
-                            REFUSED_FIRST_WAIT
-                        }
-                        Some(w) => (w * 2).min(REFUSED_MAX_WAIT),
-                    };
-                    refused = Some(next);
-                    next
+                Closed::Invalid(why) => {
+                    session.resume = None;
+                    session.seq = None;
+                    // Discord documents a random 1–5 s before the new Identify.
+                    let wait =
+                        Duration::from_millis(1000 + u64::from(rand::random::<u16>()) % 4001);
+                    tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "discord: Gateway session invalidated; starting a new one (replies given meanwhile are missed: they can be given with `answer <id> <text>`)");
+                    wait
+                }
+                Closed::Fatal(why) => {
+                    tracing::error!(error = %why, "discord: the Gateway refuses the bot and Discord forbids reconnecting; replies to questions on Discord are not read until the hub restarts with the setting fixed (buttons and commands still work)");
+                    return Ok(());
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(|s| *s) => return Ok(()),
-            }
         }
     }
 
-    /// `GET /gateway/bot`: where to connect.
-    async fn gateway_url(&self, http: &reqwest::Client) -> Result<String, Closed> {
+    /// `GET /gateway/bot`: where to connect and the session start limit.
+    async fn gateway_bot(&self, http: &reqwest::Client) -> Result<GatewayBot, Closed> {
         let url = format!("{}/api/v10/gateway/bot", self.config.api_url);
         let res = http
             .get(&url)
@@ -161,7 +208,8 @@ impl Gateway {
             .map_err(|e| Closed::Dropped(format!("GET /gateway/bot: {e}")))?;
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(Closed::Refused("GET /gateway/bot: 401 Unauthorized".into()));
+            // The same refusal as close code 4004.
+            return Err(closed_by(Some(4004), "GET /gateway/bot: 401 Unauthorized"));
         }
         if !status.is_success() {
             return Err(Closed::Dropped(format!("GET /gateway/bot: HTTP {status}")));
@@ -170,17 +218,25 @@ impl Gateway {
             .json()
             .await
             .map_err(|e| Closed::Dropped(format!("GET /gateway/bot: {e}")))?;
-        body["url"]
+        let url = body["url"]
             .as_str()
-            .map(|u| format!("{}/?v=10&encoding=json", u.trim_end_matches('/')))
-            .ok_or_else(|| Closed::Dropped("GET /gateway/bot: no url in the answer".into()))
+            .map(socket_url)
+            .ok_or_else(|| Closed::Dropped("GET /gateway/bot: no url in the answer".into()))?;
+        let limit = &body["session_start_limit"];
+        let starts_left = limit["remaining"]
+            .as_u64()
+            .map(|left| (left, limit["reset_after"].as_u64().unwrap_or(0)));
+        Ok(GatewayBot { url, starts_left })
     }
 
-    /// One connection: Hello, Identify, heartbeats and dispatches, until it ends.
-    async fn session(
+    /// One connection: Hello, then Resume (with `resume` the session ID) or
+    /// Identify, heartbeats and dispatches, until it ends.
+    async fn connect(
         self: &Arc<Self>,
         url: &str,
+        resume: Option<&str>,
         tls: &Arc<rustls::ClientConfig>,
+        session: &mut Session,
         stop: &mut watch::Receiver<bool>,
     ) -> Closed {
         let ws = match crate::websocket::open(url, tls).await {
@@ -188,13 +244,11 @@ impl Gateway {
             Err(why) => return Closed::Dropped(why),
         };
         let (mut up, mut down) = ws.split();
-        let mut seq: Option<i64> = None;
-        let mut bot_user: Option<String> = None;
         // Until Hello says otherwise.
         let mut beat = tokio::time::interval(Duration::from_secs(3600));
         beat.tick().await;
         let mut acked = true;
-        loop {
+        let closed = loop {
             tokio::select! {
                 () = stopped(stop) => {
                     let _ = up.close().await;
@@ -202,10 +256,10 @@ impl Gateway {
                 }
                 _ = beat.tick() => {
                     if !acked {
-                        return Closed::Dropped("no heartbeat acknowledgement".into());
+                        break Closed::Resume("no heartbeat acknowledgement (a zombied connection)".into());
                     }
                     acked = false;
-                    if let Err(e) = up.send(Message::text(json!({"op": 1, "d": seq}).to_string())).await {
+                    if let Err(e) = up.send(Message::text(json!({"op": 1, "d": session.seq}).to_string())).await {
                         return Closed::Dropped(format!("heartbeat: {e}"));
                     }
                 }
@@ -213,7 +267,12 @@ impl Gateway {
                     let text = match frame {
                         None => return Closed::Dropped("the connection closed".into()),
                         Some(Err(e)) => return Closed::Dropped(e.to_string()),
-                        Some(Ok(Message::Close(c))) => return closed_by(c.map(|c| (c.code, c.reason.to_string()))),
+                        Some(Ok(Message::Close(c))) => {
+                            return match c {
+                                Some(c) => closed_by(Some(u16::from(c.code)), &c.reason),
+                                None => closed_by(None, ""),
+                            };
+                        }
                         Some(Ok(Message::Text(t))) => t,
                         Some(Ok(_)) => continue,
                     };
@@ -221,39 +280,58 @@ impl Gateway {
                         continue;
                     };
                     if let Some(s) = v["s"].as_i64() {
-                        seq = Some(s);
+                        session.seq = Some(s);
                     }
                     match v["op"].as_i64() {
-                        // Hello: heartbeat at its interval, then identify.
+                        // Hello: heartbeat at its interval, then resume or identify.
                         Some(10) => {
                             let ms = v["d"]["heartbeat_interval"].as_u64().unwrap_or(41_250).max(100);
                             beat = tokio::time::interval(Duration::from_millis(ms));
                             beat.tick().await;
-                            let identify = json!({"op": 2, "d": {
-                                "token": self.config.token,
-                                "intents": INTENTS,
-                                "properties": {"os": std::env::consts::OS, "browser": "orkhub", "device": "orkhub"}
-                            }});
-                            if let Err(e) = up.send(Message::text(identify.to_string())).await {
-                                return Closed::Dropped(format!("identify: {e}"));
+                            let hello = match resume {
+                                Some(id) => json!({"op": 6, "d": {
+                                    "token": self.config.token, "session_id": id, "seq": session.seq
+                                }}),
+                                None => {
+                                    session.last_identify = Some(Instant::now());
+                                    json!({"op": 2, "d": {
+                                        "token": self.config.token,
+                                        "intents": INTENTS,
+                                        "properties": {"os": std::env::consts::OS, "browser": "orkhub", "device": "orkhub"}
+                                    }})
+                                }
+                            };
+                            if let Err(e) = up.send(Message::text(hello.to_string())).await {
+                                return Closed::Dropped(format!("identify or resume: {e}"));
                             }
                         }
                         Some(11) => acked = true,
                         // Discord asks for a heartbeat now.
                         Some(1) => {
-                            if let Err(e) = up.send(Message::text(json!({"op": 1, "d": seq}).to_string())).await {
+                            if let Err(e) = up.send(Message::text(json!({"op": 1, "d": session.seq}).to_string())).await {
                                 return Closed::Dropped(format!("heartbeat: {e}"));
                             }
                         }
-                        Some(7) => return Closed::Dropped("Discord asked for a reconnect".into()),
-                        Some(9) => return Closed::Dropped("Discord invalidated the session".into()),
+                        Some(7) => break Closed::Resume("Discord asked for a reconnect".into()),
+                        Some(9) if v["d"].as_bool() == Some(true) => {
+                            break Closed::Resume("Discord invalidated the connection; the session can be resumed".into());
+                        }
+                        Some(9) => break Closed::Invalid("Discord invalidated the session".into()),
                         Some(0) => match v["t"].as_str() {
                             Some("READY") => {
-                                bot_user = v["d"]["user"]["id"].as_str().map(str::to_string);
+                                let d = &v["d"];
+                                session.bot_user = d["user"]["id"].as_str().map(str::to_string);
+                                session.resume = d["session_id"].as_str().zip(d["resume_gateway_url"].as_str())
+                                    .map(|(id, url)| (id.to_string(), socket_url(url)));
+                                session.worked = true;
                                 tracing::info!("discord: Gateway ready (replies to questions are read)");
                             }
+                            Some("RESUMED") => {
+                                session.worked = true;
+                                tracing::info!(seq = ?session.seq, "discord: Gateway session resumed (missed replies were replayed)");
+                            }
                             Some("MESSAGE_CREATE") => {
-                                if let Some((key, inbound)) = reply_of(&v["d"], bot_user.as_deref()) {
+                                if let Some((key, inbound)) = reply_of(&v["d"], session.bot_user.as_deref()) {
                                     let me = self.clone();
                                     tokio::spawn(async move { me.answer(key, inbound).await });
                                 }
@@ -264,7 +342,16 @@ impl Gateway {
                     }
                 }
             }
-        }
+        };
+        // Close with a code that keeps the session resumable (1000 and 1001
+        // would end it); a zombied peer may never read it, so do not wait long.
+        let frame = CloseFrame {
+            code: CLOSE_TO_RESUME.into(),
+            reason: "reconnecting".into(),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), up.send(Message::Close(Some(frame))))
+            .await;
+        closed
     }
 
     /// Run a reply once (by its message ID) and answer it with a reply to
@@ -297,17 +384,46 @@ impl Gateway {
     }
 }
 
-/// What a close frame from Discord means: 4004 (authentication failed),
-/// 4013 (invalid intents) and 4014 (disallowed intents) are settings.
-fn closed_by(close: Option<(CloseCode, String)>) -> Closed {
-    match close {
-        Some((code, reason)) if matches!(u16::from(code), 4004 | 4013 | 4014) => {
-            Closed::Refused(format!("closed with {}: {reason}", u16::from(code)))
+/// The WebSocket URL for a Gateway URL from Discord (GET /gateway/bot's
+/// `url`, READY's `resume_gateway_url`).
+fn socket_url(url: &str) -> String {
+    format!("{}/?v=10&encoding=json", url.trim_end_matches('/'))
+}
+
+/// Wait until an Identify is allowed: the session start limit left (else
+/// until it resets) and 5 s since the last one. False if the hub stops.
+async fn identify_slot(
+    bot: &GatewayBot,
+    session: &Session,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    if let Some((0, reset_ms)) = bot.starts_left {
+        tracing::warn!(
+            wait_s = reset_ms / 1000,
+            "discord: the bot has used all its Gateway session starts for today; waiting for the limit to reset"
+        );
+        if !pause(Duration::from_millis(reset_ms), stop).await {
+            return false;
         }
-        Some((code, reason)) => {
-            Closed::Dropped(format!("closed with {}: {reason}", u16::from(code)))
-        }
-        None => Closed::Dropped("Discord closed the connection".into()),
+    }
+    let since = session.last_identify.map(|t| t.elapsed());
+    match since {
+        Some(since) if since < IDENTIFY_SPACING => pause(IDENTIFY_SPACING - since, stop).await,
+        _ => true,
+    }
+}
+
+/// Sleep for `wait`; false if the hub stops meanwhile.
+async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    if wait.is_zero() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stop.wait_for(|s| *s) => false,
     }
 }
 
@@ -331,6 +447,35 @@ mod tests {
             }
         }
         m
+    }
+
+    #[tokio::test]
+    async fn identifies_wait_for_the_session_start_limit_and_5_s_apart() {
+        let (_tx, mut stop) = watch::channel(false);
+        let bot = |starts_left| GatewayBot {
+            url: "ws://x".into(),
+            starts_left,
+        };
+        // Starts left and no Identify before: at once.
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((5, 0))), &Session::default(), &mut stop).await);
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // None left: until the limit resets (reset_after, in ms).
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((0, 300))), &Session::default(), &mut stop).await);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // The last Identify 4.8 s ago: the rest of the 5 s.
+        let session = Session {
+            last_identify: Instant::now().checked_sub(Duration::from_millis(4800)),
+            ..Session::default()
+        };
+        let started = Instant::now();
+        assert!(identify_slot(&bot(Some((5, 0))), &session, &mut stop).await);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
     }
 
     #[test]

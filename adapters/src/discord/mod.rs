@@ -23,6 +23,7 @@ pub mod command_list;
 pub mod config;
 pub mod followup;
 pub mod gateway;
+mod gateway_close;
 pub mod inbound;
 pub mod limits;
 mod listen;

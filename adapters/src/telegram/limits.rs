@@ -24,6 +24,8 @@ pub const MAX_TEXT_UTF16: usize = 4096;
 pub const MAX_CALLBACK_DATA_BYTES: usize = 64;
 /// Longest answerCallbackQuery text Telegram shows, in characters.
 pub const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
+/// Longest `input_field_placeholder` of a ForceReply, in characters (1-64).
+pub const MAX_PLACEHOLDER_CHARS: usize = 64;
 
 /// Send rates (Bot FAQ, "My bot is hitting limits"): about one message a
 /// second in a private chat, 20 a minute in a group, 30 a second overall.

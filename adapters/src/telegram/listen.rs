@@ -66,8 +66,11 @@ impl Listener {
     /// request) and then the pressed message edited through the outbox.
     async fn run(&self, inbound: &crate::Inbound, query: Option<&str>) {
         let username = self.ready.borrow().clone();
-        let reply = self.inbox.handle(inbound, username.as_deref()).await;
+        let mut reply = self.inbox.handle(inbound, username.as_deref()).await;
         if let Some(query) = query {
+            if let Some(notice) = self.answer_prompt(inbound, reply.as_ref()).await {
+                reply = Some(neutral::Reply::ok(neutral::RichMessage::text(notice)));
+            }
             if let Err(e) = self.adapter.answer_callback(query, reply.as_ref()).await {
                 tracing::warn!(error = %e, chat = %inbound.chat_id, "could not answer a Telegram button press");
             }
@@ -111,6 +114,43 @@ impl Listener {
         };
         if let Err(e) = queued {
             tracing::error!(error = %e, chat = %inbound.chat_id, "could not queue a command's reply for Telegram");
+        }
+    }
+
+    /// A press that asks the person to write the answer (Edit draft): the
+    /// notice holds 200 characters, so the whole draft comes as a message
+    /// of its own that opens a reply (ForceReply), queued under the pressed
+    /// message; the reply answers. The press's notice, when it did.
+    async fn answer_prompt(
+        &self,
+        inbound: &crate::Inbound,
+        reply: Option<&neutral::Reply>,
+    ) -> Option<String> {
+        let (InboundKind::Button { token }, Some(r), Some(message_id)) =
+            (&inbound.what, reply, inbound.message_id.as_deref())
+        else {
+            return None;
+        };
+        if r.is_error {
+            return None;
+        }
+        let target = format!("{}:{message_id}", inbound.chat_id);
+        match self
+            .inbox
+            .queue_answer_prompt(
+                routing::ChannelKind::Telegram,
+                &inbound.chat_id,
+                target,
+                token,
+            )
+            .await
+        {
+            Ok(notice) => notice,
+            Err(e) => {
+                // The press's own notice still shows the draft's start.
+                tracing::error!(error = %e, chat = %inbound.chat_id, "could not send a draft to edit on Telegram");
+                None
+            }
         }
     }
 

@@ -9,10 +9,10 @@
 //! from this adapter's template (`telegram/brief.html.hbs`, read back and
 //! split like any message), a digest from its neutral message.
 
-use super::limits::{MAX_CALLBACK_DATA_BYTES, MAX_TEXT_UTF16};
+use super::limits::{MAX_CALLBACK_DATA_BYTES, MAX_PLACEHOLDER_CHARS, MAX_TEXT_UTF16};
 use crate::template::{Mode, TemplateError, Templates};
 use neutral::{Button, Document, RichMessage};
-use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use teloxide_core::types::{ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 
 /// Why a message cannot be rendered for Telegram.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -365,6 +365,24 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
+/// What goes under a sent message's last part: its buttons, or else, for a
+/// message that asks for a reply, ForceReply (the reply opens at once, with
+/// the hint in the empty field, cut to Telegram's 64 characters).
+pub fn send_markup(message: &RichMessage) -> Result<Option<ReplyMarkup>, RenderError> {
+    if let Some(k) = keyboard(&message.buttons)? {
+        return Ok(Some(ReplyMarkup::InlineKeyboard(k)));
+    }
+    Ok(message.reply_prompt.as_ref().map(|hint| {
+        let hint: String = hint.trim().chars().take(MAX_PLACEHOLDER_CHARS).collect();
+        let force = ForceReply::new();
+        ReplyMarkup::ForceReply(if hint.is_empty() {
+            force
+        } else {
+            force.input_field_placeholder(hint)
+        })
+    }))
+}
+
 /// The inline keyboard: one button per callback token, up to three a row.
 /// Refuses tokens Telegram would refuse, naming the button.
 pub fn keyboard(buttons: &[Button]) -> Result<Option<InlineKeyboardMarkup>, RenderError> {
@@ -571,5 +589,24 @@ mod tests {
             Err(RenderError::CallbackDataEmpty { .. })
         ));
         assert_eq!(keyboard(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_reply_prompt_is_a_force_reply_with_its_hint_cut_to_64_and_buttons_win() {
+        let m = RichMessage::text("draft").with_reply_prompt("h".repeat(80));
+        let Some(ReplyMarkup::ForceReply(f)) = send_markup(&m).unwrap() else {
+            panic!("a ForceReply");
+        };
+        assert_eq!(f.input_field_placeholder, Some("h".repeat(64)));
+        assert_eq!(send_markup(&RichMessage::text("x")).unwrap(), None);
+        let with_button = m.with_button(Button {
+            label: "Ok".into(),
+            token: "t".into(),
+            style: Default::default(),
+        });
+        assert!(matches!(
+            send_markup(&with_button).unwrap(),
+            Some(ReplyMarkup::InlineKeyboard(_))
+        ));
     }
 }

@@ -63,8 +63,8 @@ impl Sender {
         }
     }
 
-    /// Send every part; the keyboard goes on the last one, which is the
-    /// message a later edit replaces. `reply_to` threads the first part.
+    /// Send every part; the keyboard (or a reply prompt) goes on the last
+    /// one, which is the message a later edit replaces and a reply answers. `reply_to` threads the first part.
     pub(super) async fn send(
         &self,
         address: &str,
@@ -73,9 +73,9 @@ impl Sender {
     ) -> Result<String, SendError> {
         let chat = recipient(address)?;
         let parts = render::parts(message, &self.templates).map_err(render_error)?;
-        let keyboard = render::keyboard(&message.buttons).map_err(render_error)?;
+        let markup = render::send_markup(message).map_err(render_error)?;
         let reply_to = reply_to.and_then(|r| r.parse::<i32>().ok()).map(MessageId);
-        let key = partial::key(address, &(&parts, format!("{keyboard:?}")));
+        let key = partial::key(address, &(&parts, format!("{markup:?}")));
         let mut done = self.partial.take(key);
         let mut last = done.last().copied();
         for (i, text) in parts.iter().enumerate().skip(done.len()) {
@@ -89,7 +89,7 @@ impl Sender {
             {
                 req = req.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
             }
-            if is_last && let Some(k) = &keyboard {
+            if is_last && let Some(k) = &markup {
                 req = req.reply_markup(k.clone());
             }
             self.pace.wait(&chat).await;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/agents/me`: the calling agent's standing against today's
-//! budget (the UTC day) — whether it is paused, why, and the figures. An
+//! budget (the day in the budgets' time zone, `[budgets] time_zone`) —
+//! whether it is paused, why, and the figures. An
 //! agent checks it before spending more. Scope `costs:write` (what an agent
 //! that spends has).
 
@@ -16,26 +17,26 @@ use chrono::Utc;
     path = "/api/v1/agents/me",
     tag = "agents",
     responses(
-        (status = 200, description = "The calling agent's budget standing today (UTC): paused or not, why, and the figures", body = Standing),
+        (status = 200, description = "The calling agent's budget standing today (the day in the budgets' time zone): paused or not, why, and the figures", body = Standing),
         super::openapi::KeyRefusals,
     ),
     security(("api_key" = ["costs:write"]))
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Standing>, ApiError> {
     caller.require("costs:write")?;
-    let day = Utc::now().date_naive();
-    let day_ms = day
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .timestamp_millis();
-    let (budget, spent) = state.store.agent_day_use(&caller.agent_id, day_ms).await?;
-    let decision = state
+    let day = crate::watch::period::day(state.budget_zone, Utc::now());
+    let (budget, spent) = state
         .store
-        .budget_pause(&caller.agent_id, &day.format("%Y-%m-%d").to_string())
+        .agent_day_use(
+            &caller.agent_id,
+            day.start.timestamp_millis(),
+            day.end.timestamp_millis(),
+        )
         .await?;
+    let decision = state.store.budget_pause(&caller.agent_id, &day.key).await?;
     Ok(Json(standing(
         &caller.agent_id,
-        day,
+        &day,
         spent,
         budget,
         decision,

@@ -91,6 +91,9 @@ pub struct Shared {
     pub console: Arc<crate::console::Console>,
     /// `[[watchers.sla]]`, for `GET /api/v1/sla`.
     pub sla_rules: Arc<Vec<crate::config::SlaRule>>,
+    /// The zone budget periods follow (`[budgets] time_zone`): today's
+    /// budget in `GET /api/v1/agents/me` and the console's Costs page.
+    pub budget_zone: chrono_tz::Tz,
 }
 
 pub fn router(state: AppState, body_limit: usize) -> Router {

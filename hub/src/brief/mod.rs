@@ -40,6 +40,9 @@ pub struct BriefService {
     cfg: BriefConfig,
     renderer: Renderer,
     summarizer: Option<Summarizer>,
+    /// The zone budgets follow: the brief's spend periods are counted in
+    /// it (see [`BriefService::with_budget_zone`]).
+    budget_zone: Option<Tz>,
 }
 
 impl std::fmt::Debug for BriefService {
@@ -64,7 +67,15 @@ impl BriefService {
             cfg: cfg.clone(),
             renderer: Renderer::new(dir),
             summarizer: cfg.llm.enabled.then(|| Summarizer::new(&cfg.llm)),
+            budget_zone: None,
         }
+    }
+
+    /// Count the brief's spend (today, this month) in `tz`, the zone
+    /// budgets follow, rather than in each reader's.
+    pub fn with_budget_zone(mut self, tz: Tz) -> BriefService {
+        self.budget_zone = Some(tz);
+        self
     }
 
     pub fn config(&self) -> &BriefConfig {
@@ -112,7 +123,12 @@ impl BriefService {
             .last_brief_until(person, until.timestamp_millis())
             .await?
             .map(crate::store::from_ms);
-        let w = window(last)?;
+        let mut w = window(last)?;
+        if let Some(zone) = self.budget_zone {
+            w = w
+                .with_budget_zone(zone)
+                .map_err(|e| BriefFailure::BadDate(e.to_string()))?;
+        }
         let input = store.brief_input(&w, self.cfg.list_limit).await?;
         Ok(briefs::build(&w, &p.display_name, &input, &self.cfg))
     }

@@ -1,7 +1,8 @@
 //! Costs today and this month, per agent and per project, against the
 //! budgets in the config (agents: daily; projects: monthly), with a
-//! straight-line forecast to the end of the day or month. The month is read
-//! from the daily roll-up plus today's rows.
+//! straight-line forecast to the end of the day or month. Day and month are
+//! those of the budgets' time zone (`[budgets] time_zone`); the month is
+//! read from the daily roll-up plus the partial days' rows.
 
 use super::inbox::render;
 use super::{ConsoleError, Signed, chrome};
@@ -11,33 +12,31 @@ use adapters::web::console::Page;
 use adapters::web::console::model::{CostRow, CostsView};
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{Datelike, Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use commands::{Backend, CostBy, CostLine};
 
 pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response, ConsoleError> {
     let now = Utc::now();
-    let day_start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let month_start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let days_in_month = days_in_month(now.year(), now.month());
-    let day_part = fraction(now - day_start, Duration::days(1));
-    let month_part = fraction(now - month_start, Duration::days(days_in_month));
+    // Today and this month in the budgets' time zone (`[budgets]`), as the
+    // budget watcher and `GET /api/v1/agents/me` count them.
+    let day = crate::watch::period::day(state.budget_zone, now);
+    let month = crate::watch::period::month(state.budget_zone, now);
+    let (day_start, month_start) = (day.start, month.start);
+    // An agent's monthly budget: its daily one for each day of the month.
+    let days_in_month = ((month.end - month.start).num_hours() as f64 / 24.0).round();
+    let day_part = fraction(now - day.start, day.end - day.start);
+    let month_part = fraction(now - month.start, month.end - month.start);
     let today = state
         .backend
         .cost_summary(day_start, CostBy::Agent)
         .await
         .map_err(ConsoleError::backend)?;
-    // The month from the daily roll-up and today's rows (its cost does
-    // not grow with the month's cost rows).
+    // The month from the daily roll-up and the partial days' rows (its
+    // cost does not grow with the month's cost rows).
     let spend = |by| {
-        state.store.spend_since(
+        state.store.spend_in(
             month_start.timestamp_millis(),
-            day_start.timestamp_millis(),
+            now.timestamp_millis() + 1,
             by,
         )
     };
@@ -48,7 +47,7 @@ pub async fn page(State(state): State<AppState>, who: Signed) -> Result<Response
         today: rows(&today, |k| agents.get(k).copied(), day_part),
         month: rows(
             &month,
-            |k| agents.get(k).map(|d| d * days_in_month as f64),
+            |k| agents.get(k).map(|d| d * days_in_month),
             month_part,
         ),
         by_project: rows(
@@ -102,28 +101,12 @@ fn fraction(part: Duration, whole: Duration) -> f64 {
     (part.num_seconds() as f64 / whole.num_seconds().max(1) as f64).clamp(0.0, 1.0)
 }
 
-fn days_in_month(year: i32, month: u32) -> i64 {
-    let (y, m) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    chrono::NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|next| {
-            chrono::NaiveDate::from_ymd_opt(year, month, 1).map(|this| (next - this).num_days())
-        })
-        .unwrap_or(30)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn budgets_forecasts_and_month_lengths() {
-        assert_eq!(days_in_month(2026, 2), 28);
-        assert_eq!(days_in_month(2028, 2), 29);
-        assert_eq!(days_in_month(2026, 12), 31);
+    fn budgets_and_forecasts() {
         let lines = vec![CostLine {
             key: "coder".into(),
             cost_usd: 3.0,

@@ -27,6 +27,10 @@ pub struct Extras {
     /// or replies, it goes under that one's message in the same chat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The message asks for a reply, with this hint (see
+    /// `RichMessage::reply_prompt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_prompt: Option<String>,
 }
 
 impl Extras {
@@ -39,6 +43,7 @@ impl Extras {
             document: message.document.clone(),
             legacy_preformatted: BTreeMap::new(),
             reply_to: None,
+            reply_prompt: message.reply_prompt.clone(),
         }
     }
 
@@ -81,6 +86,7 @@ pub fn stored_message(
         buttons: extras.buttons,
         footer: extras.footer,
         document: extras.document,
+        reply_prompt: extras.reply_prompt,
     };
     (message, extras.reply_to)
 }

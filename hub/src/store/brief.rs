@@ -315,6 +315,30 @@ impl Store {
             .collect())
     }
 
+    /// Spend in micro-dollars per agent and project over [from, to),
+    /// exact for any bounds (a budget period in the company's zone): whole
+    /// UTC days from the roll-up, the partial days at the edges from the
+    /// cost rows.
+    pub async fn spend_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
+        let pieces = spend_pieces(from, to, &[]);
+        let sums = futures::future::try_join_all(
+            pieces
+                .iter()
+                .map(|p| self.spend_piece(p.from, p.to, p.whole_days)),
+        )
+        .await?;
+        let mut total: std::collections::BTreeMap<(String, Option<String>), i64> =
+            std::collections::BTreeMap::new();
+        for (agent, project, micros) in sums.into_iter().flatten() {
+            *total.entry((agent, project)).or_default() += micros;
+        }
+        Ok(total.into_iter().map(|((a, p), m)| (a, p, m)).collect())
+    }
+
     /// Spend in micro-dollars per agent and project over [from, to): from
     /// the roll-up when the piece is whole UTC days, else from the cost rows.
     async fn spend_piece(

@@ -24,48 +24,35 @@ pub struct AgentTaskCounts {
 }
 
 impl Store {
-    /// Spend since `since_day` (a UTC midnight, epoch ms) by agent or
-    /// project, largest first: whole days before `today` (today's UTC
-    /// midnight) from the roll-up, today from the cost rows. A project of
-    /// "" is spend without one.
-    pub async fn spend_since(
+    /// Spend over `[from, to)` (epoch ms; any bounds, e.g. a month in the
+    /// budgets' time zone) by agent or project, largest first: whole UTC
+    /// days from the roll-up, the partial days at the edges from the cost
+    /// rows ([`Store::spend_between`]). A project of "" is spend without
+    /// one. `records` is not counted here (0): the page shows sums only.
+    pub async fn spend_in(
         &self,
-        since_day: i64,
-        today: i64,
+        from: i64,
+        to: i64,
         by: SpendBy,
     ) -> Result<Vec<CostLine>, StoreError> {
-        let sql = match by {
-            SpendBy::Agent => {
-                "SELECT k, CAST(SUM(total) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM ( \
-                   SELECT agent_id AS k, usd_micros AS total, n FROM cost_daily WHERE day >= $1 AND day < $2 \
-                   UNION ALL \
-                   SELECT agent_id AS k, usd_micros AS total, 1 AS n FROM costs WHERE at >= $2 \
-                 ) spend GROUP BY k ORDER BY 2 DESC, k"
-            }
-            SpendBy::Project => {
-                "SELECT k, CAST(SUM(total) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM ( \
-                   SELECT project_id AS k, usd_micros AS total, n FROM cost_daily WHERE day >= $1 AND day < $2 \
-                   UNION ALL \
-                   SELECT COALESCE(project_id, '') AS k, usd_micros AS total, 1 AS n FROM costs WHERE at >= $2 \
-                 ) spend GROUP BY k ORDER BY 2 DESC, k"
-            }
-        };
-        let rows = sqlx::query(sql)
-            .bind(since_day)
-            .bind(today)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let micros: i64 = r.try_get(1)?;
-                let n: i64 = r.try_get(2)?;
-                Ok(CostLine {
-                    key: r.try_get(0)?,
-                    cost_usd: usd_from_micros(micros),
-                    records: u64::try_from(n).unwrap_or(0),
-                })
+        let mut total: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for (agent, project, micros) in self.spend_between(from, to).await? {
+            let key = match by {
+                SpendBy::Agent => agent,
+                SpendBy::Project => project.unwrap_or_default(),
+            };
+            *total.entry(key).or_default() += micros;
+        }
+        let mut lines: Vec<(String, i64)> = total.into_iter().collect();
+        lines.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(lines
+            .into_iter()
+            .map(|(key, micros)| CostLine {
+                key,
+                cost_usd: usd_from_micros(micros),
+                records: 0,
             })
-            .collect()
+            .collect())
     }
 
     /// Every agent's (id, status), by id.

@@ -132,6 +132,32 @@ impl Store {
         Ok(())
     }
 
+    /// Inside `tx`, tell the other instances on a shared database that
+    /// `question` was answered: a `feed_events` row of its own kind
+    /// ([`question_answered_event`]) and the NOTIFY, both at commit, so an
+    /// agent's SSE feed and long poll on another instance hear of it at
+    /// once. Nothing on SQLite (one instance).
+    pub(crate) async fn relay_question_answered_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        question: &commands::Question,
+    ) -> Result<(), StoreError> {
+        if !self.feed_is_shared() {
+            return Ok(());
+        }
+        let event = question_answered_event(question)?;
+        sqlx::query(
+            "WITH e AS (INSERT INTO feed_events (at, event, origin) VALUES ($1, $2, $3)) \
+             SELECT pg_notify('orkhub_feed', $3)",
+        )
+        .bind(now_ms())
+        .bind(event)
+        .bind(&*self.origin)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Start listening; events written from now on will be read.
     pub async fn listen_feed(&self) -> Result<FeedListener, StoreError> {
         let mut listener = PgListener::connect(&self.url).await?;
@@ -155,6 +181,20 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// What `feed_events` carries besides the web feed's events.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub enum Relayed {
+    /// A question answered on another instance.
+    #[serde(rename = "question_answered")]
+    QuestionAnswered(commands::Question),
+}
+
+/// A `feed_events` row's JSON for an answered question.
+fn question_answered_event(q: &commands::Question) -> Result<String, StoreError> {
+    serde_json::to_string(&Relayed::QuestionAnswered(q.clone()))
+        .map_err(|e| StoreError::Invalid(format!("an answered question as JSON: {e}")))
 }
 
 impl FeedListener {

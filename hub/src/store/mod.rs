@@ -48,7 +48,7 @@ pub use decision_copies::{Announcement, DecisionEdit, DecisionRows};
 pub use delivery::{DeliveryOp, DeliveryState};
 pub use digests::{DigestRun, HeldItem};
 pub use error::StoreError;
-pub use feed::{FeedListener, RecordedFeedEvent};
+pub use feed::{FeedListener, RecordedFeedEvent, Relayed};
 pub use github::{GithubApplied, GithubEffect};
 pub use idempotency::Reservation;
 pub use inbound_requests::RequestClaim;

@@ -302,32 +302,45 @@ impl Store {
             .collect())
     }
 
-    /// Each agent with a daily budget (not disabled) and its spend on the
-    /// UTC day starting at `day_ms`.
-    pub async fn agent_budget_use(&self, day_ms: i64) -> Result<Vec<BudgetUse>, StoreError> {
-        let rows: Vec<(String, f64, Option<i64>)> = sqlx::query_as(
-            "SELECT a.id, a.daily_budget_usd, \
-               (SELECT CAST(SUM(d.usd_micros) AS BIGINT) FROM cost_daily d WHERE d.agent_id = a.id AND d.day = $1) \
-             FROM agents a WHERE a.daily_budget_usd IS NOT NULL AND a.status <> 'disabled' ORDER BY a.id",
+    /// Each agent with a daily budget (not disabled) and its spend over
+    /// the day `[from_ms, to_ms)` (a local day in the budgets' zone).
+    pub async fn agent_budget_use(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<BudgetUse>, StoreError> {
+        let budgets: Vec<(String, f64)> = sqlx::query_as(
+            "SELECT id, daily_budget_usd FROM agents \
+             WHERE daily_budget_usd IS NOT NULL AND status <> 'disabled' ORDER BY id",
         )
-        .bind(day_ms)
         .fetch_all(&self.pool)
         .await?;
-        Ok(budget_rows(rows))
+        let spend = self.spend_between(from_ms, to_ms).await?;
+        Ok(budget_rows(budgets, |id| {
+            spend.iter().filter(|(a, _, _)| a == id).map(|s| s.2).sum()
+        }))
     }
 
-    /// Each project with a monthly budget and its spend since `month_ms`
-    /// (a UTC month's first midnight).
-    pub async fn project_budget_use(&self, month_ms: i64) -> Result<Vec<BudgetUse>, StoreError> {
-        let rows: Vec<(String, f64, Option<i64>)> = sqlx::query_as(
-            "SELECT p.id, p.budget_usd, \
-               (SELECT CAST(SUM(d.usd_micros) AS BIGINT) FROM cost_daily d WHERE d.project_id = p.id AND d.day >= $1) \
-             FROM projects p WHERE p.budget_usd IS NOT NULL ORDER BY p.id",
+    /// Each project with a monthly budget and its spend over the month
+    /// `[from_ms, to_ms)` (a local month in the budgets' zone).
+    pub async fn project_budget_use(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<BudgetUse>, StoreError> {
+        let budgets: Vec<(String, f64)> = sqlx::query_as(
+            "SELECT id, budget_usd FROM projects WHERE budget_usd IS NOT NULL ORDER BY id",
         )
-        .bind(month_ms)
         .fetch_all(&self.pool)
         .await?;
-        Ok(budget_rows(rows))
+        let spend = self.spend_between(from_ms, to_ms).await?;
+        Ok(budget_rows(budgets, |id| {
+            spend
+                .iter()
+                .filter(|(_, p, _)| p.as_deref() == Some(id))
+                .map(|s| s.2)
+                .sum()
+        }))
     }
 
     /// Record a budget alert once per subject, period and threshold, with
@@ -490,27 +503,28 @@ impl Store {
     }
 
     /// An agent's daily budget (None: it has none, or no such agent) and
-    /// its spend on the UTC day starting at `day_ms`.
+    /// its spend over the day `[from_ms, to_ms)` (local, budgets' zone).
     pub async fn agent_day_use(
         &self,
         agent_id: &str,
-        day_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
     ) -> Result<(Option<i64>, i64), StoreError> {
         let budget: Option<(Option<f64>,)> =
             sqlx::query_as("SELECT daily_budget_usd FROM agents WHERE id = $1")
                 .bind(agent_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        let spent: (Option<i64>,) = sqlx::query_as(
-            "SELECT CAST(SUM(usd_micros) AS BIGINT) FROM cost_daily WHERE agent_id = $1 AND day = $2",
-        )
-        .bind(agent_id)
-        .bind(day_ms)
-        .fetch_one(&self.pool)
-        .await?;
+        let spent = self
+            .spend_between(from_ms, to_ms)
+            .await?
+            .iter()
+            .filter(|(a, _, _)| a == agent_id)
+            .map(|s| s.2)
+            .sum();
         Ok((
             budget.and_then(|b| b.0).and_then(super::micros_from_usd),
-            spent.0.unwrap_or(0),
+            spent,
         ))
     }
 }
@@ -520,13 +534,14 @@ fn audit_kind(kind: &str) -> &str {
     kind.split('_').next().unwrap_or(kind)
 }
 
-fn budget_rows(rows: Vec<(String, f64, Option<i64>)>) -> Vec<BudgetUse> {
-    rows.into_iter()
-        .filter_map(|(id, budget, spent)| {
+fn budget_rows(budgets: Vec<(String, f64)>, spent: impl Fn(&str) -> i64) -> Vec<BudgetUse> {
+    budgets
+        .into_iter()
+        .filter_map(|(id, budget)| {
             Some(BudgetUse {
-                id,
-                spent_micros: spent.unwrap_or(0),
+                spent_micros: spent(&id),
                 budget_micros: super::micros_from_usd(budget)?,
+                id,
             })
         })
         .collect()

@@ -1,6 +1,7 @@
-//! Budget alerts: at 80 % and at 100 % of an agent's daily budget (the UTC
-//! day) and of a project's monthly budget (the UTC month), once per
-//! threshold and period, to the owners — `info` at 80 %, `urgent` at 100 %.
+//! Budget alerts: at 80 % and at 100 % of an agent's daily budget and of a
+//! project's monthly budget — the day and month of the budgets' time zone
+//! ([`super::period`]) — once per threshold and period, to the owners —
+//! `info` at 80 %, `urgent` at 100 %.
 //! Figures are the exact micro-dollar sums the costs are stored in; a
 //! threshold is crossed when `spent × 100 ≥ budget × threshold`.
 //!
@@ -11,7 +12,7 @@
 
 use super::{Watch, dollars};
 use crate::store::BudgetUse;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use routing::Urgency;
 
 /// Percent of a budget at which the owners are told.
@@ -28,26 +29,17 @@ enum Scope {
 }
 
 pub async fn check(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let day = now.date_naive();
-    let day_ms = day
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .timestamp_millis();
-    let month = day.with_day(1).unwrap_or(day);
-    let month_ms = month
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .timestamp_millis();
-    let agents = w.store.agent_budget_use(day_ms).await?;
-    let projects = w.store.project_budget_use(month_ms).await?;
+    let day = super::period::day(w.budget_zone, now);
+    let month = super::period::month(w.budget_zone, now);
+    let ms = |p: &super::period::Period| (p.start.timestamp_millis(), p.end.timestamp_millis());
+    let (day_from, day_to) = ms(&day);
+    let (month_from, month_to) = ms(&month);
+    let agents = w.store.agent_budget_use(day_from, day_to).await?;
+    let projects = w.store.project_budget_use(month_from, month_to).await?;
     let mut failed = None;
     let periods = [
-        (Scope::AgentDay, day.format("%Y-%m-%d").to_string(), agents),
-        (
-            Scope::ProjectMonth,
-            month.format("%Y-%m").to_string(),
-            projects,
-        ),
+        (Scope::AgentDay, day.key, agents),
+        (Scope::ProjectMonth, month.key, projects),
     ];
     for (scope, period, uses) in periods {
         for u in uses {

@@ -17,6 +17,7 @@ pub mod anomaly;
 pub mod budget;
 pub mod cron;
 pub mod pause;
+pub mod period;
 pub mod scheduler;
 pub mod sla;
 pub mod sla_report;
@@ -134,6 +135,8 @@ pub struct Watch {
     /// Extra approvers per decision kind (config `[approvers]`).
     approvers: BTreeMap<String, Vec<String>>,
     clock: Arc<dyn Clock>,
+    /// The zone budget periods follow (`[budgets] time_zone`).
+    budget_zone: chrono_tz::Tz,
     /// This instance, in `scheduled_runs.claimed_by`.
     instance: String,
 }
@@ -167,6 +170,7 @@ impl Watch {
                 .collect(),
             approvers: config.approvers.clone(),
             clock,
+            budget_zone: config.budget_zone(),
             instance: format!(
                 "orkhub-{}-{:08x}",
                 std::process::id(),

@@ -1,13 +1,15 @@
-//! An agent over its daily budget is paused for the rest of the UTC day.
+//! An agent over its daily budget is paused for the rest of the day (the
+//! budgets' time zone, see [`super::period`]).
 //! The budget check asks the owners once per agent and day, with a decision
 //! "let builder continue today over budget ($25.40 of $20.00)?" (kind
 //! `budget`, so the owners and admins get it with Approve/Deny buttons):
 //! approving raises today's limit by one more daily budget, denying keeps
-//! the agent paused until the next UTC midnight. `GET /api/v1/agents/me`
+//! the agent paused until the next local midnight. `GET /api/v1/agents/me`
 //! tells the agent where it stands ([`standing`]).
 
+use super::period::Period;
 use super::{Watch, dollars};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use commands::{AuditEntry, NewDecision};
 use serde::Serialize;
 
@@ -22,7 +24,8 @@ pub struct Standing {
     pub paused: bool,
     /// Why, in one line; null when not paused.
     pub reason: Option<String>,
-    /// Spend today (UTC day), exact to the micro-dollar.
+    /// Spend today (the day in the budgets' time zone), exact to the
+    /// micro-dollar.
     pub today_usd: f64,
     /// Null: no daily budget (never paused).
     pub daily_budget_usd: Option<f64>,
@@ -32,15 +35,17 @@ pub struct Standing {
     pub decision_id: Option<i64>,
     /// `pending`, `approved`, `denied` or `cancelled`.
     pub decision_status: Option<String>,
-    /// When a pause ends on its own: the next UTC midnight.
+    /// When a pause ends on its own: the next midnight in the budgets'
+    /// time zone.
     pub paused_until: Option<DateTime<Utc>>,
 }
 
-/// Where `agent` stands with `spent` of `budget` (micro-dollars) on UTC
-/// `day`, given today's decision (id, status) if one was asked.
+/// Where `agent` stands with `spent` of `budget` (micro-dollars) on `day`
+/// (a local day, [`super::period::day`]), given today's decision (id,
+/// status) if one was asked.
 pub fn standing(
     agent: &str,
-    day: NaiveDate,
+    day: &Period,
     spent: i64,
     budget: Option<i64>,
     decision: Option<(i64, String)>,
@@ -79,9 +84,7 @@ pub fn standing(
         }),
         _ => None,
     };
-    let next_midnight = (day + Duration::days(1))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
+    let next_midnight = day.end;
     Standing {
         agent: agent.to_string(),
         paused: reason.is_some(),
@@ -161,11 +164,13 @@ pub async fn ask(
 #[cfg(test)]
 mod tests {
     use super::standing;
-    use chrono::NaiveDate;
+    use chrono::TimeZone;
 
     #[test]
     fn paused_over_budget_until_approved_or_for_the_day_when_denied() {
-        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap_or_default();
+        let kyiv: chrono_tz::Tz = "Europe/Kyiv".parse().unwrap();
+        let noon = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let day = &crate::watch::period::day(kyiv, noon);
         let b = Some(20_000_000);
         let at_budget = standing("builder", day, 20_000_000, b, None);
         assert!(!at_budget.paused, "exactly at the budget is not over it");
@@ -179,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             over.paused_until.map(|t| t.to_rfc3339()),
-            Some("2026-12-05T00:00:00+00:00".into())
+            Some("2026-12-04T22:00:00+00:00".into())
         );
         let approved = standing("builder", day, 25_400_000, b, Some((7, "approved".into())));
         assert!(!approved.paused);

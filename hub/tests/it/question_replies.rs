@@ -302,9 +302,9 @@ both_dbs!(
 );
 
 /// Without the Message Content Intent Discord closes the Gateway with
-/// 4014: the hub takes it as a setting to change, not an outage — it does
-/// not reconnect every few seconds (the next try is a minute later), and
-/// the rest of the hub runs on.
+/// 4014, after which it forbids reconnecting: the hub takes it as a setting
+/// to change, not an outage — it does not connect again, and the rest of
+/// the hub runs on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_intent_is_not_retried_every_few_seconds() {
     let db = TestDb::sqlite().await;
@@ -324,7 +324,7 @@ async fn a_refused_intent_is_not_retried_every_few_seconds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(server.identified().len(), 1);
-    // A dropped connection is tried again after 5 s; a refusal is not.
+    // A dropped connection is tried again within 5 s; a refusal never.
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(server.identified().len(), 1, "no reconnect loop");
     let (s, _) = hub.get("/healthz").await;

@@ -461,9 +461,11 @@ async fn supervised_draft_is_approved_with_its_button_and_costs_the_agent() {
     db.finish().await;
 }
 
-/// The person sees question and draft and may edit it: the Edit button
-/// hands them the draft as an `answer` line to change and send, and what
-/// they send replaces the draft.
+/// The person sees question and draft and may edit it. On Telegram the
+/// press's notice holds 200 characters, so the Edit button has the bot
+/// send the whole draft as a message that opens a reply (ForceReply, with a
+/// placeholder); the person's reply replaces the draft as the answer. (An
+/// `answer <id> <text>` line works as well.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervised_draft_is_edited_and_the_edit_is_the_answer() {
     let db = TestDb::sqlite().await;
@@ -480,32 +482,33 @@ async fn supervised_draft_is_edited_and_the_edit_is_the_answer() {
     let text = tg.message(CHIEF, msg).unwrap().text;
     assert!(text.contains("Approve the draft, edit it"), "{text}");
     tg.push_callback(CHIEF, CHIEF, msg, &edit);
-    tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
-        .await;
+    let prompt = draft_prompt_sent(&tg, msg).await;
+    assert_eq!(prompt.len(), 1, "{prompt:?}");
     let toast = tg.answered()[0].1["text"]
         .as_str()
         .unwrap_or("")
         .to_string();
-    assert!(toast.contains(&format!("answer {id} Use eu")), "{toast}");
+    assert_eq!(
+        toast,
+        format!("The draft for question #{id} is below: reply to it with your answer.")
+    );
+    assert!(prompt[0].text.contains("Use eu"), "{:?}", prompt[0]);
     // Editing answers nothing yet: the question waits, its message unchanged.
     let (_, got) = hub.get(&format!("/api/v1/questions/{id}")).await;
     assert_eq!(got["status"], "pending", "{got}");
     assert_eq!(tg.message(CHIEF, msg).unwrap().edits, 0);
-    // The edited line replaces the draft.
-    tg.push_message(
-        CHIEF,
-        CHIEF,
-        &format!("/answer {id} Use eu-west, not eu-central"),
-    );
+    // The reply to the draft's message replaces the draft.
+    tg.push_reply(CHIEF, CHIEF, prompt[0].id, "Use eu-west, not eu-central");
     let (_, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
     assert_eq!(
         got["answer"]["text"], "Use eu-west, not eu-central",
         "{got}"
     );
-    assert_eq!(got["answer"]["via"], "command");
+    assert_eq!(got["answer"]["via"], "reply");
     let edited = edited_to_answer(&tg, msg).await;
     assert!(edited.contains("Use eu-west"), "{edited}");
-    // The Edit button of an answered question says so.
+    // The Edit button of an answered question says so, and sends nothing.
+    let before = tg.messages(CHIEF).len();
     tg.push_callback(CHIEF, CHIEF, msg, &edit);
     tg.wait_for("the second press is answered", 10, |t| {
         t.answered().len() >= 2
@@ -516,6 +519,98 @@ async fn supervised_draft_is_edited_and_the_edit_is_the_answer() {
         .unwrap_or("")
         .to_string();
     assert!(toast.contains("already answered"), "{toast}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after: Vec<_> = tg.messages(CHIEF).into_iter().skip(before).collect();
+    assert!(
+        after.iter().all(|m| m.reply_markup.is_none()
+            || m.reply_markup
+                .as_ref()
+                .is_some_and(|k| k.get("force_reply").is_none())),
+        "{after:?}"
+    );
+    hub.stop().await;
+    db.finish().await;
+}
+
+/// The draft's message once the Edit press on `pressed` sent it: its parts,
+/// the first under the pressed message, the last with the ForceReply.
+async fn draft_prompt_sent(
+    tg: &TelegramServer,
+    pressed: i64,
+) -> Vec<common::telegram_server::StoredMessage> {
+    let forced = |m: &common::telegram_server::StoredMessage| {
+        m.reply_markup
+            .as_ref()
+            .is_some_and(|k| k["force_reply"] == json!(true))
+    };
+    tg.wait_for("the draft's message", 10, |t| {
+        t.messages(CHIEF).iter().any(forced) && !t.answered().is_empty()
+    })
+    .await;
+    let all = tg.messages(CHIEF);
+    let first = all
+        .iter()
+        .position(|m| m.reply_to == Some(pressed))
+        .expect("a message under the pressed one");
+    let last = all.iter().position(forced).unwrap();
+    all[first..=last].to_vec()
+}
+
+/// A draft longer than a Telegram message (4096) is sent whole, in parts;
+/// the last part opens the reply and a reply to it is the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_longer_than_a_telegram_message_is_sent_whole_to_edit() {
+    let db = TestDb::sqlite().await;
+    let draft = format!(
+        "START {} END",
+        "Use eu-central for the EU users. ".repeat(150)
+    );
+    assert!(draft.chars().count() > 4096);
+    let llm = OpenAiServer::start(Mode::Answer(draft.clone(), 100, 10)).await;
+    let (tg, hub) = start(&db, &llm_toml(&llm.base)).await;
+    let q = ask(
+        &hub,
+        json!({"text": "Which region?", "to": "chief", "permission_level": "supervised"}),
+    )
+    .await;
+    let id = q["id"].as_i64().unwrap();
+    hub.settled_all(&q).await;
+    // The question's message is split too; its buttons are on its last part.
+    let (msg, edit) = tg
+        .messages(CHIEF)
+        .iter()
+        .find_map(|m| {
+            let k = m.reply_markup.as_ref()?;
+            let b = k["inline_keyboard"]
+                .as_array()?
+                .iter()
+                .flat_map(|r| r.as_array().into_iter().flatten())
+                .find(|b| b["text"] == "Edit draft")?;
+            Some((m.id, b["callback_data"].as_str()?.to_string()))
+        })
+        .expect("the Edit draft button");
+    tg.push_callback(CHIEF, CHIEF, msg, &edit);
+    let prompt = draft_prompt_sent(&tg, msg).await;
+    assert!(prompt.len() >= 2, "{prompt:?}");
+    // Parts are cut at a space; Telegram trims each part's outer spaces.
+    let shown = prompt
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(shown.contains("START") && shown.contains("END"), "{shown}");
+    let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words(&shown).contains(&words(&draft)), "the whole draft");
+    let last = prompt.last().unwrap();
+    assert_eq!(
+        last.reply_markup.as_ref().unwrap()["input_field_placeholder"],
+        json!(format!("Your answer to question #{id}"))
+    );
+    assert!(tg.rejections().is_empty(), "{:?}", tg.rejections());
+    tg.push_reply(CHIEF, CHIEF, last.id, "Use eu-west");
+    let (_, got) = hub.get(&format!("/api/v1/questions/{id}?wait=10")).await;
+    assert_eq!(got["answer"]["text"], "Use eu-west", "{got}");
+    assert_eq!(got["answer"]["via"], "reply");
     hub.stop().await;
     db.finish().await;
 }

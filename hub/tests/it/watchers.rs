@@ -555,10 +555,14 @@ both_dbs!(
             .unwrap();
         assert_eq!(me["paused"], true, "{me}");
         assert_eq!(me["decision_status"], "denied");
-        let tomorrow = (now.date_naive() + Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-            .and_utc();
+        // The budgets' day is the first owner's (ceo: Europe/Kyiv).
+        let kyiv = chrono_tz::Europe::Kyiv;
+        let next_day = now.with_timezone(&kyiv).date_naive() + Duration::days(1);
+        let tomorrow =
+            chrono::TimeZone::from_local_datetime(&kyiv, &next_day.and_hms_opt(0, 0, 0).unwrap())
+                .single()
+                .unwrap()
+                .with_timezone(&Utc);
         assert_eq!(
             me["paused_until"]
                 .as_str()

@@ -254,6 +254,23 @@ impl Store {
         rows.iter().map(question_from_row).collect()
     }
 
+    /// Record notification `notification_id` as a copy of question `id`
+    /// before it is queued: a chat reply to its message answers the
+    /// question. (No foreign key to notifications: a copy whose
+    /// notification never came is matched by nothing.)
+    pub async fn record_question_copy(
+        &self,
+        id: i64,
+        notification_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO question_copies (notification_id, question_id) VALUES ($1, $2)")
+            .bind(notification_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The question whose message `platform_message_id` was sent as on
     /// `channel` (a chat reply to it answers it).
     pub async fn question_for_message(
@@ -353,6 +370,11 @@ impl Store {
             .map_err(store("queuing the question's message"))?;
         let ids: Vec<String> = sent.notifications.iter().map(|n| n.id.clone()).collect();
         insert_copies(&mut tx, question.id, &ids).await?;
+        if question.answer.is_some() {
+            self.relay_question_answered_in(&mut tx, &question)
+                .await
+                .map_err(store("telling the other instances of the answer"))?;
+        }
         commit(tx).await?;
         Ok((question, sent.answers))
     }
@@ -412,6 +434,9 @@ impl Store {
             queue_callback(&mut tx, &sub, &question, now).await?;
         }
         write_edits(&mut tx, &question, &rows.answered(&question), now, None).await?;
+        self.relay_question_answered_in(&mut tx, &question)
+            .await
+            .map_err(store("telling the other instances of the answer"))?;
         commit(tx).await?;
         Ok(question)
     }

@@ -314,7 +314,8 @@ async fn promote_dependents<B: Backend + ?Sized>(
             &dependent,
             format!("dependencies completed (#{completed_id})"),
         )
-        .await? {
+        .await?
+        {
             promoted.push(t);
         }
     }
@@ -436,12 +437,8 @@ pub async fn remove_dependency<B: Backend + ?Sized>(
         }
         Err(e) => return Err(e.into()),
     }
-    let promoted = promote_if_ready(
-        backend,
-        &task,
-        format!("dependency on #{needs_id} removed"),
-    )
-    .await?;
+    let promoted =
+        promote_if_ready(backend, &task, format!("dependency on #{needs_id} removed")).await?;
     Ok(DependencyResult {
         task,
         needs,

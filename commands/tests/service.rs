@@ -360,9 +360,15 @@ async fn removing_the_last_open_dependency_makes_a_waiting_task_ready() {
     add_dependency(&b, &member(&b), held.id, first.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    move_task(&b, &member(&b), held.id, MoveTarget::To(TaskStatus::Blocked), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    move_task(
+        &b,
+        &member(&b),
+        held.id,
+        MoveTarget::To(TaskStatus::Blocked),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let r = remove_dependency(&b, &member(&b), held.id, first.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

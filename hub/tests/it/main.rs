@@ -17,6 +17,7 @@ mod commands_store;
 mod config_file;
 mod connections;
 mod console;
+mod console_brief;
 mod console_browser;
 mod console_work;
 mod crash;

@@ -19,6 +19,7 @@ mod connections;
 mod console;
 mod console_brief;
 mod console_browser;
+mod console_email;
 mod console_work;
 mod crash;
 mod db_outage;

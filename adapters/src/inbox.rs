@@ -133,6 +133,7 @@ pub async fn send_now(
         address: chat.to_string(),
         thread: Some(target),
         to_person: false,
+        decision: None,
     };
     adapter
         .send(&to, &reply.message)

@@ -46,6 +46,10 @@ pub struct Destination {
     /// The address is a person's own ID on the platform (a direct message),
     /// not a chat's: platforms where the two differ (Discord) open the DM.
     pub to_person: bool,
+    /// The decision this message asks for, when it is a decision's request
+    /// to a person: a sign-in link in it (email) lands on that decision's
+    /// page in the console.
+    pub decision: Option<i64>,
 }
 
 impl Destination {
@@ -55,6 +59,7 @@ impl Destination {
             address: address.into(),
             thread: None,
             to_person: false,
+            decision: None,
         }
     }
 

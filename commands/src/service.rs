@@ -309,7 +309,13 @@ async fn promote_dependents<B: Backend + ?Sized>(
 ) -> Result<Vec<Task>, ServiceError> {
     let mut promoted = Vec::new();
     for dependent in backend.dependents(completed_id).await? {
-        if let Some(t) = promote_if_ready(backend, &dependent, completed_id).await? {
+        if let Some(t) = promote_if_ready(
+            backend,
+            &dependent,
+            format!("dependencies completed (#{completed_id})"),
+        )
+        .await?
+        {
             promoted.push(t);
         }
     }
@@ -319,7 +325,7 @@ async fn promote_dependents<B: Backend + ?Sized>(
 async fn promote_if_ready<B: Backend + ?Sized>(
     backend: &B,
     task: &Task,
-    because: i64,
+    because: String,
 ) -> Result<Option<Task>, ServiceError> {
     if !matches!(task.status, TaskStatus::Created | TaskStatus::Planning) {
         return Ok(None);
@@ -337,7 +343,7 @@ async fn promote_if_ready<B: Backend + ?Sized>(
     let audit = Actor::system().audit(
         "task.move",
         format!("task:{}", task.id),
-        json!({ "from": task.status, "to": TaskStatus::Ready, "because": format!("dependencies completed (#{because})") }),
+        json!({ "from": task.status, "to": TaskStatus::Ready, "because": because }),
     );
     match backend.update_task_status(&change, &audit).await {
         Ok(t) => Ok(Some(t)),
@@ -388,7 +394,12 @@ pub async fn add_dependency<B: Backend + ?Sized>(
         }
         Err(e) => return Err(e.into()),
     }
-    let promoted = promote_if_ready(backend, &task, needs_id).await?;
+    let promoted = promote_if_ready(
+        backend,
+        &task,
+        format!("dependencies completed (#{needs_id})"),
+    )
+    .await?;
     Ok(DependencyResult {
         task,
         needs,
@@ -397,30 +408,42 @@ pub async fn add_dependency<B: Backend + ?Sized>(
 }
 
 /// Remove "`task_id` needs `needs_id`" (the same role and scope as adding
-/// one). A task whose last open dependency goes stays where it is: it is
-/// moved on by hand, as after any change of plan.
+/// one). A task still waiting to start (`created` or `planning`) whose
+/// last open dependency this was becomes `ready`, as when its last
+/// dependency completes (done as the system, audited with the reason). A
+/// task someone marked `blocked` stays blocked: that mark is a person's
+/// call, not the dependencies', and `unblock` lifts it.
 pub async fn remove_dependency<B: Backend + ?Sized>(
     backend: &B,
     actor: &Actor,
     task_id: i64,
     needs_id: i64,
-) -> Result<(), ServiceError> {
+) -> Result<DependencyResult, ServiceError> {
     require(actor, "task dep", Role::Member, Scope::TasksWrite)?;
-    load_task(backend, task_id).await?;
-    load_task(backend, needs_id).await?;
+    let task = load_task(backend, task_id).await?;
+    let needs = load_task(backend, needs_id).await?;
     let audit = actor.audit(
         "task.undep",
         format!("task:{task_id}"),
         json!({ "needs": needs_id }),
     );
     match backend.remove_dependency(task_id, needs_id, &audit).await {
-        Ok(()) => Ok(()),
-        Err(BackendError::NotFound(_)) => Err(ServiceError::NoSuchDependency {
-            task: task_id,
-            needs: needs_id,
-        }),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(BackendError::NotFound(_)) => {
+            return Err(ServiceError::NoSuchDependency {
+                task: task_id,
+                needs: needs_id,
+            });
+        }
+        Err(e) => return Err(e.into()),
     }
+    let promoted =
+        promote_if_ready(backend, &task, format!("dependency on #{needs_id} removed")).await?;
+    Ok(DependencyResult {
+        task,
+        needs,
+        promoted,
+    })
 }
 
 /// A task with the tasks it needs.

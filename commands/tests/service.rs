@@ -299,9 +299,12 @@ async fn a_dependency_is_removed_once_by_a_member_and_audited() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(b.state().deps.is_empty());
     let audit = b.audit();
-    let last = audit.last().unwrap_or_else(|| panic!("no audit row"));
-    assert_eq!(last.action, "task.undep");
-    assert_eq!(last.resource, format!("task:{}", a.id));
+    let undep = audit
+        .iter()
+        .rfind(|r| r.action == "task.undep")
+        .unwrap_or_else(|| panic!("no audit row"));
+    assert_eq!(undep.resource, format!("task:{}", a.id));
+    assert_eq!(undep.details["needs"], needed.id);
     let Err(e) = remove_dependency(&b, &member(&b), a.id, needed.id).await else {
         panic!("removed twice")
     };
@@ -311,6 +314,66 @@ async fn a_dependency_is_removed_once_by_a_member_and_audited() {
     add_dependency(&b, &member(&b), a.id, needed.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn removing_the_last_open_dependency_makes_a_waiting_task_ready() {
+    let b = seeded_team();
+    let waiting = new_task(&b, "waiting", &[]).await;
+    let first = new_task(&b, "first", &[]).await;
+    let second = new_task(&b, "second", &[]).await;
+    for needed in [&first, &second] {
+        add_dependency(&b, &member(&b), waiting.id, needed.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(waiting.status, TaskStatus::Created);
+    // One open dependency left: still waiting.
+    let r = remove_dependency(&b, &member(&b), waiting.id, first.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.promoted, None);
+    assert_eq!(b.state().tasks[&waiting.id].status, TaskStatus::Created);
+    // The last one: ready, as when the last dependency completes, with
+    // an audit row of the system's move after the person's removal.
+    let r = remove_dependency(&b, &member(&b), waiting.id, second.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let promoted = r.promoted.unwrap_or_else(|| panic!("not promoted"));
+    assert_eq!(promoted.status, TaskStatus::Ready);
+    assert_eq!(b.state().tasks[&waiting.id].status, TaskStatus::Ready);
+    let audit = b.audit();
+    let n = audit.len();
+    assert_eq!(audit[n - 2].action, "task.undep");
+    let moved = &audit[n - 1];
+    assert_eq!(moved.action, "task.move");
+    assert_eq!(moved.resource, format!("task:{}", waiting.id));
+    assert_eq!(moved.details["from"], "created");
+    assert_eq!(moved.details["to"], "ready");
+    assert_eq!(
+        moved.details["because"],
+        format!("dependency on #{} removed", second.id)
+    );
+
+    // A task someone marked blocked stays blocked: that is lifted by hand.
+    let held = new_task(&b, "held", &[]).await;
+    add_dependency(&b, &member(&b), held.id, first.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    move_task(
+        &b,
+        &member(&b),
+        held.id,
+        MoveTarget::To(TaskStatus::Blocked),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = remove_dependency(&b, &member(&b), held.id, first.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.promoted, None);
+    assert_eq!(b.state().tasks[&held.id].status, TaskStatus::Blocked);
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@
 //!   ORKHUB_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p orkhub --bench brief
 //!
 //! Knobs: ORKHUB_BENCH_RUNS (default 30), ORKHUB_BENCH_TASKS (100000),
-//! ORKHUB_BENCH_COSTS (1000000).
+//! ORKHUB_BENCH_COSTS (1000000), ORKHUB_BENCH_DAYS_BACK (0: today's brief;
+//! N: the brief of the date N days before today, as the console's Brief
+//! page builds a past date whose brief was never sent).
 //!
 //! The data: tasks created over the last 365 days, three in four completed,
 //! half with a due date; costs spread evenly over the last 365 days across
@@ -97,10 +99,19 @@ async fn run(
     );
 
     let service = hub::brief::BriefService::default();
+    let back: i64 = env("ORKHUB_BENCH_DAYS_BACK", 0);
+    let date = if back > 0 {
+        let today = service
+            .local_date(&store, "ceo", chrono::Utc::now())
+            .await?;
+        Some(today - chrono::Duration::days(back))
+    } else {
+        None
+    };
     // Warm the pool and the caches as a running hub would be.
     for _ in 0..3 {
         service
-            .data(&store, "ceo", None, chrono::Utc::now())
+            .data(&store, "ceo", date, chrono::Utc::now())
             .await?;
     }
     let mut times = Vec::with_capacity(runs);
@@ -108,7 +119,7 @@ async fn run(
     for _ in 0..runs {
         let t = Instant::now();
         let b = service
-            .data(&store, "ceo", None, chrono::Utc::now())
+            .data(&store, "ceo", date, chrono::Utc::now())
             .await?;
         times.push(t.elapsed());
         brief = Some(b);

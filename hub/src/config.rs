@@ -288,7 +288,7 @@ pub struct WebConfig {
     pub session_minutes: u32,
     /// How long a one-time login link may be used.
     pub login_link_minutes: u32,
-    /// How long the sign-in link in an email (the digest's) may be used:
+    /// How long the sign-in link in an email (a digest, a decision) may be used:
     /// longer than a chat's, as mail is read hours after it is sent.
     pub email_link_minutes: u32,
 }

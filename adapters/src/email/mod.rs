@@ -15,7 +15,7 @@ pub use platform::EmailPlatform;
 pub use render::{Parts, Templates};
 pub use send::{MailTransport, Smtp};
 
-use crate::sign_in::SignInLinks;
+use crate::sign_in::{Landing, SignInLinks};
 use crate::{Adapter, Destination, SendError, Sent};
 use async_trait::async_trait;
 use lettre::message::Mailbox;
@@ -29,7 +29,8 @@ pub struct EmailAdapter {
     templates: Templates,
     /// Briefs' templates (`[brief] templates_dir`), read at every send.
     briefs: crate::template::Templates,
-    /// Sign-in links for digests (the web console's), minted at send time.
+    /// Sign-in links for digests and decision requests (the web
+    /// console's), minted at send time.
     sign_in: Option<Arc<dyn SignInLinks>>,
     transport: Arc<dyn MailTransport>,
 }
@@ -55,25 +56,31 @@ impl EmailAdapter {
         self
     }
 
-    /// Put a one-time sign-in link ("Open in orkhub") in each person's
-    /// digest, minted from `links` as it is sent.
+    /// Put a one-time sign-in link in each person's digest ("Open in
+    /// orkhub") and decision request ("Review and decide", landing on the
+    /// decision's page), minted from `links` as it is sent.
     pub fn with_sign_in(mut self, links: Option<Arc<dyn SignInLinks>>) -> Self {
         self.sign_in = links;
         self
     }
 
-    /// A sign-in link for a digest to a person, when there can be one. A
-    /// digest without it beats no digest: a failure is logged (never the
-    /// link) and the digest goes out without.
-    async fn digest_link(&self, to: &Destination, message: &RichMessage) -> Option<String> {
+    /// A sign-in link for a digest or a decision request to a person, when
+    /// there can be one. The email without it beats no email: a failure is
+    /// logged (never the link) and the email goes out without.
+    async fn sign_in_link(&self, to: &Destination, message: &RichMessage) -> Option<String> {
         let links = self.sign_in.as_ref()?;
-        if !to.to_person || !matches!(message.document, Some(neutral::Document::Digest(_))) {
+        if !to.to_person {
             return None;
         }
-        match links.link(ChannelKind::Email, &to.address).await {
+        let landing = match (&message.document, to.decision) {
+            (Some(neutral::Document::Digest(_)), _) => Landing::Inbox,
+            (None, Some(id)) => Landing::Decision(id),
+            _ => return None,
+        };
+        match links.link(ChannelKind::Email, &to.address, landing).await {
             Ok(link) => link,
             Err(e) => {
-                tracing::warn!(error = %e, "email: the digest goes out without its sign-in link");
+                tracing::warn!(error = %e, "email: sent without its sign-in link");
                 None
             }
         }
@@ -121,7 +128,7 @@ impl Adapter for EmailAdapter {
     }
 
     async fn send(&self, to: &Destination, message: &RichMessage) -> Result<Sent, SendError> {
-        let link = self.digest_link(to, message).await;
+        let link = self.sign_in_link(to, message).await;
         let parts = self.parts(message, link.as_deref())?;
         // A follow-up is threaded under the email it answers (its Message-ID).
         let id = self.send_parts(to, &parts, to.thread.as_deref()).await?;

@@ -58,6 +58,9 @@ struct MessageView<'a> {
     fields: &'a [neutral::Field],
     buttons: Vec<&'a str>,
     footer: Option<&'a str>,
+    /// A one-time sign-in link to this decision's page in the web console
+    /// (a decision request to a person, when the console is on).
+    decide_url: Option<&'a str>,
 }
 
 /// What the digest templates see: the digest's fields, and the sign-in
@@ -90,7 +93,8 @@ impl Templates {
     /// The email for `m` as it is sent: a brief from its templates in
     /// `briefs`, a digest from the digest templates, any other message from
     /// the message templates.
-    /// `sign_in`: a one-time link into the web console for a digest.
+    /// `sign_in`: a one-time link into the web console for a digest (its
+    /// inbox) or a decision request (the decision's page).
     pub fn email(
         &self,
         m: &RichMessage,
@@ -106,7 +110,7 @@ impl Templates {
                 digest,
                 sign_in_url: sign_in,
             })?,
-            None => return self.message(m),
+            None => return self.message_with(m, sign_in),
         };
         Ok(Parts {
             subject: limits::subject(m.title.as_deref(), &m.text),
@@ -117,6 +121,15 @@ impl Templates {
 
     /// The email for a message's own fields.
     pub fn message(&self, m: &RichMessage) -> Result<Parts, RenderError> {
+        self.message_with(m, None)
+    }
+
+    /// The same, with a decision's "Review and decide" sign-in link.
+    fn message_with(
+        &self,
+        m: &RichMessage,
+        decide_url: Option<&str>,
+    ) -> Result<Parts, RenderError> {
         let subject = limits::subject(m.title.as_deref(), &m.text);
         let view = MessageView {
             subject: &subject,
@@ -130,6 +143,7 @@ impl Templates {
             fields: &m.fields,
             buttons: m.buttons.iter().map(|b| b.label.as_str()).collect(),
             footer: m.footer.as_deref(),
+            decide_url,
         };
         let text = self.render("message.txt.hbs", &view)?;
         let html = self.render("message.html.hbs", &view)?;

@@ -95,6 +95,7 @@ impl Listener {
                     address: inbound.chat_id.clone(),
                     thread,
                     to_person: false,
+                    decision: None,
                 };
                 crate::Adapter::send(self.adapter.as_ref(), &to, &reply.message)
                     .await

@@ -78,6 +78,7 @@ impl BriefJob {
                 &slot.key(),
                 by,
                 brief.period.until.timestamp_millis(),
+                Some(&brief),
                 &notification,
                 &deliveries,
             )

@@ -95,16 +95,7 @@ impl BriefService {
         date: Option<NaiveDate>,
         now: DateTime<Utc>,
     ) -> Result<Brief, BriefFailure> {
-        let p = store
-            .brief_person(person)
-            .await?
-            .ok_or_else(|| BriefFailure::UnknownPerson(person.to_string()))?;
-        let tz: Tz = p.time_zone.parse().map_err(|_| {
-            BriefFailure::Invalid(format!(
-                "person {person} has an unknown time zone {:?}",
-                p.time_zone
-            ))
-        })?;
+        let (p, tz) = person_and_zone(store, person).await?;
         let time = crate::config::parse_hhmm(&p.brief_time).ok_or_else(|| {
             BriefFailure::Invalid(format!(
                 "person {person} has an invalid brief_time {:?}",
@@ -131,6 +122,18 @@ impl BriefService {
         }
         let input = store.brief_input(&w, self.cfg.list_limit).await?;
         Ok(briefs::build(&w, &p.display_name, &input, &self.cfg))
+    }
+
+    /// `person`'s local date at `now`, in their stored zone: which date
+    /// "today's brief" is.
+    pub async fn local_date(
+        &self,
+        store: &Store,
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NaiveDate, BriefFailure> {
+        let (_, tz) = person_and_zone(store, person).await?;
+        Ok(now.with_timezone(&tz).date_naive())
     }
 
     /// Whether an LLM summary is configured.
@@ -235,4 +238,22 @@ impl BriefService {
         };
         Ok((brief, message))
     }
+}
+
+/// The stored person and their zone, parsed.
+async fn person_and_zone(
+    store: &Store,
+    person: &str,
+) -> Result<(crate::store::BriefPerson, Tz), BriefFailure> {
+    let p = store
+        .brief_person(person)
+        .await?
+        .ok_or_else(|| BriefFailure::UnknownPerson(person.to_string()))?;
+    let tz: Tz = p.time_zone.parse().map_err(|_| {
+        BriefFailure::Invalid(format!(
+            "person {person} has an unknown time zone {:?}",
+            p.time_zone
+        ))
+    })?;
+    Ok((p, tz))
 }

@@ -1,7 +1,10 @@
-//! The brief: today's or a past date's, the same content as the sent one
-//! (the brief's plain-text rendering, split into its sections). No LLM
-//! call here: the summary paragraph is only in briefs that were sent. A
-//! brief built here is kept for a minute (`brief_cache`).
+//! The brief: today's or a past date's, the same content as the sent one.
+//! A date whose brief went out shows that brief as it was sent (kept in
+//! the store when it was queued: its LLM summary included, read by key,
+//! nothing rebuilt). A date without one (before the hub ran, or today
+//! before `brief_time`) is built as now, without a summary, and kept for a
+//! minute (`brief_cache`). Either way: the brief's plain-text rendering,
+//! split into its sections.
 
 use super::inbox::render;
 use super::{ConsoleError, Signed, chrome};
@@ -12,6 +15,7 @@ use adapters::web::console::Page;
 use adapters::web::console::model::{BriefSection, BriefView};
 use axum::extract::{Query, State};
 use axum::response::Response;
+use briefs::Brief;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
@@ -33,6 +37,9 @@ pub async fn page(
             })?),
         };
     let chrome = chrome(&state, &who, "Brief", "brief").await?;
+    if let Some(view) = sent(&state, &who.person.id, date).await? {
+        return render(&state, Page::Brief, &chrome, &view);
+    }
     if let Some(view) = state.console.briefs.get(&who.person.id, date) {
         return render(&state, Page::Brief, &chrome, &view);
     }
@@ -50,12 +57,7 @@ pub async fn page(
                     tracing::error!(error = %e, "console: the brief does not render");
                     ConsoleError::Internal
                 })?;
-            let view = BriefView {
-                date: brief.date.to_string(),
-                title: format!("Brief for {}", brief.date),
-                sections: sections(&text),
-                error: String::new(),
-            };
+            let view = view_of(&brief, format!("Brief for {}", brief.date), &text);
             state.console.briefs.put(&who.person.id, date, view.clone());
             view
         }
@@ -72,6 +74,59 @@ pub async fn page(
         }
     };
     render(&state, Page::Brief, &chrome, &view)
+}
+
+/// The brief sent to `person` for `date` (today in their zone when None),
+/// rendered as it was sent, if one was. A person whose zone cannot be read
+/// has none here; the build below says what is wrong.
+async fn sent(
+    state: &AppState,
+    person: &str,
+    date: Option<NaiveDate>,
+) -> Result<Option<BriefView>, ConsoleError> {
+    let day = match date {
+        Some(d) => d,
+        None => match state
+            .brief
+            .local_date(&state.store, person, Utc::now())
+            .await
+        {
+            Ok(d) => d,
+            Err(BriefFailure::Store(e)) => return Err(ConsoleError::store(e)),
+            Err(_) => return Ok(None),
+        },
+    };
+    let Some(brief) = state
+        .store
+        .sent_brief(person, day)
+        .await
+        .map_err(ConsoleError::store)?
+    else {
+        return Ok(None);
+    };
+    let text = state.brief.plain_text(&brief).map_err(|e| {
+        tracing::error!(error = %e, "console: the sent brief does not render");
+        ConsoleError::Internal
+    })?;
+    let at = match brief.time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => brief
+            .generated_at
+            .with_timezone(&tz)
+            .format("%H:%M")
+            .to_string(),
+        Err(_) => brief.generated_at.format("%H:%M UTC").to_string(),
+    };
+    let title = format!("Brief for {}, as sent at {at}", brief.date);
+    Ok(Some(view_of(&brief, title, &text)))
+}
+
+fn view_of(brief: &Brief, title: String, text: &str) -> BriefView {
+    BriefView {
+        date: brief.date.to_string(),
+        title,
+        sections: sections(text),
+        error: String::new(),
+    }
 }
 
 /// The plain-text brief's blocks (separated by blank lines): the first

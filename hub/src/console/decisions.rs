@@ -79,8 +79,11 @@ pub async fn confirm(
     Path(id): Path<i64>,
     Query(q): Query<ConfirmQuery>,
 ) -> Result<Response, ConsoleError> {
+    // No action (a decision email's "Review and decide" link): the page
+    // offers both; an action names the one to confirm.
     let action = match q.action.as_deref() {
-        None | Some("approve") => "approve",
+        None | Some("") => "",
+        Some("approve") => "approve",
         Some("deny") => "deny",
         Some(other) => {
             return Err(ConsoleError::BadRequest(format!(

@@ -1,10 +1,12 @@
 //! Minting one-time login links: for `orkhub login-link`, the `/login`
-//! chat command and the links in emails. The token appears only in the
-//! link handed to the person; the store keeps its hash.
+//! chat command and the links in emails (a decision email's lands on that
+//! decision's page: `then`, see `next_path`). The token appears only in
+//! the link handed to the person; the store keeps its hash.
 
 use super::secret;
 use crate::directory::Directory;
 use crate::store::{Store, StoreError, now_ms};
+use adapters::sign_in::Landing;
 use async_trait::async_trait;
 use routing::ChannelKind;
 use std::sync::{Arc, OnceLock};
@@ -42,12 +44,37 @@ impl LoginLinks {
     /// A new link for `person_id`. NotFound if the person is not (or no
     /// longer) in the config.
     pub async fn mint(&self, person_id: &str) -> Result<String, StoreError> {
+        self.mint_to(person_id, None).await
+    }
+
+    /// A new link for `person_id` that lands on the console page `then`
+    /// after signing in (a decision's page, say). A `then` that is not a
+    /// console page is refused here, before anything is written.
+    pub async fn mint_to(&self, person_id: &str, then: Option<&str>) -> Result<String, StoreError> {
+        let then = match then {
+            None => String::new(),
+            Some(t) => {
+                let page = super::next_path::accept(t).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "then = {t:?}: a login link lands only on a console page, such as /console/decisions/42"
+                    ))
+                })?;
+                // Before the token, so the token stays the link's last part.
+                let mut q = form_urlencoded_pair("then", page);
+                q.push('&');
+                q
+            }
+        };
         let token = secret::new_secret();
         self.store
             .insert_login_link(&secret::hash(&token), person_id, now_ms() + self.ttl_ms)
             .await?;
-        Ok(format!("{}/console/login?token={token}", self.base()))
+        Ok(format!("{}/console/login?{then}token={token}", self.base()))
     }
+}
+
+fn form_urlencoded_pair(key: &str, value: &str) -> String {
+    serde_urlencoded::to_string([(key, value)]).unwrap_or_default()
 }
 
 /// The links platforms put in what they send (the email digest's "Open in
@@ -66,7 +93,12 @@ impl SentLinks {
 
 #[async_trait]
 impl adapters::sign_in::SignInLinks for SentLinks {
-    async fn link(&self, channel: ChannelKind, address: &str) -> Result<Option<String>, String> {
+    async fn link(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        landing: Landing,
+    ) -> Result<Option<String>, String> {
         let Some(person) = self
             .dir
             .people()
@@ -74,7 +106,11 @@ impl adapters::sign_in::SignInLinks for SentLinks {
         else {
             return Ok(None);
         };
-        match self.links.mint(&person.id).await {
+        let then = match landing {
+            Landing::Inbox => None,
+            Landing::Decision(id) => Some(format!("/console/decisions/{id}")),
+        };
+        match self.links.mint_to(&person.id, then.as_deref()).await {
             Ok(link) => Ok(Some(link)),
             // Removed from the config since: no link, like any stranger.
             Err(StoreError::NotFound { .. }) => Ok(None),

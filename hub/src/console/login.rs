@@ -1,6 +1,8 @@
 //! Signing in with a one-time link, and out. GET /console/login?token=…
 //! only shows a button (link scanners in mail systems open links: a GET
-//! must not use the link up); its POST redeems the token, once.
+//! must not use the link up); its POST redeems the token, once, and lands
+//! on the link's `then` when that is a console page (a decision email's
+//! link: the decision's page), else on the inbox.
 
 use super::session::{self, Signed};
 use super::{ConsoleError, anonymous, secret};
@@ -18,6 +20,22 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub struct TokenIn {
     token: Option<String>,
+    /// The console page to land on after signing in (`next_path`).
+    then: Option<String>,
+}
+
+/// `then` when it is a console page; else the inbox (a forged one is
+/// noted, never followed).
+fn landing(then: Option<&str>) -> &str {
+    match then.filter(|t| !t.is_empty()) {
+        None => "/console",
+        Some(t) => super::next_path::accept(t).unwrap_or_else(|| {
+            tracing::info!(
+                "console: a login link's `then` is not a console page; landing on the inbox"
+            );
+            "/console"
+        }),
+    }
 }
 
 pub async fn page(
@@ -33,7 +51,14 @@ pub async fn page(
     let html = state
         .console
         .render
-        .render(Page::Login, &anonymous("Sign in"), &LoginView { token })
+        .render(
+            Page::Login,
+            &anonymous("Sign in"),
+            &LoginView {
+                token,
+                then: landing(q.then.as_deref()).to_string(),
+            },
+        )
         .map_err(|e| {
             tracing::error!(error = %e, "console: login page does not render");
             ConsoleError::Internal
@@ -50,6 +75,8 @@ pub async fn sign_in(
     Form(form): Form<TokenIn>,
 ) -> Result<Response, ConsoleError> {
     let token = form.token.filter(|t| valid_token(t)).ok_or_else(refused)?;
+    let to = HeaderValue::from_str(landing(form.then.as_deref()))
+        .unwrap_or(HeaderValue::from_static("/console"));
     let session_id = secret::new_secret();
     let csrf = secret::new_secret();
     let result = state
@@ -74,7 +101,7 @@ pub async fn sign_in(
                     state.console.secure,
                 ),
             );
-            headers.insert(LOCATION, HeaderValue::from_static("/console"));
+            headers.insert(LOCATION, to);
             Ok((StatusCode::SEE_OTHER, headers).into_response())
         }
         Err(why) => {

@@ -21,6 +21,7 @@ mod events;
 mod inbox;
 pub mod links;
 mod login;
+mod next_path;
 mod notification;
 mod questions;
 pub mod secret;

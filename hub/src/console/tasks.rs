@@ -248,7 +248,8 @@ pub async fn add_dep(
     .into_response())
 }
 
-/// POST /console/tasks/{id}/deps/remove: the dependency goes (audited).
+/// POST /console/tasks/{id}/deps/remove: the dependency goes (audited);
+/// a task waiting on nothing else becomes ready (the command's rule).
 pub async fn remove_dep(
     State(state): State<AppState>,
     who: Signed,
@@ -258,11 +259,16 @@ pub async fn remove_dep(
     who.check_csrf(form.csrf.as_deref())?;
     let needs = needs_id(form.needs.as_deref())?;
     let actor = Actor::person(who.person.clone(), "web");
-    commands::remove_dependency(&state.backend, &actor, id, needs)
+    let r = commands::remove_dependency(&state.backend, &actor, id, needs)
         .await
         .map_err(ConsoleError::service)?;
+    let promoted = if r.promoted.is_some() {
+        "+and+is+now+ready"
+    } else {
+        ""
+    };
     Ok(Redirect::to(&format!(
-        "/console/tasks?notice=Task+%23{id}+no+longer+needs+%23{needs}"
+        "/console/tasks?notice=Task+%23{id}+no+longer+needs+%23{needs}{promoted}"
     ))
     .into_response())
 }

@@ -112,6 +112,9 @@ impl Dispatcher {
         };
         if d.op == DeliveryOp::Send {
             to.thread.clone_from(&d.target_message_id);
+            to.decision = d
+                .decision_id
+                .filter(|_| d.kind == crate::ingest::decisions::REQUESTED);
         }
         if let Some(parent) = reply_to.filter(|_| d.op == DeliveryOp::Send) {
             to.thread = match threads.get(&parent) {

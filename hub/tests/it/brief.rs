@@ -1421,10 +1421,15 @@ async fn slot_reservations_body(db: &TestDb) {
             .await
             .unwrap()
     );
-    assert!(!store.queue_brief("p:1", "a", now, &n, &[]).await.unwrap());
+    assert!(
+        !store
+            .queue_brief("p:1", "a", now, None, &n, &[])
+            .await
+            .unwrap()
+    );
     assert!(
         store
-            .queue_brief("p:1", "b", now - 5, &n, &[])
+            .queue_brief("p:1", "b", now - 5, None, &n, &[])
             .await
             .unwrap()
     );
@@ -1586,7 +1591,7 @@ async fn a_brief_queued_by_the_previous_version_is_still_delivered_body(db: &Tes
     );
     assert!(
         store
-            .queue_brief("tess:legacy", "old", now, &notification, &deliveries)
+            .queue_brief("tess:legacy", "old", now, None, &notification, &deliveries)
             .await
             .unwrap()
     );
@@ -1624,7 +1629,14 @@ async fn a_brief_queued_by_the_previous_version_is_still_delivered_body(db: &Tes
     );
     assert!(
         store
-            .queue_brief("tess:legacy-digest", "old", now, &digest, &digest_delivery)
+            .queue_brief(
+                "tess:legacy-digest",
+                "old",
+                now,
+                None,
+                &digest,
+                &digest_delivery
+            )
             .await
             .unwrap()
     );

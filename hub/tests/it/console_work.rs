@@ -135,11 +135,21 @@ both_dbs!(
             .await;
         assert_eq!(s, 403);
         // Dana removes one; it is gone, and removing it again is a 404.
+        // It was b's last open dependency: b, still created, is now ready
+        // (as when its last dependency completes); c still waits for b.
         let remove = format!("/console/tasks/{b}/deps/remove");
-        let (s, _, _) = dana
+        let (s, to, _) = dana
             .post(&remove, &[("csrf", &csrf), ("needs", &a.to_string())])
             .await;
         assert_eq!(s, 303);
+        assert!(to.contains("is+now+ready"), "{to}");
+        for (id, want) in [
+            (b, commands::TaskStatus::Ready),
+            (c, commands::TaskStatus::Created),
+        ] {
+            let t = hub.backend().task(id).await.unwrap().unwrap();
+            assert_eq!(t.status, want, "#{id}");
+        }
         let (s, _, _) = dana
             .post(&remove, &[("csrf", &csrf), ("needs", &a.to_string())])
             .await;
@@ -154,6 +164,11 @@ both_dbs!(
             .filter(|(action, _)| *action == "task.dep" || *action == "task.undep")
             .collect();
         assert_eq!(actions, vec![("task.undep", "web"), ("task.dep", "web")]);
+        assert_eq!(
+            (audit[0].1.as_str(), audit[0].2.as_str()),
+            ("task.move", "system"),
+            "the promotion, audited after the removal: {audit:?}"
+        );
         hub.stop().await;
     }
 );

@@ -222,8 +222,15 @@ mod tests {
             },
         )
         .unwrap();
-        r.render(Page::Login, &c, &LoginView { token: "t".into() })
-            .unwrap();
+        r.render(
+            Page::Login,
+            &c,
+            &LoginView {
+                token: "t".into(),
+                then: String::new(),
+            },
+        )
+        .unwrap();
         r.render(
             Page::DecisionConfirm,
             &c,

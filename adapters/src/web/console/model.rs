@@ -88,7 +88,7 @@ pub struct DecisionEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionConfirm {
     pub decision: DecisionEntry,
-    /// `approve` or `deny`.
+    /// `approve` or `deny`: the one to confirm; empty: both are offered.
     pub action: String,
 }
 
@@ -219,6 +219,9 @@ pub struct AgentRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoginView {
     pub token: String,
+    /// The console page to land on after signing in (already checked to be
+    /// one the console serves); empty: the inbox.
+    pub then: String,
 }
 
 /// A page that only says something: signed out, a refused link, an error.

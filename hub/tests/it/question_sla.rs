@@ -95,8 +95,11 @@ both_dbs!(
         let (q1, deadline) = ask(&hub, "Which region for the EU launch?").await;
         let (q2, _) = ask(&hub, "May I rotate the keys?").await;
 
-        // Before its own deadline: nothing.
-        w.tick(WatchJob::SlaCheck, deadline - Duration::minutes(3))
+        // Before its own deadline: nothing. (Ticks at least 5 minutes
+        // apart: each claims its cron slot, every 5 minutes, and a second
+        // tick in the same slot is not run — 3 minutes before failed
+        // whenever the wall clock put both ticks in one slot.)
+        w.tick(WatchJob::SlaCheck, deadline - Duration::minutes(5))
             .await
             .unwrap();
         assert!(told(&hub).await.is_empty());

@@ -62,6 +62,8 @@ struct State {
     identifies: Vec<Value>,
     resumes: Vec<Value>,
     refuse_intents: bool,
+    /// The `resume_gateway_url` READY gives, when not this Gateway's own.
+    resume_url: Option<String>,
 }
 
 impl State {
@@ -158,7 +160,8 @@ impl Gateway {
                     };
                     let ready = session.push(
                         "READY",
-                        json!({"v": 10, "session_id": session_id, "resume_gateway_url": s.url,
+                        json!({"v": 10, "session_id": session_id,
+                               "resume_gateway_url": s.resume_url.clone().unwrap_or_else(|| s.url.clone()),
                                "user": {"id": BOT_USER_ID, "username": "orkhub", "bot": true}}),
                     );
                     s.sessions.insert(session_id, session);
@@ -210,6 +213,12 @@ impl Gateway {
     /// does when the Message Content Intent is not switched on.
     pub fn refuse_intents(&self) {
         self.state.lock().unwrap().refuse_intents = true;
+    }
+
+    /// READY hands out `url` as the place to resume (a dead one, in a test
+    /// of what the hub does when resuming gets nowhere).
+    pub fn resume_at(&self, url: &str) {
+        self.state.lock().unwrap().resume_url = Some(url.to_string());
     }
 
     /// Identify payloads received (`d` of op 2).

@@ -67,7 +67,15 @@ struct Session {
     last_identify: Option<Instant>,
     /// The last connection got as far as READY or RESUMED.
     worked: bool,
+    /// Resumes in a row that never got that far.
+    failed_resumes: u32,
 }
+
+/// Resumes in a row that get nowhere (the resume URL does not answer, or
+/// answers nothing) before the session is given up for a new Identify:
+/// Discord documents no bound, and without one a dead `resume_gateway_url`
+/// kept the bot deaf for good.
+const RESUMES_BEFORE_IDENTIFY: u32 = 2;
 
 /// Where to connect for a new session and how many Identifies are left.
 struct GatewayBot {
@@ -170,6 +178,20 @@ impl Gateway {
             } else {
                 RECONNECT
             };
+            if session.worked || session.resume.is_none() {
+                session.failed_resumes = 0;
+            } else {
+                session.failed_resumes += 1;
+                if session.failed_resumes >= RESUMES_BEFORE_IDENTIFY {
+                    tracing::warn!(
+                        attempts = session.failed_resumes,
+                        "discord: the session could not be resumed; identifying afresh (replies given meanwhile are missed: they can be given with `answer <id> <text>`)"
+                    );
+                    session.failed_resumes = 0;
+                    session.resume = None;
+                    session.seq = None;
+                }
+            }
             wait = match closed {
                 Closed::Stopped => return Ok(()),
                 Closed::Dropped(why) | Closed::Resume(why) if session.resume.is_some() => {

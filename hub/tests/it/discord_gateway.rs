@@ -2,7 +2,8 @@
 //! given while the hub's connection is down — dropped, or zombied (no
 //! heartbeat ACK) — is replayed on the resume and answers the question
 //! once; Reconnect (op 7) resumes without replaying anything twice; an
-//! expired session (Invalid Session, `d: false`) is identified afresh.
+//! expired session (Invalid Session, `d: false`), or one that two resumes
+//! in a row could not reach, is identified afresh.
 
 use crate::common;
 use common::TestDb;
@@ -184,6 +185,42 @@ async fn an_expired_session_is_identified_afresh() {
     let answer = answer_of(&hub, &q).await;
     assert_eq!(answer["text"], json!("apac"), "{answer}");
     assert_eq!(server.gateway.resumed().len(), 1, "no resume loop");
+    hub.stop().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_cannot_be_resumed_is_identified_afresh() {
+    let db = TestDb::sqlite().await;
+    let server = DiscordServer::start(&[]).await;
+    // READY names a resume URL where nothing listens any more.
+    let dead = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("ws://{}", l.local_addr().unwrap())
+    };
+    server.gateway.resume_at(&dead);
+    let (hub, q, dm, message) = asked(&db, &server).await;
+
+    // The connection drops; both resumes at the dead URL fail, and the hub
+    // gives the session up for a new Identify (before: it tried the dead
+    // URL for ever, and no reply was read again).
+    server.gateway.drop_connections();
+    for _ in 0..600 {
+        if server.identified().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.identified().len(), 2, "a new Identify within 30 s");
+    until("a live session", || server.gateway.live_sessions() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.dispatch("MESSAGE_CREATE", reply(904, dm, message, "emea"));
+    let answer = answer_of(&hub, &q).await;
+    assert_eq!(answer["text"], json!("emea"), "{answer}");
+    assert!(
+        server.gateway.resumed().is_empty(),
+        "no Resume reached the live Gateway"
+    );
     hub.stop().await;
     db.finish().await;
 }

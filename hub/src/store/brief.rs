@@ -3,7 +3,7 @@
 //! list over an index added in migration 0004; they run concurrently on the
 //! pool, so a brief costs the slowest of them, not their sum.
 
-use super::costs::{DAY_MS, utc_day};
+use super::costs::DAY_MS;
 use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
@@ -299,7 +299,7 @@ impl Store {
         let sums = futures::future::try_join_all(
             pieces
                 .iter()
-                .map(|p| self.spend_piece(p.from, p.to, p.whole_days)),
+                .map(|p| self.spend_piece(p.from, p.to, p.grain)),
         )
         .await?;
         // Summed exactly in micro-dollars; dollars only at the end.
@@ -344,7 +344,7 @@ impl Store {
         let sums = futures::future::try_join_all(
             pieces
                 .iter()
-                .map(|p| self.spend_piece(p.from, p.to, p.whole_days)),
+                .map(|p| self.spend_piece(p.from, p.to, p.grain)),
         )
         .await?;
         let mut total: std::collections::BTreeMap<(String, Option<String>), i64> =
@@ -356,21 +356,28 @@ impl Store {
     }
 
     /// Spend in micro-dollars per agent and project over [from, to): from
-    /// the roll-up when the piece is whole UTC days, else from the cost rows.
+    /// the roll-up of the piece's grain, or from the cost rows.
     async fn spend_piece(
         &self,
         from: i64,
         to: i64,
-        whole_days: bool,
+        grain: Grain,
     ) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
         // CAST: PostgreSQL sums BIGINT as NUMERIC, which the Any driver
         // cannot read.
-        let sql = if whole_days {
-            "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT) FROM cost_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, project_id"
-        } else {
-            "SELECT agent_id, project_id, CAST(SUM(usd_micros) AS BIGINT) FROM costs \
-             WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
+        let sql = match grain {
+            Grain::Days => {
+                "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT) FROM cost_daily \
+                 WHERE day >= $1 AND day < $2 GROUP BY agent_id, project_id"
+            }
+            Grain::Hours => {
+                "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT) FROM cost_hourly \
+                 WHERE hour >= $1 AND hour < $2 GROUP BY agent_id, project_id"
+            }
+            Grain::Rows => {
+                "SELECT agent_id, project_id, CAST(SUM(usd_micros) AS BIGINT) FROM costs \
+                 WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
+            }
         };
         let rows = sqlx::query(sql)
             .bind(from)
@@ -646,38 +653,72 @@ impl TaskState {
     }
 }
 
+/// Where a piece of the spend range is summed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grain {
+    /// Whole UTC days: the daily roll-up (`cost_daily`).
+    Days,
+    /// Whole UTC hours: the hourly roll-up (`cost_hourly`), so that a
+    /// local day or month in a zone a whole number of hours off UTC reads
+    /// no cost rows at all.
+    Hours,
+    /// Inside one UTC hour: the cost rows.
+    Rows,
+}
+
 /// One piece of the spend range: no boundary lies inside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SpendPiece {
     from: i64,
     to: i64,
-    /// Both ends are UTC midnights: read from the daily roll-up.
-    whole_days: bool,
+    grain: Grain,
 }
 
-/// Cut [from, until) at each boundary and at the UTC midnights on either
-/// side of every boundary (and of `from` and `until`) that is not itself a
-/// UTC midnight. Pieces between two UTC midnights are whole days; the rest
-/// lie inside one UTC day each.
+const HOUR_MS: i64 = 3_600_000;
+
+/// Cut [from, until) at each boundary, then each stretch between cuts
+/// into its cost rows up to the first UTC hour, whole hours up to the first
+/// UTC midnight, whole days, and back down the same way at its end.
 fn spend_pieces(from: i64, until: i64, boundaries: &[i64]) -> Vec<SpendPiece> {
     if until <= from {
         return Vec::new();
     }
     let mut cuts = vec![from, until];
-    for &b in boundaries.iter().chain([&from, &until]) {
-        let floor = utc_day(b);
-        cuts.extend([b, floor, floor + DAY_MS]);
-    }
+    cuts.extend(boundaries.iter().copied());
     cuts.retain(|&c| c >= from && c <= until);
     cuts.sort_unstable();
     cuts.dedup();
-    cuts.windows(2)
-        .map(|p| SpendPiece {
-            from: p[0],
-            to: p[1],
-            whole_days: utc_day(p[0]) == p[0] && utc_day(p[1]) == p[1],
-        })
-        .collect()
+    let mut pieces = Vec::new();
+    for w in cuts.windows(2) {
+        by_grain(w[0], w[1], &mut pieces);
+    }
+    pieces
+}
+
+/// [a, b) as rows, hours and days, largest grain in the middle.
+fn by_grain(a: i64, b: i64, out: &mut Vec<SpendPiece>) {
+    let ceil = |t: i64, unit: i64| -(-t).div_euclid(unit) * unit;
+    let floor = |t: i64, unit: i64| t.div_euclid(unit) * unit;
+    let mut push = |from: i64, to: i64, grain: Grain| {
+        if from < to {
+            out.push(SpendPiece { from, to, grain });
+        }
+    };
+    let (ha, hb) = (ceil(a, HOUR_MS), floor(b, HOUR_MS));
+    if ha >= hb {
+        push(a, b, Grain::Rows);
+        return;
+    }
+    push(a, ha, Grain::Rows);
+    let (da, db) = (ceil(ha, DAY_MS), floor(hb, DAY_MS));
+    if da < db {
+        push(ha, da, Grain::Hours);
+        push(da, db, Grain::Days);
+        push(db, hb, Grain::Hours);
+    } else {
+        push(ha, hb, Grain::Hours);
+    }
+    push(hb, b, Grain::Rows);
 }
 
 fn task_row(r: &AnyRow) -> Result<TaskRow, StoreError> {
@@ -852,6 +893,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::costs::utc_day;
 
     const H: i64 = 3_600_000;
 
@@ -885,19 +927,36 @@ mod tests {
                 for b in bounds {
                     assert!(!(p.from < *b && *b < p.to), "{p:?} straddles {b}");
                 }
-                if p.whole_days {
-                    assert_eq!((utc_day(p.from), utc_day(p.to)), (p.from, p.to));
-                } else {
-                    assert_eq!(utc_day(p.from), utc_day(p.to - 1), "{p:?} within one day");
+                match p.grain {
+                    Grain::Days => {
+                        assert_eq!((utc_day(p.from), utc_day(p.to)), (p.from, p.to))
+                    }
+                    Grain::Hours => assert_eq!((p.from % H, p.to % H), (0, 0), "{p:?}"),
+                    Grain::Rows => {
+                        assert_eq!(p.from / H, (p.to - 1) / H, "{p:?} within one hour")
+                    }
                 }
             }
         }
-        // Aligned boundaries need no raw rows at all.
+        // Aligned boundaries need no raw rows at all, and a local day of a
+        // zone whole hours off UTC none either.
         assert!(
             spend_pieces(d, d + 3 * DAY_MS, &[d + DAY_MS])
                 .iter()
-                .all(|p| p.whole_days)
+                .all(|p| p.grain == Grain::Days)
         );
+        let kyiv_day = spend_pieces(d - 2 * H, d + 22 * H, &[]);
+        assert!(
+            kyiv_day.iter().all(|p| p.grain == Grain::Hours),
+            "{kyiv_day:?}"
+        );
+        // A +05:30 day: half an hour of rows at each end.
+        let rows: Vec<_> = spend_pieces(d - 5 * H - H / 2, d + 18 * H + H / 2, &[])
+            .into_iter()
+            .filter(|p| p.grain == Grain::Rows)
+            .map(|p| p.to - p.from)
+            .collect();
+        assert_eq!(rows, vec![H / 2, H / 2]);
         assert!(spend_pieces(d, d, &[]).is_empty());
     }
 }

@@ -6,6 +6,9 @@ use sqlx::Row;
 /// Milliseconds in a UTC day: `cost_daily.day` is a multiple of it.
 pub(super) const DAY_MS: i64 = 86_400_000;
 
+/// Milliseconds in an hour: `cost_hourly.hour` is a multiple of it.
+const HOUR_MS: i64 = 3_600_000;
+
 /// The UTC midnight at or before `at_ms`.
 pub(super) fn utc_day(at_ms: i64) -> i64 {
     at_ms.div_euclid(DAY_MS) * DAY_MS
@@ -85,6 +88,17 @@ impl Store {
         .bind(micros)
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
+             ON CONFLICT (hour, agent_id, project_id) \
+             DO UPDATE SET usd_micros = cost_hourly.usd_micros + excluded.usd_micros, n = cost_hourly.n + 1",
+        )
+        .bind(c.at.div_euclid(HOUR_MS) * HOUR_MS)
+        .bind(&c.agent_id)
+        .bind(c.project_id.as_deref().unwrap_or(""))
+        .bind(micros)
+        .execute(&mut *tx)
+        .await?;
         let event = super::WebhookEvent::new(
             "cost.recorded",
             serde_json::json!({
@@ -104,9 +118,10 @@ impl Store {
         Ok(id)
     }
 
-    /// Recompute the whole daily roll-up from `costs` (after rows were
-    /// loaded around [`Store::insert_cost`], as the benchmark's bulk seed
-    /// does). Migrations 0008 and 0020 run the same statement once.
+    /// Recompute the whole daily and hourly roll-ups from `costs` (after
+    /// rows were loaded around [`Store::insert_cost`], as the benchmark's
+    /// bulk seed does). Migrations 0008, 0020 and 0029 run the same
+    /// statements once.
     pub async fn rebuild_cost_daily(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM cost_daily")
@@ -116,6 +131,16 @@ impl Store {
             "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) \
              SELECT (at / 86400000) * 86400000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
              FROM costs GROUP BY (at / 86400000) * 86400000, agent_id, COALESCE(project_id, '')",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM cost_hourly")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) \
+             SELECT (at / 3600000) * 3600000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
+             FROM costs GROUP BY (at / 3600000) * 3600000, agent_id, COALESCE(project_id, '')",
         )
         .execute(&mut *tx)
         .await?;

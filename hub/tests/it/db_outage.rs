@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 struct SlowConsole {
     delay: Duration,
     sent: Mutex<Vec<String>>,
+    /// Cut the database from inside the send after this many, before it
+    /// counts: the outage then always begins with a send in hand (cut from
+    /// the test's side, it could fall between two claims, and nothing was
+    /// in hand to send during it).
+    cut_after: (usize, Arc<TcpProxy>),
 }
 
 #[async_trait]
@@ -36,6 +41,10 @@ impl Adapter for SlowConsole {
     async fn send(&self, _: &Destination, m: &RichMessage) -> Result<Sent, SendError> {
         tokio::time::sleep(self.delay).await;
         let mut sent = self.sent.lock().unwrap();
+        let (after, proxy) = &self.cut_after;
+        if sent.len() == *after {
+            proxy.cut();
+        }
         sent.push(m.text.clone());
         Ok(Sent {
             platform_message_id: Some(format!("c{}", sent.len())),
@@ -140,10 +149,12 @@ async fn a_database_that_does_not_answer_is_503_unavailable_with_retry_after() {
 async fn an_outage_longer_than_the_lease_sends_nothing_twice() {
     const N: usize = 150;
     let db = TestDb::postgres().await;
-    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let proxy = Arc::new(TcpProxy::start("127.0.0.1:5432").await);
+    const CUT_AFTER: usize = 30;
     let console = Arc::new(SlowConsole {
         delay: Duration::from_millis(25),
         sent: Mutex::new(Vec::new()),
+        cut_after: (CUT_AFTER, proxy.clone()),
     });
     let (running, key) = start(
         &db,
@@ -159,12 +170,12 @@ async fn an_outage_longer_than_the_lease_sends_nothing_twice() {
     }
     let sent = || console.sent.lock().unwrap().len();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sent() < 30 {
+    // The console cuts the database in its send after the 30th.
+    while sent() <= CUT_AFTER {
         assert!(Instant::now() < deadline, "sending did not start");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    proxy.cut();
-    let at_cut = sent();
+    let at_cut = CUT_AFTER;
     // Longer than the pool's 10 s wait for a connection too: every write
     // waiting for one fails and is retried, as when a database stays down.
     tokio::time::sleep(Duration::from_secs(12)).await;

@@ -77,6 +77,14 @@ struct Session {
 /// kept the bot deaf for good.
 const RESUMES_BEFORE_IDENTIFY: u32 = 2;
 
+impl Session {
+    /// Give the session up: the next connection identifies afresh.
+    fn forget(&mut self) {
+        self.resume = None;
+        self.seq = None;
+    }
+}
+
 /// Where to connect for a new session and how many Identifies are left.
 struct GatewayBot {
     url: String,
@@ -188,8 +196,7 @@ impl Gateway {
                         "discord: the session could not be resumed; identifying afresh (replies given meanwhile are missed: they can be given with `answer <id> <text>`)"
                     );
                     session.failed_resumes = 0;
-                    session.resume = None;
-                    session.seq = None;
+                    session.forget();
                 }
             }
             wait = match closed {
@@ -203,8 +210,7 @@ impl Gateway {
                     RECONNECT
                 }
                 Closed::Invalid(why) => {
-                    session.resume = None;
-                    session.seq = None;
+                    session.forget();
                     // Discord documents a random 1–5 s before the new Identify.
                     let wait =
                         Duration::from_millis(1000 + u64::from(rand::random::<u16>()) % 4001);

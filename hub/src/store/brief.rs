@@ -3,7 +3,7 @@
 //! list over an index added in migration 0004; they run concurrently on the
 //! pool, so a brief costs the slowest of them, not their sum.
 
-use super::costs::DAY_MS;
+use super::costs::{DAY_MS, HOUR_MS};
 use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
@@ -674,8 +674,6 @@ struct SpendPiece {
     grain: Grain,
 }
 
-const HOUR_MS: i64 = 3_600_000;
-
 /// Cut [from, until) at each boundary, then each stretch between cuts
 /// into its cost rows up to the first UTC hour, whole hours up to the first
 /// UTC midnight, whole days, and back down the same way at its end.
@@ -893,7 +891,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::costs::utc_day;
+
+    /// The UTC midnight at or before `t`.
+    fn utc_day(t: i64) -> i64 {
+        t.div_euclid(DAY_MS) * DAY_MS
+    }
 
     const H: i64 = 3_600_000;
 

@@ -7,12 +7,24 @@ use sqlx::Row;
 pub(super) const DAY_MS: i64 = 86_400_000;
 
 /// Milliseconds in an hour: `cost_hourly.hour` is a multiple of it.
-const HOUR_MS: i64 = 3_600_000;
+pub(super) const HOUR_MS: i64 = 3_600_000;
 
-/// The UTC midnight at or before `at_ms`.
-pub(super) fn utc_day(at_ms: i64) -> i64 {
-    at_ms.div_euclid(DAY_MS) * DAY_MS
-}
+/// Each roll-up kept beside `costs` in the cost insert's transaction: its
+/// upsert ($1 the bucket's start) and its bucket's width in ms.
+const ROLLUP_UPSERTS: [(&str, i64); 2] = [
+    (
+        "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (day, agent_id, project_id) \
+         DO UPDATE SET usd_micros = cost_daily.usd_micros + excluded.usd_micros, n = cost_daily.n + 1",
+        DAY_MS,
+    ),
+    (
+        "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (hour, agent_id, project_id) \
+         DO UPDATE SET usd_micros = cost_hourly.usd_micros + excluded.usd_micros, n = cost_hourly.n + 1",
+        HOUR_MS,
+    ),
+];
 
 /// Micro-dollars in a dollar. Money is stored and summed as integer
 /// micro-dollars: a sum of any number of costs is exact on both engines
@@ -53,7 +65,7 @@ pub struct NewCost {
 }
 
 impl Store {
-    /// Record a cost and add it to its day's roll-up in one transaction, so
+    /// Record a cost and add it to its day's and hour's roll-ups in one transaction, so
     /// the brief's sums (which read the roll-up) always agree with `costs`.
     pub async fn insert_cost(&self, c: &NewCost) -> Result<i64, StoreError> {
         let micros = micros_from_usd(c.usd).ok_or_else(|| {
@@ -77,28 +89,15 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let id = row.try_get::<i64, _>(0)?;
-        sqlx::query(
-            "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
-             ON CONFLICT (day, agent_id, project_id) \
-             DO UPDATE SET usd_micros = cost_daily.usd_micros + excluded.usd_micros, n = cost_daily.n + 1",
-        )
-        .bind(utc_day(c.at))
-        .bind(&c.agent_id)
-        .bind(c.project_id.as_deref().unwrap_or(""))
-        .bind(micros)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
-             ON CONFLICT (hour, agent_id, project_id) \
-             DO UPDATE SET usd_micros = cost_hourly.usd_micros + excluded.usd_micros, n = cost_hourly.n + 1",
-        )
-        .bind(c.at.div_euclid(HOUR_MS) * HOUR_MS)
-        .bind(&c.agent_id)
-        .bind(c.project_id.as_deref().unwrap_or(""))
-        .bind(micros)
-        .execute(&mut *tx)
-        .await?;
+        for (upsert, width) in ROLLUP_UPSERTS {
+            sqlx::query(upsert)
+                .bind(c.at.div_euclid(width) * width)
+                .bind(&c.agent_id)
+                .bind(c.project_id.as_deref().unwrap_or(""))
+                .bind(micros)
+                .execute(&mut *tx)
+                .await?;
+        }
         let event = super::WebhookEvent::new(
             "cost.recorded",
             serde_json::json!({

@@ -14,6 +14,7 @@ mod console_pages;
 mod costs;
 mod decision_copies;
 mod delivery;
+mod dependency_edges;
 mod digests;
 mod error;
 mod feed;
@@ -29,6 +30,7 @@ mod placeholders;
 mod scheduled_runs;
 mod send_slots;
 mod sent_briefs;
+mod spend_plan;
 mod wal;
 mod watch;
 mod webhook_presence;
@@ -85,6 +87,9 @@ pub struct Store {
     keys_revoked: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Whether any webhook is active (SQLite; see webhook_presence.rs).
     webhook_presence: std::sync::Arc<webhook_presence::WebhookPresence>,
+    /// The brief's cycle-candidate edges, until a dependency changes (see
+    /// dependency_edges.rs).
+    dependency_edges: std::sync::Arc<dependency_edges::CachedEdges>,
 }
 
 impl Store {

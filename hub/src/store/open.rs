@@ -120,6 +120,7 @@ impl Store {
             origin: format!("{:016x}", rand::random::<u64>()).into(),
             keys_revoked: Default::default(),
             webhook_presence: Default::default(),
+            dependency_edges: Default::default(),
         })
     }
 }

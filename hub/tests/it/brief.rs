@@ -394,6 +394,54 @@ async fn known_figures_body(db: &TestDb) {
 }
 both_dbs!(known_figures, |db: &TestDb| known_figures_body(db));
 
+/// The dependency edges the cycle check reads are kept between briefs
+/// until a dependency changes (migration 0030's counter): a cycle opened
+/// or closed by any writer — here plain SQL, as a script or another
+/// instance would — is in the very next brief.
+async fn a_dependency_change_is_in_the_next_brief_body(db: &TestDb) {
+    let hub = TestHub::start(db, AGENTS, vec![]).await;
+    seed(hub.store()).await;
+    let cycles = |b: &Value| -> Vec<Value> {
+        b["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "dependency_cycle")
+            .map(|a| a["task_ids"].clone())
+            .collect()
+    };
+    let brief = || hub.get("/api/v1/brief?date=2025-07-10&person=ceo");
+    let (status, b) = brief().await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(cycles(&b), vec![serde_json::json!([1, 3])]);
+
+    // Break the cycle: the next brief has none.
+    sqlx::query("DELETE FROM task_dependencies WHERE task_id = 3 AND depends_on = 1")
+        .execute(hub.store().pool())
+        .await
+        .unwrap();
+    let (_, b) = brief().await;
+    assert!(cycles(&b).is_empty(), "{}", b["anomalies"]);
+
+    // A new one between open tasks 2 and 3: seen at once.
+    for (task, needs) in [(2, 3), (3, 2)] {
+        sqlx::query(
+            "INSERT INTO task_dependencies (task_id, depends_on, created_at) VALUES ($1, $2, 0)",
+        )
+        .bind(task)
+        .bind(needs)
+        .execute(hub.store().pool())
+        .await
+        .unwrap();
+    }
+    let (_, b) = brief().await;
+    assert_eq!(cycles(&b), vec![serde_json::json!([2, 3])]);
+    hub.stop().await;
+}
+both_dbs!(a_dependency_change_is_in_the_next_brief, |db: &TestDb| {
+    a_dependency_change_is_in_the_next_brief_body(db)
+});
+
 /// Spend is summed from whole UTC days of the daily roll-up plus raw rows
 /// at the edges: for people in zones whose midnight is not a UTC midnight
 /// (whole, half and three-quarter hour offsets, both signs) every bucket
@@ -449,7 +497,33 @@ async fn spend_equals_the_raw_rows_in_every_zone_body(db: &TestDb) {
             &cfg,
         )
         .unwrap();
+        // A cost a millisecond before the range, of a project nobody else
+        // has: where the range's first UTC day is read as the whole day
+        // less its hours outside the range (St John's, Chatham,
+        // Kiritimati), its sums are added and taken away again, and it
+        // must not show as a row of $0.
+        let ghost = format!("ghost-{zone}");
+        store
+            .insert_cost(&NewCost {
+                agent_id: "ops".into(),
+                project_id: Some(ghost.clone()),
+                task_id: None,
+                model: "m".into(),
+                tokens_in: 0,
+                tokens_out: 0,
+                usd: 1.0,
+                at: ms(w.week_start).min(ms(w.month_start)) - 1,
+            })
+            .await
+            .unwrap();
         let input = store.brief_input(&w, 10).await.unwrap();
+        assert!(
+            !input
+                .spend
+                .iter()
+                .any(|s| s.project_id.as_deref() == Some(ghost.as_str())),
+            "{zone}: a row for spend outside the range"
+        );
         let (day, week, month, cut) = (
             ms(w.day_start),
             ms(w.week_start),

@@ -1,0 +1,24 @@
+-- A counter that every change of task_dependencies counts up, kept by
+-- triggers so that no writer can forget it (the command layer, the API, a
+-- script, another instance). The brief's dependency-cycle check reads the
+-- candidate edges once and keeps them until the counter moves
+-- (store/brief.rs): reading them costs a lookup per edge, and dependencies
+-- change far less often than briefs are read.
+CREATE TABLE dependency_generation (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    n   BIGINT NOT NULL
+);
+INSERT INTO dependency_generation (id, n) VALUES (1, 0);
+
+CREATE TRIGGER task_dependencies_added AFTER INSERT ON task_dependencies
+BEGIN
+    UPDATE dependency_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER task_dependencies_removed AFTER DELETE ON task_dependencies
+BEGIN
+    UPDATE dependency_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER task_dependencies_changed AFTER UPDATE ON task_dependencies
+BEGIN
+    UPDATE dependency_generation SET n = n + 1 WHERE id = 1;
+END;

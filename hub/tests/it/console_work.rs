@@ -306,3 +306,74 @@ pub async fn link_signs_in_once_and_is_not_kept(hub: &TestHub, link: &str, perso
     assert_eq!(s, 403);
     assert!(set.is_none(), "{set:?}");
 }
+
+/// The board's counts per status stay the plain count of the tasks table
+/// whoever writes it: created and moved through the command layer, moved,
+/// inserted and deleted by plain SQL (a script, a restore). On SQLite they
+/// are kept by triggers (migration 0031), on PostgreSQL counted each time.
+async fn board_counts_follow_every_write_body(db: &TestDb) {
+    let hub = TestHub::start(db, TEAM, vec![]).await;
+    let ids = tasks(&hub, 12, "Count").await;
+    let store = hub.store();
+    let exact = || async {
+        let mut rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        rows.sort();
+        rows
+    };
+    let shown = || async {
+        let mut rows: Vec<(String, i64)> = store
+            .board_counts(&hub::store::BoardFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_string(), n))
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(shown().await, vec![("created".to_string(), 12)]);
+    let run = |sql: String| async move {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    };
+    run(format!(
+        "UPDATE tasks SET status = 'ready' WHERE id IN ({}, {})",
+        ids[0], ids[1]
+    ))
+    .await;
+    run(format!(
+        "UPDATE tasks SET status = 'completed' WHERE id = {}",
+        ids[2]
+    ))
+    .await;
+    // Not a change of status: counted once.
+    run(format!(
+        "UPDATE tasks SET status = 'ready', title = 'x' WHERE id = {}",
+        ids[0]
+    ))
+    .await;
+    run(format!("DELETE FROM tasks WHERE id = {}", ids[3])).await;
+    assert_eq!(shown().await, exact().await);
+    assert_eq!(
+        shown().await,
+        vec![
+            ("completed".to_string(), 1),
+            ("created".to_string(), 8),
+            ("ready".to_string(), 2)
+        ]
+    );
+    // Every task moved out of a status: the column is absent, not 0.
+    run("UPDATE tasks SET status = 'blocked' WHERE status = 'created'".into()).await;
+    assert_eq!(shown().await, exact().await);
+    assert!(!shown().await.iter().any(|(s, _)| s == "created"));
+    hub.stop().await;
+}
+both_dbs!(board_counts_follow_every_write, |db: &TestDb| {
+    board_counts_follow_every_write_body(db)
+});

@@ -479,6 +479,11 @@ impl Store {
         // CAST: PostgreSQL sums BIGINT as NUMERIC, which the Any driver
         // cannot read.
         let sql = match read.grain {
+            Grain::Weeks => {
+                "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
+                   CAST(SUM(n) AS BIGINT) FROM cost_weekly \
+                 WHERE week >= $1 AND week < $2 GROUP BY agent_id, project_id"
+            }
             Grain::Days => {
                 "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
                    CAST(SUM(n) AS BIGINT) FROM cost_daily \

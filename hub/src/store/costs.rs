@@ -9,9 +9,19 @@ pub(super) const DAY_MS: i64 = 86_400_000;
 /// Milliseconds in an hour: `cost_hourly.hour` is a multiple of it.
 pub(super) const HOUR_MS: i64 = 3_600_000;
 
+/// Milliseconds in a week: `cost_weekly.week` is a multiple of it (weeks
+/// start on Thursdays 00:00 UTC, as the Unix epoch did).
+pub(super) const WEEK_MS: i64 = 7 * DAY_MS;
+
 /// Each roll-up kept beside `costs` in the cost insert's transaction: its
 /// upsert ($1 the bucket's start) and its bucket's width in ms.
-const ROLLUP_UPSERTS: [(&str, i64); 2] = [
+const ROLLUP_UPSERTS: [(&str, i64); 3] = [
+    (
+        "INSERT INTO cost_weekly (week, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (week, agent_id, project_id) \
+         DO UPDATE SET usd_micros = cost_weekly.usd_micros + excluded.usd_micros, n = cost_weekly.n + 1",
+        WEEK_MS,
+    ),
     (
         "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
          ON CONFLICT (day, agent_id, project_id) \
@@ -117,10 +127,10 @@ impl Store {
         Ok(id)
     }
 
-    /// Recompute the whole daily and hourly roll-ups from `costs` (after
-    /// rows were loaded around [`Store::insert_cost`], as the benchmark's
-    /// bulk seed does). Migrations 0008, 0020 and 0029 run the same
-    /// statements once.
+    /// Recompute the whole weekly, daily and hourly roll-ups from `costs`
+    /// (after rows were loaded around [`Store::insert_cost`], as the
+    /// benchmark's bulk seed does). Migrations 0008, 0020, 0029 and 0032
+    /// run the same statements once.
     pub async fn rebuild_cost_daily(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM cost_daily")
@@ -140,6 +150,16 @@ impl Store {
             "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) \
              SELECT (at / 3600000) * 3600000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
              FROM costs GROUP BY (at / 3600000) * 3600000, agent_id, COALESCE(project_id, '')",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM cost_weekly")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO cost_weekly (week, agent_id, project_id, usd_micros, n) \
+             SELECT (at / 604800000) * 604800000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
+             FROM costs GROUP BY (at / 604800000) * 604800000, agent_id, COALESCE(project_id, '')",
         )
         .execute(&mut *tx)
         .await?;

@@ -3,21 +3,25 @@
 //! brief's local midnights: today, the week, the month) gets exactly its
 //! own spend while reading as few rows as it can.
 //!
-//! Spend is kept at three grains: the cost rows, an hourly roll-up
-//! (`cost_hourly`) and a daily one (`cost_daily`), both by UTC hour and day
-//! and kept in the cost insert's transaction. A stretch is read as whole
-//! UTC days in its middle and, at each end, what is left of a UTC day:
-//! up to half a day as its hours (and the cost rows of a partial hour),
-//! more than half as the whole day less the hours outside the stretch.
-//! A local day in Kyiv (22:00 to 22:00 UTC) is then one day and two hours
-//! taken away, not 22 hours: on the benchmark's data, where a day has 550
-//! daily rows and an hour 100 hourly ones, a third of the rows.
+//! Spend is kept at four grains: the cost rows, and roll-ups per UTC hour
+//! (`cost_hourly`), UTC day (`cost_daily`) and week of seven UTC days
+//! (`cost_weekly`), all kept in the cost insert's transaction. A stretch is
+//! read as whole weeks in its middle and, at each end, what is left of a
+//! week: up to half of it from the next grain down (days, then in turn
+//! hours, then rows), more than half as the whole week less the rest of it
+//! (read the same way). A local day in Kyiv (22:00 to 22:00 UTC) is then
+//! one day and two hours taken away, not 22 hours, and a month so far at
+//! most four weeks and half a week of days at each end, not 30 days: on
+//! the benchmark's data a day has 550 daily rows and an hour 100 hourly
+//! ones.
 
-use super::costs::{DAY_MS, HOUR_MS};
+use super::costs::{DAY_MS, HOUR_MS, WEEK_MS};
 
 /// Which table a read sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Grain {
+    /// Whole weeks of seven UTC days from the epoch: `cost_weekly`.
+    Weeks,
     /// Whole UTC days: `cost_daily`.
     Days,
     /// Whole UTC hours: `cost_hourly`.
@@ -65,7 +69,7 @@ pub(super) fn plan(from: i64, until: i64, boundaries: &[i64]) -> SpendPlan {
     cuts.dedup();
     for w in cuts.windows(2) {
         let mut pieces = Vec::new();
-        stretch(w[0], w[1], &mut pieces);
+        stretch(w[0], w[1], Grain::Weeks, 1, &mut pieces);
         for (read, sign) in merged(pieces) {
             let index = match plan.reads.iter().position(|r| *r == read) {
                 Some(i) => i,
@@ -92,56 +96,58 @@ fn floor(t: i64, unit: i64) -> i64 {
     t.div_euclid(unit) * unit
 }
 
-/// [a, b): whole UTC days in the middle, what is left of a day at each end.
-fn stretch(a: i64, b: i64, out: &mut Vec<(Read, i64)>) {
-    let (da, db) = (ceil(a, DAY_MS), floor(b, DAY_MS));
-    if da > db {
-        within_day(a, b, out);
-        return;
-    }
-    if a < da {
-        within_day(a, da, out);
-    }
-    if da < db {
-        out.push((read(da, db, Grain::Days), 1));
-    }
-    if db < b {
-        within_day(db, b, out);
+impl Grain {
+    /// The grain's width, and the next grain down; None for the rows.
+    fn unit(self) -> Option<(i64, Grain)> {
+        match self {
+            Grain::Weeks => Some((WEEK_MS, Grain::Days)),
+            Grain::Days => Some((DAY_MS, Grain::Hours)),
+            Grain::Hours => Some((HOUR_MS, Grain::Rows)),
+            Grain::Rows => None,
+        }
     }
 }
 
-/// [x, y) inside one UTC day: its hours and rows, or, when it is more than
-/// half of the day, the day less the hours and rows outside it.
-fn within_day(x: i64, y: i64, out: &mut Vec<(Read, i64)>) {
-    let day = floor(x, DAY_MS);
-    if y - x > DAY_MS / 2 {
-        out.push((read(day, day + DAY_MS, Grain::Days), 1));
-        hours_and_rows(day, x, -1, out);
-        hours_and_rows(y, day + DAY_MS, -1, out);
-    } else {
-        hours_and_rows(x, y, 1, out);
+/// [a, b): whole units of `grain` in the middle, what is left of a unit at
+/// each end.
+fn stretch(a: i64, b: i64, grain: Grain, sign: i64, out: &mut Vec<(Read, i64)>) {
+    if a >= b {
+        return;
+    }
+    let Some((unit, _)) = grain.unit() else {
+        out.push((read(a, b, Grain::Rows), sign));
+        return;
+    };
+    let (ua, ub) = (ceil(a, unit), floor(b, unit));
+    if ua > ub {
+        within_unit(a, b, grain, sign, out);
+        return;
+    }
+    if a < ua {
+        within_unit(a, ua, grain, sign, out);
+    }
+    if ua < ub {
+        out.push((read(ua, ub, grain), sign));
+    }
+    if ub < b {
+        within_unit(ub, b, grain, sign, out);
     }
 }
 
-/// [x, y): whole UTC hours in the middle, the cost rows of the partial
-/// hours at its ends.
-fn hours_and_rows(x: i64, y: i64, sign: i64, out: &mut Vec<(Read, i64)>) {
-    if x >= y {
-        return;
-    }
-    let (hx, hy) = (ceil(x, HOUR_MS), floor(y, HOUR_MS));
-    if hx >= hy {
+/// [x, y) inside one unit of `grain`: from the next grain down, or, when
+/// it is more than half of the unit, the unit less the rest of it.
+fn within_unit(x: i64, y: i64, grain: Grain, sign: i64, out: &mut Vec<(Read, i64)>) {
+    let Some((unit, finer)) = grain.unit() else {
         out.push((read(x, y, Grain::Rows), sign));
         return;
-    }
-    for (from, to, grain) in [
-        (x, hx, Grain::Rows),
-        (hx, hy, Grain::Hours),
-        (hy, y, Grain::Rows),
-    ] {
-        if from < to {
-            out.push((read(from, to, grain), sign));
-        }
+    };
+    let start = floor(x, unit);
+    if y - x > unit / 2 {
+        out.push((read(start, start + unit, grain), sign));
+        stretch(start, x, finer, -sign, out);
+        stretch(y, start + unit, finer, -sign, out);
+    } else {
+        stretch(x, y, finer, sign, out);
     }
 }
 
@@ -170,6 +176,7 @@ mod tests {
 
     const H: i64 = HOUR_MS;
     const D: i64 = DAY_MS;
+    const W: i64 = WEEK_MS;
 
     /// Σ sign of the terms of stretch `s` whose read covers `t`.
     fn coverage(p: &SpendPlan, t: i64, s: i64) -> i64 {
@@ -217,6 +224,7 @@ mod tests {
         for r in &p.reads {
             assert!(r.from < r.to, "{r:?}");
             match r.grain {
+                Grain::Weeks => assert_eq!((r.from % W, r.to % W), (0, 0), "{r:?}"),
                 Grain::Days => assert_eq!((r.from % D, r.to % D), (0, 0), "{r:?}"),
                 Grain::Hours => assert_eq!((r.from % H, r.to % H), (0, 0), "{r:?}"),
                 Grain::Rows => assert!(
@@ -286,6 +294,21 @@ mod tests {
             (span(&short, Grain::Days), span(&short, Grain::Hours)),
             (0, 12 * H)
         );
+    }
+
+    #[test]
+    fn a_month_reads_whole_weeks_and_at_most_half_a_week_of_days_at_each_end() {
+        let d = 20_000 * D;
+        for k in 0..7 {
+            // A month of Kyiv days (from a local midnight, 22:00 UTC)
+            // starting on each day of the week, cut at today's midnight.
+            let from = d + k * D - 2 * H;
+            let until = from + 30 * D + 7 * H;
+            let p = check(from, until, &[until - 7 * H]);
+            assert!(span(&p, Grain::Weeks) >= 3 * W, "{k}: {p:?}");
+            assert!(span(&p, Grain::Days) <= 8 * D, "{k}: {p:?}");
+            assert!(span(&p, Grain::Hours) <= 4 * 12 * H, "{k}: {p:?}");
+        }
     }
 
     #[test]

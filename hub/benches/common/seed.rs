@@ -176,7 +176,7 @@ pub async fn seed_costs(
         }
     }
     // The rows went around the API's insert: build its daily roll-up.
-    store.rebuild_cost_daily().await?;
+    store.rebuild_cost_rollups().await?;
     Ok(())
 }
 

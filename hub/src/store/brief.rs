@@ -3,7 +3,7 @@
 //! list over an index added in migration 0004; they run concurrently on the
 //! pool, so a brief costs the slowest of them, not their sum.
 
-use super::spend_plan::{self, Grain};
+use super::spend_plan;
 use super::{Store, StoreError, from_ms};
 use briefs::Window;
 use briefs::input::{
@@ -478,29 +478,18 @@ impl Store {
     async fn spend_read(&self, read: &spend_plan::Read) -> Result<Vec<SpendSum>, StoreError> {
         // CAST: PostgreSQL sums BIGINT as NUMERIC, which the Any driver
         // cannot read.
-        let sql = match read.grain {
-            Grain::Weeks => {
+        let sql = match read.grain.rollup() {
+            Some((table, bucket)) => format!(
                 "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
-                   CAST(SUM(n) AS BIGINT) FROM cost_weekly \
-                 WHERE week >= $1 AND week < $2 GROUP BY agent_id, project_id"
-            }
-            Grain::Days => {
-                "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
-                   CAST(SUM(n) AS BIGINT) FROM cost_daily \
-                 WHERE day >= $1 AND day < $2 GROUP BY agent_id, project_id"
-            }
-            Grain::Hours => {
-                "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
-                   CAST(SUM(n) AS BIGINT) FROM cost_hourly \
-                 WHERE hour >= $1 AND hour < $2 GROUP BY agent_id, project_id"
-            }
-            Grain::Rows => {
-                "SELECT agent_id, project_id, CAST(SUM(usd_micros) AS BIGINT), \
-                   CAST(COUNT(*) AS BIGINT) FROM costs \
-                 WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
-            }
+                   CAST(SUM(n) AS BIGINT) FROM {table} \
+                 WHERE {bucket} >= $1 AND {bucket} < $2 GROUP BY agent_id, project_id"
+            ),
+            None => "SELECT agent_id, project_id, CAST(SUM(usd_micros) AS BIGINT), \
+                       CAST(COUNT(*) AS BIGINT) FROM costs \
+                     WHERE at >= $1 AND at < $2 GROUP BY agent_id, project_id"
+                .to_string(),
         };
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(read.from)
             .bind(read.to)
             .fetch_all(&self.pool)

@@ -131,38 +131,24 @@ impl Store {
     /// (after rows were loaded around [`Store::insert_cost`], as the
     /// benchmark's bulk seed does). Migrations 0008, 0020, 0029 and 0032
     /// run the same statements once.
-    pub async fn rebuild_cost_daily(&self) -> Result<(), StoreError> {
+    pub async fn rebuild_cost_rollups(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM cost_daily")
+        for (table, bucket, width) in [
+            ("cost_weekly", "week", WEEK_MS),
+            ("cost_daily", "day", DAY_MS),
+            ("cost_hourly", "hour", HOUR_MS),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({bucket}, agent_id, project_id, usd_micros, n) \
+                 SELECT (at / {width}) * {width}, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
+                 FROM costs GROUP BY (at / {width}) * {width}, agent_id, COALESCE(project_id, '')"
+            )))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) \
-             SELECT (at / 86400000) * 86400000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
-             FROM costs GROUP BY (at / 86400000) * 86400000, agent_id, COALESCE(project_id, '')",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM cost_hourly")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) \
-             SELECT (at / 3600000) * 3600000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
-             FROM costs GROUP BY (at / 3600000) * 3600000, agent_id, COALESCE(project_id, '')",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM cost_weekly")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO cost_weekly (week, agent_id, project_id, usd_micros, n) \
-             SELECT (at / 604800000) * 604800000, agent_id, COALESCE(project_id, ''), SUM(usd_micros), COUNT(*) \
-             FROM costs GROUP BY (at / 604800000) * 604800000, agent_id, COALESCE(project_id, '')",
-        )
-        .execute(&mut *tx)
-        .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -106,6 +106,17 @@ impl Grain {
             Grain::Rows => None,
         }
     }
+
+    /// The roll-up table a read of this grain sums and its bucket column;
+    /// None for the cost rows.
+    pub(super) fn rollup(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Grain::Weeks => Some(("cost_weekly", "week")),
+            Grain::Days => Some(("cost_daily", "day")),
+            Grain::Hours => Some(("cost_hourly", "hour")),
+            Grain::Rows => None,
+        }
+    }
 }
 
 /// [a, b): whole units of `grain` in the middle, what is left of a unit at

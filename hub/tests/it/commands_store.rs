@@ -162,17 +162,22 @@ async fn add_cost(
     usd: f64,
     at: i64,
 ) {
-    sqlx::query(
-        "INSERT INTO costs (agent_id, project_id, model, usd_micros, at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(agent)
-    .bind(project)
-    .bind(model)
-    .bind(hub::store::micros_from_usd(usd).unwrap())
-    .bind(at)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    // Through the store's own insert, which keeps the hourly, daily and
+    // weekly roll-ups the brief reads in the same transaction (a raw
+    // INSERT into `costs` would be in the cost rows only).
+    store
+        .insert_cost(&hub::store::NewCost {
+            agent_id: agent.into(),
+            project_id: project.map(str::to_string),
+            task_id: None,
+            model: model.into(),
+            tokens_in: 0,
+            tokens_out: 0,
+            usd,
+            at,
+        })
+        .await
+        .unwrap();
 }
 
 // ----- tasks -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use common::smtp_server::SmtpServer;
 use common::telegram_server::TelegramServer;
 use hub::brief::job::BriefJob;
 use hub::schedule::DailyJob;
-use hub::store::{BulkValue as V, NewCost, Store};
+use hub::store::{BulkValue as V, Store};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -167,19 +167,7 @@ async fn seed(store: &Store) {
         ("builder", None, 100.0, utc(2025, 6, 30, 20, 0)),        // 23:00 Kyiv 30 June: last month
     ];
     for (agent, project, usd, at) in costs {
-        store
-            .insert_cost(&NewCost {
-                agent_id: agent.into(),
-                project_id: project.map(str::to_string),
-                task_id: None,
-                model: "m".into(),
-                tokens_in: 0,
-                tokens_out: 0,
-                usd,
-                at,
-            })
-            .await
-            .unwrap();
+        common::add_cost(store, agent, project, "m", usd, at).await;
     }
     let audit = |action: &str, at: i64| {
         vec![
@@ -459,19 +447,7 @@ async fn spend_equals_the_raw_rows_in_every_zone_body(db: &TestDb) {
         let agent = ["coder", "ops"][(k % 2) as usize];
         let project = (k % 3 != 0).then(|| "app".to_string());
         let usd = (k % 13 + 1) as f64 / 8.0;
-        store
-            .insert_cost(&NewCost {
-                agent_id: agent.into(),
-                project_id: project.clone(),
-                task_id: None,
-                model: "m".into(),
-                tokens_in: 0,
-                tokens_out: 0,
-                usd,
-                at,
-            })
-            .await
-            .unwrap();
+        common::add_cost(store, agent, project.as_deref(), "m", usd, at).await;
         rows.push((agent, project, usd, at));
         at += 37 * 60_000;
         k += 1;
@@ -503,19 +479,15 @@ async fn spend_equals_the_raw_rows_in_every_zone_body(db: &TestDb) {
         // Kiritimati), its sums are added and taken away again, and it
         // must not show as a row of $0.
         let ghost = format!("ghost-{zone}");
-        store
-            .insert_cost(&NewCost {
-                agent_id: "ops".into(),
-                project_id: Some(ghost.clone()),
-                task_id: None,
-                model: "m".into(),
-                tokens_in: 0,
-                tokens_out: 0,
-                usd: 1.0,
-                at: ms(w.week_start).min(ms(w.month_start)) - 1,
-            })
-            .await
-            .unwrap();
+        common::add_cost(
+            store,
+            "ops",
+            Some(&ghost),
+            "m",
+            1.0,
+            ms(w.week_start).min(ms(w.month_start)) - 1,
+        )
+        .await;
         let input = store.brief_input(&w, 10).await.unwrap();
         assert!(
             !input

@@ -154,32 +154,6 @@ async fn request_decision(backend: &HubBackend, kind: &str, context: &str) -> co
     backend.create_decision(&new, &audit).await.unwrap()
 }
 
-async fn add_cost(
-    store: &Store,
-    agent: &str,
-    project: Option<&str>,
-    model: &str,
-    usd: f64,
-    at: i64,
-) {
-    // Through the store's own insert, which keeps the hourly, daily and
-    // weekly roll-ups the brief reads in the same transaction (a raw
-    // INSERT into `costs` would be in the cost rows only).
-    store
-        .insert_cost(&hub::store::NewCost {
-            agent_id: agent.into(),
-            project_id: project.map(str::to_string),
-            task_id: None,
-            model: model.into(),
-            tokens_in: 0,
-            tokens_out: 0,
-            usd,
-            at,
-        })
-        .await
-        .unwrap();
-}
-
 // ----- tasks -------------------------------------------------------------------------
 
 async fn task_lifecycle_happy_path(store: Store) {
@@ -747,10 +721,10 @@ async fn whoami_help_cost_brief_body(store: Store) {
     // Costs: three today, one long before this month.
     let now = Utc::now().timestamp_millis();
     let old = (Utc::now() - Duration::days(40)).timestamp_millis();
-    add_cost(&store, "coder", Some("web"), "gpt", 1.25, now).await;
-    add_cost(&store, "coder", None, "gpt", 0.75, now).await;
-    add_cost(&store, "writer", Some("web"), "claude", 3.0, now).await;
-    add_cost(&store, "coder", Some("web"), "gpt", 100.0, old).await;
+    common::add_cost(&store, "coder", Some("web"), "gpt", 1.25, now).await;
+    common::add_cost(&store, "coder", None, "gpt", 0.75, now).await;
+    common::add_cost(&store, "writer", Some("web"), "claude", 3.0, now).await;
+    common::add_cost(&store, "coder", Some("web"), "gpt", 100.0, old).await;
     let today = CostPeriod::Today.since(Utc::now());
     let lines = |ls: Vec<commands::CostLine>| {
         ls.into_iter()
@@ -916,10 +890,10 @@ async fn auto_assignment_body(store: Store) {
         history(&store, "gamma", true).await;
     }
     let now = Utc::now().timestamp_millis();
-    add_cost(&store, "alpha", None, "gpt", 2.5, now).await;
-    add_cost(&store, "alpha", None, "gpt", 1.5, now).await;
-    add_cost(&store, "beta", None, "gpt", 0.5, now).await;
-    add_cost(&store, "gamma", None, "gpt", 0.5, now).await;
+    common::add_cost(&store, "alpha", None, "gpt", 2.5, now).await;
+    common::add_cost(&store, "alpha", None, "gpt", 1.5, now).await;
+    common::add_cost(&store, "beta", None, "gpt", 0.5, now).await;
+    common::add_cost(&store, "gamma", None, "gpt", 0.5, now).await;
 
     let stats: Vec<(String, AgentStatus, AgentStats)> = store
         .agents_with_stats()

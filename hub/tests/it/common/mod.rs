@@ -311,3 +311,29 @@ pub fn backend_with(store: &Store, config_toml: &str) -> hub::backend::HubBacken
 pub fn backend(store: &Store) -> hub::backend::HubBackend {
     backend_with(store, "")
 }
+
+/// A cost recorded through the store's own insert, which keeps the hourly,
+/// daily and weekly roll-ups the brief and the budgets read in the same
+/// transaction (a raw INSERT into `costs` would be in the cost rows only).
+pub async fn add_cost(
+    store: &Store,
+    agent: &str,
+    project: Option<&str>,
+    model: &str,
+    usd: f64,
+    at: i64,
+) {
+    store
+        .insert_cost(&hub::store::NewCost {
+            agent_id: agent.into(),
+            project_id: project.map(str::to_string),
+            task_id: None,
+            model: model.into(),
+            tokens_in: 0,
+            tokens_out: 0,
+            usd,
+            at,
+        })
+        .await
+        .unwrap();
+}

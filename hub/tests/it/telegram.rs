@@ -226,8 +226,12 @@ both_dbs!(
             OPS_GROUP,
             &format!("/task@{BOT_USERNAME} new Fix <login> & logout"),
         );
-        tg.wait_for("the group reply", 10, |t| !t.messages(OPS_GROUP).is_empty())
-            .await;
+        // Two chats are answered independently: wait for both replies (the
+        // group's could come first, and the help was then not there yet).
+        tg.wait_for("the help and the group reply", 10, |t| {
+            !t.messages(CHIEF).is_empty() && !t.messages(OPS_GROUP).is_empty()
+        })
+        .await;
         let help = tg.messages(CHIEF);
         assert_eq!(help.len(), 1);
         assert!(help[0].text.contains("help [command]"), "{}", help[0].text);

@@ -79,6 +79,9 @@ pub struct ServerConfig {
     /// Open connections at most; more wait to be accepted until one closes.
     /// Keep it below the process's file descriptor limit (`ulimit -n`).
     pub max_connections: usize,
+    /// Threads that run the hub's async work (HTTP, routing, adapters,
+    /// schedules). 0: see [`Config::runtime_workers`].
+    pub worker_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 512,
+            worker_threads: 0,
         }
     }
 }
@@ -519,6 +523,23 @@ impl Config {
         self.budgets.zone(&self.people)
     }
 
+    /// How many runtime worker threads to start on a machine of `cores`:
+    /// `server.worker_threads` when set, else one per core on PostgreSQL
+    /// and one fewer on SQLite. Why fewer: SQLite runs inside the hub's
+    /// process, each connection on a thread of its own (sqlx), and under
+    /// load the ingest writer's connection keeps a core busy; a worker on
+    /// every core as well made the workers hand work to each other and
+    /// park and wake far more often (bench/external.sh on 2 cores, README
+    /// "External load": 38 → 34 µs of hub CPU per notification, 10% more
+    /// notifications/s). At least one.
+    pub fn runtime_workers(&self, cores: usize) -> usize {
+        match self.server.worker_threads {
+            0 if self.database.url.starts_with("sqlite:") => cores.saturating_sub(1).max(1),
+            0 => cores.max(1),
+            n => n,
+        }
+    }
+
     /// Load the file at exactly `path` (a path someone named: it must
     /// exist) over the defaults, then `ORKHUB_*` variables. A relative path
     /// is read from the working directory, never from a parent directory.
@@ -845,4 +866,25 @@ fn web_console(web: &WebConfig) -> Result<(), ConfigError> {
         return bad("adapters.web.email_link_minutes must be above 0".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_workers_leave_sqlite_a_core_unless_told() {
+        let mut c = Config::default();
+        assert!(c.database.url.starts_with("sqlite:"), "{}", c.database.url);
+        assert_eq!(c.runtime_workers(2), 1);
+        assert_eq!(c.runtime_workers(8), 7);
+        assert_eq!(c.runtime_workers(1), 1, "at least one");
+        c.database.url = "postgres://postgres@127.0.0.1/orkhub".into();
+        assert_eq!(c.runtime_workers(2), 2);
+        assert_eq!(c.runtime_workers(0), 1, "at least one");
+        c.server.worker_threads = 3;
+        assert_eq!(c.runtime_workers(2), 3, "the config wins");
+        c.database.url = "sqlite://data/orkhub.db".into();
+        assert_eq!(c.runtime_workers(2), 3, "the config wins");
+    }
 }

@@ -139,8 +139,7 @@ enum KeyCommand {
     Scopes,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     // Already done at load on Linux; asked again for the log line below.
     let small_pages = hub::memory::no_transparent_huge_pages();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -159,8 +158,21 @@ async fn main() -> anyhow::Result<()> {
             "no {DEFAULT_CONFIG} in the working directory: running on the built-in defaults (and ORKHUB_* variables)"
         );
     }
+    // The runtime is built here, not by #[tokio::main], because its size
+    // comes from the config (server.worker_threads).
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = config.runtime_workers(cores);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(cli, config, found, workers))
+}
+
+async fn run(cli: Cli, config: Config, found: bool, workers: usize) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, workers).await,
         Command::Migrate => {
             hub::store::Store::open(&config.database.url, 1).await?;
             println!("database is up to date: {}", config.database.url);
@@ -205,12 +217,14 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, workers: usize) -> anyhow::Result<()> {
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
     let ttl = std::time::Duration::from_secs(config.server.idempotency_ttl_secs);
     let running = hub::app::start(config, hub::app::Options::default()).await?;
+    hub::telemetry::record_runtime_workers(workers);
+    tracing::info!(workers, "async runtime");
     let pruning = hub::ingest::prune::spawn(
         running.store.clone(),
         ttl,

@@ -42,12 +42,22 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The async runtime's worker threads (`server.worker_threads`, or as
+/// many as `Config::runtime_workers` chose), for operators who size it.
+pub fn record_runtime_workers(n: usize) {
+    metrics::gauge!("orkhub_runtime_workers").set(n as f64);
+}
+
 /// HELP text for every metric the hub records. A metric recorded anywhere
 /// must be described here (the `metrics` test checks the scrape).
 fn describe() {
     describe_gauge!(
         "orkhub_build_info",
         "Always 1; the running orkhub's version is its label."
+    );
+    describe_gauge!(
+        "orkhub_runtime_workers",
+        "Worker threads of the hub's async runtime (server.worker_threads; 0 there: one per core, one fewer on SQLite)."
     );
     describe_counter!(
         "orkhub_http_requests_total",

@@ -48,6 +48,7 @@ mod question_instances;
 mod question_replies;
 mod question_sla;
 mod questions;
+mod runtime_workers;
 mod slack;
 mod store_open;
 mod telegram;

@@ -95,18 +95,11 @@ impl Store {
                         use sqlx::Executor;
                         // No checkpoints inside commits: `wal.rs` runs them
                         // in the background. After a restart the WAL file is
-                        // cut back to 64 MiB. Temporary storage in memory:
-                        // each ingest batch's multi-row inserts keep a
-                        // statement journal, and past 64 KiB SQLite spilled
-                        // it to a new file in /var/tmp (created, unlinked,
-                        // written, closed: a dozen system calls and ~2 page
-                        // writes per batch), which also needs a writable
-                        // temporary folder wherever the hub runs.
+                        // cut back to 64 MiB.
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                              PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
-                             PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; \
-                             PRAGMA temp_store=MEMORY;",
+                             PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
                         )
                         .await?;
                     }

@@ -20,13 +20,30 @@ use std::sync::Mutex;
 pub struct WriterConnection(Mutex<Option<AnyConnection>>);
 
 impl WriterConnection {
-    /// The kept connection, or a new one from the pool.
-    pub(super) async fn take(&mut self, pool: &AnyPool) -> Result<AnyConnection, StoreError> {
+    /// The kept connection, or a new one from the pool (then `true`: the
+    /// caller sets it up for its work first).
+    pub(super) async fn take(
+        &mut self,
+        pool: &AnyPool,
+    ) -> Result<(AnyConnection, bool), StoreError> {
         let kept = self.0.get_mut().map_or(None, Option::take);
         Ok(match kept {
-            Some(conn) => conn,
-            None => pool.acquire().await?.detach(),
+            Some(conn) => (conn, false),
+            None => (pool.acquire().await?.detach(), true),
         })
+    }
+
+    /// Whether the kept connection keeps SQLite's temporary storage in
+    /// memory (for tests; None when no connection is kept).
+    pub async fn temp_store_in_memory(&mut self) -> Option<bool> {
+        use sqlx::Row;
+        let conn = self.0.get_mut().ok()?.as_mut()?;
+        let row = sqlx::query("PRAGMA temp_store")
+            .fetch_one(&mut *conn)
+            .await
+            .ok()?;
+        // 2 is MEMORY (0 the compile-time default, 1 file).
+        Some(row.try_get::<i64, _>(0).ok()? == 2)
     }
 
     /// Keep `conn` for the next batch (only after a batch that finished).

@@ -171,29 +171,3 @@ async fn a_panicking_test_leaves_no_database_behind() {
         "{name} is still on the server"
     );
 }
-
-/// Every SQLite connection keeps temporary storage in memory: an ingest
-/// batch's statement journal past 64 KiB would otherwise be a new file in
-/// /var/tmp per batch (and a failed batch where that folder is not
-/// writable). Three connections held at once, so the pool opens new ones
-/// and each is checked.
-#[tokio::test]
-async fn sqlite_connections_keep_temporary_storage_in_memory() {
-    use sqlx::Row;
-    let db = TestDb::sqlite().await;
-    let pool = db.store().pool();
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(pool.acquire().await.unwrap());
-    }
-    for conn in held.iter_mut() {
-        let row = sqlx::query("PRAGMA temp_store")
-            .fetch_one(&mut **conn)
-            .await
-            .unwrap();
-        // 2 is MEMORY (0 default, 1 file).
-        assert_eq!(row.try_get::<i64, _>(0).unwrap(), 2);
-    }
-    drop(held);
-    db.finish().await;
-}

@@ -110,3 +110,36 @@ both_dbs!(
         }
     }
 );
+
+/// On SQLite the writer's connection keeps temporary storage in memory: a
+/// batch's statement journal past 64 KiB would otherwise be a new file in
+/// /var/tmp per batch. The pool's connections keep the default (their
+/// GROUP BY sorts are faster with it), also after a failed batch made the
+/// writer take a fresh connection.
+#[tokio::test]
+async fn sqlite_writer_keeps_temporary_storage_in_memory_and_the_pool_does_not() {
+    use sqlx::Row;
+    let db = TestDb::sqlite().await;
+    let store = Store::open(&db.url(), 2).await.unwrap();
+    let mut own = WriterConnection::default();
+    for (tag, broken) in [("first", false), ("bad", true), ("after", false)] {
+        let (ns, ds) = batch(tag, 300, broken);
+        let stored = store
+            .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+            .await;
+        assert_eq!(stored.is_ok(), !broken, "{tag}: {stored:?}");
+        if !broken {
+            assert_eq!(own.temp_store_in_memory().await, Some(true), "{tag}");
+        }
+    }
+    let mut conn = store.pool().acquire().await.unwrap();
+    let row = sqlx::query("PRAGMA temp_store")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(row.try_get::<i64, _>(0).unwrap(), 0, "the pool's default");
+    drop(conn);
+    assert_eq!(count(&store).await, 600);
+    store.close().await;
+    db.finish().await;
+}

@@ -108,6 +108,10 @@ impl ServerConfig {
     }
 }
 
+/// More runtime workers than this is a typo, not a machine: each is a
+/// thread with its own stack, all started at once.
+const MAX_WORKER_THREADS: usize = 256;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -716,6 +720,12 @@ impl Config {
         if self.server.max_connections == 0 {
             return bad("server.max_connections must be above 0".into());
         }
+        if self.server.worker_threads > MAX_WORKER_THREADS {
+            return bad(format!(
+                "server.worker_threads must be at most {MAX_WORKER_THREADS} (0: one per core, one fewer on SQLite); got {}",
+                self.server.worker_threads
+            ));
+        }
         if self.ingest.queue == 0 || self.ingest.max_batch == 0 {
             return bad("ingest.queue and ingest.max_batch must be above 0".into());
         }
@@ -886,5 +896,19 @@ mod tests {
         assert_eq!(c.runtime_workers(2), 3, "the config wins");
         c.database.url = "sqlite://data/orkhub.db".into();
         assert_eq!(c.runtime_workers(2), 3, "the config wins");
+    }
+
+    #[test]
+    fn a_worker_count_no_machine_has_is_refused_by_name() {
+        let mut c = Config::default();
+        c.server.worker_threads = 256;
+        assert!(c.validate().is_ok());
+        c.server.worker_threads = 100_000;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("server.worker_threads must be at most 256"),
+            "{e}"
+        );
+        assert!(e.contains("100000"), "{e}");
     }
 }

@@ -479,7 +479,7 @@ impl Store {
         // CAST: PostgreSQL sums BIGINT as NUMERIC, which the Any driver
         // cannot read.
         let sql = match read.grain.rollup() {
-            Some((table, bucket)) => format!(
+            Some(super::costs::Rollup { table, bucket, .. }) => format!(
                 "SELECT agent_id, NULLIF(project_id, ''), CAST(SUM(usd_micros) AS BIGINT), \
                    CAST(SUM(n) AS BIGINT) FROM {table} \
                  WHERE {bucket} >= $1 AND {bucket} < $2 GROUP BY agent_id, project_id"

@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError};
 use sqlx::Row;
+use std::sync::LazyLock;
 
 /// Milliseconds in a UTC day: `cost_daily.day` is a multiple of it.
 pub(super) const DAY_MS: i64 = 86_400_000;
@@ -13,28 +14,51 @@ pub(super) const HOUR_MS: i64 = 3_600_000;
 /// start on Thursdays 00:00 UTC, as the Unix epoch did).
 pub(super) const WEEK_MS: i64 = 7 * DAY_MS;
 
-/// Each roll-up kept beside `costs` in the cost insert's transaction: its
-/// upsert ($1 the bucket's start) and its bucket's width in ms.
-const ROLLUP_UPSERTS: [(&str, i64); 3] = [
-    (
-        "INSERT INTO cost_weekly (week, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (week, agent_id, project_id) \
-         DO UPDATE SET usd_micros = cost_weekly.usd_micros + excluded.usd_micros, n = cost_weekly.n + 1",
-        WEEK_MS,
-    ),
-    (
-        "INSERT INTO cost_daily (day, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (day, agent_id, project_id) \
-         DO UPDATE SET usd_micros = cost_daily.usd_micros + excluded.usd_micros, n = cost_daily.n + 1",
-        DAY_MS,
-    ),
-    (
-        "INSERT INTO cost_hourly (hour, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (hour, agent_id, project_id) \
-         DO UPDATE SET usd_micros = cost_hourly.usd_micros + excluded.usd_micros, n = cost_hourly.n + 1",
-        HOUR_MS,
-    ),
+/// One roll-up of `costs`: its table, its bucket column (the bucket's
+/// start, a multiple of `width`) and the bucket's width in ms.
+pub(super) struct Rollup {
+    pub table: &'static str,
+    pub bucket: &'static str,
+    pub width: i64,
+}
+
+/// The roll-ups kept beside `costs` in the cost insert's transaction,
+/// coarsest first.
+pub(super) const ROLLUPS: [Rollup; 3] = [
+    Rollup {
+        table: "cost_weekly",
+        bucket: "week",
+        width: WEEK_MS,
+    },
+    Rollup {
+        table: "cost_daily",
+        bucket: "day",
+        width: DAY_MS,
+    },
+    Rollup {
+        table: "cost_hourly",
+        bucket: "hour",
+        width: HOUR_MS,
+    },
 ];
+
+/// Each roll-up's upsert ($1 the bucket's start) and its bucket's width.
+static ROLLUP_UPSERTS: LazyLock<Vec<(String, i64)>> = LazyLock::new(|| {
+    ROLLUPS
+        .iter()
+        .map(|r| {
+            let (t, b) = (r.table, r.bucket);
+            (
+                format!(
+                    "INSERT INTO {t} ({b}, agent_id, project_id, usd_micros, n) VALUES ($1, $2, $3, $4, 1) \
+                     ON CONFLICT ({b}, agent_id, project_id) \
+                     DO UPDATE SET usd_micros = {t}.usd_micros + excluded.usd_micros, n = {t}.n + 1"
+                ),
+                r.width,
+            )
+        })
+        .collect()
+});
 
 /// Micro-dollars in a dollar. Money is stored and summed as integer
 /// micro-dollars: a sum of any number of costs is exact on both engines
@@ -99,9 +123,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let id = row.try_get::<i64, _>(0)?;
-        for (upsert, width) in ROLLUP_UPSERTS {
-            sqlx::query(upsert)
-                .bind(c.at.div_euclid(width) * width)
+        for (upsert, width) in ROLLUP_UPSERTS.iter() {
+            sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+                .bind(c.at.div_euclid(*width) * width)
                 .bind(&c.agent_id)
                 .bind(c.project_id.as_deref().unwrap_or(""))
                 .bind(micros)
@@ -133,11 +157,12 @@ impl Store {
     /// run the same statements once.
     pub async fn rebuild_cost_rollups(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for (table, bucket, width) in [
-            ("cost_weekly", "week", WEEK_MS),
-            ("cost_daily", "day", DAY_MS),
-            ("cost_hourly", "hour", HOUR_MS),
-        ] {
+        for Rollup {
+            table,
+            bucket,
+            width,
+        } in &ROLLUPS
+        {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
                 .execute(&mut *tx)
                 .await?;

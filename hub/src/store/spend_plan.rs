@@ -15,7 +15,7 @@
 //! the benchmark's data a day has 550 daily rows and an hour 100 hourly
 //! ones.
 
-use super::costs::{DAY_MS, HOUR_MS, WEEK_MS};
+use super::costs::{DAY_MS, HOUR_MS, ROLLUPS, Rollup, WEEK_MS};
 
 /// Which table a read sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,13 +107,12 @@ impl Grain {
         }
     }
 
-    /// The roll-up table a read of this grain sums and its bucket column;
-    /// None for the cost rows.
-    pub(super) fn rollup(self) -> Option<(&'static str, &'static str)> {
+    /// The roll-up a read of this grain sums; None for the cost rows.
+    pub(super) fn rollup(self) -> Option<&'static Rollup> {
         match self {
-            Grain::Weeks => Some(("cost_weekly", "week")),
-            Grain::Days => Some(("cost_daily", "day")),
-            Grain::Hours => Some(("cost_hourly", "hour")),
+            Grain::Weeks => Some(&ROLLUPS[0]),
+            Grain::Days => Some(&ROLLUPS[1]),
+            Grain::Hours => Some(&ROLLUPS[2]),
             Grain::Rows => None,
         }
     }

@@ -57,17 +57,21 @@ pub async fn scan(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<()> {
     failed.map_or(Ok(()), |e| Err(e.into()))
 }
 
-/// The anomalies present at `now`, by key.
+/// The anomalies present at `now`, by key. "Today's spend" for a spike is
+/// the day in the budgets' zone, as in the brief, the budget alerts and the
+/// Costs page (not the UTC day, which would flag a late-evening spend in
+/// Kyiv as the next morning's).
 async fn current(w: &Watch, now: DateTime<Utc>) -> anyhow::Result<BTreeMap<String, OpenAnomaly>> {
     let window = briefs::Window::new(
         "watch",
-        chrono_tz::UTC,
-        now.date_naive(),
+        w.budget_zone,
+        now.with_timezone(&w.budget_zone).date_naive(),
         NaiveTime::MIN,
         now,
         None,
         &w.brief,
-    )?;
+    )?
+    .with_budget_zone(w.budget_zone)?;
     let input = w.store.brief_input(&window, w.brief.list_limit).await?;
     let brief = briefs::build(&window, "watch", &input, &w.brief);
     let mut out = BTreeMap::new();

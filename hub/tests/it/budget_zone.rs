@@ -226,6 +226,57 @@ both_dbs!(
     }
 );
 
+// The anomaly scan's spend spike compares the local day's spend with the
+// seven local days before it: a late evening's spend in Kyiv is the day
+// before's, even when UTC calls it the same day as the next morning's.
+both_dbs!(
+    a_spend_spike_is_the_local_days_spend,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, CONFIG, vec![]).await;
+        let w = watch(&hub);
+        let store = hub.store();
+        let midnight = kyiv_midnight(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        // $15 at 23:50 on 30 November in Kyiv (21:50 UTC).
+        store
+            .insert_cost(&cost(
+                "spender",
+                None,
+                15.0,
+                midnight - Duration::minutes(10),
+            ))
+            .await
+            .unwrap();
+        // At 00:30 on 1 December in Kyiv: nothing spent today. (Counting the
+        // UTC day, still 30 November, $15 with nothing before is above the
+        // $10 floor: a spike.)
+        w.tick(WatchJob::AnomalyScan, midnight + Duration::minutes(30))
+            .await
+            .unwrap();
+        assert_eq!(store.open_anomalies().await.unwrap(), vec![]);
+        // $12 at 00:40 in Kyiv: above three times the 7-day average of
+        // $15 / 7. (By UTC it would read $27 with no spend before.)
+        store
+            .insert_cost(&cost(
+                "spender",
+                None,
+                12.0,
+                midnight + Duration::minutes(40),
+            ))
+            .await
+            .unwrap();
+        w.tick(WatchJob::AnomalyScan, midnight + Duration::minutes(45))
+            .await
+            .unwrap();
+        let open = store.open_anomalies().await.unwrap();
+        let messages: Vec<&str> = open.iter().map(|a| a.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec!["spender spent $12.00 today, 5.6× its 7-day daily average of $2.14"]
+        );
+        hub.stop().await;
+    }
+);
+
 /// Without `[budgets] time_zone`, the first owner's time zone is the
 /// budgets' (the common config's ceo: Europe/Kyiv).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

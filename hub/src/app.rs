@@ -10,6 +10,7 @@ use crate::store::Store;
 use adapters::Adapter;
 use adapters::console::{ConsoleAdapter, ConsoleOutput};
 use adapters::web::WebAdapter;
+use anyhow::Context;
 use routing::ChannelKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -128,7 +129,14 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     });
     // Bound before any platform is asked anything: a platform that is slow
     // or failing at start never holds the API closed (see `checks` below).
-    let listener = tokio::net::TcpListener::bind(&config.server.listen).await?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.listen in the config, or ORKHUB_SERVER__LISTEN)",
+                config.server.listen
+            )
+        })?;
     let inbox = Arc::new(crate::inbox::HubInbox::new(
         state.backend.clone(),
         wake.clone(),

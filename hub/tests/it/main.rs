@@ -49,6 +49,7 @@ mod question_replies;
 mod question_sla;
 mod questions;
 mod runtime_workers;
+mod serve_listen;
 mod slack;
 mod store_open;
 mod telegram;

@@ -7,8 +7,8 @@
 //! rendered from its own templates (`super::brief`) when it is sent.
 
 use super::limits;
+use crate::template::compiled::{Setup, compiled};
 use crate::template::{Mode, TemplateError};
-use handlebars::Handlebars;
 use neutral::{Digest, Document, RichMessage};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -208,19 +208,18 @@ pub fn escape(s: &str) -> String {
 }
 
 fn render_source(name: &str, source: &str, ctx: &impl Serialize) -> Result<String, RenderError> {
-    let mut hb = Handlebars::new();
-    if name.ends_with(".html.hbs") {
-        hb.register_escape_fn(escape);
+    let escape_fn: crate::template::Escape = if name.ends_with(".html.hbs") {
+        escape
     } else {
         // Plain text: no HTML entities in what the reader sees.
-        hb.register_escape_fn(handlebars::no_escape);
-    }
+        handlebars::no_escape
+    };
     let err = |e: &dyn std::fmt::Display| RenderError::Template {
         name: name.to_string(),
         reason: e.to_string(),
     };
-    hb.register_template_string(name, source)
-        .map_err(|e| err(&e))?;
+    // Parsed once per text (see `template::compiled`).
+    let hb = compiled(name, source, escape_fn, Setup::Plain).map_err(|e| err(&e))?;
     hb.render(name, ctx).map_err(|e| err(&e))
 }
 

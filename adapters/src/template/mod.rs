@@ -13,9 +13,9 @@
 //! edited file cannot be read or does not render, so one broken file never
 //! stops the brief on every channel (logged once per file and error).
 
+pub mod compiled;
 pub mod helpers;
 
-use handlebars::Handlebars;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -144,16 +144,14 @@ pub fn render_source<C: Serialize>(
     escape: Escape,
     ctx: &C,
 ) -> Result<String, TemplateError> {
-    let mut hb = Handlebars::new();
-    // A typo in a field name is an error, not an empty string.
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(escape);
-    helpers::register(&mut hb);
     let err = |e: &dyn std::fmt::Display| TemplateError::Template {
         file: name.to_string(),
         message: e.to_string(),
     };
-    hb.register_template_string("t", text)
+    // Strict: a typo in a field name is an error, not an empty string.
+    // Parsed once per text (`compiled`), registered under "t" as before so
+    // that handlebars' own messages read the same.
+    let hb = compiled::compiled("t", text, escape, compiled::Setup::StrictWithHelpers)
         .map_err(|e| err(&e))?;
     hb.render("t", ctx).map_err(|e| err(&e))
 }

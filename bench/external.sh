@@ -92,6 +92,10 @@ max_connections = 512
 url = "$url"
 [log]
 level = "warn"
+# No brief: a hub started after a person's brief_time sends today's at once,
+# and the idle figure would then depend on the hour (README "Memory").
+[brief]
+enabled = false
 [[people]]
 id = "ceo"
 role = "owner"

@@ -63,6 +63,17 @@ pub fn compiled(
     Ok(hb)
 }
 
+/// Whether `text` is kept parsed for `name`, `escape` and `setup` (for
+/// tests: what a render leaves behind).
+pub fn is_kept(name: &str, text: &str, escape: Escape, setup: Setup) -> bool {
+    let key: Key = (name.to_string(), escape as usize, setup);
+    COMPILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .is_some_and(|(cached, _)| cached == text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,11 +149,12 @@ pub fn render_source<C: Serialize>(
         message: e.to_string(),
     };
     // Strict: a typo in a field name is an error, not an empty string.
-    // Parsed once per text (`compiled`), registered under "t" as before so
-    // that handlebars' own messages read the same.
-    let hb = compiled::compiled("t", text, escape, compiled::Setup::StrictWithHelpers)
+    // Parsed once per text and kept under its own name (`compiled`): the
+    // console's pages and their layout share one escape, so a common name
+    // would have them take each other's place at every page.
+    let hb = compiled::compiled(name, text, escape, compiled::Setup::StrictWithHelpers)
         .map_err(|e| err(&e))?;
-    hb.render("t", ctx).map_err(|e| err(&e))
+    hb.render(name, ctx).map_err(|e| err(&e))
 }
 
 /// Collapse the blank lines templates leave around block helpers: at most
@@ -170,4 +171,34 @@ pub fn tidy(s: String) -> Result<String, TemplateError> {
         out.pop();
     }
     Ok(out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn html(s: &str) -> String {
+        handlebars::html_escape(s)
+    }
+
+    // A page and its layout share one escape: each stays parsed under its
+    // own name, so rendering one does not throw the other out.
+    #[test]
+    fn templates_sharing_an_escape_stay_parsed_side_by_side() {
+        let ctx = serde_json::json!({"x": "<b>"});
+        let (a, b) = ("test/page.html.hbs", "test/layout.html.hbs");
+        for _ in 0..2 {
+            assert_eq!(
+                render_source(a, "P {{x}}", html, &ctx).unwrap(),
+                "P &lt;b&gt;"
+            );
+            assert_eq!(
+                render_source(b, "L {{x}}", html, &ctx).unwrap(),
+                "L &lt;b&gt;"
+            );
+        }
+        let setup = compiled::Setup::StrictWithHelpers;
+        assert!(compiled::is_kept(a, "P {{x}}", html, setup));
+        assert!(compiled::is_kept(b, "L {{x}}", html, setup));
+    }
 }

@@ -32,6 +32,10 @@ type Entry = (String, Arc<Handlebars<'static>>);
 
 static COMPILED: LazyLock<Mutex<HashMap<Key, Entry>>> = LazyLock::new(Mutex::default);
 
+fn key(name: &str, escape: Escape, setup: Setup) -> Key {
+    (name.to_string(), escape as usize, setup)
+}
+
 /// A registry with `text` registered as `name`, from the cache when the
 /// same text was parsed before with the same escape and setup.
 pub fn compiled(
@@ -40,7 +44,7 @@ pub fn compiled(
     escape: Escape,
     setup: Setup,
 ) -> Result<Arc<Handlebars<'static>>, handlebars::TemplateError> {
-    let key: Key = (name.to_string(), escape as usize, setup);
+    let key = key(name, escape, setup);
     // A panic elsewhere while the lock was held leaves a map that is still
     // whole (inserts are single calls): keep using it.
     if let Some((cached, hb)) = COMPILED.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
@@ -66,7 +70,7 @@ pub fn compiled(
 /// Whether `text` is kept parsed for `name`, `escape` and `setup` (for
 /// tests: what a render leaves behind).
 pub fn is_kept(name: &str, text: &str, escape: Escape, setup: Setup) -> bool {
-    let key: Key = (name.to_string(), escape as usize, setup);
+    let key = key(name, escape, setup);
     COMPILED
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -225,6 +225,14 @@ async fn serve(config: Config, workers: usize) -> anyhow::Result<()> {
     let running = hub::app::start(config, hub::app::Options::default()).await?;
     hub::telemetry::record_runtime_workers(workers);
     tracing::info!(workers, "async runtime");
+    // Started: the code only starting ran need not stay resident.
+    match hub::memory::release_start_up_code() {
+        Ok(bytes) => tracing::debug!(
+            kb = bytes / 1024,
+            "start-up code pages handed back to the page cache"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not hand back start-up code pages"),
+    }
     let pruning = hub::ingest::prune::spawn(
         running.store.clone(),
         ttl,

@@ -51,6 +51,7 @@ mod questions;
 mod runtime_workers;
 mod serve_listen;
 mod slack;
+mod start_up_code;
 mod store_open;
 mod telegram;
 mod telegram_limits;

@@ -31,6 +31,7 @@ mod scheduled_runs;
 mod send_slots;
 mod sent_briefs;
 mod spend_plan;
+mod surplus;
 mod wal;
 mod watch;
 mod webhook_presence;
@@ -90,11 +91,20 @@ pub struct Store {
     /// The brief's cycle-candidate edges, until a dependency changes (see
     /// dependency_edges.rs).
     dependency_edges: std::sync::Arc<dependency_edges::CachedEdges>,
+    /// The pool's recent demand: connections beyond it close (see
+    /// surplus.rs).
+    surplus: std::sync::Arc<surplus::Surplus>,
 }
 
 impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// How long the pool remembers how many connections were in use at
+    /// once (a minute; tests shorten it; see surplus.rs).
+    pub fn set_pool_quiet_spell(&self, quiet: std::time::Duration) {
+        self.surplus.set_quiet(quiet);
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -69,6 +69,9 @@ impl Store {
             return Err(unsupported(url));
         };
         let options = AnyConnectOptions::from_str(&url).map_err(open_err)?;
+        let surplus = std::sync::Arc::new(super::surplus::Surplus::default());
+        let (on_acquire, on_connect, on_release) =
+            (surplus.clone(), surplus.clone(), surplus.clone());
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -80,7 +83,8 @@ impl Store {
             // one idle longer, e.g. across a database restart, is still
             // checked first, and a dead one is replaced.
             .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
+            .before_acquire(move |conn, meta| {
+                on_acquire.on_acquire();
                 Box::pin(async move {
                     if meta.idle_for >= RECENTLY_USED {
                         use sqlx::Connection;
@@ -90,6 +94,7 @@ impl Store {
                 })
             })
             .after_connect(move |conn, _meta| {
+                on_connect.on_acquire();
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         use sqlx::Executor;
@@ -106,9 +111,14 @@ impl Store {
                     Ok(())
                 })
             })
+            .after_release(move |_conn, _meta| {
+                let keep = on_release.keep_on_release();
+                Box::pin(async move { Ok(keep) })
+            })
             .connect_with(options)
             .await
             .map_err(open_err)?;
+        surplus.attach(&pool);
         match dialect {
             Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Dialect::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -121,6 +131,7 @@ impl Store {
             keys_revoked: Default::default(),
             webhook_presence: Default::default(),
             dependency_edges: Default::default(),
+            surplus,
         })
     }
 }

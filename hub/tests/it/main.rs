@@ -44,6 +44,7 @@ mod multi_instance_pacing;
 mod observability;
 mod openapi;
 mod platform_tls;
+mod pool_surplus;
 mod question_instances;
 mod question_replies;
 mod question_sla;

@@ -1,0 +1,85 @@
+//! The pool keeps as many connections as were in use at once lately
+//! (hub/src/store/surplus.rs): a burst's connections stay for the spell
+//! after it, are closed down to two once two spells pass with one at a
+//! time, and what steady work uses at once stays open.
+
+use crate::common;
+
+use common::TestDb;
+use hub::store::Store;
+use std::time::Duration;
+
+/// `n` connections held at once, then all given back.
+async fn burst(store: &Store, n: usize) {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    drop(held);
+}
+
+/// One statement at a time, as the idle hub's pollers, for `time`.
+async fn one_at_a_time(store: &Store, time: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < time {
+        sqlx::query("SELECT 1").execute(store.pool()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// sqlx gives connections back (and closes them) in tasks of its own.
+async fn settled_size(store: &Store) -> u32 {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.pool().size()
+}
+
+const SPELL: Duration = Duration::from_secs(1);
+
+both_dbs!(
+    a_bursts_connections_close_two_spells_later,
+    |db: &TestDb| async move {
+        let store = Store::open(&db.url(), 8).await.unwrap();
+        store.set_pool_quiet_spell(SPELL);
+        burst(&store, 6).await;
+        one_at_a_time(&store, SPELL / 2).await;
+        assert_eq!(
+            settled_size(&store).await,
+            6,
+            "kept in the spell after the burst"
+        );
+        one_at_a_time(&store, SPELL * 3).await;
+        assert_eq!(
+            settled_size(&store).await,
+            2,
+            "surplus closed two spells later"
+        );
+        // A new burst opens what it needs again.
+        burst(&store, 5).await;
+        one_at_a_time(&store, SPELL / 3).await;
+        // Five, or six when one was still on its way back during the
+        // burst (sqlx counts it as open, not idle).
+        let size = settled_size(&store).await;
+        assert!((5..=6).contains(&size), "{size} open after a burst of five");
+        store.close().await;
+    }
+);
+
+both_dbs!(
+    what_steady_work_uses_at_once_stays_open,
+    |db: &TestDb| async move {
+        let store = Store::open(&db.url(), 8).await.unwrap();
+        store.set_pool_quiet_spell(SPELL);
+        burst(&store, 7).await;
+        // Four at once every tenth of a spell, for four spells.
+        let started = std::time::Instant::now();
+        while started.elapsed() < SPELL * 4 {
+            burst(&store, 4).await;
+            one_at_a_time(&store, SPELL / 10).await;
+        }
+        // Down from seven to what is used at once (or one more, on its way
+        // back at a count), never below it.
+        let size = settled_size(&store).await;
+        assert!((4..=5).contains(&size), "{size} open for four at a time");
+        store.close().await;
+    }
+);

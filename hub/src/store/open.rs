@@ -69,9 +69,12 @@ impl Store {
             return Err(unsupported(url));
         };
         let options = AnyConnectOptions::from_str(&url).map_err(open_err)?;
+        // The hooks hold it weakly: it holds the pool, and a strong
+        // reference from the pool's own hooks would keep a dropped store's
+        // pool, and every connection in it, open for the process's life.
         let surplus = std::sync::Arc::new(super::surplus::Surplus::default());
-        let (on_acquire, on_connect, on_release) =
-            (surplus.clone(), surplus.clone(), surplus.clone());
+        let weak = std::sync::Arc::downgrade(&surplus);
+        let (on_acquire, on_connect, on_release) = (weak.clone(), weak.clone(), weak);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -84,7 +87,9 @@ impl Store {
             // checked first, and a dead one is replaced.
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
-                on_acquire.on_acquire();
+                if let Some(s) = on_acquire.upgrade() {
+                    s.on_acquire();
+                }
                 Box::pin(async move {
                     if meta.idle_for >= RECENTLY_USED {
                         use sqlx::Connection;
@@ -94,7 +99,9 @@ impl Store {
                 })
             })
             .after_connect(move |conn, _meta| {
-                on_connect.on_acquire();
+                if let Some(s) = on_connect.upgrade() {
+                    s.on_acquire();
+                }
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         use sqlx::Executor;
@@ -112,7 +119,7 @@ impl Store {
                 })
             })
             .after_release(move |_conn, _meta| {
-                let keep = on_release.keep_on_release();
+                let keep = on_release.upgrade().is_none_or(|s| s.keep_on_release());
                 Box::pin(async move { Ok(keep) })
             })
             .connect_with(options)

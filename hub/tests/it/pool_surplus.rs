@@ -83,3 +83,33 @@ both_dbs!(
         store.close().await;
     }
 );
+
+/// The pool's hooks must not keep it alive: a store dropped without
+/// `close` still closes every connection it opened.
+#[tokio::test]
+async fn a_dropped_store_closes_its_connections() {
+    let db = TestDb::postgres().await;
+    let open_here = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .fetch_one(db.store().pool())
+        .await
+        .unwrap();
+        n
+    };
+    let before = open_here().await;
+    let store = Store::open(&db.url(), 8).await.unwrap();
+    burst(&store, 3).await;
+    assert!(open_here().await >= before + 3);
+    drop(store);
+    let mut now = open_here().await;
+    for _ in 0..50 {
+        if now == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = open_here().await;
+    }
+    assert_eq!(now, before, "connections left open by a dropped store");
+}

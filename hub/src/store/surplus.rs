@@ -11,11 +11,12 @@
 //!
 //! So the pool keeps as many connections as were in use at once in the
 //! last one or two quiet spells (a minute each by default), and at least
-//! [`KEEP`]: a connection coming back when more are open is closed. What
-//! the hub's own periodic work uses at once (the watchers' reads every
-//! minute) stays open, so the pool does not open and close connections
-//! every minute; a brief's burst is closed within two minutes of it, one
-//! connection at a time (at most one a second).
+//! [`KEEP`]: a connection coming back when more are open is closed. Work
+//! that comes back within a spell or two keeps what it uses at once open,
+//! so it does not open and close connections each time; a burst with
+//! nothing like it after (a brief's; the watchers' reads, five minutes
+//! apart by default) is closed within two minutes of it, one connection
+//! at a time (at most one a second).
 
 use sqlx::AnyPool;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,10 +84,13 @@ impl Surplus {
         let _ = self.pool.set(pool.clone());
     }
 
+    fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
     fn peaks(&self) -> std::sync::MutexGuard<'_, Peaks> {
         let mut peaks = self.peaks.lock().unwrap_or_else(|e| e.into_inner());
-        let now_ms = self.started.elapsed().as_millis() as u64;
-        peaks.roll(now_ms, self.quiet_ms.load(Ordering::Relaxed));
+        peaks.roll(self.elapsed_ms(), self.quiet_ms.load(Ordering::Relaxed));
         peaks
     }
 
@@ -117,7 +121,7 @@ impl Surplus {
         // One close at a time: sqlx closes in the background and counts the
         // connection in `size` until it is closed, so connections coming
         // back together would all see the same surplus and all be closed.
-        let now_ms = self.started.elapsed().as_millis() as u64;
+        let now_ms = self.elapsed_ms();
         let gap = (self.quiet_ms.load(Ordering::Relaxed) / 60).max(MIN_CLOSE_GAP_MS);
         let last = self.closed_at_ms.load(Ordering::Relaxed);
         !(now_ms.saturating_sub(last) >= gap

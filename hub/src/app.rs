@@ -205,7 +205,8 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let watchers = Arc::new(crate::watch::Watch::new(
         &config,
         crate::watch::WatchHub {
-            store: store.clone(),
+            // Background work: fewer reads at once (store/read_burst.rs).
+            store: store.background(),
             ingest: state.ingest.clone(),
             backend: state.backend.clone(),
             wake: state.wake.clone(),

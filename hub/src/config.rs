@@ -82,6 +82,10 @@ pub struct ServerConfig {
     /// Threads that run the hub's async work (HTTP, routing, adapters,
     /// schedules). 0: see [`Config::runtime_workers`].
     pub worker_threads: usize,
+    /// Every this many seconds the hub hands back the code pages that rare
+    /// work left resident (see `memory_trim.rs`). 0: only once, after
+    /// start.
+    pub memory_trim_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +98,7 @@ impl Default for ServerConfig {
             idle_timeout_secs: 60,
             max_connections: 512,
             worker_threads: 0,
+            memory_trim_secs: 30,
         }
     }
 }

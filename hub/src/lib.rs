@@ -17,6 +17,7 @@ pub mod inbound;
 pub mod inbox;
 pub mod ingest;
 pub mod memory;
+pub mod memory_trim;
 pub mod platforms;
 pub mod questions;
 pub mod replies;

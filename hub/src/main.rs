@@ -222,17 +222,19 @@ async fn serve(config: Config, workers: usize) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     let ttl = std::time::Duration::from_secs(config.server.idempotency_ttl_secs);
+    let trim_every = std::time::Duration::from_secs(config.server.memory_trim_secs);
     let running = hub::app::start(config, hub::app::Options::default()).await?;
     hub::telemetry::record_runtime_workers(workers);
     tracing::info!(workers, "async runtime");
     // Started: the code only starting ran need not stay resident.
-    match hub::memory::release_start_up_code() {
+    match hub::memory::release_code_pages() {
         Ok(bytes) => tracing::debug!(
-            kb = bytes / 1024,
+            code_kb = bytes / 1024,
             "start-up code pages handed back to the page cache"
         ),
         Err(e) => tracing::warn!(error = %e, "could not hand back start-up code pages"),
     }
+    let trimming = hub::memory_trim::spawn(trim_every, running.state.stopping.clone());
     let pruning = hub::ingest::prune::spawn(
         running.store.clone(),
         ttl,
@@ -243,6 +245,9 @@ async fn serve(config: Config, workers: usize) -> anyhow::Result<()> {
     tracing::info!("stopping: draining accepted work");
     running.shutdown().await;
     let _ = pruning.await;
+    if let Some(t) = trimming {
+        let _ = t.await;
+    }
     Ok(())
 }
 

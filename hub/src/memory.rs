@@ -19,25 +19,26 @@ pub fn no_transparent_huge_pages() -> bool {
     }
 }
 
-/// Hand back the binary's code and read-only data pages that starting the
-/// hub touched (config, migrations and their SQL, the seed, TLS set-up):
-/// once the hub is up they are not run again, but they stayed resident
-/// (about 12 of the idle hub's 23 MB on SQLite, README "Memory"). Pages
-/// the running hub uses are mapped again from the page cache at their next
-/// use, as after the kernel's own reclaim (a minor fault; the file's pages
-/// stay in the page cache). Returns the bytes that were resident in the
-/// released mappings (Linux only; 0 elsewhere).
+/// Hand back the binary's code and read-only data pages that are resident
+/// now. Starting the hub touches much code that never runs again (config,
+/// migrations and their SQL, the seed, TLS set-up), and so do rare jobs
+/// later (a brief, the watchers' pass, a console page): it stayed resident
+/// (about 12 of the idle hub's 23 MB on SQLite, README "Memory"). Pages the
+/// running hub uses are mapped again from the page cache at their next use,
+/// as after the kernel's own reclaim (a minor fault; the file's pages stay
+/// in the page cache). Returns the bytes that were resident in the released
+/// mappings (Linux only; 0 elsewhere).
 ///
 /// Only read-only mappings of this binary's file with no anonymous page
 /// are released: for those, dropping a page loses nothing (`MADV_DONTNEED`
 /// on a private mapping would discard written pages, such as the
 /// relocated data the loader wrote before making it read-only, so a
 /// mapping with any is left alone).
-pub fn release_start_up_code() -> std::io::Result<usize> {
+pub fn release_code_pages() -> std::io::Result<usize> {
     #[cfg(target_os = "linux")]
     {
         let smaps = std::fs::read_to_string("/proc/self/smaps")?;
-        let here = release_start_up_code as *const () as usize;
+        let here = release_code_pages as *const () as usize;
         let mut released = 0;
         for m in own_read_only_mappings(&smaps, here) {
             // SAFETY: `m` is a whole read-only private mapping of this
@@ -201,7 +202,7 @@ Anonymous:          4988 kB
     fn released_code_leaves_the_process_and_comes_back_when_run() {
         let resident = || -> usize {
             let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-            let here = release_start_up_code as *const () as usize;
+            let here = release_code_pages as *const () as usize;
             own_read_only_mappings(&smaps, here)
                 .iter()
                 .map(|m| m.rss_kb)
@@ -209,7 +210,7 @@ Anonymous:          4988 kB
         };
         let before = resident();
         assert!(before > 0, "no resident code found for this test binary");
-        let released = release_start_up_code().expect("madvise");
+        let released = release_code_pages().expect("madvise");
         assert!(
             released >= before * 1024 / 2,
             "released {released} of {before} kB"
@@ -222,7 +223,7 @@ Anonymous:          4988 kB
         // Code and read-only data are read again on use.
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
         assert!(
-            !own_read_only_mappings(&smaps, release_start_up_code as *const () as usize).is_empty()
+            !own_read_only_mappings(&smaps, release_code_pages as *const () as usize).is_empty()
         );
     }
 }

@@ -47,7 +47,9 @@ impl AppState {
     /// What the daily jobs need of the hub (they are not part of the API).
     pub fn jobs(&self) -> crate::schedule::JobHub {
         crate::schedule::JobHub {
-            store: self.store.clone(),
+            // No one waits on a digest or a brief being built: fewer reads
+            // at once (store/read_burst.rs).
+            store: self.store.background(),
             dir: self.dir.clone(),
             wake: self.wake.clone(),
         }

@@ -5,6 +5,7 @@
 //! [`Dialect`].
 
 mod audit;
+mod background;
 mod brief;
 mod bulk;
 mod channels;
@@ -94,6 +95,11 @@ pub struct Store {
     /// The pool's recent demand: connections beyond it close (see
     /// surplus.rs).
     surplus: std::sync::Arc<surplus::Surplus>,
+    /// The pool of work no one waits on (SQLite; see background.rs).
+    background: Option<AnyPool>,
+    /// The checkpointer's request that the ingest writer rewind the WAL
+    /// (SQLite; see wal.rs).
+    wal_rewind: std::sync::Arc<wal::RewindWanted>,
 }
 
 impl Store {
@@ -113,6 +119,9 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(background) = &self.background {
+            background.close().await;
+        }
     }
 }
 

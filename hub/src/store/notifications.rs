@@ -273,6 +273,7 @@ impl Store {
             use sqlx::Executor;
             conn.execute("PRAGMA temp_store=MEMORY").await?;
         }
+        self.rewind_wal_on(&mut conn).await;
         self.write_batch_on(
             &mut conn,
             notifications,

@@ -105,15 +105,7 @@ impl Store {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         use sqlx::Executor;
-                        // No checkpoints inside commits: `wal.rs` runs them
-                        // in the background. After a restart the WAL file is
-                        // cut back to 64 MiB.
-                        conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                             PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
-                             PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
-                        )
-                        .await?;
+                        conn.execute(super::background::SQLITE_SETUP).await?;
                     }
                     Ok(())
                 })
@@ -122,7 +114,7 @@ impl Store {
                 let keep = on_release.upgrade().is_none_or(|s| s.keep_on_release());
                 Box::pin(async move { Ok(keep) })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         surplus.attach(&pool);
@@ -139,6 +131,8 @@ impl Store {
             webhook_presence: Default::default(),
             dependency_edges: Default::default(),
             surplus,
+            background: super::background::pool(dialect, &options),
+            wal_rewind: Default::default(),
         })
     }
 }

@@ -9,14 +9,27 @@
 //! [`WalCheckpointer`] on its own connection does it in the background.
 //!
 //! A PASSIVE checkpoint never blocks writers, but while they keep committing
-//! it never quite catches up, and SQLite only rewinds the WAL once it has. So
-//! when the WAL has grown past a limit the checkpointer runs a RESTART right
-//! after a PASSIVE one: that blocks writers only while it copies what was
-//! committed in between, and gives up after a short busy timeout rather than
-//! hold them behind a long reader.
+//! it never quite catches up, and SQLite only rewinds the WAL when a write
+//! transaction begins with every frame copied. So once the WAL has grown
+//! past half its limit, the checkpointer asks the ingest writer to rewind
+//! it: before its next batch the writer runs a PASSIVE checkpoint on its own
+//! connection (nobody else writes meanwhile, so it copies the rest: the
+//! pages of the last pass's interval), and its batch then starts the WAL
+//! again from the beginning ([`Store::rewind_wal_on`]).
+//!
+//! Why not a RESTART checkpoint from the checkpointer: it holds the write
+//! lock while it waits for readers, and a writer that finds the lock taken
+//! sleeps by SQLite's busy handler, 1, 2, 5 then 10 ms whatever the real
+//! wait — under `bench/external.sh` the writer stalled 19 ms at a time,
+//! a few times a second, most of the p99. A RESTART remains the fallback
+//! when the WAL reaches its limit anyway (writes on other connections, a
+//! reader that kept the writer from rewinding); it gives up after a short
+//! busy timeout rather than hold writers behind a long reader.
 
 use super::{Dialect, Store, StoreError};
 use sqlx::{AnyConnection, Connection, Executor, Row};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How long a RESTART checkpoint may wait for the writer and for readers.
 const BUSY_TIMEOUT_MS: u32 = 50;
@@ -34,6 +47,19 @@ pub struct WalCheckpoint {
 pub struct WalCheckpointer {
     conn: AnyConnection,
     restart_frames: i64,
+    rewind: Arc<RewindWanted>,
+}
+
+/// Whether the checkpointer wants the ingest writer to rewind the WAL
+/// before its next batch (shared by a store's clones).
+#[derive(Debug, Default)]
+pub(super) struct RewindWanted(AtomicBool);
+
+impl RewindWanted {
+    /// Whether a rewind was asked for since the last call.
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl Store {
@@ -55,7 +81,23 @@ impl Store {
         Ok(Some(WalCheckpointer {
             conn,
             restart_frames: restart_frames.max(1),
+            rewind: self.wal_rewind.clone(),
         }))
+    }
+
+    /// On the ingest writer's connection, before its batch: if the
+    /// checkpointer asked, copy the rest of the WAL into the database file
+    /// (PASSIVE: it never waits on a lock), so that the batch begins with
+    /// every frame copied and SQLite writes it at the WAL's start. A failed
+    /// or busy pass only leaves the WAL as it was; the checkpointer asks
+    /// again, and its own pass reports a lasting failure.
+    pub(super) async fn rewind_wal_on(&self, conn: &mut AnyConnection) {
+        if self.dialect != Dialect::Sqlite || !self.wal_rewind.take() {
+            return;
+        }
+        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::debug!(error = %e, "the ingest writer could not rewind the WAL");
+        }
     }
 }
 
@@ -64,6 +106,9 @@ impl WalCheckpointer {
     /// blocking anyone, then, if the WAL has reached the limit, restart it.
     pub async fn checkpoint(&mut self) -> Result<WalCheckpoint, StoreError> {
         let wal_frames = self.run("PASSIVE").await?;
+        if wal_frames >= self.restart_frames / 2 {
+            self.rewind.0.store(true, Ordering::Relaxed);
+        }
         if wal_frames < self.restart_frames {
             return Ok(WalCheckpoint {
                 wal_frames,

@@ -113,3 +113,44 @@ async fn a_dropped_store_closes_its_connections() {
     }
     assert_eq!(now, before, "connections left open by a dropped store");
 }
+
+/// A brief's fourteen reads, built as the daily job builds it (a
+/// background handle, store/background.rs), open no more SQLite
+/// connections than the machine has cores, and none of the shared pool's;
+/// once idle they close.
+#[tokio::test]
+async fn a_background_brief_opens_no_more_connections_than_cores() {
+    let db = TestDb::sqlite().await;
+    let store = Store::open(&db.url(), 8).await.unwrap();
+    let shared = settled_size(&store).await;
+    let now = chrono::Utc::now();
+    let w = briefs::Window::new(
+        "ceo",
+        chrono_tz::UTC,
+        now.date_naive(),
+        chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        now,
+        None,
+        &briefs::BriefConfig::default(),
+    )
+    .unwrap();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let background = store.background();
+    for _ in 0..5 {
+        background.brief_input(&w, 10).await.unwrap();
+        let size = background.pool().size() as usize;
+        assert!(
+            (1..=cores).contains(&size),
+            "{size} connections open for a background brief on {cores} cores"
+        );
+    }
+    assert_eq!(
+        settled_size(&store).await,
+        shared,
+        "the shared pool opened connections for background work"
+    );
+    // The same brief for a person waiting on it runs all its reads at once.
+    store.brief_input(&w, 10).await.unwrap();
+    assert!(settled_size(&store).await > shared);
+    db.finish().await;
+}

@@ -143,6 +143,69 @@ async fn under_writes_that_never_pause_the_wal_still_restarts() {
     db.finish().await;
 }
 
+/// The ingest writer rewinds the WAL itself when the checkpointer asks
+/// (store/wal.rs): under its writes that never pause, the WAL goes back to
+/// its start again and again and the checkpointer never needs a RESTART
+/// (which would hold the writer behind SQLite's busy-handler sleeps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_writer_rewinds_the_wal_without_a_restart() {
+    let db = TestDb::sqlite().await;
+    let store = db.store().clone();
+    // Far above what the writer adds between two passes (a few hundred
+    // frames in a debug build), as 8,192 is in production.
+    let restart_frames = 2_000;
+    let mut checkpointer = store
+        .wal_checkpointer(restart_frames)
+        .await
+        .unwrap()
+        .expect("SQLite has a checkpointer");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (store, stop, written) = (store.clone(), stop.clone(), written.clone());
+        tokio::spawn(async move {
+            let mut own = hub::store::WriterConnection::default();
+            let mut b = 0;
+            while !stop.load(Ordering::Relaxed) {
+                store
+                    .insert_ingest_batch_on(&mut own, &batch(&format!("w{b}"), 10), &[], &[], &[])
+                    .await
+                    .unwrap();
+                written.fetch_add(10, Ordering::Relaxed);
+                b += 1;
+            }
+            own.close().await;
+        })
+    };
+    let mut previous = 0;
+    let mut rewinds = 0;
+    let mut restarts = 0;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let pass = checkpointer.checkpoint().await.unwrap();
+        rewinds += usize::from(pass.wal_frames < previous);
+        previous = pass.wal_frames;
+        restarts += usize::from(pass.restarted);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let total = written.load(Ordering::Relaxed);
+    assert!(
+        total > 2 * restart_frames as usize,
+        "the writer wrote enough to matter: {total} rows"
+    );
+    assert_eq!(restarts, 0, "the checkpointer had to restart the WAL");
+    assert!(
+        rewinds >= 2,
+        "the WAL went back to its start {rewinds} times while {total} rows were written"
+    );
+    assert_eq!(notifications(&store).await, total as i64);
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn postgresql_needs_no_checkpointer() {
     let db = TestDb::postgres().await;

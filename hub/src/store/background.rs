@@ -31,13 +31,6 @@ use std::time::Duration;
 /// How long a background connection stays open unused.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// What every SQLite connection of the hub sets first: WAL, and no
-/// checkpoints inside commits (`wal.rs` runs them in the background; after a
-/// restart the WAL file is cut back to 64 MiB).
-pub(super) const SQLITE_SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-     PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
-     PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
-
 /// The background pool for `dialect` (none on PostgreSQL). Lazy: it opens
 /// nothing until background work asks.
 pub(super) fn pool(dialect: Dialect, options: &AnyConnectOptions) -> Option<AnyPool> {
@@ -49,7 +42,7 @@ pub(super) fn pool(dialect: Dialect, options: &AnyConnectOptions) -> Option<AnyP
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    conn.execute(SQLITE_SETUP).await?;
+                    conn.execute(super::open::SQLITE_SETUP).await?;
                     Ok(())
                 })
             })

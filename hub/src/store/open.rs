@@ -105,7 +105,7 @@ impl Store {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         use sqlx::Executor;
-                        conn.execute(super::background::SQLITE_SETUP).await?;
+                        conn.execute(SQLITE_SETUP).await?;
                     }
                     Ok(())
                 })
@@ -136,6 +136,14 @@ impl Store {
         })
     }
 }
+
+/// What every SQLite connection of the hub sets first (both pools; see
+/// background.rs): WAL, and no checkpoints inside commits (`wal.rs` runs
+/// them in the background; after a restart the WAL file is cut back to
+/// 64 MiB).
+pub(super) const SQLITE_SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+     PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
+     PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
 
 /// A pooled connection used this recently is handed out without a ping.
 const RECENTLY_USED: Duration = Duration::from_secs(1);

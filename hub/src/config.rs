@@ -83,8 +83,8 @@ pub struct ServerConfig {
     /// schedules). 0: see [`Config::runtime_workers`].
     pub worker_threads: usize,
     /// Every this many seconds the hub hands back the code pages that rare
-    /// work left resident (see `memory_trim.rs`). 0: only once, after
-    /// start.
+    /// work left resident (see `memory_trim.rs`; the first pass 5 s after
+    /// start). 0: only once, after start.
     pub memory_trim_secs: u64,
 }
 

@@ -12,14 +12,21 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Trim every `every` until `stop` turns true (`every` zero: never; the
-/// hub still trims once after start, in `serve`).
+/// When the first pass comes at the latest: a hub started after a
+/// person's brief time builds the catch-up brief in its first seconds, and
+/// that code need not wait a whole interval.
+pub const FIRST_PASS: Duration = Duration::from_secs(5);
+
+/// Trim every `every` until `stop` turns true, the first time after
+/// [`FIRST_PASS`] (or `every`, if shorter). `every` zero: never; the hub
+/// still trims once after start, in `serve`.
 pub fn spawn(every: Duration, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
     if every.is_zero() {
         return None;
     }
     Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let first = tokio::time::Instant::now() + every.min(FIRST_PASS);
+        let mut tick = tokio::time::interval_at(first, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {

@@ -117,6 +117,10 @@ impl ServerConfig {
 /// thread with its own stack, all started at once.
 const MAX_WORKER_THREADS: usize = 256;
 
+/// A code-page pass less often than daily hands nothing back in practice,
+/// and an interval near `u64::MAX` seconds would overflow the timer.
+const MAX_MEMORY_TRIM_SECS: u64 = 86_400;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -731,6 +735,12 @@ impl Config {
                 self.server.worker_threads
             ));
         }
+        if self.server.memory_trim_secs > MAX_MEMORY_TRIM_SECS {
+            return bad(format!(
+                "server.memory_trim_secs must be at most {MAX_MEMORY_TRIM_SECS} (a day; 0: only once, after start); got {}",
+                self.server.memory_trim_secs
+            ));
+        }
         if self.ingest.queue == 0 || self.ingest.max_batch == 0 {
             return bad("ingest.queue and ingest.max_batch must be above 0".into());
         }
@@ -915,5 +925,21 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("100000"), "{e}");
+    }
+
+    #[test]
+    fn a_memory_trim_interval_over_a_day_is_refused_by_name() {
+        let mut c = Config::default();
+        for ok in [0, 30, 86_400] {
+            c.server.memory_trim_secs = ok;
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        c.server.memory_trim_secs = u64::MAX;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("server.memory_trim_secs must be at most 86400"),
+            "{e}"
+        );
+        assert!(e.contains(&u64::MAX.to_string()), "{e}");
     }
 }

@@ -205,7 +205,8 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let watchers = Arc::new(crate::watch::Watch::new(
         &config,
         crate::watch::WatchHub {
-            // Background work: fewer reads at once (store/read_burst.rs).
+            // Background work: on SQLite a small pool of its own
+            // (store/background.rs).
             store: store.background(),
             ingest: state.ingest.clone(),
             backend: state.backend.clone(),

@@ -47,8 +47,8 @@ impl AppState {
     /// What the daily jobs need of the hub (they are not part of the API).
     pub fn jobs(&self) -> crate::schedule::JobHub {
         crate::schedule::JobHub {
-            // No one waits on a digest or a brief being built: fewer reads
-            // at once (store/read_burst.rs).
+            // No one waits on a digest or a brief being built: on SQLite
+            // they get a small pool of their own (store/background.rs).
             store: self.store.background(),
             dir: self.dir.clone(),
             wake: self.wake.clone(),

@@ -56,6 +56,10 @@ pub struct WalCheckpointer {
 pub(super) struct RewindWanted(AtomicBool);
 
 impl RewindWanted {
+    fn ask(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
     /// Whether a rewind was asked for since the last call.
     fn take(&self) -> bool {
         self.0.swap(false, Ordering::Relaxed)
@@ -92,10 +96,11 @@ impl Store {
     /// or busy pass only leaves the WAL as it was; the checkpointer asks
     /// again, and its own pass reports a lasting failure.
     pub(super) async fn rewind_wal_on(&self, conn: &mut AnyConnection) {
-        if self.dialect != Dialect::Sqlite || !self.wal_rewind.take() {
+        // Only a checkpointer asks, and only SQLite has one.
+        if !self.wal_rewind.take() {
             return;
         }
-        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+        if let Err(e) = checkpoint_on(conn, "PASSIVE").await {
             tracing::debug!(error = %e, "the ingest writer could not rewind the WAL");
         }
     }
@@ -107,7 +112,7 @@ impl WalCheckpointer {
     pub async fn checkpoint(&mut self) -> Result<WalCheckpoint, StoreError> {
         let wal_frames = self.run("PASSIVE").await?;
         if wal_frames >= self.restart_frames / 2 {
-            self.rewind.0.store(true, Ordering::Relaxed);
+            self.rewind.ask();
         }
         if wal_frames < self.restart_frames {
             return Ok(WalCheckpoint {
@@ -122,14 +127,18 @@ impl WalCheckpointer {
         })
     }
 
-    /// `PRAGMA wal_checkpoint(MODE)`; returns the frames in the WAL (its
-    /// row is: busy, frames in the WAL, frames copied).
     async fn run(&mut self, mode: &'static str) -> Result<i64, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "PRAGMA wal_checkpoint({mode})"
-        )))
-        .fetch_one(&mut self.conn)
-        .await?;
-        Ok(row.try_get(1)?)
+        checkpoint_on(&mut self.conn, mode).await
     }
+}
+
+/// `PRAGMA wal_checkpoint(MODE)` on `conn`; returns the frames in the WAL
+/// (its row is: busy, frames in the WAL, frames copied).
+async fn checkpoint_on(conn: &mut AnyConnection, mode: &'static str) -> Result<i64, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA wal_checkpoint({mode})"
+    )))
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(1)?)
 }

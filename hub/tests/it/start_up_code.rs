@@ -57,32 +57,31 @@ fn code_kb(text: &str, message: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The `code_kb` of the log lines holding `message`, once there is one
+/// (or `secs` have passed: then none).
+async fn logged_code_kb(dir: &Path, message: &str, secs: u64) -> Vec<usize> {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let found = code_kb(&log(dir), message);
+        if !found.is_empty() || std::time::Instant::now() >= until {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_started_hub_hands_back_its_start_up_code() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, _) = start(dir.path(), "").await;
     // The hub answers as soon as it listens, a moment before `serve` hands
     // the start-up code back.
-    let mut released_kb = Vec::new();
-    for _ in 0..100 {
-        released_kb = code_kb(&log(dir.path()), "start-up code pages handed back");
-        if !released_kb.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let released_kb = logged_code_kb(dir.path(), "start-up code pages handed back", 5).await;
     let resident_kb = resident_code_kb(child.id());
     let early = log(dir.path());
     // With the default interval (30 s) the first periodic pass still comes
     // 5 s after start (memory_trim::FIRST_PASS), for the catch-up brief.
-    let mut passes = Vec::new();
-    for _ in 0..80 {
-        passes = code_kb(&log(dir.path()), "memory_trim: code pages handed back");
-        if !passes.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let passes = logged_code_kb(dir.path(), "memory_trim: code pages handed back", 8).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let text = log(dir.path());

@@ -70,6 +70,10 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 accepted() {
   curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "orkhub_notifications_accepted_total" {print $2}'
 }
+# Ingest transactions committed (0 from a build without the counter).
+batches() {
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "orkhub_ingest_batches_total" {b = $2} END {print b + 0}'
+}
 
 run_engine() {
   local engine=$1 url dbname=""
@@ -119,8 +123,8 @@ TOML
   mbps=$(speed)
   # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
   wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$OUT/unique.lua" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
-  local n0 c0 n1 c1 peak=0 r perf_pid=""
-  n0=$(accepted); c0=$(cpu_ticks "$pid")
+  local n0 b0 c0 n1 b1 c1 peak=0 r perf_pid=""
+  n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid")
   if [ "$PROFILE" = 1 ]; then
     perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
     perf_pid=$!
@@ -132,7 +136,7 @@ TOML
     sleep 0.5
   done
   wait "$wrk_pid"
-  n1=$(accepted); c1=$(cpu_ticks "$pid")
+  n1=$(accepted); b1=$(batches); c1=$(cpu_ticks "$pid")
   [ -n "$perf_pid" ] && wait "$perf_pid"
   local hwm
   hwm=$(rss_kb "$pid" VmHWM)
@@ -146,9 +150,11 @@ TOML
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.txt"); non2xx=${non2xx:-0}
   local cpu_us
   cpu_us=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", c * 1000000 / hz / n}')
-  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
+  local per_batch
+  per_batch=$(awk -v n="$n" -v b="$(( ${b1%.*} - ${b0%.*} ))" 'BEGIN {if (b > 0) printf "%.1f", n / b; else print "?"}')
+  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification  %s per commit  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
     "$engine" "$rate" "$n" "$SECS" "$non2xx" "$p50" "$p99" \
-    "$cpu_us" \
+    "$cpu_us" "$per_batch" \
     $((idle_rss / 1024)) $((peak / 1024)) $((hwm / 1024)) "$mbps"
   if [ "$PROFILE" = 1 ]; then
     perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | head -150 >"$dir/perf-report.txt" || true

@@ -86,6 +86,10 @@ fn describe() {
         "Notifications stored by the API."
     );
     describe_counter!(
+        "orkhub_ingest_batches_total",
+        "Ingest transactions committed (accepted notifications over this: the mean batch)."
+    );
+    describe_counter!(
         "orkhub_ingest_refused_total",
         "Notifications refused with 503 before being stored, by reason."
     );

@@ -7,7 +7,7 @@ use super::plan::{self, Recipient};
 use super::{Answer, IngestError, Pending, Submission, answer_text, publish_at_commit};
 use crate::directory::Directory;
 use crate::store::{
-    DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError,
+    BatchRows, DeliveryState, IdempotencyRecord, NewDelivery, NewNotification, Store, StoreError,
     WriterConnection,
 };
 use adapters::web::{FeedEvent, WebAdapter};
@@ -86,15 +86,17 @@ impl Writer {
             let answer = self.accept(s, &mut batch).await;
             batch.replies.push((reply, answer));
         }
-        let stored = self.store(&batch).await;
+        let due_now = batch.due_now();
+        let count = batch.notifications.len();
+        let stored = self.store(&mut batch).await;
         if let Err(e) = &stored {
-            tracing::error!(error = %e, count = batch.notifications.len(), "ingest batch not stored; requests answered with an error");
+            tracing::error!(error = %e, count, "ingest batch not stored; requests answered with an error");
             // Entries of requests that were not stored would hide a repeat.
             self.recent.clear();
         }
-        let due_now = stored.is_ok() && batch.due_now();
+        let due_now = stored.is_ok() && due_now;
         let now_ms = batch.now_ms;
-        self.publish_and_answer(batch, stored);
+        self.publish_and_answer(batch, count, stored);
         self.prune(now_ms);
         due_now
     }
@@ -194,8 +196,10 @@ impl Writer {
     }
 
     /// Write the batch's rows (and, for a feed shared between instances,
-    /// its feed events) in one transaction.
-    async fn store(&mut self, batch: &Batch) -> Result<(), StoreError> {
+    /// its feed events) in one transaction. The rows go to the store (a
+    /// SQLite batch is written on another thread); the answers and feed
+    /// events stay in `batch`.
+    async fn store(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
         if batch.notifications.is_empty() {
             return Ok(());
         }
@@ -211,20 +215,19 @@ impl Writer {
         // Outbound webhooks: each new notification (not a repeat) is a
         // `notification.created` event, built by the database from the rows
         // and queued in the same commit.
+        let rows = BatchRows {
+            notifications: std::mem::take(&mut batch.notifications),
+            deliveries: std::mem::take(&mut batch.deliveries),
+            idempotency: std::mem::take(&mut batch.idempotency),
+        };
         self.store
-            .insert_ingest_batch_on(
-                &mut self.conn,
-                &batch.notifications,
-                &batch.deliveries,
-                &batch.idempotency,
-                &feed_json,
-            )
+            .insert_ingest_batch_on(&mut self.conn, rows, &feed_json)
             .await
     }
 
     /// After the commit: this instance's live viewers get the feed events,
     /// and every request gets its answer (an error if the batch was lost).
-    fn publish_and_answer(&self, batch: Batch, stored: Result<(), StoreError>) {
+    fn publish_and_answer(&self, batch: Batch, count: usize, stored: Result<(), StoreError>) {
         if stored.is_ok() && !batch.feed.is_empty() {
             // Counted like the dispatcher counts its sends.
             metrics::counter!("orkhub_deliveries_total", "adapter" => "web", "outcome" => "sent")
@@ -236,9 +239,10 @@ impl Writer {
                 }
             }
         }
-        if stored.is_ok() {
-            metrics::counter!("orkhub_notifications_accepted_total")
-                .increment(batch.notifications.len() as u64);
+        // A batch of replays only commits nothing.
+        if stored.is_ok() && count > 0 {
+            metrics::counter!("orkhub_notifications_accepted_total").increment(count as u64);
+            metrics::counter!("orkhub_ingest_batches_total").increment(1);
         }
         for (reply, result) in batch.replies {
             let result = match (result, &stored) {

@@ -19,6 +19,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Sql(#[source] sqlx::Error),
+    /// From SQLite's ingest writer, which binds rows through rusqlite
+    /// (sqlite_ingest.rs) rather than sqlx.
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("{what} {id:?} not found")]
     NotFound { what: &'static str, id: String },
     #[error("stored value is invalid: {0}")]
@@ -59,6 +63,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        // The same codes as through sqlx: busy or locked after the busy timeout.
+        if e.sqlite_error()
+            .is_some_and(|f| busy_or_locked(f.extended_code.into()))
+        {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Sqlite(e)
+        }
+    }
+}
+
 /// Whether `e` says the database could not be reached or is not serving,
 /// as opposed to a statement it refused.
 fn unreachable(e: &sqlx::Error) -> bool {
@@ -85,7 +102,12 @@ fn unavailable_code(code: &str) -> bool {
     if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
         return true;
     }
-    code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+    code.parse::<i64>().is_ok_and(busy_or_locked)
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, extended codes included (the low byte).
+fn busy_or_locked(code: i64) -> bool {
+    matches!(code & 0xff, 5 | 6)
 }
 
 #[cfg(test)]
@@ -109,5 +131,24 @@ mod tests {
         assert!(!refused.shared().is_unavailable());
         assert!(unavailable_code("08006") && unavailable_code("57P03") && unavailable_code("5"));
         assert!(unavailable_code("517") && !unavailable_code("23505") && !unavailable_code("19"));
+    }
+
+    #[test]
+    fn a_busy_sqlite_writer_is_unavailable_and_a_refused_row_is_not() {
+        let failure = |code| {
+            StoreError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(failure(rusqlite::ffi::SQLITE_BUSY).is_unavailable());
+        assert!(failure(rusqlite::ffi::SQLITE_BUSY_SNAPSHOT).is_unavailable());
+        assert!(failure(rusqlite::ffi::SQLITE_LOCKED).is_unavailable());
+        let refused = failure(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY);
+        assert!(!refused.is_unavailable(), "{refused}");
+        assert!(
+            refused.to_string().starts_with("database error: "),
+            "{refused}"
+        );
     }
 }

@@ -60,6 +60,27 @@ impl Table {
             values.join(", ")
         )
     }
+
+    /// `INSERT INTO name (cols) VALUES (?1, …, ?n), …` for `rows` rows,
+    /// plus `tail`: rows bound value by value, for SQLite's ingest writer
+    /// (sqlite_ingest.rs).
+    pub fn insert_rows(&self, rows: usize, tail: &str) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
+        let width = self.columns.len();
+        let values: Vec<String> = (0..rows)
+            .map(|r| {
+                let params: Vec<String> =
+                    (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES {}{tail}",
+            self.name,
+            names.join(", "),
+            values.join(", ")
+        )
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +101,18 @@ mod tests {
         assert_eq!(
             T.insert(Dialect::Postgres, 2, " ON CONFLICT DO NOTHING"),
             "INSERT INTO t (a, b) SELECT e->>0, (e->>1)::bigint FROM jsonb_array_elements($2::jsonb) AS e WHERE true ON CONFLICT DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn row_inserts_number_a_parameter_per_value() {
+        assert_eq!(
+            T.insert_rows(1, " ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            T.insert_rows(3, ""),
+            "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, ?4), (?5, ?6)"
         );
     }
 }

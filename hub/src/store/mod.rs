@@ -1,6 +1,8 @@
 //! The store: the only module that writes SQL. One schema, two engines
 //! (SQLite embedded default, PostgreSQL for production and scale-out), reached
-//! through sqlx's `Any` driver so every query is written once. Times are UTC
+//! through sqlx's `Any` driver so every query is written once (but one: the
+//! ingest writer's SQLite batch binds its rows through rusqlite, see
+//! sqlite_ingest.rs). Times are UTC
 //! epoch milliseconds; the few statements that differ per engine branch on
 //! [`Dialect`].
 
@@ -32,6 +34,7 @@ mod scheduled_runs;
 mod send_slots;
 mod sent_briefs;
 mod spend_plan;
+mod sqlite_ingest;
 mod surplus;
 mod wal;
 mod watch;
@@ -58,7 +61,9 @@ pub use github::{GithubApplied, GithubEffect};
 pub use idempotency::Reservation;
 pub use inbound_requests::RequestClaim;
 pub use keys::{KeyListing, KeyRecord};
-pub use notifications::{IdempotencyRecord, NewDelivery, NewNotification, StoredResponse};
+pub use notifications::{
+    BatchRows, IdempotencyRecord, NewDelivery, NewNotification, StoredResponse,
+};
 pub use outbox::{ClaimedDelivery, DeliveryStatus, NotificationRecord};
 pub use sent_briefs::SENT_BRIEF_DAYS;
 pub use wal::{WalCheckpoint, WalCheckpointer};

@@ -5,6 +5,7 @@
 //! change and stay prepared.
 
 use super::json_rows::{Col, Table};
+use super::sqlite_ingest;
 use super::writer_connection::WriterConnection;
 use super::{Dialect, Store, StoreError};
 use sqlx::pool::PoolConnection;
@@ -57,6 +58,14 @@ pub struct IdempotencyRecord {
     pub response_body: String,
 }
 
+/// What one ingest batch writes (taken by [`Store::insert_ingest_batch_on`]).
+#[derive(Debug, Clone, Default)]
+pub struct BatchRows {
+    pub notifications: Vec<NewNotification>,
+    pub deliveries: Vec<NewDelivery>,
+    pub idempotency: Vec<IdempotencyRecord>,
+}
+
 /// A stored first answer to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -65,7 +74,7 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-const NOTIFICATIONS: Table = Table {
+pub(super) const NOTIFICATIONS: Table = Table {
     name: "notifications",
     columns: &[
         ("id", Col::Text),
@@ -84,7 +93,7 @@ const NOTIFICATIONS: Table = Table {
         ("created_at", Col::Int),
     ],
 };
-const DELIVERIES: Table = Table {
+pub(super) const DELIVERIES: Table = Table {
     name: "deliveries",
     columns: &[
         ("id", Col::Text),
@@ -103,7 +112,7 @@ const DELIVERIES: Table = Table {
         ("sent_at", Col::Int),
     ],
 };
-const IDEMPOTENCY: Table = Table {
+pub(super) const IDEMPOTENCY: Table = Table {
     name: "idempotency_keys",
     columns: &[
         ("agent_id", Col::Text),
@@ -115,7 +124,7 @@ const IDEMPOTENCY: Table = Table {
     ],
 };
 // A second instance may have raced us to the same key: the first answer stands.
-const IDEMPOTENCY_CONFLICT: &str = " ON CONFLICT (agent_id, key) DO NOTHING";
+pub(super) const IDEMPOTENCY_CONFLICT: &str = " ON CONFLICT (agent_id, key) DO NOTHING";
 
 /// SQLite: each table's insert on its own, inside a caller's transaction
 /// (scheduled jobs).
@@ -243,42 +252,86 @@ impl Store {
 
     /// [`Store::insert_ingest_batch`] on the ingest writer's own connection
     /// (see writer_connection.rs): no pool check-out, and no check of the
-    /// connection when it goes back, per batch. A connection whose batch
-    /// failed, or was dropped part-way, is closed (SQLite rolls back what
-    /// it began) and the next batch takes a fresh one.
+    /// connection when it goes back, per batch. On a SQLite file that is a
+    /// connection of its own with each row bound to a prepared insert (see
+    /// sqlite_ingest.rs). A connection whose batch failed, or was dropped
+    /// part-way, is closed (SQLite rolls back what it began) and the next
+    /// batch takes a fresh one. Takes the rows: a SQLite batch is written on
+    /// a blocking thread.
     pub async fn insert_ingest_batch_on(
         &self,
         own: &mut WriterConnection,
-        notifications: &[NewNotification],
-        deliveries: &[NewDelivery],
-        idempotency: &[IdempotencyRecord],
+        rows: BatchRows,
         feed_events: &[String],
     ) -> Result<(), StoreError> {
+        let BatchRows {
+            notifications,
+            deliveries,
+            idempotency,
+        } = rows;
         if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
             return Ok(());
+        }
+        if self.dialect == Dialect::Sqlite
+            && let Some(file) = sqlite_ingest::file_of(&self.url)
+        {
+            let events = if !notifications.is_empty() && self.any_active_webhook().await? {
+                Some(notifications_json(&notifications)?)
+            } else {
+                None
+            };
+            let batch = sqlite_ingest::Batch {
+                notifications,
+                deliveries,
+                idempotency,
+                events,
+                now: super::now_ms(),
+            };
+            let rewind = self.rewind_wanted();
+            let kept = own.take_sqlite();
+            // If this future is dropped, the thread still finishes the
+            // batch (committed or rolled back) and then closes the
+            // connection.
+            let (conn, busy, written) = tokio::task::spawn_blocking(move || {
+                let mut conn = match kept {
+                    Some(conn) => conn,
+                    None => match sqlite_ingest::open(&file) {
+                        Ok(conn) => conn,
+                        Err(e) => return (None, false, Err(e)),
+                    },
+                };
+                let busy = rewind && sqlite_ingest::rewind(&conn);
+                let written = sqlite_ingest::write(&mut conn, &batch);
+                (written.is_ok().then_some(conn), busy, written)
+            })
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("the ingest writer's SQLite thread stopped: {e}"))
+            })?;
+            if busy {
+                // The checkpointer's own pass: the next batch tries again.
+                self.ask_rewind();
+            }
+            if let Some(conn) = conn {
+                own.put_back_sqlite(conn);
+            }
+            return written;
         }
         // Out of its slot while the batch runs: if this future is dropped
         // part-way, so is the connection.
         let (mut conn, fresh) = own.take(&self.pool).await?;
         if fresh && self.dialect == Dialect::Sqlite {
-            // Temporary storage in memory, on this connection only: each
-            // batch's multi-row inserts keep a statement journal, and past
-            // 64 KiB SQLite spilled it to a new file in /var/tmp (access,
-            // open, unlink, writes, close: a dozen system calls and ~2 page
-            // writes per batch; it also needed a writable /var/tmp). Not on
-            // the pool's connections: there the GROUP BY sorts of the brief
-            // and the Costs page would allocate every row on its own (SQLite
-            // gives the sorter its page-sized buffers only when temporary
-            // storage may be a file), about a tenth slower.
+            // An in-memory SQLite database (tests): the pool's connection,
+            // with temporary storage in memory as sqlite_ingest.rs sets it.
             use sqlx::Executor;
             conn.execute("PRAGMA temp_store=MEMORY").await?;
         }
         self.rewind_wal_on(&mut conn).await;
         self.write_batch_on(
             &mut conn,
-            notifications,
-            deliveries,
-            idempotency,
+            &notifications,
+            &deliveries,
+            &idempotency,
             feed_events,
             true,
         )

@@ -15,7 +15,8 @@
 //! it: before its next batch the writer runs a PASSIVE checkpoint on its own
 //! connection (nobody else writes meanwhile, so it copies the rest: the
 //! pages of the last pass's interval), and its batch then starts the WAL
-//! again from the beginning ([`Store::rewind_wal_on`]).
+//! again from the beginning (`sqlite_ingest::write`; [`Store::rewind_wal_on`]
+//! for an in-memory database, whose writer uses the pool's connection).
 //!
 //! Why not a RESTART checkpoint from the checkpointer: it holds the write
 //! lock while it waits for readers, and a writer that finds the lock taken
@@ -89,6 +90,18 @@ impl Store {
         }))
     }
 
+    /// Whether the checkpointer asked the ingest writer to rewind the WAL
+    /// since the last call (the writer's SQLite connection does it itself,
+    /// sqlite_ingest.rs).
+    pub(super) fn rewind_wanted(&self) -> bool {
+        self.wal_rewind.take()
+    }
+
+    /// Ask for the rewind again (the writer's attempt found the WAL busy).
+    pub(super) fn ask_rewind(&self) {
+        self.wal_rewind.ask();
+    }
+
     /// On the ingest writer's connection, before its batch: if the
     /// checkpointer asked, copy the rest of the WAL into the database file
     /// (PASSIVE: it never waits on a lock), so that the batch begins with
@@ -97,7 +110,7 @@ impl Store {
     /// again, and its own pass reports a lasting failure.
     pub(super) async fn rewind_wal_on(&self, conn: &mut AnyConnection) {
         // Only a checkpointer asks, and only SQLite has one.
-        if !self.wal_rewind.take() {
+        if !self.rewind_wanted() {
             return;
         }
         if let Err(e) = checkpoint_on(conn, "PASSIVE").await {

@@ -8,6 +8,10 @@
 //! It is detached from the pool, which may open a replacement: the writer
 //! never takes the last connection from the rest of the hub, whatever
 //! `database.max_connections` is (the hub holds at most one more).
+//!
+//! On a SQLite file the writer's connection is not sqlx's at all but
+//! rusqlite's, opened by the writer itself (see sqlite_ingest.rs); the pool
+//! is not touched.
 
 use super::StoreError;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -17,19 +21,44 @@ use std::sync::Mutex;
 /// In a mutex only so that its owner is `Sync` (a connection is not): it is
 /// reached through `&mut self`, never locked.
 #[derive(Default)]
-pub struct WriterConnection(Mutex<Option<AnyConnection>>);
+pub struct WriterConnection(Mutex<Kept>);
+
+#[derive(Default)]
+enum Kept {
+    #[default]
+    None,
+    Pool(AnyConnection),
+    Sqlite(rusqlite::Connection),
+}
 
 impl WriterConnection {
+    fn kept(&mut self) -> &mut Kept {
+        self.0.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept SQLite connection, if any (the caller opens one otherwise).
+    pub(super) fn take_sqlite(&mut self) -> Option<rusqlite::Connection> {
+        match std::mem::take(self.kept()) {
+            Kept::Sqlite(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// Keep the SQLite connection for the next batch (only after a batch
+    /// that finished).
+    pub(super) fn put_back_sqlite(&mut self, conn: rusqlite::Connection) {
+        *self.kept() = Kept::Sqlite(conn);
+    }
+
     /// The kept connection, or a new one from the pool (then `true`: the
     /// caller sets it up for its work first).
     pub(super) async fn take(
         &mut self,
         pool: &AnyPool,
     ) -> Result<(AnyConnection, bool), StoreError> {
-        let kept = self.0.get_mut().map_or(None, Option::take);
-        Ok(match kept {
-            Some(conn) => (conn, false),
-            None => (pool.acquire().await?.detach(), true),
+        Ok(match std::mem::take(self.kept()) {
+            Kept::Pool(conn) => (conn, false),
+            _ => (pool.acquire().await?.detach(), true),
         })
     }
 
@@ -37,31 +66,45 @@ impl WriterConnection {
     /// memory (for tests; None when no connection is kept).
     pub async fn temp_store_in_memory(&mut self) -> Option<bool> {
         use sqlx::Row;
-        let conn = self.0.get_mut().ok()?.as_mut()?;
-        let row = sqlx::query("PRAGMA temp_store")
-            .fetch_one(&mut *conn)
-            .await
-            .ok()?;
+        let mode: i64 = match self.kept() {
+            Kept::None => return None,
+            Kept::Pool(conn) => sqlx::query("PRAGMA temp_store")
+                .fetch_one(&mut *conn)
+                .await
+                .ok()?
+                .try_get(0)
+                .ok()?,
+            Kept::Sqlite(conn) => conn.query_row("PRAGMA temp_store", [], |r| r.get(0)).ok()?,
+        };
         // 2 is MEMORY (0 the compile-time default, 1 file).
-        Some(row.try_get::<i64, _>(0).ok()? == 2)
+        Some(mode == 2)
+    }
+
+    /// Whether the kept connection is rusqlite's own on a SQLite file (for
+    /// tests).
+    pub fn is_sqlite_own(&self) -> bool {
+        self.0.lock().is_ok_and(|c| matches!(*c, Kept::Sqlite(_)))
     }
 
     /// Keep `conn` for the next batch (only after a batch that finished).
     pub(super) fn put_back(&mut self, conn: AnyConnection) {
-        *self.0.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+        *self.kept() = Kept::Pool(conn);
     }
 
     /// Close the kept connection (when its writer ends).
     pub async fn close(self) {
-        if let Ok(Some(conn)) = self.0.into_inner()
-            && let Err(e) = conn.close().await
-        {
+        let closed = match self.0.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Kept::None => Ok(()),
+            Kept::Pool(conn) => conn.close().await.map_err(|e| e.to_string()),
+            Kept::Sqlite(conn) => conn.close().map_err(|(_, e)| e.to_string()),
+        };
+        if let Err(e) = closed {
             tracing::warn!(error = %e, "closing the ingest writer's connection");
         }
     }
 
     /// Whether a connection is kept (for tests).
     pub fn is_kept(&self) -> bool {
-        self.0.lock().is_ok_and(|c| c.is_some())
+        self.0.lock().is_ok_and(|c| !matches!(*c, Kept::None))
     }
 }

@@ -31,6 +31,20 @@ both_dbs!(
         };
         let typed = families("# TYPE ");
         let helped = families("# HELP ");
+        // Ingest commits beside accepted notifications (their quotient is
+        // the mean batch). Counted per process: tests running beside this
+        // one add theirs.
+        let count = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        let (accepted, batches) = (
+            count("orkhub_notifications_accepted_total"),
+            count("orkhub_ingest_batches_total"),
+        );
+        assert!(batches >= 1.0 && batches <= accepted, "{text}");
         assert!(typed.len() >= 6, "{text}");
         let missing: Vec<_> = typed.difference(&helped).collect();
         assert!(

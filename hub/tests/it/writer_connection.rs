@@ -5,7 +5,7 @@
 use crate::common;
 use common::{TestDb, stored_notification};
 use hub::store::{
-    DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection,
+    BatchRows, DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection,
 };
 use std::time::Duration;
 
@@ -36,6 +36,15 @@ fn batch(tag: &str, n: usize, broken: bool) -> (Vec<NewNotification>, Vec<NewDel
         last.notification_id = "n_missing".into();
     }
     (ns, ds)
+}
+
+/// The batch's rows as the ingest writer hands them over.
+fn rows(ns: Vec<NewNotification>, ds: Vec<NewDelivery>) -> BatchRows {
+    BatchRows {
+        notifications: ns,
+        deliveries: ds,
+        idempotency: Vec::new(),
+    }
 }
 
 /// The store's notification count, failing the test if the pool cannot
@@ -79,16 +88,21 @@ both_dbs!(
             assert!(!own.is_kept());
             let (ns, ds) = batch("first", 2, false);
             store
-                .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
                 .await
                 .unwrap();
             assert!(own.is_kept(), "kept for the next batch");
+            assert_eq!(
+                own.is_sqlite_own(),
+                store.dialect() == hub::store::Dialect::Sqlite,
+                "on a SQLite file the writer's connection is its own, not the pool's"
+            );
             assert_eq!(count(&store).await, 2, "the pool still serves the rest");
 
             let (ns, ds) = batch("broken", 2, true);
             assert!(
                 store
-                    .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                    .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
                     .await
                     .is_err()
             );
@@ -100,7 +114,7 @@ both_dbs!(
 
             let (ns, ds) = batch("after", 2, false);
             store
-                .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
                 .await
                 .unwrap();
             assert!(own.is_kept());
@@ -125,7 +139,7 @@ async fn sqlite_writer_keeps_temporary_storage_in_memory_and_the_pool_does_not()
     for (tag, broken) in [("first", false), ("bad", true), ("after", false)] {
         let (ns, ds) = batch(tag, 300, broken);
         let stored = store
-            .insert_ingest_batch_on(&mut own, &ns, &ds, &[], &[])
+            .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
             .await;
         assert_eq!(stored.is_ok(), !broken, "{tag}: {stored:?}");
         if !broken {
@@ -142,4 +156,123 @@ async fn sqlite_writer_keeps_temporary_storage_in_memory_and_the_pool_does_not()
     assert_eq!(count(&store).await, 600);
     store.close().await;
     db.finish().await;
+}
+
+/// Every column of a table as SQLite's typed literal (`quote`), row by row
+/// in insertion order, but `skip`.
+async fn dump(store: &Store, table: &str, skip: &[&str]) -> Vec<String> {
+    use sqlx::Row;
+    let columns: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .filter(|c| !skip.contains(&c.as_str()))
+    .collect();
+    let quoted: Vec<String> = columns.iter().map(|c| format!("quote({c})")).collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM {table} ORDER BY rowid",
+        quoted.join(" || ',' || ")
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .collect()
+}
+
+/// On a SQLite file the writer binds each value itself (rusqlite) instead
+/// of handing SQLite the rows as JSON (the pool's `insert_batch`): the
+/// stored rows must be the same to the last type — text stays text,
+/// integers integers, an absent value NULL, a delivery published at commit
+/// gets its feed ID and send time — and the idempotency record its answer.
+#[tokio::test]
+async fn sqlite_writer_stores_every_column_as_the_pool_does() {
+    let (a, b) = (TestDb::sqlite().await, TestDb::sqlite().await);
+    let (own_store, pool_store) = (
+        Store::open(&a.url(), 2).await.unwrap(),
+        Store::open(&b.url(), 2).await.unwrap(),
+    );
+    let mut full = stored_notification("n_full".into(), "a \"quoted\" body ✓".into());
+    full.project_id = Some("web".into());
+    full.title = Some("Title".into());
+    full.fields_json = r#"[{"name":"x","value":"1"}]"#.into();
+    full.decision_id = Some(42);
+    full.dedupe_key = Some("k".into());
+    full.duplicate = true;
+    full.created_at = 1_733_000_000_123;
+    let bare = stored_notification("n_bare".into(), String::new());
+    let delivery = |id: &str, n: &str, status| NewDelivery {
+        id: id.into(),
+        notification_id: n.into(),
+        person_id: None,
+        channel: "web".into(),
+        address: "ceo".into(),
+        op: DeliveryOp::Edit,
+        target_message_id: Some("m1".into()),
+        status,
+        next_attempt_at: 7,
+        fallbacks: "email,slack".into(),
+        created_at: 9,
+    };
+    let deliveries = vec![
+        delivery("d_sent", "n_full", DeliveryState::Sent),
+        delivery("d_held", "n_bare", DeliveryState::Held),
+        delivery("d_pending", "n_bare", DeliveryState::Pending),
+    ];
+    let idempotency = vec![hub::store::IdempotencyRecord {
+        agent_id: "builder".into(),
+        key: "retry-1".into(),
+        request_hash: "abc".into(),
+        status_code: 201,
+        response_body: r#"{"id":"n_full"}"#.into(),
+    }];
+    let notifications = vec![full, bare];
+    pool_store
+        .insert_batch(&notifications, &deliveries, &idempotency)
+        .await
+        .unwrap();
+    let mut own = WriterConnection::default();
+    own_store
+        .insert_ingest_batch_on(
+            &mut own,
+            BatchRows {
+                notifications,
+                deliveries,
+                idempotency,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(own.is_sqlite_own(), "the writer's own rusqlite connection");
+    for (table, skip) in [
+        ("notifications", &[][..]),
+        ("deliveries", &[][..]),
+        // Stamped with the time of the write.
+        ("idempotency_keys", &["created_at"][..]),
+    ] {
+        let written = dump(&own_store, table, skip).await;
+        assert!(!written.is_empty(), "{table}");
+        assert_eq!(written, dump(&pool_store, table, skip).await, "{table}");
+    }
+    let published: (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT platform_message_id, sent_at FROM deliveries WHERE id = 'd_sent'")
+            .fetch_one(own_store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        published,
+        (Some("d_sent".into()), Some(9)),
+        "published at commit"
+    );
+    own.close().await;
+    own_store.close().await;
+    pool_store.close().await;
+    a.finish().await;
+    b.finish().await;
 }

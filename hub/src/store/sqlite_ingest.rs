@@ -1,0 +1,244 @@
+//! SQLite's ingest batch: each row bound straight into a prepared insert,
+//! on a connection of the writer's own (rusqlite), run on a blocking thread.
+//!
+//! Why not sqlx's one call with each table's rows as one JSON parameter (as
+//! PostgreSQL still does, where it saves round trips): on SQLite there is no
+//! round trip to save — the engine is in this process — and the JSON was
+//! the work. Rust printed every row as JSON text, SQLite parsed it into its
+//! binary form, and each column was a lookup from the row's start
+//! (`jsonLookupStep`, `jsonReturnFromBlob`, …): 7.4% of the hub's CPU under
+//! `bench/external.sh sqlite`. Bound value by value into multi-row inserts
+//! of a few fixed sizes ([`CHUNKS`]), prepared once per connection, a row
+//! costs a `sqlite3_bind_*` per value. sqlx cannot bind a varying number of
+//! rows without a new statement text per batch size, nor run code on its
+//! connection's thread; rusqlite (the same SQLite library, see Cargo.toml)
+//! can.
+//!
+//! The transaction is the same as before: BEGIN IMMEDIATE, the
+//! notifications, their deliveries, the idempotency records, the webhook
+//! events (when a webhook is active), COMMIT. A batch that fails rolls back
+//! and its connection is closed; the next batch opens a fresh one.
+
+use super::json_rows::Table;
+use super::notifications::{
+    DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, IdempotencyRecord, NOTIFICATIONS, NewDelivery,
+    NewNotification,
+};
+use super::{DeliveryState, Dialect, StoreError};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+/// Rows per insert statement: a batch goes in as the fewest statements of
+/// these sizes (20 rows: one of 16, one of 4). Each execution of an insert
+/// opens a cursor on the table and each index and releases their pages
+/// after (a mutex each in SQLite's page cache): one statement per row cost
+/// more than the JSON it replaced. A handful of sizes keeps the statements
+/// few, each prepared once per connection.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Each table's insert of `CHUNKS[i]` rows.
+struct Inserts {
+    notifications: [String; 4],
+    deliveries: [String; 4],
+    idempotency: [String; 4],
+}
+
+static INSERTS: LazyLock<Inserts> = LazyLock::new(|| {
+    let sizes = |t: &Table, tail: &str| CHUNKS.map(|rows| t.insert_rows(rows, tail));
+    Inserts {
+        notifications: sizes(&NOTIFICATIONS, ""),
+        deliveries: sizes(&DELIVERIES, ""),
+        idempotency: sizes(&IDEMPOTENCY, IDEMPOTENCY_CONFLICT),
+    }
+});
+
+/// The `notification.created` events of a batch, built by SQLite from the
+/// notification rows as JSON (`?1`): only when a webhook is active, so
+/// the JSON is printed only then.
+static FAN_OUT: LazyLock<String> =
+    LazyLock::new(|| super::webhooks::notification_fan_out_sql(Dialect::Sqlite, 1));
+
+/// The database file behind a SQLite URL as the store opened it
+/// (`sqlite://path?mode=rwc`, `sqlite:path`); None for an in-memory
+/// database, which only the pool's connections share.
+pub(super) fn file_of(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|o| o == "mode=memory");
+    (!in_memory).then(|| PathBuf::from(path))
+}
+
+/// What one batch writes.
+pub(super) struct Batch {
+    pub notifications: Vec<NewNotification>,
+    pub deliveries: Vec<NewDelivery>,
+    pub idempotency: Vec<IdempotencyRecord>,
+    /// The notification rows as JSON for [`FAN_OUT`], when a webhook is active.
+    pub events: Option<String>,
+    pub now: i64,
+}
+
+/// Open the writer's connection: the pool's set-up, and temporary storage
+/// in memory (each batch's statement journal past 64 KiB was otherwise a
+/// new file in /var/tmp: a dozen system calls and ~2 page writes per
+/// batch). The pool's connections keep the default: their GROUP BY sorts
+/// allocate every row on its own when temporary storage is in memory.
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+    // The store created the file; the connection is used by one thread at
+    // a time (moved between blocking threads, never shared).
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(super::open::SQLITE_SETUP)?;
+    conn.execute_batch("PRAGMA temp_store=MEMORY")?;
+    // Every chunk size of every table, and the webhook events.
+    conn.set_prepared_statement_cache_capacity(3 * CHUNKS.len() + 1);
+    Ok(conn)
+}
+
+/// Copy the rest of the WAL into the database file before a batch, so that
+/// the batch begins with every frame copied and SQLite writes it at the
+/// WAL's start (see wal.rs). PASSIVE never waits on a lock. Returns true
+/// when it found the checkpointer in the middle of its own pass (busy): the
+/// next batch tries again, a millisecond later, instead of waiting for the
+/// next pass's request. Frames a reader still needs are left to that pass
+/// (a retry per batch would copy, and sync the file, at every batch).
+pub(super) fn rewind(conn: &Connection) -> bool {
+    // Its row: busy, frames in the WAL, frames copied.
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+        Ok(busy) => busy != 0,
+        Err(e) => {
+            tracing::debug!(error = %e, "the ingest writer could not rewind the WAL");
+            false
+        }
+    }
+}
+
+/// Write `batch` in one transaction on `conn`. On an error the transaction
+/// is rolled back (dropped) and the caller closes the connection.
+pub(super) fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    insert(&tx, &INSERTS.notifications, &batch.notifications, |n| {
+        [
+            text(&n.id),
+            text(&n.source),
+            text(&n.kind),
+            text(n.urgency),
+            text(n.recipient_kind),
+            text(&n.recipient_id),
+            opt_text(n.project_id.as_deref()),
+            opt_text(n.title.as_deref()),
+            text(&n.body),
+            text(&n.fields_json),
+            opt_int(n.decision_id),
+            opt_text(n.dedupe_key.as_deref()),
+            int(n.duplicate as i64),
+            int(n.created_at),
+        ]
+    })?;
+    insert(&tx, &INSERTS.deliveries, &batch.deliveries, |d| {
+        // Published at commit (the live feed): its feed ID is its own.
+        let published = d.status == DeliveryState::Sent;
+        [
+            text(&d.id),
+            text(&d.notification_id),
+            opt_text(d.person_id.as_deref()),
+            text(&d.channel),
+            text(&d.address),
+            text(d.op.as_str()),
+            opt_text(d.target_message_id.as_deref()),
+            text(d.status.as_str()),
+            int(d.next_attempt_at),
+            text(&d.fallbacks),
+            int(d.created_at),
+            int(d.created_at),
+            opt_text(published.then_some(d.id.as_str())),
+            opt_int(published.then_some(d.created_at)),
+        ]
+    })?;
+    insert(&tx, &INSERTS.idempotency, &batch.idempotency, |r| {
+        [
+            text(&r.agent_id),
+            text(&r.key),
+            text(&r.request_hash),
+            int(r.status_code),
+            text(&r.response_body),
+            int(batch.now),
+        ]
+    })?;
+    if let Some(rows) = &batch.events {
+        tx.prepare_cached(&FAN_OUT)?.execute([rows])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Insert `rows` through the fewest statements of [`CHUNKS`] sizes, each
+/// row's values from `values` in the table's column order.
+fn insert<T, const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    statements: &[String; 4],
+    rows: &[T],
+    values: impl Fn(&T) -> [ToSqlOutput<'_>; N],
+) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for (size, sql) in CHUNKS.iter().zip(statements) {
+        while rest.len() >= *size {
+            let (chunk, after) = rest.split_at(*size);
+            let mut statement = tx.prepare_cached(sql)?;
+            for (r, row) in chunk.iter().enumerate() {
+                for (c, value) in values(row).iter().enumerate() {
+                    statement.raw_bind_parameter(r * N + c + 1, value)?;
+                }
+            }
+            statement.raw_execute()?;
+            rest = after;
+        }
+    }
+    Ok(())
+}
+
+fn text(s: &str) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+}
+
+fn opt_text(s: Option<&str>) -> ToSqlOutput<'_> {
+    s.map_or(ToSqlOutput::Owned(Value::Null), text)
+}
+
+fn int(i: i64) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(Value::Integer(i))
+}
+
+fn opt_int(i: Option<i64>) -> ToSqlOutput<'static> {
+    i.map_or(ToSqlOutput::Owned(Value::Null), int)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_of;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_file_is_read_from_the_url_and_memory_has_none() {
+        let file = |u: &str| file_of(u);
+        assert_eq!(
+            file("sqlite://data/orkhub.db?mode=rwc"),
+            Some(PathBuf::from("data/orkhub.db"))
+        );
+        assert_eq!(
+            file("sqlite:///var/lib/orkhub/hub.db"),
+            Some(PathBuf::from("/var/lib/orkhub/hub.db"))
+        );
+        assert_eq!(file("sqlite:hub.db"), Some(PathBuf::from("hub.db")));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite://x.db?mode=memory&cache=shared"), None);
+        assert_eq!(file("postgres://localhost/db"), None);
+    }
+}

@@ -275,47 +275,12 @@ impl Store {
         if self.dialect == Dialect::Sqlite
             && let Some(file) = sqlite_ingest::file_of(&self.url)
         {
-            let events = if !notifications.is_empty() && self.any_active_webhook().await? {
-                Some(notifications_json(&notifications)?)
-            } else {
-                None
-            };
-            let batch = sqlite_ingest::Batch {
+            let rows = BatchRows {
                 notifications,
                 deliveries,
                 idempotency,
-                events,
-                now: super::now_ms(),
             };
-            let rewind = self.rewind_wanted();
-            let kept = own.take_sqlite();
-            // If this future is dropped, the thread still finishes the
-            // batch (committed or rolled back) and then closes the
-            // connection.
-            let (conn, busy, written) = tokio::task::spawn_blocking(move || {
-                let mut conn = match kept {
-                    Some(conn) => conn,
-                    None => match sqlite_ingest::open(&file) {
-                        Ok(conn) => conn,
-                        Err(e) => return (None, false, Err(e)),
-                    },
-                };
-                let busy = rewind && sqlite_ingest::rewind(&conn);
-                let written = sqlite_ingest::write(&mut conn, &batch);
-                (written.is_ok().then_some(conn), busy, written)
-            })
-            .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!("the ingest writer's SQLite thread stopped: {e}"))
-            })?;
-            if busy {
-                // The checkpointer's own pass: the next batch tries again.
-                self.ask_rewind();
-            }
-            if let Some(conn) = conn {
-                own.put_back_sqlite(conn);
-            }
-            return written;
+            return self.write_ingest_batch_to_file(own, file, rows).await;
         }
         // Out of its slot while the batch runs: if this future is dropped
         // part-way, so is the connection.
@@ -501,7 +466,7 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
 }
 
 /// Each row as an array, in the column order of [`NOTIFICATIONS`].
-fn notifications_json(rows: &[NewNotification]) -> Result<String, StoreError> {
+pub(super) fn notifications_json(rows: &[NewNotification]) -> Result<String, StoreError> {
     let rows: Vec<_> = rows
         .iter()
         .map(|n| {

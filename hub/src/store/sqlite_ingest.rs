@@ -21,10 +21,11 @@
 
 use super::json_rows::Table;
 use super::notifications::{
-    DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, IdempotencyRecord, NOTIFICATIONS, NewDelivery,
-    NewNotification,
+    BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, IdempotencyRecord, NOTIFICATIONS,
+    NewDelivery, NewNotification, notifications_json,
 };
-use super::{DeliveryState, Dialect, StoreError};
+use super::writer_connection::WriterConnection;
+use super::{DeliveryState, Dialect, Store, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -73,14 +74,67 @@ pub(super) fn file_of(url: &str) -> Option<PathBuf> {
     (!in_memory).then(|| PathBuf::from(path))
 }
 
+impl Store {
+    /// The ingest batch on the SQLite file `file`: on the writer's own
+    /// connection (opened on its first batch, or after a failed one), on a
+    /// blocking thread.
+    pub(super) async fn write_ingest_batch_to_file(
+        &self,
+        own: &mut WriterConnection,
+        file: PathBuf,
+        rows: BatchRows,
+    ) -> Result<(), StoreError> {
+        let events = if !rows.notifications.is_empty() && self.any_active_webhook().await? {
+            Some(notifications_json(&rows.notifications)?)
+        } else {
+            None
+        };
+        let batch = Batch {
+            notifications: rows.notifications,
+            deliveries: rows.deliveries,
+            idempotency: rows.idempotency,
+            events,
+            now: super::now_ms(),
+        };
+        let rewind = self.rewind_wanted();
+        let kept = own.take_sqlite();
+        // If this future is dropped, the thread still finishes the batch
+        // (committed or rolled back) and then closes the connection.
+        let (conn, busy, written) = tokio::task::spawn_blocking(move || {
+            let mut conn = match kept {
+                Some(conn) => conn,
+                None => match open(&file) {
+                    Ok(conn) => conn,
+                    Err(e) => return (None, false, Err(e)),
+                },
+            };
+            let busy = rewind && self::rewind(&conn);
+            let written = write(&mut conn, &batch);
+            (written.is_ok().then_some(conn), busy, written)
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!("the ingest writer's SQLite thread stopped: {e}"))
+        })?;
+        if busy {
+            // The checkpointer's own pass: the next batch tries again.
+            self.ask_rewind();
+        }
+        if let Some(conn) = conn {
+            own.put_back_sqlite(conn);
+        }
+        written
+    }
+}
+
 /// What one batch writes.
-pub(super) struct Batch {
-    pub notifications: Vec<NewNotification>,
-    pub deliveries: Vec<NewDelivery>,
-    pub idempotency: Vec<IdempotencyRecord>,
+struct Batch {
+    notifications: Vec<NewNotification>,
+    deliveries: Vec<NewDelivery>,
+    idempotency: Vec<IdempotencyRecord>,
     /// The notification rows as JSON for [`FAN_OUT`], when a webhook is active.
-    pub events: Option<String>,
-    pub now: i64,
+    events: Option<String>,
+    now: i64,
 }
 
 /// Open the writer's connection: the pool's set-up, and temporary storage
@@ -88,7 +142,7 @@ pub(super) struct Batch {
 /// new file in /var/tmp: a dozen system calls and ~2 page writes per
 /// batch). The pool's connections keep the default: their GROUP BY sorts
 /// allocate every row on its own when temporary storage is in memory.
-pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+fn open(path: &Path) -> Result<Connection, StoreError> {
     // The store created the file; the connection is used by one thread at
     // a time (moved between blocking threads, never shared).
     let conn = Connection::open_with_flags(
@@ -109,7 +163,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
 /// next batch tries again, a millisecond later, instead of waiting for the
 /// next pass's request. Frames a reader still needs are left to that pass
 /// (a retry per batch would copy, and sync the file, at every batch).
-pub(super) fn rewind(conn: &Connection) -> bool {
+fn rewind(conn: &Connection) -> bool {
     // Its row: busy, frames in the WAL, frames copied.
     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
         Ok(busy) => busy != 0,
@@ -122,7 +176,7 @@ pub(super) fn rewind(conn: &Connection) -> bool {
 
 /// Write `batch` in one transaction on `conn`. On an error the transaction
 /// is rolled back (dropped) and the caller closes the connection.
-pub(super) fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
+fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     insert(&tx, &INSERTS.notifications, &batch.notifications, |n| {
         [

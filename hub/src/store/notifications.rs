@@ -5,7 +5,6 @@
 //! change and stay prepared.
 
 use super::json_rows::{Col, Table};
-use super::sqlite_ingest;
 use super::writer_connection::WriterConnection;
 use super::{Dialect, Store, StoreError};
 use sqlx::pool::PoolConnection;
@@ -273,7 +272,7 @@ impl Store {
             return Ok(());
         }
         if self.dialect == Dialect::Sqlite
-            && let Some(file) = sqlite_ingest::file_of(&self.url)
+            && let Some(file) = super::open::sqlite_file(&self.url)
         {
             let rows = BatchRows {
                 notifications,

@@ -4,6 +4,7 @@
 use super::{Dialect, Store, StoreError};
 use crate::config::redact_url;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -51,12 +52,10 @@ impl Store {
         };
         let (dialect, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Dialect::Postgres, loopback_without_tls(url))
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or(url.strip_prefix("sqlite:"))
-        {
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path).parent()
+        } else if url.starts_with("sqlite:") {
+            // The folder of the file sqlx will open (its name decoded).
+            if let Some(file) = sqlite_file(url)
+                && let Some(dir) = file.parent()
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
@@ -137,6 +136,26 @@ impl Store {
     }
 }
 
+/// The database file behind a SQLite URL (`sqlite://path?mode=rwc`,
+/// `sqlite:path`), read as sqlx reads it: the path percent-decoded (a `?`,
+/// `#` or space in a file name). None for an in-memory database, which
+/// only the pool's connections share, and for a path that does not decode.
+pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|o| o == "mode=memory");
+    if in_memory {
+        return None;
+    }
+    let path = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    Some(PathBuf::from(&*path))
+}
+
 /// What every SQLite connection of the hub sets first (both pools; see
 /// background.rs): WAL, and no checkpoints inside commits (`wal.rs` runs
 /// them in the background; after a restart the WAL file is cut back to
@@ -173,6 +192,8 @@ fn loopback_without_tls(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::loopback_without_tls;
+    use super::sqlite_file;
+    use std::path::PathBuf;
 
     #[test]
     fn only_a_loopback_url_without_sslmode_loses_tls() {
@@ -195,5 +216,27 @@ mod tests {
         ] {
             assert_eq!(loopback_without_tls(kept), kept);
         }
+    }
+
+    #[test]
+    fn the_file_is_read_from_the_url_and_memory_has_none() {
+        let file = |u: &str| sqlite_file(u);
+        assert_eq!(
+            file("sqlite://data/orkhub.db?mode=rwc"),
+            Some(PathBuf::from("data/orkhub.db"))
+        );
+        assert_eq!(
+            file("sqlite:///var/lib/orkhub/hub.db"),
+            Some(PathBuf::from("/var/lib/orkhub/hub.db"))
+        );
+        assert_eq!(file("sqlite:hub.db"), Some(PathBuf::from("hub.db")));
+        assert_eq!(
+            file("sqlite://my%20data/hub%3F.db"),
+            Some(PathBuf::from("my data/hub?.db")),
+            "decoded as sqlx decodes it"
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite://x.db?mode=memory&cache=shared"), None);
+        assert_eq!(file("postgres://localhost/db"), None);
     }
 }

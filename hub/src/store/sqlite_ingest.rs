@@ -61,19 +61,6 @@ static INSERTS: LazyLock<Inserts> = LazyLock::new(|| {
 static FAN_OUT: LazyLock<String> =
     LazyLock::new(|| super::webhooks::notification_fan_out_sql(Dialect::Sqlite, 1));
 
-/// The database file behind a SQLite URL as the store opened it
-/// (`sqlite://path?mode=rwc`, `sqlite:path`); None for an in-memory
-/// database, which only the pool's connections share.
-pub(super) fn file_of(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let in_memory =
-        path.is_empty() || path == ":memory:" || query.split('&').any(|o| o == "mode=memory");
-    (!in_memory).then(|| PathBuf::from(path))
-}
-
 impl Store {
     /// The ingest batch on the SQLite file `file`: on the writer's own
     /// connection (opened on its first batch, or after a failed one), on a
@@ -272,27 +259,4 @@ fn int(i: i64) -> ToSqlOutput<'static> {
 
 fn opt_int(i: Option<i64>) -> ToSqlOutput<'static> {
     i.map_or(ToSqlOutput::Owned(Value::Null), int)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::file_of;
-    use std::path::PathBuf;
-
-    #[test]
-    fn the_file_is_read_from_the_url_and_memory_has_none() {
-        let file = |u: &str| file_of(u);
-        assert_eq!(
-            file("sqlite://data/orkhub.db?mode=rwc"),
-            Some(PathBuf::from("data/orkhub.db"))
-        );
-        assert_eq!(
-            file("sqlite:///var/lib/orkhub/hub.db"),
-            Some(PathBuf::from("/var/lib/orkhub/hub.db"))
-        );
-        assert_eq!(file("sqlite:hub.db"), Some(PathBuf::from("hub.db")));
-        assert_eq!(file("sqlite::memory:"), None);
-        assert_eq!(file("sqlite://x.db?mode=memory&cache=shared"), None);
-        assert_eq!(file("postgres://localhost/db"), None);
-    }
 }

@@ -276,3 +276,25 @@ async fn sqlite_writer_stores_every_column_as_the_pool_does() {
     a.finish().await;
     b.finish().await;
 }
+
+/// A file name with a space, written percent-encoded in the URL as sqlx
+/// reads it: the store creates its folder and the writer's own connection
+/// opens that same file (not one named with the `%20`).
+#[tokio::test]
+async fn sqlite_writer_opens_a_percent_encoded_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/my%20data/hub.db", dir.path().display());
+    let store = Store::open(&url, 2).await.unwrap();
+    assert!(dir.path().join("my data/hub.db").exists(), "{url}");
+    let mut own = WriterConnection::default();
+    let (ns, ds) = batch("spaced", 3, false);
+    store
+        .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+        .await
+        .unwrap();
+    assert!(own.is_sqlite_own());
+    assert_eq!(count(&store).await, 3);
+    assert!(!dir.path().join("my%20data").exists());
+    own.close().await;
+    store.close().await;
+}

@@ -87,6 +87,9 @@ pub struct Store {
     dialect: Dialect,
     /// Kept for connections outside the pool (PostgreSQL LISTEN).
     url: std::sync::Arc<str>,
+    /// The SQLite file the ingest writer opens itself (None: PostgreSQL, or
+    /// an in-memory database; see sqlite_ingest.rs), read from the URL once.
+    sqlite_file: Option<std::sync::Arc<std::path::Path>>,
     /// This hub instance, in the live feed events it writes (see feed.rs).
     origin: std::sync::Arc<str>,
     /// Counts keys revoked through this store (any clone), so the API's key

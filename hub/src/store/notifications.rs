@@ -263,23 +263,16 @@ impl Store {
         rows: BatchRows,
         feed_events: &[String],
     ) -> Result<(), StoreError> {
-        let BatchRows {
-            notifications,
-            deliveries,
-            idempotency,
-        } = rows;
-        if notifications.is_empty() && deliveries.is_empty() && idempotency.is_empty() {
+        if rows.notifications.is_empty()
+            && rows.deliveries.is_empty()
+            && rows.idempotency.is_empty()
+        {
             return Ok(());
         }
-        if self.dialect == Dialect::Sqlite
-            && let Some(file) = super::open::sqlite_file(&self.url)
-        {
-            let rows = BatchRows {
-                notifications,
-                deliveries,
-                idempotency,
-            };
-            return self.write_ingest_batch_to_file(own, file, rows).await;
+        if let Some(file) = &self.sqlite_file {
+            return self
+                .write_ingest_batch_to_file(own, file.clone(), rows)
+                .await;
         }
         // Out of its slot while the batch runs: if this future is dropped
         // part-way, so is the connection.
@@ -290,12 +283,11 @@ impl Store {
             use sqlx::Executor;
             conn.execute("PRAGMA temp_store=MEMORY").await?;
         }
-        self.rewind_wal_on(&mut conn).await;
         self.write_batch_on(
             &mut conn,
-            &notifications,
-            &deliveries,
-            &idempotency,
+            &rows.notifications,
+            &rows.deliveries,
+            &rows.idempotency,
             feed_events,
             true,
         )

@@ -124,6 +124,10 @@ impl Store {
         Ok(Store {
             pool,
             dialect,
+            sqlite_file: match dialect {
+                Dialect::Sqlite => sqlite_file(&url).map(Into::into),
+                Dialect::Postgres => None,
+            },
             url: url.into(),
             origin: format!("{:016x}", rand::random::<u64>()).into(),
             keys_revoked: Default::default(),

@@ -28,7 +28,8 @@ use super::writer_connection::WriterConnection;
 use super::{DeliveryState, Dialect, Store, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 /// Rows per insert statement: a batch goes in as the fewest statements of
@@ -68,7 +69,7 @@ impl Store {
     pub(super) async fn write_ingest_batch_to_file(
         &self,
         own: &mut WriterConnection,
-        file: PathBuf,
+        file: Arc<Path>,
         rows: BatchRows,
     ) -> Result<(), StoreError> {
         let events = if !rows.notifications.is_empty() && self.any_active_webhook().await? {

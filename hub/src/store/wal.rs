@@ -15,8 +15,7 @@
 //! it: before its next batch the writer runs a PASSIVE checkpoint on its own
 //! connection (nobody else writes meanwhile, so it copies the rest: the
 //! pages of the last pass's interval), and its batch then starts the WAL
-//! again from the beginning (`sqlite_ingest::write`; [`Store::rewind_wal_on`]
-//! for an in-memory database, whose writer uses the pool's connection).
+//! again from the beginning (`sqlite_ingest::rewind`).
 //!
 //! Why not a RESTART checkpoint from the checkpointer: it holds the write
 //! lock while it waits for readers, and a writer that finds the lock taken
@@ -101,22 +100,6 @@ impl Store {
     pub(super) fn ask_rewind(&self) {
         self.wal_rewind.ask();
     }
-
-    /// On the ingest writer's connection, before its batch: if the
-    /// checkpointer asked, copy the rest of the WAL into the database file
-    /// (PASSIVE: it never waits on a lock), so that the batch begins with
-    /// every frame copied and SQLite writes it at the WAL's start. A failed
-    /// or busy pass only leaves the WAL as it was; the checkpointer asks
-    /// again, and its own pass reports a lasting failure.
-    pub(super) async fn rewind_wal_on(&self, conn: &mut AnyConnection) {
-        // Only a checkpointer asks, and only SQLite has one.
-        if !self.rewind_wanted() {
-            return;
-        }
-        if let Err(e) = checkpoint_on(conn, "PASSIVE").await {
-            tracing::debug!(error = %e, "the ingest writer could not rewind the WAL");
-        }
-    }
 }
 
 impl WalCheckpointer {
@@ -140,18 +123,14 @@ impl WalCheckpointer {
         })
     }
 
+    /// `PRAGMA wal_checkpoint(MODE)`; returns the frames in the WAL (its
+    /// row is: busy, frames in the WAL, frames copied).
     async fn run(&mut self, mode: &'static str) -> Result<i64, StoreError> {
-        checkpoint_on(&mut self.conn, mode).await
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA wal_checkpoint({mode})"
+        )))
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(row.try_get(1)?)
     }
-}
-
-/// `PRAGMA wal_checkpoint(MODE)` on `conn`; returns the frames in the WAL
-/// (its row is: busy, frames in the WAL, frames copied).
-async fn checkpoint_on(conn: &mut AnyConnection, mode: &'static str) -> Result<i64, StoreError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA wal_checkpoint({mode})"
-    )))
-    .fetch_one(conn)
-    .await?;
-    Ok(row.try_get(1)?)
 }

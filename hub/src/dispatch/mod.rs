@@ -127,9 +127,7 @@ impl Dispatcher {
         let lease = now + (self.config.lease_secs as i64) * 1000;
         let claimed = self
             .store
-            .claim_due(now, lease, self.config.batch_size as i64, |id| {
-                held.contains(id)
-            })
+            .claim_due(now, lease, self.config.batch_size as i64, &held.snapshot())
             .await?;
         let mut queues: Vec<Vec<ClaimedDelivery>> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();

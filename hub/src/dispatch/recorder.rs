@@ -29,8 +29,9 @@ pub struct SentRecord {
 pub struct Held(Arc<Mutex<HashSet<String>>>);
 
 impl Held {
-    pub fn contains(&self, id: &str) -> bool {
-        self.0.lock().is_ok_and(|h| h.contains(id))
+    /// What is held now, for a claim about to start (see `claim_due`).
+    pub fn snapshot(&self) -> HashSet<String> {
+        self.0.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
     fn hold(&self, id: &str) {

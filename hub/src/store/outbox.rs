@@ -103,34 +103,96 @@ fn claim_sql(dialect: Dialect) -> String {
 
 static CLAIM_SQLITE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| claim_sql(Dialect::Sqlite));
-static CLAIM_POSTGRES: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| claim_sql(Dialect::Postgres));
 
 /// The transaction-level advisory lock every PostgreSQL claim takes (any
 /// constant shared by all instances; this one spells "orkhub" in hex).
 const CLAIM_LOCK: i64 = 0x6f726b687562;
 
+/// A PostgreSQL claim's first statement: the lock, and the commit that
+/// does not wait for the disk (see `claim_due`).
+const CLAIM_LOCK_POSTGRES: &str =
+    "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock($1)";
+
+/// What a claimed delivery is sent with, in [`claimed_from`]'s order: the
+/// delivery's columns (`d`), then its notification's (`n`).
+const CLAIMED_COLUMNS: &str = "d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
+     n.kind, d.throttled, d.created_at, n.title, n.body, n.fields, n.decision_id";
+
+/// PostgreSQL's claim, returning what is sent (the read after the claim
+/// was a round trip of its own).
+static CLAIM_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH d AS ({}) SELECT {CLAIMED_COLUMNS} FROM d JOIN notifications n ON n.id = d.notification_id ORDER BY d.id",
+        claim_sql(Dialect::Postgres).replace("RETURNING id", "RETURNING *")
+    )
+});
+
+/// A claimed row, as [`CLAIMED_COLUMNS`] lists it.
+fn claimed_from(r: &sqlx::any::AnyRow, lease_until: i64) -> Result<ClaimedDelivery, StoreError> {
+    Ok(ClaimedDelivery {
+        id: r.try_get(0)?,
+        notification_id: r.try_get(1)?,
+        person_id: r.try_get(2)?,
+        channel: r.try_get(3)?,
+        address: r.try_get(4)?,
+        op: super::DeliveryOp::parse(&r.try_get::<String, _>(5)?)?,
+        target_message_id: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+        fallbacks: r.try_get(8)?,
+        kind: r.try_get(9)?,
+        throttled: r.try_get(10)?,
+        created_at: r.try_get(11)?,
+        lease_until,
+        title: r.try_get(12)?,
+        body: r.try_get(13)?,
+        fields_json: r.try_get(14)?,
+        decision_id: r.try_get(15)?,
+    })
+}
+
 impl Store {
     /// Claim up to `limit` due deliveries until `lease_until`, oldest first.
-    /// `held(id)`: this instance sent that delivery already and its outcome
-    /// is not recorded yet (the database was away); such a row is claimed
-    /// again only to keep it leased, and is not returned to be sent twice.
+    /// `held`: deliveries this instance sent whose outcome is not in the
+    /// database yet (it was away), as they were before this call; such a row
+    /// is claimed again only to keep it leased, and is not returned to be
+    /// sent twice. Taken before the claim: a send's record is committed
+    /// before it leaves `held`, so a row missing from it then is either not
+    /// ours or recorded already, which the claim does not take.
     pub async fn claim_due(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
-        held: impl Fn(&str) -> bool,
+        held: &std::collections::HashSet<String>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let rows = match self.dialect {
-            // One writer: the claim sees every earlier claim.
+            // One writer: the claim sees every earlier claim. SQLite's
+            // RETURNING cannot name a joined table, so the rows are read
+            // after the claim.
             Dialect::Sqlite => {
-                sqlx::query(AssertSqlSafe(CLAIM_SQLITE.as_str()))
+                let claimed = sqlx::query(AssertSqlSafe(CLAIM_SQLITE.as_str()))
                     .bind(lease_until)
                     .bind(now)
                     .bind(limit)
                     .fetch_all(&self.pool)
-                    .await?
+                    .await?;
+                let ids: Vec<String> = claimed
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT {CLAIMED_COLUMNS} FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+                     WHERE d.status = 'sending' AND d.id IN ({}) ORDER BY d.id",
+                    placeholders::list(self.dialect, 1, ids.len())
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for id in &ids {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(&self.pool).await?
             }
             // Several instances: the NOT EXISTS that holds a chat's later
             // messages back behind an earlier one in flight cannot see
@@ -143,9 +205,21 @@ impl Store {
             // leases (READ COMMITTED takes a snapshot per statement). A
             // claim is one short statement, so waiting for the lock costs
             // milliseconds; a killed instance's lock goes with its session.
+            //
+            // The claim's commit does not wait for its WAL to reach the
+            // disk (`synchronous_commit` off for this transaction only): it
+            // is visible to every instance at once, and an urgent message
+            // goes out without an fsync between its commit and its send.
+            // A lease is all it records; the WAL writer flushes it within
+            // 3 × `wal_writer_delay` (600 ms by default), and the send's
+            // record, committed synchronously after it, flushes it too. If
+            // the PostgreSQL server itself crashes within that window the
+            // lease is lost and the row is pending again, as if never
+            // claimed: at worst sent twice, which at-least-once delivery
+            // after a crash allows (and `held` prevents on this instance).
             Dialect::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                sqlx::query(CLAIM_LOCK_POSTGRES)
                     .bind(CLAIM_LOCK)
                     .execute(&mut *tx)
                     .await?;
@@ -159,50 +233,9 @@ impl Store {
                 rows
             }
         };
-        // Checked before the rows are read back, and the read takes only
-        // rows still `sending`: a held send's record either landed before
-        // this check (the read sees it `sent`) or it is still held here.
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .filter(|id| !id.as_ref().is_ok_and(|id| held(id)))
-            .collect::<Result<_, _>>()?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT d.id, d.notification_id, d.person_id, d.channel, d.address, d.op, d.target_message_id, d.attempts, d.fallbacks, \
-             n.kind, d.throttled, d.created_at, n.title, n.body, n.fields, n.decision_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-             WHERE d.status = 'sending' AND d.id IN ({}) ORDER BY d.id",
-            placeholders::list(self.dialect, 1, ids.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in &ids {
-            q = q.bind(id.as_str());
-        }
-        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: r.try_get(0)?,
-                    notification_id: r.try_get(1)?,
-                    person_id: r.try_get(2)?,
-                    channel: r.try_get(3)?,
-                    address: r.try_get(4)?,
-                    op: super::DeliveryOp::parse(&r.try_get::<String, _>(5)?)?,
-                    target_message_id: r.try_get(6)?,
-                    attempts: r.try_get(7)?,
-                    fallbacks: r.try_get(8)?,
-                    kind: r.try_get(9)?,
-                    throttled: r.try_get(10)?,
-                    created_at: r.try_get(11)?,
-                    lease_until,
-                    title: r.try_get(12)?,
-                    body: r.try_get(13)?,
-                    fields_json: r.try_get(14)?,
-                    decision_id: r.try_get(15)?,
-                })
-            })
+            .map(|r| claimed_from(r, lease_until))
+            .filter(|d| !d.as_ref().is_ok_and(|d| held.contains(&d.id)))
             .collect()
     }
 

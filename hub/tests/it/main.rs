@@ -14,6 +14,7 @@ mod api_contract;
 mod brief;
 mod budget_zone;
 mod check_config;
+mod claim_commit;
 mod commands_store;
 mod config_file;
 mod connections;

@@ -431,6 +431,21 @@ async fn the_cron_scheduler_runs_the_watchers() {
     db.finish().await;
 }
 
+/// Now, or `margin` before the next midnight in Kyiv (the budgets' zone in
+/// these tests) if that comes sooner: a time from which `margin` later is
+/// still the same budget day, and that day is today's.
+fn settled_in_kyiv_day(margin: Duration) -> DateTime<Utc> {
+    let now = Utc::now();
+    let kyiv = chrono_tz::Europe::Kyiv;
+    let next_day = now.with_timezone(&kyiv).date_naive() + Duration::days(1);
+    let midnight =
+        chrono::TimeZone::from_local_datetime(&kyiv, &next_day.and_hms_opt(0, 0, 0).unwrap())
+            .single()
+            .unwrap()
+            .with_timezone(&Utc);
+    now.min(midnight - margin)
+}
+
 both_dbs!(
     an_agent_over_budget_is_paused_until_the_owners_let_it_continue,
     |db: &TestDb| async move {
@@ -448,7 +463,10 @@ both_dbs!(
             assert_eq!(res.status(), 200);
             res.json::<serde_json::Value>().await.expect("json")
         };
-        let now = Utc::now();
+        // The ticks below run up to 10 minutes after `now`: all in the
+        // budgets' day of the costs (it failed when run in the 10 minutes
+        // before midnight in Kyiv, 22:00 UTC).
+        let now = settled_in_kyiv_day(Duration::minutes(15));
         let cost = |usd: f64| NewCost {
             agent_id: "spender".into(),
             project_id: None,

@@ -22,25 +22,28 @@ pub(super) struct Rollup {
     pub width: i64,
 }
 
+/// Costs by week (weeks start on the Unix epoch's weekday, Thursday).
+pub(super) const WEEKLY: Rollup = Rollup {
+    table: "cost_weekly",
+    bucket: "week",
+    width: WEEK_MS,
+};
+/// Costs by UTC day.
+pub(super) const DAILY: Rollup = Rollup {
+    table: "cost_daily",
+    bucket: "day",
+    width: DAY_MS,
+};
+/// Costs by hour.
+pub(super) const HOURLY: Rollup = Rollup {
+    table: "cost_hourly",
+    bucket: "hour",
+    width: HOUR_MS,
+};
+
 /// The roll-ups kept beside `costs` in the cost insert's transaction,
 /// coarsest first.
-pub(super) const ROLLUPS: [Rollup; 3] = [
-    Rollup {
-        table: "cost_weekly",
-        bucket: "week",
-        width: WEEK_MS,
-    },
-    Rollup {
-        table: "cost_daily",
-        bucket: "day",
-        width: DAY_MS,
-    },
-    Rollup {
-        table: "cost_hourly",
-        bucket: "hour",
-        width: HOUR_MS,
-    },
-];
+pub(super) const ROLLUPS: [Rollup; 3] = [WEEKLY, DAILY, HOURLY];
 
 /// Each roll-up's upsert ($1 the bucket's start) and its bucket's width.
 static ROLLUP_UPSERTS: LazyLock<Vec<(String, i64)>> = LazyLock::new(|| {

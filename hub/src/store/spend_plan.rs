@@ -15,7 +15,7 @@
 //! the benchmark's data a day has 550 daily rows and an hour 100 hourly
 //! ones.
 
-use super::costs::{DAY_MS, HOUR_MS, ROLLUPS, Rollup, WEEK_MS};
+use super::costs::{DAILY, DAY_MS, HOUR_MS, HOURLY, Rollup, WEEK_MS, WEEKLY};
 
 /// Which table a read sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,9 +110,9 @@ impl Grain {
     /// The roll-up a read of this grain sums; None for the cost rows.
     pub(super) fn rollup(self) -> Option<&'static Rollup> {
         match self {
-            Grain::Weeks => Some(&ROLLUPS[0]),
-            Grain::Days => Some(&ROLLUPS[1]),
-            Grain::Hours => Some(&ROLLUPS[2]),
+            Grain::Weeks => Some(&WEEKLY),
+            Grain::Days => Some(&DAILY),
+            Grain::Hours => Some(&HOURLY),
             Grain::Rows => None,
         }
     }

@@ -431,19 +431,24 @@ async fn the_cron_scheduler_runs_the_watchers() {
     db.finish().await;
 }
 
-/// Now, or `margin` before the next midnight in Kyiv (the budgets' zone in
-/// these tests) if that comes sooner: a time from which `margin` later is
-/// still the same budget day, and that day is today's.
+/// The first instant of the budget day after the one `at` falls in: the
+/// next midnight in Kyiv (the budgets' zone in these tests, the first
+/// owner's).
+fn next_kyiv_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
+    let kyiv = chrono_tz::Europe::Kyiv;
+    let next_day = at.with_timezone(&kyiv).date_naive() + Duration::days(1);
+    chrono::TimeZone::from_local_datetime(&kyiv, &next_day.and_hms_opt(0, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Now, or `margin` before the next budget day if that comes sooner: a
+/// time from which `margin` later is still the same budget day, and that
+/// day is today's.
 fn settled_in_kyiv_day(margin: Duration) -> DateTime<Utc> {
     let now = Utc::now();
-    let kyiv = chrono_tz::Europe::Kyiv;
-    let next_day = now.with_timezone(&kyiv).date_naive() + Duration::days(1);
-    let midnight =
-        chrono::TimeZone::from_local_datetime(&kyiv, &next_day.and_hms_opt(0, 0, 0).unwrap())
-            .single()
-            .unwrap()
-            .with_timezone(&Utc);
-    now.min(midnight - margin)
+    now.min(next_kyiv_midnight(now) - margin)
 }
 
 both_dbs!(
@@ -574,13 +579,7 @@ both_dbs!(
         assert_eq!(me["paused"], true, "{me}");
         assert_eq!(me["decision_status"], "denied");
         // The budgets' day is the first owner's (ceo: Europe/Kyiv).
-        let kyiv = chrono_tz::Europe::Kyiv;
-        let next_day = now.with_timezone(&kyiv).date_naive() + Duration::days(1);
-        let tomorrow =
-            chrono::TimeZone::from_local_datetime(&kyiv, &next_day.and_hms_opt(0, 0, 0).unwrap())
-                .single()
-                .unwrap()
-                .with_timezone(&Utc);
+        let tomorrow = next_kyiv_midnight(now);
         assert_eq!(
             me["paused_until"]
                 .as_str()

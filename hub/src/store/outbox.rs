@@ -87,18 +87,20 @@ const CLAIM_SQL: &str = "WITH cand AS MATERIALIZED (SELECT c.id, c.channel, c.ad
      UPDATE deliveries SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
      WHERE id IN (SELECT x.id FROM cand x WHERE NOT EXISTS (SELECT 1 FROM deliveries e \
          WHERE e.channel = x.channel AND e.address = x.address AND e.status IN ('pending','sending') \
-         AND e.id < x.id AND e.id NOT IN (SELECT id FROM cand))) RETURNING id";
+         AND e.id < x.id AND e.id NOT IN (SELECT id FROM cand))) RETURNING {returning}";
 
 /// The claim on each engine: PostgreSQL locks the candidates so two
-/// instances never take the same row.
+/// instances never take the same row, and returns the claimed rows whole
+/// (joined to their notifications in [`CLAIM_POSTGRES`]); SQLite returns
+/// their IDs (its RETURNING cannot feed a join).
 fn claim_sql(dialect: Dialect) -> String {
-    CLAIM_SQL.replace(
-        "{lock}",
-        match dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => "FOR UPDATE OF c SKIP LOCKED",
-        },
-    )
+    let (lock, returning) = match dialect {
+        Dialect::Sqlite => ("", "id"),
+        Dialect::Postgres => ("FOR UPDATE OF c SKIP LOCKED", "*"),
+    };
+    CLAIM_SQL
+        .replace("{lock}", lock)
+        .replace("{returning}", returning)
 }
 
 static CLAIM_SQLITE: std::sync::LazyLock<String> =
@@ -123,7 +125,7 @@ const CLAIMED_COLUMNS: &str = "d.id, d.notification_id, d.person_id, d.channel, 
 static CLAIM_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH d AS ({}) SELECT {CLAIMED_COLUMNS} FROM d JOIN notifications n ON n.id = d.notification_id ORDER BY d.id",
-        claim_sql(Dialect::Postgres).replace("RETURNING id", "RETURNING *")
+        claim_sql(Dialect::Postgres)
     )
 });
 

@@ -21,8 +21,7 @@
 
 use super::json_rows::Table;
 use super::notifications::{
-    BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, IdempotencyRecord, NOTIFICATIONS,
-    NewDelivery, NewNotification, notifications_json,
+    BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, NOTIFICATIONS, notifications_json,
 };
 use super::writer_connection::WriterConnection;
 use super::{DeliveryState, Dialect, Store, StoreError};
@@ -78,9 +77,7 @@ impl Store {
             None
         };
         let batch = Batch {
-            notifications: rows.notifications,
-            deliveries: rows.deliveries,
-            idempotency: rows.idempotency,
+            rows,
             events,
             now: super::now_ms(),
         };
@@ -117,9 +114,7 @@ impl Store {
 
 /// What one batch writes.
 struct Batch {
-    notifications: Vec<NewNotification>,
-    deliveries: Vec<NewDelivery>,
-    idempotency: Vec<IdempotencyRecord>,
+    rows: BatchRows,
     /// The notification rows as JSON for [`FAN_OUT`], when a webhook is active.
     events: Option<String>,
     now: i64,
@@ -166,25 +161,30 @@ fn rewind(conn: &Connection) -> bool {
 /// is rolled back (dropped) and the caller closes the connection.
 fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    insert(&tx, &INSERTS.notifications, &batch.notifications, |n| {
-        [
-            text(&n.id),
-            text(&n.source),
-            text(&n.kind),
-            text(n.urgency),
-            text(n.recipient_kind),
-            text(&n.recipient_id),
-            opt_text(n.project_id.as_deref()),
-            opt_text(n.title.as_deref()),
-            text(&n.body),
-            text(&n.fields_json),
-            opt_int(n.decision_id),
-            opt_text(n.dedupe_key.as_deref()),
-            int(n.duplicate as i64),
-            int(n.created_at),
-        ]
-    })?;
-    insert(&tx, &INSERTS.deliveries, &batch.deliveries, |d| {
+    insert(
+        &tx,
+        &INSERTS.notifications,
+        &batch.rows.notifications,
+        |n| {
+            [
+                text(&n.id),
+                text(&n.source),
+                text(&n.kind),
+                text(n.urgency),
+                text(n.recipient_kind),
+                text(&n.recipient_id),
+                opt_text(n.project_id.as_deref()),
+                opt_text(n.title.as_deref()),
+                text(&n.body),
+                text(&n.fields_json),
+                opt_int(n.decision_id),
+                opt_text(n.dedupe_key.as_deref()),
+                int(n.duplicate as i64),
+                int(n.created_at),
+            ]
+        },
+    )?;
+    insert(&tx, &INSERTS.deliveries, &batch.rows.deliveries, |d| {
         // Published at commit (the live feed): its feed ID is its own.
         let published = d.status == DeliveryState::Sent;
         [
@@ -204,7 +204,7 @@ fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             opt_int(published.then_some(d.created_at)),
         ]
     })?;
-    insert(&tx, &INSERTS.idempotency, &batch.idempotency, |r| {
+    insert(&tx, &INSERTS.idempotency, &batch.rows.idempotency, |r| {
         [
             text(&r.agent_id),
             text(&r.key),

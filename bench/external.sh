@@ -45,25 +45,9 @@ speed() {
 }
 
 # One request per call with a body no other request has (thread, counter).
-cat >"$OUT/unique.lua" <<'LUA'
-local n = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-function init(args)
-  wrk.method = "POST"
-  wrk.path = "/api/v1/notifications"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. os.getenv("ORKHUB_BENCH_KEY")
-end
-function request()
-  n = n + 1
-  local body = '{"to":"ceo","urgency":"info","kind":"bench","text":"external sample ' .. tid .. '-' .. n .. '"}'
-  return wrk.format(nil, nil, nil, body)
-end
-LUA
+LUA="$ROOT/bench/unique.lua"
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -88,25 +72,7 @@ run_engine() {
   esac
   local dir="$OUT/$engine"
   mkdir -p "$dir"
-  cat >"$dir/config.toml" <<TOML
-[server]
-listen = "127.0.0.1:$PORT"
-max_connections = 512
-[database]
-url = "$url"
-[log]
-level = "warn"
-# No brief: a hub started after a person's brief_time sends today's at once,
-# and the idle figure would then depend on the hour (README "Memory").
-[brief]
-enabled = false
-[[people]]
-id = "ceo"
-role = "owner"
-push = ["console"]
-[[agents]]
-id = "bench"
-TOML
+  bench_config "$url" "$PORT" >"$dir/config.toml"
   export ORKHUB_CONFIG="$dir/config.toml"
   ORKHUB_BENCH_KEY=$("$BIN" key create --agent bench --scopes notifications:write 2>"$dir/key.log")
   export ORKHUB_BENCH_KEY
@@ -122,14 +88,14 @@ TOML
   local mbps
   mbps=$(speed)
   # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$OUT/unique.lua" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
   local n0 b0 c0 n1 b1 c1 peak=0 r perf_pid=""
   n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid")
   if [ "$PROFILE" = 1 ]; then
     perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
     perf_pid=$!
   fi
-  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$OUT/unique.lua" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
+  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
   local wrk_pid=$!
   while kill -0 "$wrk_pid" 2>/dev/null; do
     r=$(rss_kb "$pid" VmRSS); [ "$r" -gt "$peak" ] && peak=$r

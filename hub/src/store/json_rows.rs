@@ -61,9 +61,23 @@ impl Table {
         )
     }
 
-    /// `INSERT INTO name (cols) VALUES (?1, …, ?n), …` for `rows` rows,
-    /// plus `tail`: rows bound value by value, for SQLite's ingest writer
-    /// (sqlite_ingest.rs).
+    /// `INSERT OR ROLLBACK INTO name (cols) VALUES (?1, …, ?n), …` for
+    /// `rows` rows, plus `tail`: rows bound value by value, for SQLite's
+    /// ingest writer (sqlite_ingest.rs).
+    ///
+    /// Why OR ROLLBACK: a multi-row insert that could fail part-way (a
+    /// CHECK, NOT NULL or unique constraint, whose default is to undo only
+    /// the failing statement) makes SQLite open a statement journal for
+    /// it and copy every page the statement changes into it first — 2.4%
+    /// of the hub's instructions under `bench/instructions.sh`
+    /// (`subjournalPageIfRequired`, `memjrnlWrite`). The writer never
+    /// wants half a batch: any failed statement already ends the whole
+    /// transaction. With OR ROLLBACK a violation rolls the transaction
+    /// back at once, and SQLite has nothing to journal for these
+    /// constraints. (An immediate foreign key would still need the
+    /// journal: the writer's connection checks that one itself, see
+    /// sqlite_ingest.rs.) An ON CONFLICT `tail` still decides the
+    /// conflicts on its own target.
     pub fn insert_rows(&self, rows: usize, tail: &str) -> String {
         let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
         let width = self.columns.len();
@@ -75,7 +89,7 @@ impl Table {
             })
             .collect();
         format!(
-            "INSERT INTO {} ({}) VALUES {}{tail}",
+            "INSERT OR ROLLBACK INTO {} ({}) VALUES {}{tail}",
             self.name,
             names.join(", "),
             values.join(", ")
@@ -108,11 +122,11 @@ mod tests {
     fn row_inserts_number_a_parameter_per_value() {
         assert_eq!(
             T.insert_rows(1, " ON CONFLICT DO NOTHING"),
-            "INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+            "INSERT OR ROLLBACK INTO t (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
         );
         assert_eq!(
             T.insert_rows(3, ""),
-            "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, ?4), (?5, ?6)"
+            "INSERT OR ROLLBACK INTO t (a, b) VALUES (?1, ?2), (?3, ?4), (?5, ?6)"
         );
     }
 }

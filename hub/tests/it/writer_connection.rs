@@ -11,7 +11,9 @@ use std::time::Duration;
 
 /// `n` notifications tagged `tag`, each with one held delivery; `broken`
 /// points the last delivery at a notification that is not there, which
-/// fails the batch (a foreign key) after its notifications went in.
+/// fails the batch: a foreign key after its notifications went in (the
+/// pool's connections, PostgreSQL), or the SQLite writer's own check
+/// before anything is written (its connection leaves the key to it).
 fn batch(tag: &str, n: usize, broken: bool) -> (Vec<NewNotification>, Vec<NewDelivery>) {
     let ns: Vec<_> = (0..n)
         .map(|i| stored_notification(format!("n_{tag}_{i}"), format!("{tag} {i}")))
@@ -100,12 +102,21 @@ both_dbs!(
             assert_eq!(count(&store).await, 2, "the pool still serves the rest");
 
             let (ns, ds) = batch("broken", 2, true);
-            assert!(
-                store
-                    .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
-                    .await
-                    .is_err()
-            );
+            let refused = store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap_err()
+                .to_string();
+            if store.dialect() == hub::store::Dialect::Sqlite {
+                // The writer's own check (its connection leaves foreign
+                // keys to it), naming the delivery and its notification.
+                assert!(
+                    refused.contains("d_n_broken_1")
+                        && refused.contains("n_missing")
+                        && refused.contains("not in the same ingest batch"),
+                    "{refused}"
+                );
+            }
             assert!(
                 !own.is_kept(),
                 "a connection whose batch failed is not reused"
@@ -119,6 +130,45 @@ both_dbs!(
                 .unwrap();
             assert!(own.is_kept());
             assert_eq!(count(&store).await, 4);
+            own.close().await;
+            store.close().await;
+        }
+    }
+);
+
+// A batch whose deliveries fail after its notifications went in (a
+// delivery ID already taken) writes nothing at all: on SQLite the writer's
+// inserts are INSERT OR ROLLBACK, so the violation ends the whole
+// transaction, and the next batch starts clean on a fresh connection.
+both_dbs!(
+    a_batch_refused_part_way_writes_none_of_its_rows,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 2).await.unwrap();
+            let mut own = WriterConnection::default();
+            let (ns, ds) = batch("first", 2, false);
+            let taken = ds[0].id.clone();
+            store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap();
+            let (ns, mut ds) = batch("clash", 70, false);
+            // Past the first 64-row insert of deliveries.
+            ds[69].id = taken;
+            let refused = store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(refused.to_lowercase().contains("unique"), "{refused}");
+            assert_eq!(count(&store).await, 2, "none of the refused batch's 70");
+            let (ns, ds) = batch("after", 3, false);
+            store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap();
+            assert_eq!(count(&store).await, 5);
             own.close().await;
             store.close().await;
         }

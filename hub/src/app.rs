@@ -115,6 +115,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         keys: Arc::new(api::auth::KeyCache::default()),
         web: web.clone(),
         metrics: crate::telemetry::metrics_handle(),
+        request_metrics: Default::default(),
         wake: wake.clone(),
         body_limit: config.server.body_limit_bytes,
         sse_keep_alive: crate::server::sse_keep_alive(config.server.limits().idle_timeout),

@@ -21,6 +21,7 @@ pub mod memory_trim;
 pub mod platforms;
 pub mod questions;
 pub mod replies;
+pub mod request_metrics;
 pub mod rfc3339;
 pub mod schedule;
 pub mod seed;

@@ -3,7 +3,8 @@
 //! buckets so several instances' can be summed), `orkhub_build_info`, and a
 //! tracing span around every HTTP request.
 
-use axum::extract::{MatchedPath, Request};
+use crate::api::AppState;
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -109,14 +110,11 @@ fn describe() {
 
 /// Around every request: a `request` span (so everything logged while
 /// answering it carries its method and route), its count by status, and its
-/// duration.
-pub async fn observe_request(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+/// duration (through the handles in `state.request_metrics`).
+pub async fn observe_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // A cheap copy (the route is shared), read after the answer.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let span = tracing::info_span!("request", %method, path = %req.uri().path(), status = tracing::field::Empty);
     let started = std::time::Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
@@ -124,8 +122,11 @@ pub async fn observe_request(req: Request, next: Next) -> Response {
     let status = res.status().as_u16();
     span.record("status", status);
     span.in_scope(|| tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "answered"));
-    metrics::histogram!("orkhub_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
-        .record(elapsed.as_secs_f64());
-    metrics::counter!("orkhub_http_requests_total", "route" => route, "method" => method, "status" => status.to_string()).increment(1);
+    state.request_metrics.record(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        &method,
+        status,
+        elapsed.as_secs_f64(),
+    );
     res
 }

@@ -200,3 +200,78 @@ both_dbs!(
         );
     }
 );
+
+// Requests are counted by route, method and status, and timed by route and
+// method, through handles the hub registers once per series
+// (hub/src/request_metrics.rs): every answer lands in its own series.
+// Other tests in this process count theirs too, so only increases are
+// compared, and at least.
+both_dbs!(
+    requests_are_counted_by_route_method_and_status,
+    |db: &TestDb| async move {
+        let hub = TestHub::start(db, "", vec![]).await;
+        // The value of the series whose line carries every one of `labels`.
+        fn series(text: &str, name: &str, labels: &[&str]) -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{name}{{")))
+                .filter(|l| labels.iter().all(|label| l.contains(label)))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        }
+        let route = r#"route="/api/v1/notifications""#;
+        let post = r#"method="POST""#;
+        let counts = |text: &str| {
+            (
+                series(
+                    text,
+                    "orkhub_http_requests_total",
+                    &[route, post, r#"status="201""#],
+                ),
+                series(
+                    text,
+                    "orkhub_http_requests_total",
+                    &[route, post, r#"status="401""#],
+                ),
+                series(
+                    text,
+                    "orkhub_http_requests_total",
+                    &[r#"route="unmatched""#, r#"method="GET""#, r#"status="404""#],
+                ),
+                series(
+                    text,
+                    "orkhub_http_request_duration_seconds_count",
+                    &[route, post],
+                ),
+            )
+        };
+        let before = counts(&hub.metrics().await);
+        for i in 0..3 {
+            let (s, _) = hub
+                .post(
+                    "/api/v1/notifications",
+                    serde_json::json!({"to": "ceo", "text": format!("counted {i}")}),
+                )
+                .await;
+            assert_eq!(s, 201);
+        }
+        let (s, _) = hub
+            .post_with(
+                "/api/v1/notifications",
+                "ork_nope_nope",
+                serde_json::json!({"to": "ceo", "text": "x"}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 401);
+        let (s, _) = hub.get("/api/v1/no-such-thing").await;
+        assert_eq!(s, 404);
+        let after = counts(&hub.metrics().await);
+        assert!(after.0 - before.0 >= 3.0, "201s: {before:?} → {after:?}");
+        assert!(after.1 - before.1 >= 1.0, "401s: {before:?} → {after:?}");
+        assert!(
+            after.2 - before.2 >= 1.0,
+            "unmatched 404s: {before:?} → {after:?}"
+        );
+        assert!(after.3 - before.3 >= 4.0, "timed: {before:?} → {after:?}");
+    }
+);

@@ -4,7 +4,8 @@
 # separate process) with a unique body per request. Prints, per engine:
 # notifications/s, p50/p99, the hub's RSS idle and at its peak, and the
 # hub's CPU per accepted notification (from /proc, the hub process only:
-# not wrk's, not PostgreSQL's).
+# not wrk's, not PostgreSQL's) and, on PostgreSQL, the server's own CPU
+# per notification (every postgres process: it shares the same cores).
 #
 # Usage: bench/external.sh [sqlite|postgres|both]   (default both)
 # Knobs: SECS (20), CONNS (64), THREADS (2), WARMUP_SECS (3),
@@ -51,6 +52,19 @@ LUA="$ROOT/bench/unique.lua"
 
 rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "pid ticks" for every PostgreSQL server process (backends, WAL writer,
+# checkpointer): the database's own CPU, which shares the two cores.
+pg_ticks() {
+  local p
+  for p in $(pgrep -x postgres); do
+    awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null
+  done
+}
+# µs of PostgreSQL CPU per notification between two pg_ticks snapshots
+# (files $1, $2; a backend started in between counts from zero).
+pg_cpu_us() {
+  awk -v hz="$HZ" -v n="$3" 'NR == FNR {t0[$1] = $2; next} {s += $2 - t0[$1]} END {printf "%.1f", s * 1000000 / hz / n}' "$1" "$2"
+}
 accepted() {
   curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "orkhub_notifications_accepted_total" {print $2}'
 }
@@ -90,7 +104,7 @@ run_engine() {
   # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
   wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
   local n0 b0 c0 n1 b1 c1 peak=0 r perf_pid=""
-  n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid")
+  n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid"); pg_ticks >"$dir/pg0"
   if [ "$PROFILE" = 1 ]; then
     perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
     perf_pid=$!
@@ -102,7 +116,7 @@ run_engine() {
     sleep 0.5
   done
   wait "$wrk_pid"
-  n1=$(accepted); b1=$(batches); c1=$(cpu_ticks "$pid")
+  n1=$(accepted); b1=$(batches); c1=$(cpu_ticks "$pid"); pg_ticks >"$dir/pg1"
   [ -n "$perf_pid" ] && wait "$perf_pid"
   local hwm
   hwm=$(rss_kb "$pid" VmHWM)
@@ -118,9 +132,11 @@ run_engine() {
   cpu_us=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", c * 1000000 / hz / n}')
   local per_batch
   per_batch=$(awk -v n="$n" -v b="$(( ${b1%.*} - ${b0%.*} ))" 'BEGIN {if (b > 0) printf "%.1f", n / b; else print "?"}')
-  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification  %s per commit  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
+  local server=""
+  [ -n "$dbname" ] && server="  server CPU $(pg_cpu_us "$dir/pg0" "$dir/pg1" "$n") µs"
+  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification%s  %s per commit  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
     "$engine" "$rate" "$n" "$SECS" "$non2xx" "$p50" "$p99" \
-    "$cpu_us" "$per_batch" \
+    "$cpu_us" "$server" "$per_batch" \
     $((idle_rss / 1024)) $((peak / 1024)) $((hwm / 1024)) "$mbps"
   if [ "$PROFILE" = 1 ]; then
     perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | head -150 >"$dir/perf-report.txt" || true

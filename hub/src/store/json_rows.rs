@@ -1,13 +1,21 @@
-//! Many rows through one parameter: the rows travel as a JSON array of
-//! arrays and the statement unpacks them (`jsonb_each` on SQLite,
-//! `jsonb_array_elements` on PostgreSQL).
+//! Each table's insert statement for many rows, in the forms the store
+//! binds them:
+//! - [`Table::insert`]: the rows as one JSON array of arrays, unpacked by
+//!   the statement (`jsonb_each` on SQLite, `jsonb_array_elements` on
+//!   PostgreSQL): the pool's batches (scheduled jobs, tests).
+//! - [`Table::insert_rows`]: a multi-row VALUES list, each value bound on
+//!   its own: SQLite's ingest writer (sqlite_ingest.rs).
+//! - [`Table::insert_unnest`]: one array parameter per column, unpacked by
+//!   unnest: PostgreSQL's ingest writer (postgres_ingest.rs).
 //!
-//! Why: a multi-row `VALUES` list makes a new statement for every batch size,
-//! so every ingest commit parsed (and PostgreSQL planned) a statement of up
-//! to 7,000 placeholders — 7% of the ingest benchmark's CPU on SQLite went to
-//! `sqlite3_prepare` alone. With the rows in one JSON value the statement
-//! text never changes: it is prepared once per connection and cached, and
-//! binding is one value instead of thousands.
+//! Why one JSON parameter rather than a VALUES list on the pool: a VALUES
+//! list makes a new statement for every batch size, so every commit parsed
+//! (and PostgreSQL planned) a statement of up to 7,000 placeholders — 7% of
+//! the ingest benchmark's CPU on SQLite went to `sqlite3_prepare` alone.
+//! With the rows in one JSON value the statement text never changes: it is
+//! prepared once per connection and cached, and binding is one value
+//! instead of thousands. The ingest writers went further, each where its
+//! engine allows (see their files).
 
 use super::Dialect;
 
@@ -59,6 +67,44 @@ impl Table {
             names.join(", "),
             values.join(", ")
         )
+    }
+
+    /// `INSERT INTO name (cols) SELECT unnest($p::text[]), …`, one array
+    /// parameter per column from `$first` on, plus `tail`: for
+    /// PostgreSQL's ingest writer (postgres_ingest.rs).
+    ///
+    /// Why in the select list rather than `FROM UNNEST(…)`: there the
+    /// server first copies every row into a tuplestore (a table
+    /// function's result), then reads it back — 10% of its CPU per
+    /// notification under bench/external.sh; in the select list the
+    /// arrays are walked in step, a row at a time (ProjectSet). The arrays
+    /// are all the batch's length, so neither pads with NULLs.
+    pub fn insert_unnest(&self, first: usize, tail: &str) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
+        let values: Vec<String> = self
+            .arrays(first)
+            .iter()
+            .map(|a| format!("unnest({a})"))
+            .collect();
+        format!(
+            "INSERT INTO {} ({}) SELECT {}{tail}",
+            self.name,
+            names.join(", "),
+            values.join(", ")
+        )
+    }
+
+    /// `$first::text[]`, `$first+1::bigint[]`, …: one typed array
+    /// parameter per column, for unnest.
+    pub fn arrays(&self, first: usize) -> Vec<String> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, col))| match col {
+                Col::Text => format!("${}::text[]", first + i),
+                Col::Int => format!("${}::bigint[]", first + i),
+            })
+            .collect()
     }
 
     /// `INSERT OR ROLLBACK INTO name (cols) VALUES (?1, …, ?n), …` for
@@ -115,6 +161,14 @@ mod tests {
         assert_eq!(
             T.insert(Dialect::Postgres, 2, " ON CONFLICT DO NOTHING"),
             "INSERT INTO t (a, b) SELECT e->>0, (e->>1)::bigint FROM jsonb_array_elements($2::jsonb) AS e WHERE true ON CONFLICT DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn unnest_inserts_take_an_array_per_column() {
+        assert_eq!(
+            T.insert_unnest(3, " ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (a, b) SELECT unnest($3::text[]), unnest($4::bigint[]) ON CONFLICT DO NOTHING"
         );
     }
 

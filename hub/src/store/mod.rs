@@ -30,6 +30,7 @@ mod notifications;
 mod open;
 mod outbox;
 mod placeholders;
+mod postgres_ingest;
 mod scheduled_runs;
 mod send_slots;
 mod sent_briefs;

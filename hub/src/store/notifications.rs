@@ -253,7 +253,8 @@ impl Store {
     /// (see writer_connection.rs): no pool check-out, and no check of the
     /// connection when it goes back, per batch. On a SQLite file that is a
     /// connection of its own with each row bound to a prepared insert (see
-    /// sqlite_ingest.rs). A connection whose batch failed, or was dropped
+    /// sqlite_ingest.rs); on PostgreSQL one with each column bound as an
+    /// array (postgres_ingest.rs). A connection whose batch failed, or was dropped
     /// part-way, is closed (SQLite rolls back what it began) and the next
     /// batch takes a fresh one. Takes the rows: a SQLite batch is written on
     /// a blocking thread.
@@ -272,6 +273,11 @@ impl Store {
         if let Some(file) = &self.sqlite_file {
             return self
                 .write_ingest_batch_to_file(own, file.clone(), rows)
+                .await;
+        }
+        if self.dialect == Dialect::Postgres {
+            return self
+                .write_ingest_batch_to_postgres(own, &rows, feed_events)
                 .await;
         }
         // Out of its slot while the batch runs: if this future is dropped

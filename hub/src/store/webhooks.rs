@@ -213,32 +213,73 @@ fn order_lock_if_any() -> String {
 /// `webhooks::events::notification_created`, which makes the same body).
 pub(super) fn notification_fan_out_sql(dialect: Dialect, param: usize) -> String {
     // Column positions in a notification row (NOTIFICATIONS in notifications.rs).
-    let (source, col, created_at, object, order) = match dialect {
-        Dialect::Sqlite => (
+    match dialect {
+        Dialect::Sqlite => notification_fan_out(
+            Dialect::Sqlite,
             format!("jsonb_each(?{param}) AS r"),
-            "r.value->>",
-            "strftime('%Y-%m-%dT%H:%M:%S', (r.value->>13) / 1000, 'unixepoch') || printf('.%03dZ', (r.value->>13) % 1000)"
-                .to_string(),
-            "json_object",
+            |i| format!("r.value->>{i}"),
+            |i| format!("(r.value->>{i})"),
             "r.key",
         ),
-        Dialect::Postgres => (
+        Dialect::Postgres => notification_fan_out(
+            Dialect::Postgres,
             format!(
                 "{}, jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS r(e, i)",
                 order_lock_if_any()
             ),
-            "e->>",
-            r#"to_char(to_timestamp(((e->>13)::bigint / 1000)::double precision) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad(((e->>13)::bigint % 1000)::text, 3, '0') || 'Z'"#
-                .to_string(),
-            "json_build_object",
+            |i| format!("e->>{i}"),
+            |i| format!("(e->>{i})::bigint"),
             "r.i",
         ),
+    }
+}
+
+/// [`notification_fan_out_sql`] on PostgreSQL with the notification rows
+/// as one array parameter per column from `$first` on, in the column order
+/// and types of NOTIFICATIONS (postgres_ingest.rs binds them so).
+pub(super) fn notification_fan_out_sql_from_arrays(first: usize) -> String {
+    let rows = &super::notifications::NOTIFICATIONS;
+    let names: Vec<String> = (0..rows.columns.len()).map(|i| format!("c{i}")).collect();
+    notification_fan_out(
+        Dialect::Postgres,
+        format!(
+            "{}, UNNEST({}) WITH ORDINALITY AS r({}, i)",
+            order_lock_if_any(),
+            rows.arrays(first).join(", "),
+            names.join(", ")
+        ),
+        |i| format!("r.c{i}"),
+        |i| format!("r.c{i}"),
+        "r.i",
+    )
+}
+
+/// The fan-out of notification rows read from `source`: `text(i)` and
+/// `int(i)` are column `i` of a row as text and as an integer, `order` the
+/// row's position in the batch.
+fn notification_fan_out(
+    dialect: Dialect,
+    source: String,
+    text: impl Fn(usize) -> String,
+    int: impl Fn(usize) -> String,
+    order: &str,
+) -> String {
+    let at = int(13);
+    let (created_at, object) = match dialect {
+        Dialect::Sqlite => (
+            format!(
+                "strftime('%Y-%m-%dT%H:%M:%S', {at} / 1000, 'unixepoch') || printf('.%03dZ', {at} % 1000)"
+            ),
+            "json_object",
+        ),
+        Dialect::Postgres => (
+            format!(
+                r#"to_char(to_timestamp(({at} / 1000)::double precision) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad(({at} % 1000)::text, 3, '0') || 'Z'"#
+            ),
+            "json_build_object",
+        ),
     };
-    let c = |i: usize| format!("{col}{i}");
-    let at = match dialect {
-        Dialect::Sqlite => format!("({col}13)"),
-        Dialect::Postgres => format!("({col}13)::bigint"),
-    };
+    let c = text;
     let event_id = format!("'evt_' || substr({}, 3)", c(0));
     let data = format!(
         "{object}('id', {}, 'source', {}, 'kind', {}, 'urgency', {}, 'recipient', {object}('kind', {}, 'id', {}), 'project', {}, 'title', {}, 'text', {})",
@@ -259,10 +300,7 @@ pub(super) fn notification_fan_out_sql(dialect: Dialect, param: usize) -> String
         Dialect::Sqlite => body,
         Dialect::Postgres => format!("({body})::text"),
     };
-    let duplicate = match dialect {
-        Dialect::Sqlite => format!("({col}12)"),
-        Dialect::Postgres => format!("({col}12)::bigint"),
-    };
+    let duplicate = int(12);
     format!(
         "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, body, status, attempts, next_attempt_at, created_at) \
          SELECT s.id, {event_id}, 'notification.created', {body}, 'pending', 0, {at}, {at} FROM {source} \

@@ -10,8 +10,9 @@
 //! `database.max_connections` is (the hub holds at most one more).
 //!
 //! On a SQLite file the writer's connection is not sqlx's at all but
-//! rusqlite's, opened by the writer itself (see sqlite_ingest.rs); the pool
-//! is not touched.
+//! rusqlite's, opened by the writer itself (see sqlite_ingest.rs); on
+//! PostgreSQL it is sqlx's PostgreSQL driver's, which binds arrays (see
+//! postgres_ingest.rs). In both the pool is not touched.
 
 use super::StoreError;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -29,6 +30,7 @@ enum Kept {
     None,
     Pool(AnyConnection),
     Sqlite(rusqlite::Connection),
+    Postgres(sqlx::PgConnection),
 }
 
 impl WriterConnection {
@@ -50,6 +52,21 @@ impl WriterConnection {
         *self.kept() = Kept::Sqlite(conn);
     }
 
+    /// The kept PostgreSQL connection, if any (the caller opens one
+    /// otherwise).
+    pub(super) fn take_postgres(&mut self) -> Option<sqlx::PgConnection> {
+        match std::mem::take(self.kept()) {
+            Kept::Postgres(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// Keep the PostgreSQL connection for the next batch (only after a
+    /// batch that finished).
+    pub(super) fn put_back_postgres(&mut self, conn: sqlx::PgConnection) {
+        *self.kept() = Kept::Postgres(conn);
+    }
+
     /// The kept connection, or a new one from the pool (then `true`: the
     /// caller sets it up for its work first).
     pub(super) async fn take(
@@ -67,7 +84,7 @@ impl WriterConnection {
     pub async fn temp_store_in_memory(&mut self) -> Option<bool> {
         use sqlx::Row;
         let mode: i64 = match self.kept() {
-            Kept::None => return None,
+            Kept::None | Kept::Postgres(_) => return None,
             Kept::Pool(conn) => sqlx::query("PRAGMA temp_store")
                 .fetch_one(&mut *conn)
                 .await
@@ -86,6 +103,12 @@ impl WriterConnection {
         self.0.lock().is_ok_and(|c| matches!(*c, Kept::Sqlite(_)))
     }
 
+    /// Whether the kept connection is the PostgreSQL driver's own, opened
+    /// by the writer rather than taken from the pool (for tests).
+    pub fn is_postgres_own(&self) -> bool {
+        self.0.lock().is_ok_and(|c| matches!(*c, Kept::Postgres(_)))
+    }
+
     /// Keep `conn` for the next batch (only after a batch that finished).
     pub(super) fn put_back(&mut self, conn: AnyConnection) {
         *self.kept() = Kept::Pool(conn);
@@ -97,6 +120,7 @@ impl WriterConnection {
             Kept::None => Ok(()),
             Kept::Pool(conn) => conn.close().await.map_err(|e| e.to_string()),
             Kept::Sqlite(conn) => conn.close().map_err(|(_, e)| e.to_string()),
+            Kept::Postgres(conn) => conn.close().await.map_err(|e| e.to_string()),
         };
         if let Err(e) = closed {
             tracing::warn!(error = %e, "closing the ingest writer's connection");

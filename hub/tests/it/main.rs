@@ -27,6 +27,7 @@ mod crash;
 mod db_outage;
 mod decision_race;
 mod decisions_api;
+mod delivery_parents;
 mod digests;
 mod discord;
 mod discord_gateway;

@@ -99,6 +99,11 @@ both_dbs!(
                 store.dialect() == hub::store::Dialect::Sqlite,
                 "on a SQLite file the writer's connection is its own, not the pool's"
             );
+            assert_eq!(
+                own.is_postgres_own(),
+                store.dialect() == hub::store::Dialect::Postgres,
+                "on PostgreSQL the writer's connection is the driver's own, not the pool's"
+            );
             assert_eq!(count(&store).await, 2, "the pool still serves the rest");
 
             let (ns, ds) = batch("broken", 2, true);
@@ -114,6 +119,14 @@ both_dbs!(
                     refused.contains("d_n_broken_1")
                         && refused.contains("n_missing")
                         && refused.contains("not in the same ingest batch"),
+                    "{refused}"
+                );
+            } else {
+                // The statement-level check of migration 0034, naming them too.
+                assert!(
+                    refused.contains("d_n_broken_1")
+                        && refused.contains("n_missing")
+                        && refused.contains("does not exist"),
                     "{refused}"
                 );
             }
@@ -347,4 +360,140 @@ async fn sqlite_writer_opens_a_percent_encoded_file_name() {
     assert!(!dir.path().join("my%20data").exists());
     own.close().await;
     store.close().await;
+}
+
+/// Every row of a PostgreSQL table as JSON (`row_to_json`: text quoted,
+/// numbers bare, NULL as null), in `order`, but `skip`.
+async fn dump_postgres(store: &Store, table: &str, order: &str, skip: &[&str]) -> Vec<String> {
+    use sqlx::Row;
+    let except: Vec<String> = skip.iter().map(|c| format!(" - '{c}'")).collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT (to_jsonb(t){})::text FROM {table} t ORDER BY {order}",
+        except.concat()
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .collect()
+}
+
+/// On PostgreSQL the writer binds each column as an array (its own
+/// connection, sqlx's PostgreSQL driver) instead of each table's rows as
+/// JSON (the pool's `insert_ingest_batch`): every stored row must be the
+/// same to the last type — notifications, deliveries (a published one with
+/// its feed ID and send time), the idempotency record, the feed events,
+/// and the `notification.created` webhook events with their bodies, in
+/// the batch's order and not for a repeat.
+#[tokio::test]
+async fn postgres_writer_stores_every_column_as_the_pool_does() {
+    let (a, b) = (TestDb::postgres().await, TestDb::postgres().await);
+    let (own_store, pool_store) = (a.store(), b.store());
+    for store in [own_store, pool_store] {
+        store
+            .create_webhook(&hub::store::NewSubscription {
+                id: "wh_1".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                secret: "s".repeat(32),
+                events: vec!["notification.*".into()],
+                max_attempts: 3,
+                base_backoff_ms: 1000,
+                max_backoff_ms: 60_000,
+                created_by: "test".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut full = stored_notification("n_full".into(), "a \"quoted\" body ✓ \\ end".into());
+    full.project_id = Some("web".into());
+    full.title = Some("Title".into());
+    full.fields_json = r#"[{"name":"x","value":"1"}]"#.into();
+    full.decision_id = Some(42);
+    full.dedupe_key = Some("k".into());
+    full.created_at = 1_733_000_000_123;
+    let bare = stored_notification("n_bare".into(), String::new());
+    let mut repeat = stored_notification("n_repeat".into(), "again".into());
+    repeat.duplicate = true;
+    let delivery = |id: &str, n: &str, status| NewDelivery {
+        id: id.into(),
+        notification_id: n.into(),
+        person_id: None,
+        channel: "web".into(),
+        address: "ceo".into(),
+        op: DeliveryOp::Edit,
+        target_message_id: Some("m1".into()),
+        status,
+        next_attempt_at: 7,
+        fallbacks: "email,slack".into(),
+        created_at: 9,
+    };
+    let rows = BatchRows {
+        notifications: vec![full, bare, repeat],
+        deliveries: vec![
+            delivery("d_sent", "n_full", DeliveryState::Sent),
+            delivery("d_held", "n_bare", DeliveryState::Held),
+            delivery("d_pending", "n_bare", DeliveryState::Pending),
+        ],
+        idempotency: vec![hub::store::IdempotencyRecord {
+            agent_id: "builder".into(),
+            key: "retry-1".into(),
+            request_hash: "abc".into(),
+            status_code: 201,
+            response_body: r#"{"id":"n_full"}"#.into(),
+        }],
+    };
+    let feed = vec![
+        r#"{"type":"delivery","id":"d_sent"}"#.to_string(),
+        "plain text, \"quoted\"".to_string(),
+    ];
+    pool_store
+        .insert_ingest_batch(
+            &rows.notifications,
+            &rows.deliveries,
+            &rows.idempotency,
+            &feed,
+        )
+        .await
+        .unwrap();
+    let mut own = WriterConnection::default();
+    own_store
+        .insert_ingest_batch_on(&mut own, rows, &feed)
+        .await
+        .unwrap();
+    assert!(
+        own.is_postgres_own(),
+        "the writer's own PostgreSQL connection"
+    );
+    for (table, order, skip) in [
+        ("notifications", "id", &[][..]),
+        ("deliveries", "id", &[][..]),
+        // Stamped with the time of the write.
+        ("idempotency_keys", "key", &["created_at"][..]),
+        // Stamped with the time, and each store's own origin.
+        ("feed_events", "seq", &["at", "origin"][..]),
+        ("webhook_deliveries", "id", &[][..]),
+    ] {
+        let written = dump_postgres(own_store, table, order, skip).await;
+        assert!(!written.is_empty(), "{table}");
+        assert_eq!(
+            written,
+            dump_postgres(pool_store, table, order, skip).await,
+            "{table}"
+        );
+    }
+    let events = dump_postgres(own_store, "webhook_deliveries", "id", &[]).await;
+    assert_eq!(
+        events.len(),
+        2,
+        "one event per new notification, none for the repeat: {events:?}"
+    );
+    assert!(
+        events[0].contains("evt_full") && events[0].contains("2024-11-30T20:53:20.123Z"),
+        "{}",
+        events[0]
+    );
+    own.close().await;
+    a.finish().await;
+    b.finish().await;
 }

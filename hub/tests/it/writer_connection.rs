@@ -224,28 +224,80 @@ async fn sqlite_writer_keeps_temporary_storage_in_memory_and_the_pool_does_not()
 /// Every column of a table as SQLite's typed literal (`quote`), row by row
 /// in insertion order, but `skip`.
 async fn dump(store: &Store, table: &str, skip: &[&str]) -> Vec<String> {
+    let columns = texts(
+        store,
+        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+    )
+    .await;
+    let quoted: Vec<String> = columns
+        .iter()
+        .filter(|c| !skip.contains(&c.as_str()))
+        .map(|c| format!("quote({c})"))
+        .collect();
+    texts(
+        store,
+        format!(
+            "SELECT {} FROM {table} ORDER BY rowid",
+            quoted.join(" || ',' || ")
+        ),
+    )
+    .await
+}
+
+/// The first column of every row `sql` returns, as text.
+async fn texts(store: &Store, sql: String) -> Vec<String> {
     use sqlx::Row;
-    let columns: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-    )))
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .filter(|c| !skip.contains(&c.as_str()))
-    .collect();
-    let quoted: Vec<String> = columns.iter().map(|c| format!("quote({c})")).collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM {table} ORDER BY rowid",
-        quoted.join(" || ',' || ")
-    )))
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .collect()
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap())
+        .collect()
+}
+
+/// A batch with every kind of value: a notification with every optional
+/// column set, one with none, a repeat; deliveries published at commit,
+/// held and pending; an idempotency record.
+fn every_kind_of_row() -> BatchRows {
+    let mut full = stored_notification("n_full".into(), "a \"quoted\" body ✓ \\ end".into());
+    full.project_id = Some("web".into());
+    full.title = Some("Title".into());
+    full.fields_json = r#"[{"name":"x","value":"1"}]"#.into();
+    full.decision_id = Some(42);
+    full.dedupe_key = Some("k".into());
+    full.created_at = 1_733_000_000_123;
+    let bare = stored_notification("n_bare".into(), String::new());
+    let mut repeat = stored_notification("n_repeat".into(), "again".into());
+    repeat.duplicate = true;
+    let delivery = |id: &str, n: &str, status| NewDelivery {
+        id: id.into(),
+        notification_id: n.into(),
+        person_id: None,
+        channel: "web".into(),
+        address: "ceo".into(),
+        op: DeliveryOp::Edit,
+        target_message_id: Some("m1".into()),
+        status,
+        next_attempt_at: 7,
+        fallbacks: "email,slack".into(),
+        created_at: 9,
+    };
+    BatchRows {
+        notifications: vec![full, bare, repeat],
+        deliveries: vec![
+            delivery("d_sent", "n_full", DeliveryState::Sent),
+            delivery("d_held", "n_bare", DeliveryState::Held),
+            delivery("d_pending", "n_bare", DeliveryState::Pending),
+        ],
+        idempotency: vec![hub::store::IdempotencyRecord {
+            agent_id: "builder".into(),
+            key: "retry-1".into(),
+            request_hash: "abc".into(),
+            status_code: 201,
+            response_body: r#"{"id":"n_full"}"#.into(),
+        }],
+    }
 }
 
 /// On a SQLite file the writer binds each value itself (rusqlite) instead
@@ -260,56 +312,14 @@ async fn sqlite_writer_stores_every_column_as_the_pool_does() {
         Store::open(&a.url(), 2).await.unwrap(),
         Store::open(&b.url(), 2).await.unwrap(),
     );
-    let mut full = stored_notification("n_full".into(), "a \"quoted\" body ✓".into());
-    full.project_id = Some("web".into());
-    full.title = Some("Title".into());
-    full.fields_json = r#"[{"name":"x","value":"1"}]"#.into();
-    full.decision_id = Some(42);
-    full.dedupe_key = Some("k".into());
-    full.duplicate = true;
-    full.created_at = 1_733_000_000_123;
-    let bare = stored_notification("n_bare".into(), String::new());
-    let delivery = |id: &str, n: &str, status| NewDelivery {
-        id: id.into(),
-        notification_id: n.into(),
-        person_id: None,
-        channel: "web".into(),
-        address: "ceo".into(),
-        op: DeliveryOp::Edit,
-        target_message_id: Some("m1".into()),
-        status,
-        next_attempt_at: 7,
-        fallbacks: "email,slack".into(),
-        created_at: 9,
-    };
-    let deliveries = vec![
-        delivery("d_sent", "n_full", DeliveryState::Sent),
-        delivery("d_held", "n_bare", DeliveryState::Held),
-        delivery("d_pending", "n_bare", DeliveryState::Pending),
-    ];
-    let idempotency = vec![hub::store::IdempotencyRecord {
-        agent_id: "builder".into(),
-        key: "retry-1".into(),
-        request_hash: "abc".into(),
-        status_code: 201,
-        response_body: r#"{"id":"n_full"}"#.into(),
-    }];
-    let notifications = vec![full, bare];
+    let rows = every_kind_of_row();
     pool_store
-        .insert_batch(&notifications, &deliveries, &idempotency)
+        .insert_batch(&rows.notifications, &rows.deliveries, &rows.idempotency)
         .await
         .unwrap();
     let mut own = WriterConnection::default();
     own_store
-        .insert_ingest_batch_on(
-            &mut own,
-            BatchRows {
-                notifications,
-                deliveries,
-                idempotency,
-            },
-            &[],
-        )
+        .insert_ingest_batch_on(&mut own, rows, &[])
         .await
         .unwrap();
     assert!(own.is_sqlite_own(), "the writer's own rusqlite connection");
@@ -365,18 +375,15 @@ async fn sqlite_writer_opens_a_percent_encoded_file_name() {
 /// Every row of a PostgreSQL table as JSON (`row_to_json`: text quoted,
 /// numbers bare, NULL as null), in `order`, but `skip`.
 async fn dump_postgres(store: &Store, table: &str, order: &str, skip: &[&str]) -> Vec<String> {
-    use sqlx::Row;
     let except: Vec<String> = skip.iter().map(|c| format!(" - '{c}'")).collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT (to_jsonb(t){})::text FROM {table} t ORDER BY {order}",
-        except.concat()
-    )))
-    .fetch_all(store.pool())
+    texts(
+        store,
+        format!(
+            "SELECT (to_jsonb(t){})::text FROM {table} t ORDER BY {order}",
+            except.concat()
+        ),
+    )
     .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .collect()
 }
 
 /// On PostgreSQL the writer binds each column as an array (its own
@@ -405,44 +412,7 @@ async fn postgres_writer_stores_every_column_as_the_pool_does() {
             .await
             .unwrap();
     }
-    let mut full = stored_notification("n_full".into(), "a \"quoted\" body ✓ \\ end".into());
-    full.project_id = Some("web".into());
-    full.title = Some("Title".into());
-    full.fields_json = r#"[{"name":"x","value":"1"}]"#.into();
-    full.decision_id = Some(42);
-    full.dedupe_key = Some("k".into());
-    full.created_at = 1_733_000_000_123;
-    let bare = stored_notification("n_bare".into(), String::new());
-    let mut repeat = stored_notification("n_repeat".into(), "again".into());
-    repeat.duplicate = true;
-    let delivery = |id: &str, n: &str, status| NewDelivery {
-        id: id.into(),
-        notification_id: n.into(),
-        person_id: None,
-        channel: "web".into(),
-        address: "ceo".into(),
-        op: DeliveryOp::Edit,
-        target_message_id: Some("m1".into()),
-        status,
-        next_attempt_at: 7,
-        fallbacks: "email,slack".into(),
-        created_at: 9,
-    };
-    let rows = BatchRows {
-        notifications: vec![full, bare, repeat],
-        deliveries: vec![
-            delivery("d_sent", "n_full", DeliveryState::Sent),
-            delivery("d_held", "n_bare", DeliveryState::Held),
-            delivery("d_pending", "n_bare", DeliveryState::Pending),
-        ],
-        idempotency: vec![hub::store::IdempotencyRecord {
-            agent_id: "builder".into(),
-            key: "retry-1".into(),
-            request_hash: "abc".into(),
-            status_code: 201,
-            response_body: r#"{"id":"n_full"}"#.into(),
-        }],
-    };
+    let rows = every_kind_of_row();
     let feed = vec![
         r#"{"type":"delivery","id":"d_sent"}"#.to_string(),
         "plain text, \"quoted\"".to_string(),

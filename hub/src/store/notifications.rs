@@ -1,8 +1,10 @@
 //! Writing accepted notifications with their planned deliveries, in batches:
 //! one transaction (one statement on PostgreSQL) for many API requests is
-//! what makes durable ingest fast on both engines. Each table's rows go in
-//! as one JSON parameter (see `json_rows.rs`), so the statements never
-//! change and stay prepared.
+//! what makes durable ingest fast on both engines. Through the pool each
+//! table's rows go in as one JSON parameter (see `json_rows.rs`), so the
+//! statements never change and stay prepared; the ingest writer's own
+//! connection binds them more directly (sqlite_ingest.rs,
+//! postgres_ingest.rs).
 
 use super::json_rows::{Col, Table};
 use super::writer_connection::WriterConnection;

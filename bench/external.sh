@@ -92,6 +92,8 @@ run_engine() {
   export ORKHUB_BENCH_KEY
   "$BIN" serve >"$dir/stdout.log" 2>"$dir/stderr.log" &
   local pid=$!
+  # A step that fails (set -e) must not leave the hub holding the port.
+  trap "kill -TERM $pid 2>/dev/null" EXIT
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
     sleep 0.1
@@ -121,6 +123,7 @@ run_engine() {
   local hwm
   hwm=$(rss_kb "$pid" VmHWM)
   kill -TERM "$pid"; wait "$pid" || true
+  trap - EXIT
   [ -n "$dbname" ] && psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $dbname" >/dev/null
   local n=$((${n1%.*} - ${n0%.*}))
   local rate p50 p99 non2xx

@@ -56,6 +56,8 @@ metric() {
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
   "$BIN" serve >"$OUT/stdout.log" 2>"$OUT/stderr.log" &
 pid=$!
+# A step that fails (set -e) must not leave the hub holding the port.
+trap "kill -TERM $pid 2>/dev/null" EXIT
 for _ in $(seq 600); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.1

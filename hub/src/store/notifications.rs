@@ -50,6 +50,21 @@ pub struct NewDelivery {
     pub created_at: i64,
 }
 
+impl NewDelivery {
+    /// Its platform message ID as stored: a delivery already "sent" (the
+    /// live feed's) was published at commit, and its feed ID is its own
+    /// ID. Every writer stores it so (notifications.rs, sqlite_ingest.rs,
+    /// postgres_ingest.rs).
+    pub(super) fn published_id(&self) -> Option<&str> {
+        (self.status == super::DeliveryState::Sent).then_some(self.id.as_str())
+    }
+
+    /// When it was sent, as stored: at its making, if published at commit.
+    pub(super) fn sent_at(&self) -> Option<i64> {
+        (self.status == super::DeliveryState::Sent).then_some(self.created_at)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IdempotencyRecord {
     pub agent_id: String,
@@ -490,13 +505,11 @@ pub(super) fn notifications_json(rows: &[NewNotification]) -> Result<String, Sto
     to_json(&rows)
 }
 
-/// Each row as an array, in the column order of [`DELIVERIES`]. A delivery
-/// already "sent" was published at commit: its feed ID is its own ID.
+/// Each row as an array, in the column order of [`DELIVERIES`].
 fn deliveries_json(rows: &[NewDelivery]) -> Result<String, StoreError> {
     let rows: Vec<_> = rows
         .iter()
         .map(|d| {
-            let published = d.status == super::DeliveryState::Sent;
             (
                 d.id.as_str(),
                 d.notification_id.as_str(),
@@ -510,8 +523,8 @@ fn deliveries_json(rows: &[NewDelivery]) -> Result<String, StoreError> {
                 d.fallbacks.as_str(),
                 d.created_at,
                 d.created_at,
-                published.then_some(d.id.as_str()),
-                published.then_some(d.created_at),
+                d.published_id(),
+                d.sent_at(),
             )
         })
         .collect();

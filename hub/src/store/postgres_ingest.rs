@@ -24,7 +24,7 @@ use super::notifications::{
     BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, NOTIFICATIONS,
 };
 use super::writer_connection::WriterConnection;
-use super::{DeliveryState, Store, StoreError};
+use super::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions};
 use std::str::FromStr;
@@ -103,9 +103,6 @@ async fn write(
     let ns = &rows.notifications;
     let ds = &rows.deliveries;
     let ks = &rows.idempotency;
-    // A delivery already "sent" (the live feed's) was published at
-    // commit: its feed ID is its own ID.
-    let published = |d: &super::NewDelivery| d.status == DeliveryState::Sent;
     sqlx::query(AssertSqlSafe(BATCH.as_str()))
         // NOTIFICATIONS' columns, in order.
         .bind(column(ns, |n| n.id.as_str()))
@@ -135,8 +132,8 @@ async fn write(
         .bind(column(ds, |d| d.fallbacks.as_str()))
         .bind(column(ds, |d| d.created_at))
         .bind(column(ds, |d| d.created_at))
-        .bind(column(ds, |d| published(d).then_some(d.id.as_str())))
-        .bind(column(ds, |d| published(d).then_some(d.created_at)))
+        .bind(column(ds, |d| d.published_id()))
+        .bind(column(ds, |d| d.sent_at()))
         // IDEMPOTENCY's columns.
         .bind(column(ks, |k| k.agent_id.as_str()))
         .bind(column(ks, |k| k.key.as_str()))

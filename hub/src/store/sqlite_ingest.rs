@@ -24,7 +24,7 @@ use super::notifications::{
     BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, NOTIFICATIONS, notifications_json,
 };
 use super::writer_connection::WriterConnection;
-use super::{DeliveryState, Dialect, Store, StoreError};
+use super::{Dialect, Store, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
@@ -200,8 +200,6 @@ fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
         },
     )?;
     insert(&tx, &INSERTS.deliveries, &batch.rows.deliveries, |d| {
-        // Published at commit (the live feed): its feed ID is its own.
-        let published = d.status == DeliveryState::Sent;
         [
             text(&d.id),
             text(&d.notification_id),
@@ -215,8 +213,8 @@ fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             text(&d.fallbacks),
             int(d.created_at),
             int(d.created_at),
-            opt_text(published.then_some(d.id.as_str())),
-            opt_int(published.then_some(d.created_at)),
+            opt_text(d.published_id()),
+            opt_int(d.sent_at()),
         ]
     })?;
     insert(&tx, &INSERTS.idempotency, &batch.rows.idempotency, |r| {

@@ -6,8 +6,13 @@
 # hub's CPU per accepted notification (from /proc, the hub process only:
 # not wrk's, not PostgreSQL's) and, on PostgreSQL, the server's own CPU
 # per notification (every postgres process: it shares the same cores).
+# `alertmanager` runs the tool issue 24 compares with, Prometheus
+# Alertmanager (Debian's prometheus-alertmanager, 0.25), on the same
+# machine and load: one new alert per request to /api/v2/alerts, held in
+# memory (its one receiver has no integration), nothing written to disk.
 #
-# Usage: bench/external.sh [sqlite|postgres|both]   (default both)
+# Usage: bench/external.sh [sqlite|postgres|both|alertmanager|all]
+#        (default both: SQLite then PostgreSQL; all: the three)
 # Knobs: SECS (20), CONNS (64), THREADS (2), WARMUP_SECS (3),
 #        PG_URL (postgres://postgres@127.0.0.1:5432, a server to create a
 #        throwaway database on), PORT (18080),
@@ -15,8 +20,8 @@
 #        (perf.data and a report in the output folder),
 #        OUT (a folder for logs; default a new one under /tmp),
 #        BIN (another orkhub binary to measure) with NO_BUILD=1.
-# Needs wrk (Debian: apt-get install wrk), psql for PostgreSQL, and a
-# release build (`cargo build --release -p orkhub`; the script runs it).
+# Needs wrk (Debian: apt-get install wrk), psql for PostgreSQL,
+# prometheus-alertmanager for alertmanager, and a release build (`cargo build --release -p orkhub`; the script runs it).
 set -euo pipefail
 
 ENGINES=${1:-both}
@@ -65,8 +70,13 @@ pg_ticks() {
 pg_cpu_us() {
   awk -v hz="$HZ" -v n="$3" 'NR == FNR {t0[$1] = $2; next} {s += $2 - t0[$1]} END {printf "%.1f", s * 1000000 / hz / n}' "$1" "$2"
 }
+# Accepted so far: the hub's notifications, or Alertmanager's alerts
+# received through its v2 API (firing).
 accepted() {
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "orkhub_notifications_accepted_total" {print $2}'
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+    $1 == "orkhub_notifications_accepted_total" {n = $2}
+    $1 == "alertmanager_alerts_received_total{status=\"firing\",version=\"v2\"}" {n = $2}
+    END {print n + 0}'
 }
 # Ingest transactions committed (0 from a build without the counter).
 batches() {
@@ -74,7 +84,9 @@ batches() {
 }
 
 run_engine() {
-  local engine=$1 url dbname=""
+  local engine=$1 url dbname="" lua=$LUA pid
+  local dir="$OUT/$engine"
+  mkdir -p "$dir"
   case $engine in
     sqlite) url="sqlite://$OUT/sqlite/orkhub.db" ;;
     postgres)
@@ -82,20 +94,30 @@ run_engine() {
       PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $dbname" -c "CREATE DATABASE $dbname" >/dev/null
       url="$PG_URL/$dbname"
       ;;
-    *) echo "unknown engine $engine (sqlite, postgres or both)" >&2; exit 2 ;;
+    alertmanager) lua="$ROOT/bench/alertmanager.lua" ;;
+    *) echo "unknown engine $engine (sqlite, postgres, both, alertmanager or all)" >&2; exit 2 ;;
   esac
-  local dir="$OUT/$engine"
-  mkdir -p "$dir"
-  bench_config "$url" "$PORT" >"$dir/config.toml"
-  export ORKHUB_CONFIG="$dir/config.toml"
-  ORKHUB_BENCH_KEY=$("$BIN" key create --agent bench --scopes notifications:write 2>"$dir/key.log")
-  export ORKHUB_BENCH_KEY
-  "$BIN" serve >"$dir/stdout.log" 2>"$dir/stderr.log" &
-  local pid=$!
-  # A step that fails (set -e) must not leave the hub holding the port.
+  if [ "$engine" = alertmanager ]; then
+    command -v prometheus-alertmanager >/dev/null || { echo "prometheus-alertmanager is not installed (Debian: apt-get install prometheus-alertmanager)" >&2; exit 1; }
+    # One receiver with no integration: alerts are grouped and held, as a
+    # router holds what it has not yet sent; no clustering (one instance).
+    printf 'route:\n  receiver: hold\n  group_wait: 1h\n  group_interval: 1h\n  repeat_interval: 24h\nreceivers:\n  - name: hold\n' >"$dir/alertmanager.yml"
+    prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data" \
+      --web.listen-address="127.0.0.1:$PORT" --cluster.listen-address= --log.level=warn \
+      >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    pid=$!
+  else
+    bench_config "$url" "$PORT" >"$dir/config.toml"
+    export ORKHUB_CONFIG="$dir/config.toml"
+    ORKHUB_BENCH_KEY=$("$BIN" key create --agent bench --scopes notifications:write 2>"$dir/key.log")
+    export ORKHUB_BENCH_KEY
+    "$BIN" serve >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    pid=$!
+  fi
+  # A step that fails (set -e) must not leave the process holding the port.
   trap "kill -TERM $pid 2>/dev/null" EXIT
   for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+    curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break
     sleep 0.1
   done
   sleep 2
@@ -104,14 +126,14 @@ run_engine() {
   local mbps
   mbps=$(speed)
   # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$lua" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
   local n0 b0 c0 n1 b1 c1 peak=0 r perf_pid=""
   n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid"); pg_ticks >"$dir/pg0"
   if [ "$PROFILE" = 1 ]; then
     perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
     perf_pid=$!
   fi
-  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
+  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$lua" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
   local wrk_pid=$!
   while kill -0 "$wrk_pid" 2>/dev/null; do
     r=$(rss_kb "$pid" VmRSS); [ "$r" -gt "$peak" ] && peak=$r
@@ -133,13 +155,14 @@ run_engine() {
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.txt"); non2xx=${non2xx:-0}
   local cpu_us
   cpu_us=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", c * 1000000 / hz / n}')
-  local per_batch
-  per_batch=$(awk -v n="$n" -v b="$(( ${b1%.*} - ${b0%.*} ))" 'BEGIN {if (b > 0) printf "%.1f", n / b; else print "?"}')
-  local server=""
+  # Notifications per commit (the hub's batches); Alertmanager commits nothing.
+  local per_batch="" server="" who=hub
+  [ "$engine" = alertmanager ] && who=alertmanager
+  [ "$who" = hub ] && per_batch="  $(awk -v n="$n" -v b="$(( ${b1%.*} - ${b0%.*} ))" 'BEGIN {if (b > 0) printf "%.1f", n / b; else print "?"}') per commit"
   [ -n "$dbname" ] && server="  server CPU $(pg_cpu_us "$dir/pg0" "$dir/pg1" "$n") µs"
-  printf '%-8s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  hub CPU %.1f µs/notification%s  %s per commit  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
+  printf '%-12s %9.0f notifications/s  accepted %d in %ss (%s non-2xx)  p50 %s  p99 %s  %s CPU %.1f µs/notification%s%s  RSS idle %d MB, peak %d MB (HWM %d MB)  machine %s MB/s\n' \
     "$engine" "$rate" "$n" "$SECS" "$non2xx" "$p50" "$p99" \
-    "$cpu_us" "$server" "$per_batch" \
+    "$who" "$cpu_us" "$server" "$per_batch" \
     $((idle_rss / 1024)) $((peak / 1024)) $((hwm / 1024)) "$mbps"
   if [ "$PROFILE" = 1 ]; then
     perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
@@ -151,5 +174,6 @@ run_engine() {
 echo "output in $OUT; $CONNS connections, $THREADS wrk threads, ${SECS}s after ${WARMUP_SECS}s warm-up"
 case $ENGINES in
   both) run_engine sqlite; run_engine postgres ;;
+  all) run_engine sqlite; run_engine postgres; run_engine alertmanager ;;
   *) run_engine "$ENGINES" ;;
 esac

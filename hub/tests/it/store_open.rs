@@ -189,3 +189,34 @@ async fn sqlite_is_built_without_memory_statistics() {
         "{options:?}"
     );
 }
+
+// Every index on notifications costs each accepted notification a B-tree
+// insert (and, on SQLite, a page rewritten per ingest commit), so each one
+// has a reader: the primary key, the dedupe lookup, the decision's copies.
+// notifications(created_at) had none and is gone (migration 0035).
+both_dbs!(
+    notifications_carry_only_the_indexes_their_readers_use,
+    |db: &TestDb| {
+        let store = db.store().clone();
+        async move {
+            let sql = match store.dialect() {
+                hub::store::Dialect::Sqlite => {
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications' ORDER BY name"
+                }
+                hub::store::Dialect::Postgres => {
+                    "SELECT indexname::text FROM pg_indexes WHERE tablename = 'notifications' \
+                 AND schemaname = current_schema() ORDER BY indexname"
+                }
+            };
+            let names: Vec<(String,)> = sqlx::query_as(sql).fetch_all(store.pool()).await.unwrap();
+            let names: Vec<&str> = names.iter().map(|(n,)| n.as_str()).collect();
+            let key = match store.dialect() {
+                hub::store::Dialect::Sqlite => "sqlite_autoindex_notifications_1",
+                hub::store::Dialect::Postgres => "notifications_pkey",
+            };
+            let mut expected = vec!["notifications_decision", "notifications_dedupe", key];
+            expected.sort_unstable();
+            assert_eq!(names, expected);
+        }
+    }
+);

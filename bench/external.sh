@@ -84,7 +84,9 @@ batches() {
 }
 
 run_engine() {
-  local engine=$1 url dbname="" lua=$LUA pid
+  local engine=$1 url dbname="" pid
+  # What bench/unique.lua sends: a notification, or an alert (below).
+  export BENCH_TARGET=hub
   local dir="$OUT/$engine"
   mkdir -p "$dir"
   case $engine in
@@ -94,7 +96,7 @@ run_engine() {
       PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $dbname" -c "CREATE DATABASE $dbname" >/dev/null
       url="$PG_URL/$dbname"
       ;;
-    alertmanager) lua="$ROOT/bench/alertmanager.lua" ;;
+    alertmanager) export BENCH_TARGET=alertmanager ;;
     *) echo "unknown engine $engine (sqlite, postgres, both, alertmanager or all)" >&2; exit 2 ;;
   esac
   if [ "$engine" = alertmanager ]; then
@@ -126,14 +128,14 @@ run_engine() {
   local mbps
   mbps=$(speed)
   # Warm up (SQLite's and PostgreSQL's caches, the statement caches), then measure.
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$lua" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_SECS}s" -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/warmup.txt"
   local n0 b0 c0 n1 b1 c1 peak=0 r perf_pid=""
   n0=$(accepted); b0=$(batches); c0=$(cpu_ticks "$pid"); pg_ticks >"$dir/pg0"
   if [ "$PROFILE" = 1 ]; then
     perf record -q -g -F 499 -p "$pid" -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf-record.log" &
     perf_pid=$!
   fi
-  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$lua" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
+  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$LUA" "http://127.0.0.1:$PORT" >"$dir/wrk.txt" &
   local wrk_pid=$!
   while kill -0 "$wrk_pid" 2>/dev/null; do
     r=$(rss_kb "$pid" VmRSS); [ "$r" -gt "$peak" ] && peak=$r

@@ -21,7 +21,8 @@
 #        OUT (a folder for logs; default a new one under /tmp),
 #        BIN (another orkhub binary to measure) with NO_BUILD=1.
 # Needs wrk (Debian: apt-get install wrk), psql for PostgreSQL,
-# prometheus-alertmanager for alertmanager, and a release build (`cargo build --release -p orkhub`; the script runs it).
+# prometheus-alertmanager for alertmanager, and a release build
+# (`cargo build --release -p orkhub`; the script runs it).
 set -euo pipefail
 
 ENGINES=${1:-both}

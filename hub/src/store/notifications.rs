@@ -271,10 +271,11 @@ impl Store {
     /// connection when it goes back, per batch. On a SQLite file that is a
     /// connection of its own with each row bound to a prepared insert (see
     /// sqlite_ingest.rs); on PostgreSQL one with each column bound as an
-    /// array (postgres_ingest.rs). A connection whose batch failed, or was dropped
-    /// part-way, is closed (SQLite rolls back what it began) and the next
-    /// batch takes a fresh one. Takes the rows: a SQLite batch is written on
-    /// a blocking thread.
+    /// array (postgres_ingest.rs); an in-memory SQLite database (tests)
+    /// keeps a connection of the pool. A connection whose batch failed, or
+    /// was dropped part-way, is closed (SQLite rolls back what it began)
+    /// and the next batch takes a fresh one. Takes the rows: a SQLite batch
+    /// is written on a blocking thread.
     pub async fn insert_ingest_batch_on(
         &self,
         own: &mut WriterConnection,
@@ -297,12 +298,12 @@ impl Store {
                 .write_ingest_batch_to_postgres(own, &rows, feed_events)
                 .await;
         }
-        // Out of its slot while the batch runs: if this future is dropped
-        // part-way, so is the connection.
+        // Only an in-memory SQLite database (tests) gets here. Out of its
+        // slot while the batch runs: if this future is dropped part-way, so
+        // is the connection.
         let (mut conn, fresh) = own.take(&self.pool).await?;
-        if fresh && self.dialect == Dialect::Sqlite {
-            // An in-memory SQLite database (tests): the pool's connection,
-            // with temporary storage in memory as sqlite_ingest.rs sets it.
+        if fresh {
+            // Temporary storage in memory, as sqlite_ingest.rs sets it.
             use sqlx::Executor;
             conn.execute("PRAGMA temp_store=MEMORY").await?;
         }

@@ -254,13 +254,13 @@ pub(super) fn notification_fan_out_sql_from_arrays(first: usize) -> String {
     )
 }
 
-/// The fan-out of notification rows read from `source`: `text(i)` and
+/// The fan-out of notification rows read from `source`: `c(i)` and
 /// `int(i)` are column `i` of a row as text and as an integer, `order` the
 /// row's position in the batch.
 fn notification_fan_out(
     dialect: Dialect,
     source: String,
-    text: impl Fn(usize) -> String,
+    c: impl Fn(usize) -> String,
     int: impl Fn(usize) -> String,
     order: &str,
 ) -> String {
@@ -279,7 +279,6 @@ fn notification_fan_out(
             "json_build_object",
         ),
     };
-    let c = text;
     let event_id = format!("'evt_' || substr({}, 3)", c(0));
     let data = format!(
         "{object}('id', {}, 'source', {}, 'kind', {}, 'urgency', {}, 'recipient', {object}('kind', {}, 'id', {}), 'project', {}, 'title', {}, 'text', {})",

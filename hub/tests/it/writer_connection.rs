@@ -188,6 +188,52 @@ both_dbs!(
     }
 );
 
+// A notification whose urgency is not one of the schema's is refused with
+// its whole batch: by the CHECK constraint (PostgreSQL), or by the SQLite
+// writer's own check (its connection leaves CHECK constraints to it).
+both_dbs!(
+    a_value_outside_the_schema_list_refuses_the_batch,
+    |db: &TestDb| {
+        let url = db.url();
+        async move {
+            let store = Store::open(&url, 2).await.unwrap();
+            let mut own = WriterConnection::default();
+            let (mut ns, ds) = batch("odd", 3, false);
+            ns[2].urgency = "someday";
+            let refused = store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap_err()
+                .to_string();
+            if store.dialect() == hub::store::Dialect::Sqlite {
+                assert!(
+                    refused.contains("n_odd_2") && refused.contains("\"someday\""),
+                    "{refused}"
+                );
+            } else {
+                assert!(refused.contains("check constraint"), "{refused}");
+            }
+            let (mut ns, ds) = batch("nobody", 2, false);
+            ns[0].recipient_kind = "team";
+            assert!(
+                store
+                    .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                    .await
+                    .is_err()
+            );
+            assert_eq!(count(&store).await, 0, "nothing of either batch");
+            let (ns, ds) = batch("after", 2, false);
+            store
+                .insert_ingest_batch_on(&mut own, rows(ns, ds), &[])
+                .await
+                .unwrap();
+            assert_eq!(count(&store).await, 2);
+            own.close().await;
+            store.close().await;
+        }
+    }
+);
+
 /// On SQLite the writer's connection keeps temporary storage in memory: a
 /// batch's statement journal past 64 KiB would otherwise be a new file in
 /// /var/tmp per batch. The pool's connections keep the default (their

@@ -15,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 pub const SCOPES: &[&str] = &[
@@ -46,14 +46,21 @@ pub fn generate_key() -> (String, String, String) {
 }
 
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    hex::encode(key_digest(key))
+}
+
+/// The SHA-256 of `key`, the cache's key: `hash_key` is its hex, which the
+/// store keeps. A request that finds its key cached prints no hex.
+fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
 }
 
 /// The caller of an API request: an agent and the scopes its key carries.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub agent_id: String,
-    pub scopes: Vec<String>,
+    /// Shared with the key cache's entry: a request copies no scope.
+    pub scopes: Arc<[String]>,
 }
 
 impl Caller {
@@ -74,31 +81,54 @@ impl Caller {
 /// period is all it costs.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// Recently checked keys by hash: the record, when it was read and the
-/// store's revocation count then; and when each key's use was last recorded.
+/// A checked key as a request needs it, shared between the requests that
+/// find it cached.
+struct Checked {
+    record: KeyRecord,
+    scopes: Arc<[String]>,
+}
+
+/// A cached key: the record, when it was read, the store's revocation
+/// count then.
+type Entry = (Arc<Checked>, Instant, u64);
+
+/// Recently checked keys by their SHA-256: the record, when it was read and
+/// the store's revocation count then; and when each key's use was last
+/// recorded. The digests are uniformly random, so a fast hasher spreads
+/// them as well as SipHash would.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: RwLock<HashMap<String, (KeyRecord, Instant, u64)>>,
+    entries: RwLock<foldhash::HashMap<[u8; 32], Entry>>,
     touched: RwLock<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
-    async fn lookup(&self, store: &Store, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn lookup(
+        &self,
+        store: &Store,
+        digest: [u8; 32],
+    ) -> Result<Option<Arc<Checked>>, StoreError> {
         // Read before the lookup: a revocation committed after this read
         // makes the entry stale for the next request.
         let revoked = store.keys_revoked();
         if let Ok(map) = self.entries.read()
-            && let Some((rec, at, seen)) = map.get(hash)
+            && let Some((checked, at, seen)) = map.get(&digest)
             && at.elapsed() < CACHE_TTL
             && *seen == revoked
         {
-            return Ok(Some(rec.clone()));
+            return Ok(Some(checked.clone()));
         }
-        let rec = store.key_by_hash(hash).await?;
-        if let (Some(r), Ok(mut map)) = (&rec, self.entries.write()) {
-            map.insert(hash.to_string(), (r.clone(), Instant::now(), revoked));
+        let Some(record) = store.key_by_hash(&hex::encode(digest)).await? else {
+            return Ok(None);
+        };
+        let checked = Arc::new(Checked {
+            scopes: record.scopes.clone().into(),
+            record,
+        });
+        if let Ok(mut map) = self.entries.write() {
+            map.insert(digest, (checked.clone(), Instant::now(), revoked));
         }
-        Ok(rec)
+        Ok(Some(checked))
     }
 
     /// Whether last_used_at is due an update (at most once a minute per key).
@@ -139,12 +169,12 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <api key>"))?;
-        let hash = hash_key(key);
-        let rec = state
+        let checked = state
             .keys
-            .lookup(&state.store, &hash)
+            .lookup(&state.store, key_digest(key))
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+        let rec = &checked.record;
         if rec.revoked {
             return Err(ApiError::unauthorized("this API key has been revoked"));
         }
@@ -168,8 +198,8 @@ impl FromRequestParts<AppState> for Caller {
             });
         }
         Ok(Caller {
-            agent_id: rec.agent_id,
-            scopes: rec.scopes,
+            agent_id: rec.agent_id.clone(),
+            scopes: checked.scopes.clone(),
         })
     }
 }

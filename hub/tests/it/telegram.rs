@@ -644,10 +644,13 @@ async fn a_pressed_message_edit_that_meets_server_errors_still_arrives() {
     tg.push_callback(CHIEF, OPS_GROUP, 1, &approve);
     tg.wait_for("the press is answered", 10, |t| !t.answered().is_empty())
         .await;
+    // The edit is queued after the press is answered (the toast first):
+    // wait for its row rather than read the count once.
     let edited = hub
-        .count(
+        .count_reaches(
             "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
              WHERE n.kind = 'button.outcome' AND d.op = 'edit' AND d.target_message_id = '-100777:1'",
+            1,
         )
         .await;
     assert_eq!(edited, 1);

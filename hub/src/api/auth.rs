@@ -81,16 +81,9 @@ impl Caller {
 /// period is all it costs.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// A checked key as a request needs it, shared between the requests that
-/// find it cached.
-struct Checked {
-    record: KeyRecord,
-    scopes: Arc<[String]>,
-}
-
-/// A cached key: the record, when it was read, the store's revocation
-/// count then.
-type Entry = (Arc<Checked>, Instant, u64);
+/// A cached key: the record (shared by the requests that find it), when
+/// it was read, the store's revocation count then.
+type Entry = (Arc<KeyRecord>, Instant, u64);
 
 /// Recently checked keys by their SHA-256: the record, when it was read and
 /// the store's revocation count then; and when each key's use was last
@@ -107,28 +100,25 @@ impl KeyCache {
         &self,
         store: &Store,
         digest: [u8; 32],
-    ) -> Result<Option<Arc<Checked>>, StoreError> {
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         // Read before the lookup: a revocation committed after this read
         // makes the entry stale for the next request.
         let revoked = store.keys_revoked();
         if let Ok(map) = self.entries.read()
-            && let Some((checked, at, seen)) = map.get(&digest)
+            && let Some((rec, at, seen)) = map.get(&digest)
             && at.elapsed() < CACHE_TTL
             && *seen == revoked
         {
-            return Ok(Some(checked.clone()));
+            return Ok(Some(rec.clone()));
         }
-        let Some(record) = store.key_by_hash(&hex::encode(digest)).await? else {
+        let Some(rec) = store.key_by_hash(&hex::encode(digest)).await? else {
             return Ok(None);
         };
-        let checked = Arc::new(Checked {
-            scopes: record.scopes.clone().into(),
-            record,
-        });
+        let rec = Arc::new(rec);
         if let Ok(mut map) = self.entries.write() {
-            map.insert(digest, (checked.clone(), Instant::now(), revoked));
+            map.insert(digest, (rec.clone(), Instant::now(), revoked));
         }
-        Ok(Some(checked))
+        Ok(Some(rec))
     }
 
     /// Whether last_used_at is due an update (at most once a minute per key).
@@ -169,12 +159,11 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <api key>"))?;
-        let checked = state
+        let rec = state
             .keys
             .lookup(&state.store, key_digest(key))
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
-        let rec = &checked.record;
         if rec.revoked {
             return Err(ApiError::unauthorized("this API key has been revoked"));
         }
@@ -199,7 +188,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller {
             agent_id: rec.agent_id.clone(),
-            scopes: checked.scopes.clone(),
+            scopes: rec.scopes.clone(),
         })
     }
 }

@@ -4,12 +4,14 @@
 
 use super::{AuditRow, Store, StoreError, now_ms};
 use sqlx::Row;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub id: String,
     pub agent_id: String,
-    pub scopes: Vec<String>,
+    /// Shared: every request that finds the key cached takes these.
+    pub scopes: Arc<[String]>,
     pub expires_at: Option<i64>,
     pub revoked: bool,
     /// The key's agent is disabled (no longer in the config): refused.
@@ -97,7 +99,7 @@ impl Store {
             Some(r) => Some(KeyRecord {
                 id: r.try_get(0)?,
                 agent_id: r.try_get(1)?,
-                scopes: scopes_of(r.try_get(2)?),
+                scopes: scopes_of(r.try_get(2)?).into(),
                 expires_at: r.try_get(3)?,
                 revoked: r.try_get::<Option<i64>, _>(4)?.is_some(),
                 agent_disabled: r.try_get::<String, _>(5)? == "disabled",

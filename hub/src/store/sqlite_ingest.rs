@@ -35,10 +35,10 @@ use std::sync::LazyLock;
 /// these sizes, its row count in binary (28 rows: 16, 8 and 4). Each
 /// execution of an insert has a fixed cost whatever its rows: a cursor on
 /// the table and each index, and their pages released after (a mutex each
-/// in SQLite's page cache). One statement per row cost more than the JSON it replaced; sizes 64,
-/// 16, 4 and 1 took seven statements for 28 notifications and five for
-/// their 56 deliveries — now three and three. Each size is prepared once
-/// per connection, on its first use.
+/// in SQLite's page cache). One statement per row cost more than the JSON
+/// it replaced; sizes 64, 16, 4 and 1 took seven statements for 28
+/// notifications and five for their 56 deliveries — now three and three.
+/// Each size is prepared once per connection, on its first use.
 const CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// Each table's insert of `CHUNKS[i]` rows.
@@ -153,8 +153,9 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     // value up in it, and in an insert's CHECK it builds that table again
     // for every row (`EXPLAIN`: OpenEphemeral inside the row loop, no
     // Once): one B-tree insert per listed value, three for a notification
-    // (`urgency`) and seven for each delivery (`status`) — 25,000 of the 139,000 instructions per
-    // notification (`bench/instructions.sh`: 138,819 → 113,910).
+    // (`urgency`) and seven for each delivery (`status`) — 25,000 of the
+    // 139,000 instructions per notification (`bench/instructions.sh`:
+    // 138,819 → 113,910).
     conn.execute_batch("PRAGMA ignore_check_constraints=ON")?;
     // Every chunk size of every table, and the webhook events.
     conn.set_prepared_statement_cache_capacity(3 * CHUNKS.len() + 1);

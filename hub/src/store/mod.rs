@@ -36,6 +36,7 @@ mod send_slots;
 mod sent_briefs;
 mod spend_plan;
 mod sqlite_ingest;
+mod sqlite_statement;
 mod surplus;
 mod wal;
 mod watch;

@@ -12,7 +12,8 @@
 //! costs a `sqlite3_bind_*` per value. sqlx cannot bind a varying number of
 //! rows without a new statement text per batch size, nor run code on its
 //! connection's thread; rusqlite (the same SQLite library, see Cargo.toml)
-//! can.
+//! can. The inserts themselves bind through SQLite's C API, so that text
+//! is read in place rather than copied first (sqlite_statement.rs).
 //!
 //! The transaction is the same as before: BEGIN IMMEDIATE, the
 //! notifications, their deliveries, the idempotency records, the webhook
@@ -23,9 +24,9 @@ use super::json_rows::Table;
 use super::notifications::{
     BatchRows, DELIVERIES, IDEMPOTENCY, IDEMPOTENCY_CONFLICT, NOTIFICATIONS, notifications_json,
 };
+use super::sqlite_statement::{Bind, Statement};
 use super::writer_connection::WriterConnection;
 use super::{Dialect, Store, StoreError};
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +47,38 @@ struct Inserts {
     notifications: [String; CHUNKS.len()],
     deliveries: [String; CHUNKS.len()],
     idempotency: [String; CHUNKS.len()],
+}
+
+/// The writer's connection and the inserts prepared on it. The statements
+/// come first: fields drop in order, and a statement must be finalized
+/// before its connection closes (rusqlite's close would fail, busy, and
+/// leave the file open).
+pub(super) struct Own {
+    /// Boxed: 21 statements would make every `Kept` that large.
+    prepared: Box<Prepared>,
+    conn: Connection,
+}
+
+/// Each table's insert of `CHUNKS[i]` rows, once prepared.
+#[derive(Default)]
+struct Prepared {
+    notifications: [Option<Statement>; CHUNKS.len()],
+    deliveries: [Option<Statement>; CHUNKS.len()],
+    idempotency: [Option<Statement>; CHUNKS.len()],
+}
+
+impl Own {
+    /// The connection, for a query of its settings (tests).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Finalize the statements, then close the connection.
+    pub(super) fn close(self) -> Result<(), rusqlite::Error> {
+        let Own { prepared, conn } = self;
+        drop(prepared);
+        conn.close().map_err(|(_, e)| e)
+    }
 }
 
 static INSERTS: LazyLock<Inserts> = LazyLock::new(|| {
@@ -88,16 +121,19 @@ impl Store {
         // If this future is dropped, the thread still finishes the batch
         // (committed or rolled back) and then closes the connection.
         let (conn, busy, written) = tokio::task::spawn_blocking(move || {
-            let mut conn = match kept {
-                Some(conn) => conn,
+            let mut own = match kept {
+                Some(own) => own,
                 None => match open(&file) {
-                    Ok(conn) => conn,
+                    Ok(conn) => Own {
+                        prepared: Box::default(),
+                        conn,
+                    },
                     Err(e) => return (None, false, Err(e)),
                 },
             };
-            let busy = rewind && self::rewind(&conn);
-            let written = write(&mut conn, &batch);
-            (written.is_ok().then_some(conn), busy, written)
+            let busy = rewind && self::rewind(&own.conn);
+            let written = write(&mut own, &batch);
+            (written.is_ok().then_some(own), busy, written)
         })
         .await
         .map_err(|e| {
@@ -157,8 +193,8 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     // 139,000 instructions per notification (`bench/instructions.sh`:
     // 138,819 → 113,910).
     conn.execute_batch("PRAGMA ignore_check_constraints=ON")?;
-    // Every chunk size of every table, and the webhook events.
-    conn.set_prepared_statement_cache_capacity(3 * CHUNKS.len() + 1);
+    // The webhook events' statement (the inserts are the writer's own).
+    conn.set_prepared_statement_cache_capacity(1);
     Ok(conn)
 }
 
@@ -180,61 +216,74 @@ fn rewind(conn: &Connection) -> bool {
     }
 }
 
-/// Write `batch` in one transaction on `conn`. On an error the transaction
-/// is rolled back (dropped) and the caller closes the connection.
-fn write(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
+/// Write `batch` in one transaction on `own`'s connection. On an error
+/// the transaction is rolled back (dropped) and the caller closes the
+/// connection.
+fn write(own: &mut Own, batch: &Batch) -> Result<(), StoreError> {
+    use Bind::{Int, Text};
     check_deliveries_belong(&batch.rows)?;
     check_enumerated(&batch.rows)?;
+    let Own { prepared, conn } = own;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    insert(
-        &tx,
-        &INSERTS.notifications,
-        &batch.rows.notifications,
-        |n| {
-            [
-                text(&n.id),
-                text(&n.source),
-                text(&n.kind),
-                text(n.urgency),
-                text(n.recipient_kind),
-                text(&n.recipient_id),
-                opt_text(n.project_id.as_deref()),
-                opt_text(n.title.as_deref()),
-                text(&n.body),
-                text(&n.fields_json),
-                opt_int(n.decision_id),
-                opt_text(n.dedupe_key.as_deref()),
-                int(n.duplicate as i64),
-                int(n.created_at),
-            ]
-        },
-    )?;
-    insert(&tx, &INSERTS.deliveries, &batch.rows.deliveries, |d| {
+    let mut inserts = TableInserts {
+        tx: &tx,
+        sql: &INSERTS.notifications,
+        prepared: &mut prepared.notifications,
+    };
+    inserts.rows(&batch.rows.notifications, |n| {
         [
-            text(&d.id),
-            text(&d.notification_id),
-            opt_text(d.person_id.as_deref()),
-            text(&d.channel),
-            text(&d.address),
-            text(d.op.as_str()),
-            opt_text(d.target_message_id.as_deref()),
-            text(d.status.as_str()),
-            int(d.next_attempt_at),
-            text(&d.fallbacks),
-            int(d.created_at),
-            int(d.created_at),
-            opt_text(d.published_id()),
-            opt_int(d.sent_at()),
+            Text(&n.id),
+            Text(&n.source),
+            Text(&n.kind),
+            Text(n.urgency),
+            Text(n.recipient_kind),
+            Text(&n.recipient_id),
+            Bind::opt_text(n.project_id.as_deref()),
+            Bind::opt_text(n.title.as_deref()),
+            Text(&n.body),
+            Text(&n.fields_json),
+            Bind::opt_int(n.decision_id),
+            Bind::opt_text(n.dedupe_key.as_deref()),
+            Int(n.duplicate as i64),
+            Int(n.created_at),
         ]
     })?;
-    insert(&tx, &INSERTS.idempotency, &batch.rows.idempotency, |r| {
+    let mut inserts = TableInserts {
+        tx: &tx,
+        sql: &INSERTS.deliveries,
+        prepared: &mut prepared.deliveries,
+    };
+    inserts.rows(&batch.rows.deliveries, |d| {
         [
-            text(&r.agent_id),
-            text(&r.key),
-            text(&r.request_hash),
-            int(r.status_code),
-            text(&r.response_body),
-            int(batch.now),
+            Text(&d.id),
+            Text(&d.notification_id),
+            Bind::opt_text(d.person_id.as_deref()),
+            Text(&d.channel),
+            Text(&d.address),
+            Text(d.op.as_str()),
+            Bind::opt_text(d.target_message_id.as_deref()),
+            Text(d.status.as_str()),
+            Int(d.next_attempt_at),
+            Text(&d.fallbacks),
+            Int(d.created_at),
+            Int(d.created_at),
+            Bind::opt_text(d.published_id()),
+            Bind::opt_int(d.sent_at()),
+        ]
+    })?;
+    let mut inserts = TableInserts {
+        tx: &tx,
+        sql: &INSERTS.idempotency,
+        prepared: &mut prepared.idempotency,
+    };
+    inserts.rows(&batch.rows.idempotency, |r| {
+        [
+            Text(&r.agent_id),
+            Text(&r.key),
+            Text(&r.request_hash),
+            Int(r.status_code),
+            Text(&r.response_body),
+            Int(batch.now),
         ]
     })?;
     if let Some(rows) = &batch.events {
@@ -285,43 +334,35 @@ fn check_enumerated(rows: &BatchRows) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Insert `rows` through the fewest statements of [`CHUNKS`] sizes, each
-/// row's values from `values` in the table's column order.
-fn insert<T, const N: usize>(
-    tx: &rusqlite::Transaction<'_>,
-    statements: &[String; CHUNKS.len()],
-    rows: &[T],
-    values: impl Fn(&T) -> [ToSqlOutput<'_>; N],
-) -> Result<(), StoreError> {
-    let mut rest = rows;
-    for (size, sql) in CHUNKS.iter().zip(statements) {
-        while rest.len() >= *size {
-            let (chunk, after) = rest.split_at(*size);
-            let mut statement = tx.prepare_cached(sql)?;
-            for (r, row) in chunk.iter().enumerate() {
-                for (c, value) in values(row).iter().enumerate() {
-                    statement.raw_bind_parameter(r * N + c + 1, value)?;
-                }
+/// One table's inserts on the batch's transaction: the statement texts of
+/// each chunk size, and those prepared so far.
+struct TableInserts<'t> {
+    tx: &'t rusqlite::Transaction<'t>,
+    sql: &'static [String; CHUNKS.len()],
+    prepared: &'t mut [Option<Statement>; CHUNKS.len()],
+}
+
+impl TableInserts<'_> {
+    /// Insert `rows` through the fewest statements of [`CHUNKS`] sizes,
+    /// each row's values from `values` in the table's column order. A size
+    /// is prepared on its first use.
+    fn rows<T, const N: usize>(
+        &mut self,
+        rows: &[T],
+        values: impl Fn(&T) -> [Bind<'_>; N],
+    ) -> Result<(), StoreError> {
+        let mut rest = rows;
+        for (i, size) in CHUNKS.iter().enumerate() {
+            while rest.len() >= *size {
+                let (chunk, after) = rest.split_at(*size);
+                let statement = match &mut self.prepared[i] {
+                    Some(statement) => statement,
+                    empty => empty.insert(Statement::prepare(self.tx, &self.sql[i])?),
+                };
+                statement.execute(chunk.iter().flat_map(&values))?;
+                rest = after;
             }
-            statement.raw_execute()?;
-            rest = after;
         }
+        Ok(())
     }
-    Ok(())
-}
-
-fn text(s: &str) -> ToSqlOutput<'_> {
-    ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
-}
-
-fn opt_text(s: Option<&str>) -> ToSqlOutput<'_> {
-    s.map_or(ToSqlOutput::Owned(Value::Null), text)
-}
-
-fn int(i: i64) -> ToSqlOutput<'static> {
-    ToSqlOutput::Owned(Value::Integer(i))
-}
-
-fn opt_int(i: Option<i64>) -> ToSqlOutput<'static> {
-    i.map_or(ToSqlOutput::Owned(Value::Null), int)
 }

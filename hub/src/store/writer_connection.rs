@@ -29,7 +29,7 @@ enum Kept {
     #[default]
     None,
     Pool(AnyConnection),
-    Sqlite(rusqlite::Connection),
+    Sqlite(super::sqlite_ingest::Own),
     Postgres(sqlx::PgConnection),
 }
 
@@ -39,7 +39,7 @@ impl WriterConnection {
     }
 
     /// The kept SQLite connection, if any (the caller opens one otherwise).
-    pub(super) fn take_sqlite(&mut self) -> Option<rusqlite::Connection> {
+    pub(super) fn take_sqlite(&mut self) -> Option<super::sqlite_ingest::Own> {
         match std::mem::take(self.kept()) {
             Kept::Sqlite(conn) => Some(conn),
             _ => None,
@@ -48,7 +48,7 @@ impl WriterConnection {
 
     /// Keep the SQLite connection for the next batch (only after a batch
     /// that finished).
-    pub(super) fn put_back_sqlite(&mut self, conn: rusqlite::Connection) {
+    pub(super) fn put_back_sqlite(&mut self, conn: super::sqlite_ingest::Own) {
         *self.kept() = Kept::Sqlite(conn);
     }
 
@@ -91,7 +91,10 @@ impl WriterConnection {
                 .ok()?
                 .try_get(0)
                 .ok()?,
-            Kept::Sqlite(conn) => conn.query_row("PRAGMA temp_store", [], |r| r.get(0)).ok()?,
+            Kept::Sqlite(own) => own
+                .conn()
+                .query_row("PRAGMA temp_store", [], |r| r.get(0))
+                .ok()?,
         };
         // 2 is MEMORY (0 the compile-time default, 1 file).
         Some(mode == 2)
@@ -119,7 +122,7 @@ impl WriterConnection {
         let closed = match self.0.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Kept::None => Ok(()),
             Kept::Pool(conn) => conn.close().await.map_err(|e| e.to_string()),
-            Kept::Sqlite(conn) => conn.close().map_err(|(_, e)| e.to_string()),
+            Kept::Sqlite(own) => own.close().map_err(|e| e.to_string()),
             Kept::Postgres(conn) => conn.close().await.map_err(|e| e.to_string()),
         };
         if let Err(e) = closed {

@@ -391,6 +391,47 @@ async fn sqlite_writer_stores_every_column_as_the_pool_does() {
     b.finish().await;
 }
 
+/// The SQLite writer's inserts are statements of its own, binding text in
+/// place (sqlite_statement.rs), and each must be finalized before its
+/// connection closes: SQLite refuses to close a connection that still has
+/// one (busy), and the file would stay open for the life of the process.
+/// Seen by what SQLite does when the last connection to a database closes:
+/// it copies the WAL back and removes it. After batches that used every
+/// chunk size, whether the writer drops its connection (a failed batch) or
+/// closes it (its owner ending).
+#[tokio::test]
+async fn sqlite_writer_finalizes_its_statements_before_its_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("hub.db-wal");
+    let url = format!("sqlite://{}/hub.db", dir.path().display());
+    let store = Store::open(&url, 2).await.unwrap();
+    let mut own = WriterConnection::default();
+    // 127 rows: one statement of each size, 64 down to 1.
+    write_on(&store, &mut own, batch("every_size", 127, false))
+        .await
+        .unwrap();
+    assert!(own.is_kept());
+    write_on(&store, &mut own, batch("broken", 3, true))
+        .await
+        .unwrap_err();
+    assert!(!own.is_kept(), "a failed batch's connection is dropped");
+    assert_eq!(count(&store).await, 127);
+    store.close().await;
+    assert!(
+        !wal.exists(),
+        "the dropped connection closed (and then the pool's): the WAL is gone"
+    );
+
+    let store = Store::open(&url, 2).await.unwrap();
+    write_on(&store, &mut own, batch("again", 127, false))
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(wal.exists(), "the writer's connection is open still");
+    own.close().await;
+    assert!(!wal.exists(), "the writer's connection closed");
+}
+
 /// A file name with a space, written percent-encoded in the URL as sqlx
 /// reads it: the store creates its folder and the writer's own connection
 /// opens that same file (not one named with the `%20`).

@@ -225,12 +225,8 @@ fn write(own: &mut Own, batch: &Batch) -> Result<(), StoreError> {
     check_enumerated(&batch.rows)?;
     let Own { prepared, conn } = own;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut inserts = TableInserts {
-        tx: &tx,
-        sql: &INSERTS.notifications,
-        prepared: &mut prepared.notifications,
-    };
-    inserts.rows(&batch.rows.notifications, |n| {
+    let target = (&INSERTS.notifications, &mut prepared.notifications);
+    insert(&tx, target, &batch.rows.notifications, |n| {
         [
             Text(&n.id),
             Text(&n.source),
@@ -248,12 +244,8 @@ fn write(own: &mut Own, batch: &Batch) -> Result<(), StoreError> {
             Int(n.created_at),
         ]
     })?;
-    let mut inserts = TableInserts {
-        tx: &tx,
-        sql: &INSERTS.deliveries,
-        prepared: &mut prepared.deliveries,
-    };
-    inserts.rows(&batch.rows.deliveries, |d| {
+    let target = (&INSERTS.deliveries, &mut prepared.deliveries);
+    insert(&tx, target, &batch.rows.deliveries, |d| {
         [
             Text(&d.id),
             Text(&d.notification_id),
@@ -271,12 +263,8 @@ fn write(own: &mut Own, batch: &Batch) -> Result<(), StoreError> {
             Bind::opt_int(d.sent_at()),
         ]
     })?;
-    let mut inserts = TableInserts {
-        tx: &tx,
-        sql: &INSERTS.idempotency,
-        prepared: &mut prepared.idempotency,
-    };
-    inserts.rows(&batch.rows.idempotency, |r| {
+    let target = (&INSERTS.idempotency, &mut prepared.idempotency);
+    insert(&tx, target, &batch.rows.idempotency, |r| {
         [
             Text(&r.agent_id),
             Text(&r.key),
@@ -334,35 +322,30 @@ fn check_enumerated(rows: &BatchRows) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One table's inserts on the batch's transaction: the statement texts of
-/// each chunk size, and those prepared so far.
-struct TableInserts<'t> {
-    tx: &'t rusqlite::Transaction<'t>,
-    sql: &'static [String; CHUNKS.len()],
-    prepared: &'t mut [Option<Statement>; CHUNKS.len()],
-}
-
-impl TableInserts<'_> {
-    /// Insert `rows` through the fewest statements of [`CHUNKS`] sizes,
-    /// each row's values from `values` in the table's column order. A size
-    /// is prepared on its first use.
-    fn rows<T, const N: usize>(
-        &mut self,
-        rows: &[T],
-        values: impl Fn(&T) -> [Bind<'_>; N],
-    ) -> Result<(), StoreError> {
-        let mut rest = rows;
-        for (i, size) in CHUNKS.iter().enumerate() {
-            while rest.len() >= *size {
-                let (chunk, after) = rest.split_at(*size);
-                let statement = match &mut self.prepared[i] {
-                    Some(statement) => statement,
-                    empty => empty.insert(Statement::prepare(self.tx, &self.sql[i])?),
-                };
-                statement.execute(chunk.iter().flat_map(&values))?;
-                rest = after;
-            }
+/// Insert `rows` through the fewest statements of [`CHUNKS`] sizes on
+/// `tx`, each row's values from `values` in the table's column order.
+/// `(sql, prepared)`: the table's statement of each size, and those
+/// prepared so far; a size is prepared on its first use.
+fn insert<T, const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    (sql, prepared): (
+        &[String; CHUNKS.len()],
+        &mut [Option<Statement>; CHUNKS.len()],
+    ),
+    rows: &[T],
+    values: impl Fn(&T) -> [Bind<'_>; N],
+) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for (i, size) in CHUNKS.iter().enumerate() {
+        while rest.len() >= *size {
+            let (chunk, after) = rest.split_at(*size);
+            let statement = match &mut prepared[i] {
+                Some(statement) => statement,
+                empty => empty.insert(Statement::prepare(tx, &sql[i])?),
+            };
+            statement.execute(chunk.iter().flat_map(&values))?;
+            rest = after;
         }
-        Ok(())
     }
+    Ok(())
 }

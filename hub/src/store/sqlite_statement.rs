@@ -4,13 +4,15 @@
 //! Why not rusqlite's statements: rusqlite binds every text value with
 //! `SQLITE_TRANSIENT`, so SQLite copies it into memory of its own (an
 //! allocation, a copy, and a free when the statement's cached copy is
-//! cleared) before the insert reads it once. The writer binds some
-//! twenty text values per notification; the copies and their bookkeeping
-//! (`sqlite3VdbeMemSetStr`, `sqlite3VdbeMemGrow`, `vdbeUnbind`,
-//! `sqlite3_clear_bindings`, the allocator, `memcpy`) were about 9% of
-//! the hub's instructions under `bench/instructions.sh`. rusqlite has no
-//! way to bind with `SQLITE_STATIC`, so this binds through SQLite's C API
-//! directly, on the handle of the writer's rusqlite connection.
+//! cleared) before the insert reads it once. The writer binds about 25
+//! text values per notification (8 for it, 17 for its two deliveries);
+//! binding took about 9% of the hub's instructions under
+//! `bench/instructions.sh` (`sqlite3VdbeMemSetStr`, `sqlite3VdbeMemGrow`,
+//! `vdbeUnbind`, `sqlite3_clear_bindings`, the allocator, `memcpy`), and
+//! binding in place took 5.4% off the total (109,056 → 103,141).
+//! rusqlite has no way to bind with `SQLITE_STATIC`, so this binds
+//! through SQLite's C API directly, on the handle of the writer's
+//! rusqlite connection.
 //!
 //! Safety rests on two rules, both kept inside [`Statement::execute`]:
 //! a value borrowed by a binding lives for the whole call (the call

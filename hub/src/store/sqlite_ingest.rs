@@ -120,7 +120,7 @@ impl Store {
         let kept = own.take_sqlite();
         // If this future is dropped, the thread still finishes the batch
         // (committed or rolled back) and then closes the connection.
-        let (conn, busy, written) = tokio::task::spawn_blocking(move || {
+        let (back, busy, written) = tokio::task::spawn_blocking(move || {
             let mut own = match kept {
                 Some(own) => own,
                 None => match open(&file) {
@@ -143,8 +143,8 @@ impl Store {
             // The checkpointer's own pass: the next batch tries again.
             self.ask_rewind();
         }
-        if let Some(conn) = conn {
-            own.put_back_sqlite(conn);
+        if let Some(back) = back {
+            own.put_back_sqlite(back);
         }
         written
     }

@@ -17,10 +17,10 @@
 //! Safety rests on two rules, both kept inside [`Statement::execute`]:
 //! a value borrowed by a binding lives for the whole call (the call
 //! borrows it), and every binding is cleared before the call returns, so
-//! SQLite never holds a pointer past it. And on one of its own: a
-//! statement is finalized before its connection closes ([`Statements`]
-//! is dropped before the connection it was prepared on; see
-//! `sqlite_ingest::Own`).
+//! SQLite never holds a pointer past it. And one kept by the owner: a
+//! statement is finalized before its connection closes (the writer's
+//! prepared statements drop before the connection they were prepared on;
+//! see `sqlite_ingest::Own`).
 
 use super::StoreError;
 use rusqlite::ffi;
@@ -60,8 +60,7 @@ unsafe impl Send for Statement {}
 impl Statement {
     /// Prepare `sql` on `conn`, to be run many times (`PERSISTENT`).
     pub(super) fn prepare(conn: &rusqlite::Connection, sql: &str) -> Result<Statement, StoreError> {
-        // SAFETY: the handle is the open connection's; SQLite reads `sql`
-        // for its given length (no NUL needed) during the call only.
+        // SAFETY: only read: the open connection's handle, which it keeps.
         let db = unsafe { conn.handle() };
         let db = NonNull::new(db).ok_or_else(|| {
             StoreError::Unavailable("the ingest writer's SQLite connection is closed".into())
@@ -70,6 +69,8 @@ impl Statement {
         let len = c_int::try_from(sql.len()).map_err(|_| {
             StoreError::Invalid(format!("an insert of {} bytes is too long", sql.len()))
         })?;
+        // SAFETY: an open connection; SQLite reads `sql` for its given
+        // length (no NUL needed) during the call only.
         let code = unsafe {
             ffi::sqlite3_prepare_v3(
                 db.as_ptr(),

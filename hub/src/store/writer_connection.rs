@@ -41,15 +41,15 @@ impl WriterConnection {
     /// The kept SQLite connection, if any (the caller opens one otherwise).
     pub(super) fn take_sqlite(&mut self) -> Option<super::sqlite_ingest::Own> {
         match std::mem::take(self.kept()) {
-            Kept::Sqlite(conn) => Some(conn),
+            Kept::Sqlite(own) => Some(own),
             _ => None,
         }
     }
 
     /// Keep the SQLite connection for the next batch (only after a batch
     /// that finished).
-    pub(super) fn put_back_sqlite(&mut self, conn: super::sqlite_ingest::Own) {
-        *self.kept() = Kept::Sqlite(conn);
+    pub(super) fn put_back_sqlite(&mut self, own: super::sqlite_ingest::Own) {
+        *self.kept() = Kept::Sqlite(own);
     }
 
     /// The kept PostgreSQL connection, if any (the caller opens one

@@ -17,7 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// of `main`: the Rust runtime and mimalloc's first segment allocate before
 /// `main` runs, and with THP in `madvise` mode the kernel had backed those
 /// early stretches with 2 MiB pages, resident in full — 6 MB of the idle
-/// hub's 12 MB of heap (README "Memory"). An `.init_array` entry runs when
+/// hub's 12 MB of heap (bench/HISTORY.md, "Memory"). An `.init_array` entry runs when
 /// the program is loaded, before any of that.
 #[cfg(target_os = "linux")]
 #[used]

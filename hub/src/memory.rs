@@ -23,7 +23,7 @@ pub fn no_transparent_huge_pages() -> bool {
 /// now. Starting the hub touches much code that never runs again (config,
 /// migrations and their SQL, the seed, TLS set-up), and so do rare jobs
 /// later (a brief, the watchers' pass, a console page): it stayed resident
-/// (about 12 of the idle hub's 23 MB on SQLite, README "Memory"). Pages the
+/// (about 12 of the idle hub's 23 MB on SQLite, bench/HISTORY.md, "Memory"). Pages the
 /// running hub uses are mapped again from the page cache at their next use,
 /// as after the kernel's own reclaim (a minor fault; the file's pages stay
 /// in the page cache). Returns the bytes that were resident in the released

@@ -2,7 +2,7 @@
 //! Rare work (the catch-up brief at start, the watchers' pass every few
 //! minutes, a digest, a console page) maps the code it runs, and it stayed
 //! resident: an idle hub on the shipped config held 14 MB of its binary
-//! where one that had only started held 9 (README "Memory"). Every pass
+//! where one that had only started held 9 (bench/HISTORY.md, "Memory"). Every pass
 //! releases the binary's resident code and read-only data
 //! (`memory::release_code_pages`); what the hub keeps running is mapped
 //! again from the page cache at its next use, a few hundred minor faults per

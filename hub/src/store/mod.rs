@@ -37,6 +37,7 @@ mod sent_briefs;
 mod spend_plan;
 mod sqlite_ingest;
 mod sqlite_statement;
+mod sqlite_wal_vfs;
 mod surplus;
 mod wal;
 mod watch;

@@ -18,7 +18,10 @@
 //! The transaction is the same as before: BEGIN IMMEDIATE, the
 //! notifications, their deliveries, the idempotency records, the webhook
 //! events (when a webhook is active), COMMIT. A batch that fails rolls back
-//! and its connection is closed; the next batch opens a fresh one.
+//! and its connection is closed; the next batch opens a fresh one. The
+//! connection writes the WAL through a VFS of its own that holds a
+//! transaction's frames until its commit and writes them in one call
+//! (sqlite_wal_vfs.rs).
 
 use super::json_rows::Table;
 use super::notifications::{
@@ -166,10 +169,12 @@ struct Batch {
 fn open(path: &Path) -> Result<Connection, StoreError> {
     // The store created the file; the connection is used by one thread at
     // a time (moved between blocking threads, never shared).
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // Each commit's WAL frames in one write (sqlite_wal_vfs.rs).
+    let conn = match super::sqlite_wal_vfs::register() {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
     conn.execute_batch(super::open::SQLITE_SETUP)?;
     conn.execute_batch("PRAGMA temp_store=MEMORY")?;
     // Foreign keys off for this connection's inserts only: each

@@ -454,12 +454,11 @@ fn after_write_out(
     then: impl FnOnce(&ffi::sqlite3_io_methods, *mut ffi::sqlite3_file) -> Option<c_int>,
 ) -> c_int {
     // SAFETY: SQLite calls the methods below on a file opened by `open`.
-    let w = unsafe { wal(file) };
-    let rc = w.write_out();
+    let rc = unsafe { wal(file) }.write_out();
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    then(w.inner(), w.inner).unwrap_or(ffi::SQLITE_MISUSE)
+    pass(file, then)
 }
 
 /// Run `then` on the inner file (nothing held needs writing first).

@@ -1,7 +1,8 @@
 # Shared by bench/external.sh and bench/instructions.sh (sourced).
 
 # The hub's config for a benchmark: listening on port $2, the database at
-# URL $1, one person and one agent, logs at warn. No brief: a hub started
+# URL $1, one person and one agent, logs at the shipped default level
+# (info, as config.toml has it). No brief: a hub started
 # after a person's brief_time sends today's at once, and the idle figure
 # would then depend on the hour (README "Memory").
 bench_config() {
@@ -12,7 +13,7 @@ max_connections = 512
 [database]
 url = "$1"
 [log]
-level = "warn"
+level = "info"
 [brief]
 enabled = false
 [[people]]

@@ -86,6 +86,11 @@ batches() {
 
 run_engine() {
   local engine=$1 url dbname="" pid
+  # The engine before this one left its writes in the page cache (the
+  # SQLite run some 500 MB); written back during this run, they slowed
+  # PostgreSQL's WAL fsyncs (p99 7-8 -> 11 ms right after SQLite). Each
+  # engine starts on a clean cache, as if it ran alone.
+  sync
   # What bench/unique.lua sends: a notification, or an alert (below).
   export BENCH_TARGET=hub
   local dir="$OUT/$engine"

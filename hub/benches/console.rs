@@ -15,7 +15,7 @@
 
 // The same allocator as the orkhub binary, so the figures are the hub's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: hub::allocator::Mimalloc = hub::allocator::Mimalloc;
 
 #[path = "common/cpu.rs"]
 #[allow(dead_code)] // only its machine speed here

@@ -19,26 +19,25 @@ pub fn new_id(prefix: &str) -> String {
     let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let r: u32 = rand::random();
-    let mut id = String::with_capacity(prefix.len() + 1 + 12 + 8 + 8);
-    id.push_str(prefix);
-    id.push('_');
+    // Built as bytes and checked as UTF-8 once, not once per part.
+    let mut id = Vec::with_capacity(prefix.len() + 1 + 12 + 8 + 8);
+    id.extend_from_slice(prefix.as_bytes());
+    id.push(b'_');
     push_hex(&mut id, ms, 12);
     push_hex(&mut id, u64::from(seq), 8);
     push_hex(&mut id, u64::from(r), 8);
-    id
+    // A `&str` and ASCII hex digits: always UTF-8, the check cannot fail.
+    String::from_utf8(id).unwrap_or_default()
 }
 
 /// `v` in lowercase hex, zero-padded to at least `width` digits (as
 /// `{v:0width$x}`; `width` at most 16), through the `hex` crate.
-fn push_hex(out: &mut String, v: u64, width: usize) {
+fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
     let mut digits = [b'0'; 16];
     // Eight bytes always fill sixteen digits: the call cannot fail.
     let _ = hex::encode_to_slice(v.to_be_bytes(), &mut digits);
     let needed = 16 - v.leading_zeros() as usize / 4;
-    // Hex digits are ASCII: always UTF-8.
-    if let Ok(text) = std::str::from_utf8(&digits[16 - needed.max(width)..]) {
-        out.push_str(text);
-    }
+    out.extend_from_slice(&digits[16 - needed.max(width)..]);
 }
 
 /// The smallest ID [`new_id`] can make with `prefix` at `ms` or later: the
@@ -70,9 +69,9 @@ mod tests {
             (u64::MAX, 12),
             (0x0123_4567_89ab, 12),
         ] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             super::push_hex(&mut s, v, width);
-            assert_eq!(s, format!("{v:0width$x}"), "{v:#x}");
+            assert_eq!(s, format!("{v:0width$x}").into_bytes(), "{v:#x}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! orkhub: the hub service. Config, store, outbox and dispatcher, HTTP API,
 //! scheduler and wiring; the `orkhub` binary is in main.rs.
 
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod backend;

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 const DEFAULT_CONFIG: &str = "config.toml";
 
 // Many small, short-lived allocations cross threads here (requests, JSON,
-// rows): mimalloc handles that with far less locking than glibc's malloc.
+// rows): mimalloc handles that with far less locking than glibc's malloc
+// (hub/src/allocator.rs: why not the `mimalloc` crate's wrapper).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: hub::allocator::Mimalloc = hub::allocator::Mimalloc;
 
 /// Transparent huge pages off before the first allocation, not at the top
 /// of `main`: the Rust runtime and mimalloc's first segment allocate before

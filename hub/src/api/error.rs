@@ -1,10 +1,18 @@
 //! One error shape for the whole API: `{"error": {"code", "message"}}` with
-//! the HTTP status that fits. Server-side failures are logged here, once.
+//! the HTTP status that fits. A server-side failure rides on its answer as
+//! a [`Failure`] to the route's `observe_request` layer, which logs it
+//! once, with the request's method and path (`hub/src/telemetry.rs`).
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+/// A server-side failure's message, on the answer's extensions for the
+/// layer that logs it (`telemetry::log_failure`). A 503 `busy` carries
+/// none: under load that would be one line per refused request.
+#[derive(Debug, Clone)]
+pub struct Failure(pub String);
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -87,14 +95,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() && self.code != "busy" {
-            tracing::error!(status = self.status.as_u16(), error = %self.message, "request failed");
-        }
+        let failure = (self.status.is_server_error() && self.code != "busy")
+            .then(|| Failure(self.message.clone()));
         let mut response = (
             self.status,
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
             .into_response();
+        if let Some(failure) = failure {
+            response.extensions_mut().insert(failure);
+        }
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()

@@ -19,7 +19,7 @@ mod tasks;
 mod telemetry;
 pub mod webhooks;
 
-pub use error::ApiError;
+pub use error::{ApiError, Failure};
 pub use events::person_feed;
 
 use crate::directory::Directory;

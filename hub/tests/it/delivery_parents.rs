@@ -156,3 +156,63 @@ both_dbs!(
         }
     }
 );
+
+both_dbs!(
+    notification_and_delivery_ids_compare_as_bytes,
+    |db: &TestDb| {
+        let store = db.store().clone();
+        let postgres = store.dialect() == hub::store::Dialect::Postgres;
+        async move {
+            // In bytes '-' < 'B' < '_' < 'a'; a locale's collation (en_US,
+            // say) orders them otherwise. SQLite compares bytes (BINARY);
+            // PostgreSQL's ID columns do whatever the database's collation
+            // (migration 0036), so the B-trees every ingest writes skip
+            // strcoll.
+            let ids = ["n_a", "n_B", "n__", "n_-"];
+            let ns: Vec<_> = ids
+                .iter()
+                .map(|id| stored_notification(id.to_string(), "x".into()))
+                .collect();
+            let ds: Vec<_> = ids
+                .iter()
+                .map(|id| delivery(&id.replacen('n', "d", 1), id))
+                .collect();
+            store.insert_batch(&ns, &ds, &[]).await.unwrap();
+            let notifications: Vec<String> =
+                sqlx::query("SELECT id FROM notifications ORDER BY id")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.try_get(0).unwrap())
+                    .collect();
+            assert_eq!(notifications, ["n_-", "n_B", "n__", "n_a"]);
+            assert_eq!(deliveries(&store).await, ["d_-", "d_B", "d__", "d_a"]);
+            if postgres {
+                let columns: Vec<String> = sqlx::query(
+                    "SELECT table_name::text || '.' || column_name::text || ' ' || coalesce(collation_name::text, 'default') \
+                     FROM information_schema.columns \
+                     WHERE table_schema = current_schema() \
+                       AND (table_name, column_name) IN (('notifications', 'id'), ('deliveries', 'id'), \
+                            ('deliveries', 'notification_id'), ('question_copies', 'notification_id')) \
+                     ORDER BY 1",
+                )
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get(0).unwrap())
+                .collect();
+                assert_eq!(
+                    columns,
+                    [
+                        "deliveries.id C",
+                        "deliveries.notification_id C",
+                        "notifications.id C",
+                        "question_copies.notification_id C"
+                    ]
+                );
+            }
+        }
+    }
+);

@@ -27,13 +27,20 @@ fn delivery(id: &str, notification_id: &str) -> NewDelivery {
 }
 
 async fn deliveries(store: &Store) -> Vec<String> {
-    sqlx::query("SELECT id FROM deliveries ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get::<String, _>(0).unwrap())
-        .collect()
+    ids_in(store, "deliveries").await
+}
+
+/// Every ID in `table`, in the database's order.
+async fn ids_in(store: &Store, table: &str) -> Vec<String> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM {table} ORDER BY id"
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .collect()
 }
 
 both_dbs!(
@@ -178,15 +185,10 @@ both_dbs!(
                 .map(|id| delivery(&id.replacen('n', "d", 1), id))
                 .collect();
             store.insert_batch(&ns, &ds, &[]).await.unwrap();
-            let notifications: Vec<String> =
-                sqlx::query("SELECT id FROM notifications ORDER BY id")
-                    .fetch_all(store.pool())
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.try_get(0).unwrap())
-                    .collect();
-            assert_eq!(notifications, ["n_-", "n_B", "n__", "n_a"]);
+            assert_eq!(
+                ids_in(&store, "notifications").await,
+                ["n_-", "n_B", "n__", "n_a"]
+            );
             assert_eq!(deliveries(&store).await, ["d_-", "d_B", "d__", "d_a"]);
             if postgres {
                 let columns: Vec<String> = sqlx::query(

@@ -147,7 +147,7 @@ pub async fn observe_request(State(state): State<AppState>, req: Request, next: 
 /// The server-side failure an answer carries ([`crate::api::Failure`], put
 /// there by `ApiError`), logged once at error with the request's method,
 /// path and status, and taken off the answer.
-pub fn log_failure(method: &axum::http::Method, path: &str, res: &mut Response) {
+fn log_failure(method: &axum::http::Method, path: &str, res: &mut Response) {
     if let Some(crate::api::Failure(error)) = res.extensions_mut().remove() {
         tracing::error!(%method, path, status = res.status().as_u16(), %error, "request failed");
     }

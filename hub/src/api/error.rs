@@ -95,15 +95,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let failure = (self.status.is_server_error() && self.code != "busy")
-            .then(|| Failure(self.message.clone()));
         let mut response = (
             self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
+            Json(json!({"error": {"code": self.code, "message": &self.message}})),
         )
             .into_response();
-        if let Some(failure) = failure {
-            response.extensions_mut().insert(failure);
+        if self.status.is_server_error() && self.code != "busy" {
+            response.extensions_mut().insert(Failure(self.message));
         }
         if let Some(secs) = self.retry_after_secs {
             response

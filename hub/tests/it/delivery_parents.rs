@@ -6,7 +6,7 @@
 //! refused and nothing of its statement is written; deleting a
 //! notification takes its deliveries with it.
 use crate::common;
-use common::{TestDb, stored_notification};
+use common::{TestDb, stored_notification, texts};
 use hub::store::{DeliveryOp, DeliveryState, NewDelivery, Store};
 use sqlx::Row;
 
@@ -32,15 +32,7 @@ async fn deliveries(store: &Store) -> Vec<String> {
 
 /// Every ID in `table`, in the database's order.
 async fn ids_in(store: &Store, table: &str) -> Vec<String> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM {table} ORDER BY id"
-    )))
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .collect()
+    texts(store, format!("SELECT id FROM {table} ORDER BY id")).await
 }
 
 both_dbs!(
@@ -172,9 +164,9 @@ both_dbs!(
         async move {
             // In bytes '-' < 'B' < '_' < 'a'; a locale's collation (en_US,
             // say) orders them otherwise. SQLite compares bytes (BINARY);
-            // PostgreSQL's ID columns do whatever the database's collation
-            // (migration 0036), so the B-trees every ingest writes skip
-            // strcoll.
+            // PostgreSQL's ID columns do too, whatever the database's
+            // collation (migration 0036), so the B-trees every ingest
+            // writes skip strcoll.
             let ids = ["n_a", "n_B", "n__", "n_-"];
             let ns: Vec<_> = ids
                 .iter()
@@ -191,7 +183,8 @@ both_dbs!(
             );
             assert_eq!(deliveries(&store).await, ["d_-", "d_B", "d__", "d_a"]);
             if postgres {
-                let columns: Vec<String> = sqlx::query(
+                let columns = texts(
+                    &store,
                     "SELECT table_name::text || '.' || column_name::text || ' ' || coalesce(collation_name::text, 'default') \
                      FROM information_schema.columns \
                      WHERE table_schema = current_schema() \
@@ -199,12 +192,7 @@ both_dbs!(
                             ('deliveries', 'notification_id'), ('question_copies', 'notification_id')) \
                      ORDER BY 1",
                 )
-                .fetch_all(store.pool())
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get(0).unwrap())
-                .collect();
+                .await;
                 assert_eq!(
                     columns,
                     [

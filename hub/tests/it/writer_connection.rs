@@ -3,7 +3,7 @@
 //! middle must never leave its open transaction on a connection someone
 //! uses next.
 use crate::common;
-use common::{TestDb, stored_notification};
+use common::{TestDb, stored_notification, texts};
 use hub::store::{
     BatchRows, DeliveryOp, DeliveryState, NewDelivery, NewNotification, Store, WriterConnection,
 };
@@ -283,18 +283,6 @@ async fn dump(store: &Store, table: &str, skip: &[&str]) -> Vec<String> {
         ),
     )
     .await
-}
-
-/// The first column of every row `sql` returns, as text.
-async fn texts(store: &Store, sql: String) -> Vec<String> {
-    use sqlx::Row;
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get::<String, _>(0).unwrap())
-        .collect()
 }
 
 /// A batch with every kind of value: a notification with every optional

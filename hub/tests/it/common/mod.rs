@@ -337,3 +337,15 @@ pub async fn add_cost(
         .await
         .unwrap();
 }
+
+/// The first column of every row `sql` returns, as text.
+pub async fn texts(store: &Store, sql: impl Into<String>) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.into()))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap())
+        .collect()
+}

@@ -236,12 +236,9 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     if config.adapters.web.enabled {
         app = app.merge(crate::console::routes(state.clone()));
     }
-    let app = app
-        .merge(platforms.routes)
-        .merge(crate::github::routes(&config, &state, &dir_for_github)?)
-        .layer(axum::middleware::from_fn(
-            crate::server::close::when_body_unread,
-        ));
+    let app =
+        app.merge(platforms.routes)
+            .merge(crate::github::routes(&config, &state, &dir_for_github)?);
     let server = tokio::spawn(crate::server::serve(
         listener,
         app,

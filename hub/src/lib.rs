@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod memory;
 pub mod memory_trim;
+pub mod observe_requests;
 pub mod platforms;
 pub mod questions;
 pub mod replies;

@@ -1,7 +1,7 @@
 //! One error shape for the whole API: `{"error": {"code", "message"}}` with
 //! the HTTP status that fits. A server-side failure rides on its answer as
-//! a [`Failure`] to the route's `observe_request` layer, which logs it
-//! once, with the request's method and path (`hub/src/telemetry.rs`).
+//! a [`Failure`] to the route's `ObserveRequests` layer, which logs it
+//! once, with the request's method and path (`hub/src/observe_requests.rs`).
 
 use axum::Json;
 use axum::http::StatusCode;

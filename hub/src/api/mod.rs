@@ -74,7 +74,7 @@ pub struct Shared {
     pub web: Arc<WebAdapter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Each request's count and duration, by route, method and status.
-    pub request_metrics: crate::request_metrics::RequestMetrics,
+    pub request_metrics: Arc<crate::request_metrics::RequestMetrics>,
     /// Turns true when the hub is stopping; long-lived streams end then.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Wakes the dispatcher when deliveries were queued outside ingest.
@@ -152,9 +152,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         // path, answer in the API's JSON error shape too.
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::no_route)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::telemetry::observe_request,
+        .layer(crate::observe_requests::ObserveRequests::new(
+            state.request_metrics.clone(),
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

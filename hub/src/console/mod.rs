@@ -101,9 +101,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/console/agents", get(agents::page))
         .route("/console/static/console.css", get(assets::style))
         .route("/console/static/live.js", get(assets::script))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::telemetry::observe_request,
+        .layer(crate::observe_requests::ObserveRequests::new(
+            state.request_metrics.clone(),
         ))
         .with_state(state)
 }

@@ -91,9 +91,8 @@ pub fn routes(config: &Config, app: &AppState, dir: &Arc<Directory>) -> anyhow::
         .route(PATH, post(receive))
         // Counted and timed as the API's routes are, and a server-side
         // failure logged once, with its method and path.
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            crate::telemetry::observe_request,
+        .layer(crate::observe_requests::ObserveRequests::new(
+            app.request_metrics.clone(),
         ))
         .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
         .with_state(Arc::new(github)))

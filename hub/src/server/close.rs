@@ -4,54 +4,124 @@
 //! next request starts and closes the connection after the answer; saying
 //! so in the answer lets the client open a new connection for its next
 //! request instead of finding this one dead.
+//!
+//! A tower service around the whole router, given to hyper for each
+//! connection (`server::connection`), not a router layer: axum wraps every
+//! route in a layer of its own (one more boxed clone of the route and one
+//! more boxed future per request), and `from_fn`, which this was, boxed the
+//! route and its own future again.
 
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Request, Response, header};
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
+use tower_service::Service;
 
-pub async fn when_body_unread(req: Request, next: Next) -> Response {
-    if req.body().size_hint().exact() == Some(0) {
-        return next.run(req).await;
+/// `inner` (the router), with every answer whose request body was not
+/// read to its end marked `Connection: close`.
+#[derive(Clone)]
+pub struct WhenBodyUnread<S> {
+    inner: S,
+}
+
+impl<S> WhenBodyUnread<S> {
+    pub fn new(inner: S) -> Self {
+        WhenBodyUnread { inner }
     }
-    let read = Arc::new(AtomicBool::new(false));
-    let req = req.map(|inner| {
-        Body::new(Watched {
+}
+
+impl<S, B, R> Service<Request<B>> for WhenBodyUnread<S>
+where
+    S: Service<Request<Watched<B>>, Response = Response<R>>,
+    B: HttpBody,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Marked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // A request without a body has nothing left unread: no flag to keep.
+        let read =
+            (req.body().size_hint().exact() != Some(0)).then(|| Arc::new(AtomicBool::new(false)));
+        let req = req.map(|inner| Watched {
             inner,
             read: read.clone(),
-        })
-    });
-    let mut res = next.run(req).await;
-    if !read.load(Ordering::Relaxed) {
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        });
+        Marked {
+            answer: self.inner.call(req),
+            read,
+        }
     }
-    res
 }
 
-/// A request body that notes when it was read to its end.
-struct Watched {
-    inner: Body,
-    read: Arc<AtomicBool>,
+pin_project! {
+    /// The router's answer, marked when the request's body went unread.
+    pub struct Marked<F> {
+        #[pin]
+        answer: F,
+        read: Option<Arc<AtomicBool>>,
+    }
 }
 
-impl HttpBody for Watched {
+impl<F, R, E> Future for Marked<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = ready!(this.answer.poll(cx))?;
+        if this
+            .read
+            .as_ref()
+            .is_some_and(|read| !read.load(Ordering::Relaxed))
+        {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+pin_project! {
+    /// A request body that notes when it was read to its end (nothing to
+    /// note without a flag: a request without a body).
+    pub struct Watched<B> {
+        #[pin]
+        inner: B,
+        read: Option<Arc<AtomicBool>>,
+    }
+}
+
+impl<B> HttpBody for Watched<B>
+where
+    B: HttpBody<Data = Bytes>,
+{
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = B::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let res = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(res, Poll::Ready(None)) || self.inner.is_end_stream() {
-            self.read.store(true, Ordering::Relaxed);
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let mut this = self.project();
+        let res = this.inner.as_mut().poll_frame(cx);
+        // The end is known either way: a body with a length says so with
+        // its last frame (`is_end_stream`), without another poll.
+        if let Some(read) = this.read
+            && (matches!(res, Poll::Ready(None)) || this.inner.is_end_stream())
+        {
+            read.store(true, Ordering::Relaxed);
         }
         res
     }

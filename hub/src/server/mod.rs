@@ -100,7 +100,10 @@ async fn connection(
 ) {
     let activity = Activity::new();
     let io = TokioIo::new(Tracked::new(stream, activity.clone()));
-    let conn = http.serve_connection(io, TowerToHyperService::new(app));
+    // Every answer through `close::WhenBodyUnread`, which says
+    // `Connection: close` when hyper will close after it.
+    let service = TowerToHyperService::new(close::WhenBodyUnread::new(app));
+    let conn = http.serve_connection(io, service);
     tokio::pin!(conn);
     let why = tokio::select! {
         res = conn.as_mut() => {

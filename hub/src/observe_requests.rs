@@ -196,6 +196,14 @@ mod tests {
         (text, res)
     }
 
+    /// The log is one line, and it has every one of `parts`.
+    fn one_line_with(text: &str, parts: &[&str]) {
+        assert_eq!(text.lines().count(), 1, "{text}");
+        for part in parts {
+            assert!(text.contains(part), "{part:?} missing from {text}");
+        }
+    }
+
     /// A subscriber at the shipped default level (info) and the text it writes.
     fn info_log() -> (Arc<Mutex<Vec<u8>>>, impl tracing::Subscriber + Send + Sync) {
         let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
@@ -215,17 +223,17 @@ mod tests {
             "internal",
             "the database refused the write: disk I/O error",
         ));
-        assert_eq!(text.lines().count(), 1, "{text}");
-        for part in [
-            "ERROR",
-            "request failed",
-            "method=POST",
-            "/api/v1/notifications",
-            "status=500",
-            "error=the database refused the write: disk I/O error",
-        ] {
-            assert!(text.contains(part), "{part:?} missing from {text}");
-        }
+        one_line_with(
+            &text,
+            &[
+                "ERROR",
+                "request failed",
+                "method=POST",
+                "/api/v1/notifications",
+                "status=500",
+                "error=the database refused the write: disk I/O error",
+            ],
+        );
         // Taken off the answer: a second layer would not log it again.
         assert!(res.extensions().get::<Failure>().is_none());
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -289,16 +297,16 @@ mod tests {
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(res.extensions().get::<Failure>().is_none());
         let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
-        assert_eq!(text.lines().count(), 1, "{text}");
-        for part in [
-            "request failed",
-            "method=POST",
-            "/fails/7",
-            "status=500",
-            "error=disk full",
-        ] {
-            assert!(text.contains(part), "{part:?} missing from {text}");
-        }
+        one_line_with(
+            &text,
+            &[
+                "request failed",
+                "method=POST",
+                "/fails/7",
+                "status=500",
+                "error=disk full",
+            ],
+        );
 
         buf.lock().unwrap().clear();
         let res = answer(Method::GET, "/works").await;

@@ -5,7 +5,7 @@
 //! production").
 
 mod activity;
-pub mod close;
+mod close;
 
 use activity::{Activity, Tracked};
 use axum::Router;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// A server-side failure's message, on the answer's extensions for the
-/// layer that logs it (`telemetry::log_failure`). A 503 `busy` carries
+/// layer that logs it (`observe_requests::log_failure`). A 503 `busy` carries
 /// none: under load that would be one line per refused request.
 #[derive(Debug, Clone)]
 pub struct Failure(pub String);

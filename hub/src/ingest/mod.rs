@@ -179,9 +179,11 @@ async fn join_the_ready<T>(rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>, max: 
     }
 }
 
+// The OpenAPI schema (its doc comments are the document's descriptions);
+// the answers are written through `AcceptedView`, which borrows the
+// batch's values.
 /// The API's answer for an accepted notification: its ID, urgency, and
-/// each delivery planned for it. The OpenAPI schema; the answers are
-/// written through [`AcceptedView`], which borrows the batch's values.
+/// each delivery planned for it.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// The notification's ID (`n_…`), for `GET /api/v1/notifications/{id}`.

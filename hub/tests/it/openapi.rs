@@ -1,6 +1,6 @@
 //! The OpenAPI document is the API's contract: the checked-in
 //! `docs/openapi.json` is what the code generates (regenerate it with
-//! `ORKHUB_BLESS=1 cargo test -p orkhub --test openapi`), the hub serves it,
+//! `ORKHUB_BLESS=1 cargo test -p orkhub --test it openapi`), the hub serves it,
 //! and real answers of every endpoint — success and each documented error
 //! status, all of them brought about — validate against the schema the
 //! document gives for that status.
@@ -27,7 +27,7 @@ fn the_checked_in_document_is_the_generated_one() {
     }
     panic!(
         "docs/openapi.json differs from what the API's code generates; regenerate it with \
-         `ORKHUB_BLESS=1 cargo test -p orkhub --test openapi`"
+         `ORKHUB_BLESS=1 cargo test -p orkhub --test it openapi`"
     );
 }
 
